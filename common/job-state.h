@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JobState: the names every log line, journal field and status uses for a job's life.
+ */
+#pragma once
+
+#include <errno.h>
+
+typedef enum JobState {
+        JOB_QUEUED,
+        JOB_RUNNING,
+        JOB_DONE,    /* exit 0 */
+        JOB_FAILED,  /* exit != 0, or killed by a signal we did not send */
+        JOB_TIMEOUT, /* terminated by us at its timeout */
+        JOB_EVICTED, /* terminated by us for a more urgent job */
+        JOB_DROPPED, /* bus: no scheduler to take it */
+        _JOB_STATE_MAX,
+        _JOB_STATE_INVALID = -EINVAL,
+} JobState;
+
+const char *job_state_to_string(JobState s);
+JobState job_state_from_string(const char *s);

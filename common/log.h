@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging for every program of the project. When stderr is connected to the journal
+ * (JOURNAL_STREAM names stderr's device:inode) each event goes out through sd_journal_send() with
+ * structured fields (SCHED_JOB_ID=, SCHED_JOB_STATE=, ...); otherwise it is one timestamped line on
+ * stderr that carries the same facts as `job=ID priority=P state=S` tokens.
+ *
+ * A function either logs or returns an error, never both: log_*_errno(r, ...) returns -abs(r) so a
+ * failure can be logged where it is handled with `return log_error_errno(r, "...: %m");`.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#include "job-state.h"
+#include "macro.h"
+
+/* Picks the output (journal or plain stderr) and the identifier shown in each line. */
+void log_setup(const char *ident);
+void log_set_max_level(int level);
+int log_get_max_level(void);
+bool log_is_journal(void);
+/* Forces plain stderr output or the journal; for tests. */
+void log_force_journal(bool journal);
+
+/* `fields` is NULL or a NULL-terminated array of "KEY=value" strings. Returns -abs(error). */
+int log_internal(int level, int error, const char *file, int line, const char *func,
+                 const char *const *fields, const char *format, ...) _printf_(7, 8);
+
+#define log_full_errno(level, error, ...)                                                                   \
+        log_internal((level), (error), __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)
+#define log_fields(level, error, fields, ...)                                                               \
+        log_internal((level), (error), __FILE__, __LINE__, __func__, (fields), __VA_ARGS__)
+#define LOG_FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+#define log_debug(...)   log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)    log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)  log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)   log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+
+#define log_debug_errno(error, ...)   log_full_errno(LOG_DEBUG, (error), __VA_ARGS__)
+#define log_info_errno(error, ...)    log_full_errno(LOG_INFO, (error), __VA_ARGS__)
+#define log_notice_errno(error, ...)  log_full_errno(LOG_NOTICE, (error), __VA_ARGS__)
+#define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
+#define log_error_errno(error, ...)   log_full_errno(LOG_ERR, (error), __VA_ARGS__)
+
+#define log_oom() log_error_errno(-ENOMEM, "Out of memory.")
+
+/* The facts of one job, for log_job(). A negative priority or runtime, or an invalid state, is left
+ * out of the line. */
+typedef struct LogJob {
+        uint64_t id;
+        int priority;
+        double runtime;
+        JobState state;
+} LogJob;
+
+int log_job_internal(int level, const LogJob *job, const char *const *extra, const char *file, int line,
+                     const char *func, const char *format, ...) _printf_(7, 8);
+
+/* One job event: SCHED_JOB_ID, SCHED_JOB_PRIORITY, SCHED_JOB_RUNTIME, SCHED_JOB_STATE, plus `extra`
+ * ("KEY=value" strings, NULL-terminated, may be NULL). */
+#define log_job(level, job, ...) log_job_internal((level), (job), NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_job_extra(level, job, extra, ...)                                                               \
+        log_job_internal((level), (job), (extra), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* The plain-mode token for a journal field name: SCHED_JOB_ID -> "job", SCHED_JOB_STATE -> "state",
+ * SCHED_CLIENT -> "client". Writes at most `size` bytes including the NUL. Exposed for tests. */
+void log_field_token(const char *key, size_t key_len, char *buf, size_t size);
