@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-link.h"
+#include "log.h"
+#include "macro.h"
+#include "ws.h"
+
+struct BusLink {
+        sd_event *event;
+        char *url;
+        Role role;
+        BusLinkHandlers handlers;
+        void *userdata;
+
+        WsContext *ws;
+        WsConn *conn;               /* the live or pending connection, NULL between attempts */
+        sd_event_source *retry_source;
+        uint64_t backoff_usec;
+        bool connected;
+        bool reconnect;
+};
+
+static int bus_link_connect(BusLink *l);
+
+BusLink *bus_link_free(BusLink *l) {
+        if (!l)
+                return NULL;
+        l->conn = NULL;
+        l->ws = ws_context_free(l->ws);
+        sd_event_source_disable_unref(l->retry_source);
+        sd_event_unref(l->event);
+        free(l->url);
+        return mfree(l);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        BusLink *l = userdata;
+        int r;
+
+        r = bus_link_connect(l);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start connecting to %s, will retry: %m", l->url);
+        return 0;
+}
+
+static void bus_link_schedule_retry(BusLink *l) {
+        int r;
+
+        if (!l->reconnect)
+                return;
+        if (!l->retry_source) {
+                r = sd_event_add_time_relative(l->event, &l->retry_source, CLOCK_MONOTONIC, l->backoff_usec,
+                                               USEC_PER_MSEC, on_retry, l);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(l->retry_source, "bus-link-retry");
+        } else {
+                r = sd_event_source_set_time_relative(l->retry_source, l->backoff_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(l->retry_source, SD_EVENT_ONESHOT);
+        }
+        if (r < 0) {
+                log_error_errno(r, "Failed to schedule reconnecting to %s: %m", l->url);
+                return;
+        }
+        l->backoff_usec = MIN(l->backoff_usec * 2, BUS_LINK_BACKOFF_MAX_USEC);
+}
+
+static void bus_link_lost(BusLink *l, const char *reason) {
+        l->conn = NULL;
+        l->connected = false;
+        bus_link_schedule_retry(l);
+        if (l->handlers.on_disconnected)
+                l->handlers.on_disconnected(l, reason, l->userdata);
+}
+
+static void on_ws_open(WsConn *c, void *userdata) {
+        BusLink *l = userdata;
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = protocol_dump_register(l->role, &text, &size);
+        if (r >= 0)
+                r = ws_conn_send_text(c, text, size);
+        if (r < 0) {
+                log_error_errno(r, "Failed to register with %s: %m", l->url);
+                ws_conn_close(c, WS_CLOSE_INTERNAL, "registration failed");
+                return;
+        }
+        l->connected = true;
+        l->backoff_usec = BUS_LINK_BACKOFF_MIN_USEC;
+        if (l->handlers.on_connected)
+                l->handlers.on_connected(l, l->userdata);
+}
+
+static void on_ws_message(WsConn *c, const char *data, size_t size, void *userdata) {
+        BusLink *l = userdata;
+
+        if (l->handlers.on_message)
+                l->handlers.on_message(l, data, size, l->userdata);
+}
+
+static void on_ws_close(WsConn *c, void *userdata) {
+        BusLink *l = userdata;
+
+        if (c == l->conn)
+                bus_link_lost(l, "connection closed");
+}
+
+static void on_ws_connect_error(WsConn *c, const char *reason, void *userdata) {
+        BusLink *l = userdata;
+
+        if (c == l->conn)
+                bus_link_lost(l, reason ?: "connection refused");
+}
+
+static int bus_link_connect(BusLink *l) {
+        int r;
+
+        if (l->conn)
+                return 0;
+        r = ws_context_connect(l->ws, l->url, &l->conn);
+        if (r < 0) {
+                l->conn = NULL;
+                bus_link_schedule_retry(l);
+                return r;
+        }
+        return 0;
+}
+
+int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const BusLinkHandlers *h,
+                 void *userdata) {
+        static const WsHandlers ws_handlers = {
+                .on_open = on_ws_open,
+                .on_message = on_ws_message,
+                .on_close = on_ws_close,
+                .on_connect_error = on_ws_connect_error,
+        };
+        WsConfig wc = {
+                .max_message = 64 * 1024,
+                .max_queue_messages = 65536,
+                .max_queue_bytes = 16 * 1024 * 1024,
+        };
+        BusLink *l;
+        int r;
+
+        l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->event = sd_event_ref(e);
+        l->url = strdup(url ?: BUS_LINK_URL_DEFAULT);
+        l->role = role;
+        l->handlers = *h;
+        l->userdata = userdata;
+        l->reconnect = true;
+        l->backoff_usec = BUS_LINK_BACKOFF_MIN_USEC;
+        if (!l->url) {
+                bus_link_free(l);
+                return -ENOMEM;
+        }
+
+        r = ws_context_new(&l->ws, e, &wc, &ws_handlers, l);
+        if (r < 0) {
+                bus_link_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+void bus_link_set_reconnect(BusLink *l, bool reconnect) {
+        l->reconnect = reconnect;
+}
+
+int bus_link_start(BusLink *l) {
+        return bus_link_connect(l);
+}
+
+bool bus_link_is_connected(const BusLink *l) {
+        return l->connected;
+}
+
+const char *bus_link_get_url(const BusLink *l) {
+        return l->url;
+}
+
+int bus_link_send(BusLink *l, const char *data, size_t size) {
+        if (!l->connected || !l->conn)
+                return -ENOTCONN;
+        return ws_conn_send_text(l->conn, data, size);
+}
+
+size_t bus_link_queued(const BusLink *l) {
+        return l->conn ? ws_conn_queued_messages(l->conn) : 0;
+}

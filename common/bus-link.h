@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * BusLink: a client's connection to sched-bus. Connects to the bus URL, registers with its role on
+ * every (re)connection, hands each received text message to its owner, and — when reconnecting is
+ * on — comes back after a lost or refused connection with capped exponential backoff
+ * (250 ms doubling to 5 s, reset by a successful connection). Owned by the daemon that created it;
+ * owns its WebSocket context and timer.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+#include "protocol.h"
+
+typedef struct BusLink BusLink;
+
+typedef struct BusLinkHandlers {
+        void (*on_connected)(BusLink *l, void *userdata);                     /* registered */
+        void (*on_disconnected)(BusLink *l, const char *reason, void *userdata); /* lost or refused */
+        void (*on_message)(BusLink *l, const char *data, size_t size, void *userdata);
+} BusLinkHandlers;
+
+#define BUS_LINK_URL_DEFAULT     "ws://localhost:8101"
+#define BUS_LINK_BACKOFF_MIN_USEC (250 * USEC_PER_MSEC)
+#define BUS_LINK_BACKOFF_MAX_USEC (5 * USEC_PER_SEC)
+
+int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const BusLinkHandlers *h,
+                 void *userdata);
+BusLink *bus_link_free(BusLink *l);
+
+/* Whether to retry after a failure (default on). Off: a lost connection stays lost. */
+void bus_link_set_reconnect(BusLink *l, bool reconnect);
+/* Starts connecting. */
+int bus_link_start(BusLink *l);
+bool bus_link_is_connected(const BusLink *l);
+const char *bus_link_get_url(const BusLink *l);
+/* Sends one text frame. -ENOTCONN when not connected, -ENOBUFS when the send queue is full. */
+int bus_link_send(BusLink *l, const char *data, size_t size);
+/* Messages and bytes not yet written to the socket. */
+size_t bus_link_queued(const BusLink *l);

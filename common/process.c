@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process: spawn, watch, time out and terminate one child process group on sd-event. See process.h
+ * for the contract; this file keeps the lifecycle:
+ *
+ *   new --start--> running --leader ends--> done (callbacks run once)
+ *                     |  timeout / terminate: SIGTERM to the group, SIGKILL after the grace
+ *                     +--process_free(): SIGKILL to the group, leader reaped, no callbacks
+ *
+ * The leader stays a zombie until the child source's callback has returned (sd-event reaps it
+ * afterwards), so as long as we have not seen the end its pid is also a valid group id: every
+ * kill(-pid) below is sent while that holds and can never reach an unrelated group.
+ */
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "process.h"
+
+#define PROCESS_TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
+
+extern char **environ;
+
+typedef struct ProcessCallback {
+        process_done_t callback;
+        void *userdata;
+} ProcessCallback;
+
+struct Process {
+        sd_event *event;
+        char **argv;
+        char **env_extra; /* NULL: the inherited environment as is */
+        int output_fd;    /* not owned; only used while spawning */
+        uint64_t timeout_usec;
+        uint64_t grace_usec;
+        ProcessCallback *callbacks;
+        size_t n_callbacks;
+
+        pid_t pid; /* also the process group id */
+        uint64_t start_usec;
+        sd_event_source *child_source;
+        sd_event_source *timeout_source;
+        sd_event_source *kill_source; /* SIGKILL at the end of the grace period */
+
+        bool started;
+        bool done;
+        ProcessResult stop_reason; /* TIMEOUT or TERMINATED once we asked it to end */
+        ProcessResult result;
+        int exit_status;
+
+        /* Callbacks being dispatched or process_wait() running: process_free() only marks the
+         * Process and the last of them destroys it, so that none of them touches freed memory. */
+        unsigned n_busy;
+        bool freed;
+};
+
+/* Signals a daemon blocks or handles, whose ignored state a child must not inherit. */
+static const int process_reset_signals[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGPIPE };
+
+static const char *const process_result_table[_PROCESS_RESULT_MAX] = {
+        [PROCESS_SUCCESS] = "success",
+        [PROCESS_ERROR] = "error",
+        [PROCESS_TIMEOUT] = "timeout",
+        [PROCESS_TERMINATED] = "terminated",
+};
+
+const char *process_result_to_string(ProcessResult r) {
+        if (r < 0 || r >= _PROCESS_RESULT_MAX)
+                return NULL;
+        return process_result_table[r];
+}
+
+ProcessResult process_result_from_string(const char *s) {
+        if (!s)
+                return _PROCESS_RESULT_INVALID;
+        for (ProcessResult r = 0; r < _PROCESS_RESULT_MAX; r++)
+                if (strcmp(process_result_table[r], s) == 0)
+                        return r;
+        return _PROCESS_RESULT_INVALID;
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static char **strv_free(char **l) {
+        for (char **i = l; i && *i; i++)
+                free(*i);
+        free(l);
+        return NULL;
+}
+
+static char **strv_copy(char *const *l) {
+        size_t n = 0;
+        char **copy;
+
+        while (l[n])
+                n++;
+        copy = calloc(n + 1, sizeof(char *));
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                copy[i] = strdup(l[i]);
+                if (!copy[i])
+                        return strv_free(copy);
+        }
+        return copy;
+}
+
+int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_extra[]) {
+        _cleanup_(process_freep) Process *p = NULL;
+        int r;
+
+        if (!ret || !argv || !argv[0])
+                return -EINVAL;
+
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->output_fd = -EBADF;
+        p->grace_usec = PROCESS_GRACE_USEC_DEFAULT;
+        p->stop_reason = _PROCESS_RESULT_INVALID;
+        p->result = _PROCESS_RESULT_INVALID;
+        p->exit_status = -1;
+
+        if (e)
+                p->event = sd_event_ref(e);
+        else {
+                r = sd_event_default(&p->event);
+                if (r < 0)
+                        return r;
+        }
+        p->argv = strv_copy(argv);
+        if (!p->argv)
+                return -ENOMEM;
+        if (env_extra) {
+                p->env_extra = strv_copy(env_extra);
+                if (!p->env_extra)
+                        return -ENOMEM;
+        }
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+static void process_destroy(Process *p) {
+        sd_event_source_disable_unref(p->child_source);
+        sd_event_source_disable_unref(p->timeout_source);
+        sd_event_source_disable_unref(p->kill_source);
+        sd_event_unref(p->event);
+        strv_free(p->argv);
+        strv_free(p->env_extra);
+        free(p->callbacks);
+        free(p);
+}
+
+/* Drops one guard taken by a dispatch or a wait; returns true when that destroyed the Process. */
+static bool process_unbusy(Process *p) {
+        if (--p->n_busy > 0 || !p->freed)
+                return false;
+        process_destroy(p);
+        return true;
+}
+
+static int process_kill_group(Process *p, int sig) {
+        return kill(-p->pid, sig) < 0 ? -errno : 0;
+}
+
+static void process_record_exit(Process *p, const siginfo_t *si) {
+        if (si->si_code == CLD_EXITED)
+                p->exit_status = si->si_status;
+        else
+                p->exit_status = 128 + si->si_status;
+}
+
+/* Kills the group and reaps the leader before its end was dispatched; no callbacks. */
+static void process_reap_now(Process *p) {
+        siginfo_t si = {};
+
+        if (!process_is_running(p))
+                return;
+
+        (void) process_kill_group(p, SIGKILL);
+        p->child_source = sd_event_source_disable_unref(p->child_source);
+        while (waitid(P_PID, p->pid, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+        if (si.si_pid == p->pid)
+                process_record_exit(p, &si);
+        p->done = true;
+}
+
+Process *process_free(Process *p) {
+        if (!p)
+                return NULL;
+
+        process_reap_now(p);
+        if (p->n_busy > 0)
+                p->freed = true;
+        else
+                process_destroy(p);
+        return NULL;
+}
+
+int process_set_grace(Process *p, uint64_t usec) {
+        if (!p)
+                return -EINVAL;
+        p->grace_usec = usec;
+        return 0;
+}
+
+int process_set_output_fd(Process *p, int fd) {
+        if (!p)
+                return -EINVAL;
+        if (p->started)
+                return -EBUSY;
+        p->output_fd = fd < 0 ? -EBADF : fd;
+        return 0;
+}
+
+int process_add_done_callback(Process *p, process_done_t cb, void *userdata) {
+        ProcessCallback *callbacks;
+
+        if (!p || !cb)
+                return -EINVAL;
+        if (p->done)
+                return -ESTALE;
+
+        callbacks = reallocarray(p->callbacks, p->n_callbacks + 1, sizeof *callbacks);
+        if (!callbacks)
+                return -ENOMEM;
+        callbacks[p->n_callbacks++] = (ProcessCallback){ cb, userdata };
+        p->callbacks = callbacks;
+        return 0;
+}
+
+static int on_kill(sd_event_source *s, uint64_t usec, void *userdata) {
+        Process *p = userdata;
+
+        (void) process_kill_group(p, SIGKILL);
+        return 0;
+}
+
+/* Whether the leader has ended and waits, a zombie, for its child source to be dispatched. */
+static bool process_leader_ended(Process *p) {
+        siginfo_t si = {};
+
+        return waitid(P_PID, p->pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 && si.si_pid == p->pid;
+}
+
+static int process_arm_kill(Process *p) {
+        uint64_t deadline = now_usec() + p->grace_usec;
+        int r;
+
+        if (p->kill_source) {
+                r = sd_event_source_set_time(p->kill_source, deadline);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(p->kill_source, SD_EVENT_ONESHOT);
+                return r;
+        }
+        r = sd_event_add_time(p->event, &p->kill_source, CLOCK_MONOTONIC, deadline,
+                              PROCESS_TIMER_ACCURACY_USEC, on_kill, p);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(p->kill_source, "process-kill");
+        return 0;
+}
+
+/* SIGTERM (and SIGCONT, so that a stopped group gets to handle it) now, SIGKILL after the grace. */
+static void process_stop(Process *p, ProcessResult reason) {
+        if (p->stop_reason >= 0)
+                return;
+        /* Its own end is already there, only not dispatched yet: that result stands. */
+        if (process_leader_ended(p))
+                return;
+
+        p->stop_reason = reason;
+        (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
+        if (p->grace_usec == 0 || process_arm_kill(p) < 0) {
+                (void) process_kill_group(p, SIGKILL);
+                return;
+        }
+        (void) process_kill_group(p, SIGTERM);
+        (void) process_kill_group(p, SIGCONT);
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Process *p = userdata;
+
+        process_stop(p, PROCESS_TIMEOUT);
+        return 0;
+}
+
+static int process_arm_timeout(Process *p) {
+        uint64_t deadline;
+        int r;
+
+        if (p->timeout_usec == 0)
+                return sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
+
+        /* A timeout too large to represent is no timeout. */
+        if (p->timeout_usec >= UINT64_MAX - 1 - p->start_usec)
+                return sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
+        deadline = p->start_usec + p->timeout_usec;
+
+        if (p->timeout_source) {
+                r = sd_event_source_set_time(p->timeout_source, deadline);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(p->timeout_source, SD_EVENT_ONESHOT);
+                return r;
+        }
+        r = sd_event_add_time(p->event, &p->timeout_source, CLOCK_MONOTONIC, deadline,
+                              PROCESS_TIMER_ACCURACY_USEC, on_timeout, p);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(p->timeout_source, "process-timeout");
+        return 0;
+}
+
+int process_set_timeout(Process *p, uint64_t usec) {
+        if (!p)
+                return -EINVAL;
+        p->timeout_usec = usec;
+        if (!process_is_running(p) || p->stop_reason >= 0)
+                return 0;
+        return process_arm_timeout(p);
+}
+
+static void process_dispatch_done(Process *p) {
+        p->n_busy++;
+        for (size_t i = 0; i < p->n_callbacks && !p->freed; i++)
+                p->callbacks[i].callback(p, p->result, p->callbacks[i].userdata);
+        (void) process_unbusy(p);
+}
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Process *p = userdata;
+
+        /* The leader is still a zombie here, so the group id is still ours: whatever it left behind
+         * goes now, not at the end of some grace period. */
+        (void) process_kill_group(p, SIGKILL);
+
+        process_record_exit(p, si);
+        if (p->stop_reason >= 0)
+                p->result = p->stop_reason;
+        else if (si->si_code == CLD_EXITED && si->si_status == 0)
+                p->result = PROCESS_SUCCESS;
+        else
+                p->result = PROCESS_ERROR;
+        p->done = true;
+        (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(p->kill_source, SD_EVENT_OFF);
+
+        process_dispatch_done(p);
+        return 0;
+}
+
+static bool env_same_key(const char *a, const char *b) {
+        size_t n = strcspn(a, "=");
+
+        return strncmp(a, b, n) == 0 && b[n] == '=';
+}
+
+/* The inherited environment without the keys env_extra sets, then env_extra. The strings are not
+ * copied: the array only lives across the spawn. */
+static int process_build_env(Process *p, char ***ret) {
+        size_t n_environ = 0, n_extra = 0, n = 0;
+        char **env;
+
+        for (char **e = environ; e && *e; e++)
+                n_environ++;
+        for (char **x = p->env_extra; *x; x++)
+                n_extra++;
+
+        env = calloc(n_environ + n_extra + 1, sizeof(char *));
+        if (!env)
+                return -ENOMEM;
+        for (char **e = environ; e && *e; e++) {
+                bool overridden = false;
+
+                for (char **x = p->env_extra; *x && !overridden; x++)
+                        overridden = env_same_key(*x, *e);
+                if (!overridden)
+                        env[n++] = *e;
+        }
+        for (char **x = p->env_extra; *x; x++)
+                env[n++] = *x;
+
+        *ret = env;
+        return 0;
+}
+
+static int spawn_attr_init(posix_spawnattr_t *attr) {
+        sigset_t empty, dfl;
+        int r;
+
+        sigemptyset(&empty);
+        sigemptyset(&dfl);
+        for (size_t i = 0; i < ELEMENTSOF(process_reset_signals); i++)
+                sigaddset(&dfl, process_reset_signals[i]);
+
+        r = posix_spawnattr_init(attr);
+        if (r != 0)
+                return -r;
+        /* Own group (pgid = pid, set before exec, so a kill(-pid) right after the spawn reaches it). */
+        r = posix_spawnattr_setflags(attr,
+                                     POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (r == 0)
+                r = posix_spawnattr_setpgroup(attr, 0);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(attr, &empty);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(attr, &dfl);
+        if (r != 0) {
+                (void) posix_spawnattr_destroy(attr);
+                return -r;
+        }
+        return 0;
+}
+
+static int spawn_output_init(posix_spawn_file_actions_t *actions, int fd) {
+        int r;
+
+        r = posix_spawn_file_actions_init(actions);
+        if (r != 0)
+                return -r;
+        r = posix_spawn_file_actions_adddup2(actions, fd, STDOUT_FILENO);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(actions, fd, STDERR_FILENO);
+        if (r != 0) {
+                (void) posix_spawn_file_actions_destroy(actions);
+                return -r;
+        }
+        return 0;
+}
+
+static int process_spawn(Process *p, char **envp, pid_t *ret_pid) {
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attr;
+        int r;
+
+        r = spawn_attr_init(&attr);
+        if (r < 0)
+                return r;
+        if (p->output_fd >= 0) {
+                r = spawn_output_init(&actions, p->output_fd);
+                if (r < 0) {
+                        (void) posix_spawnattr_destroy(&attr);
+                        return r;
+                }
+        }
+
+        r = -posix_spawnp(ret_pid, p->argv[0], p->output_fd >= 0 ? &actions : NULL, &attr, p->argv, envp);
+
+        if (p->output_fd >= 0)
+                (void) posix_spawn_file_actions_destroy(&actions);
+        (void) posix_spawnattr_destroy(&attr);
+        return r;
+}
+
+static int block_sigchld(void) {
+        sigset_t ss;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        return sigprocmask(SIG_BLOCK, &ss, NULL) < 0 ? -errno : 0;
+}
+
+/* Everything after the spawn that can fail; on failure the caller kills and reaps. */
+static int process_watch(Process *p) {
+        int r;
+
+        r = sd_event_add_child(p->event, &p->child_source, p->pid, WEXITED, on_child, p);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(p->child_source, "process-child");
+        return process_arm_timeout(p);
+}
+
+int process_start(Process *p) {
+        _cleanup_free_ char **env = NULL;
+        pid_t pid;
+        int r;
+
+        if (!p)
+                return -EINVAL;
+        if (p->started)
+                return -EBUSY;
+
+        r = block_sigchld();
+        if (r < 0)
+                return r;
+        if (p->env_extra) {
+                r = process_build_env(p, &env);
+                if (r < 0)
+                        return r;
+        }
+
+        r = process_spawn(p, env ?: environ, &pid);
+        if (r < 0)
+                return r;
+        p->pid = pid;
+        p->started = true;
+        p->start_usec = now_usec();
+
+        r = process_watch(p);
+        if (r < 0) {
+                /* Not watched means not ours to keep: it goes, and the Process is unstarted again. */
+                process_reap_now(p);
+                p->started = p->done = false;
+                p->pid = 0;
+                p->exit_status = -1;
+                return r;
+        }
+        return 0;
+}
+
+int process_terminate(Process *p) {
+        if (!p)
+                return -EINVAL;
+        if (!process_is_running(p))
+                return -ESRCH;
+        process_stop(p, PROCESS_TERMINATED);
+        return 0;
+}
+
+int process_wait(Process *p) {
+        int r = 0;
+
+        if (!p)
+                return -EINVAL;
+        if (!p->started)
+                return -ECHILD;
+
+        p->n_busy++;
+        while (!p->done) {
+                r = sd_event_run(p->event, UINT64_MAX);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0)
+                r = p->result >= 0 ? (int) p->result : -ECANCELED;
+        (void) process_unbusy(p);
+        return r;
+}
+
+pid_t process_get_pid(Process *p) {
+        return p ? p->pid : 0;
+}
+
+bool process_is_running(Process *p) {
+        return p && p->started && !p->done;
+}
+
+ProcessResult process_get_result(Process *p) {
+        return p ? p->result : _PROCESS_RESULT_INVALID;
+}
+
+int process_get_exit_status(Process *p) {
+        return p && p->done ? p->exit_status : -1;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process: one child process run asynchronously on an sd-event loop — the C successor of the
+ * Python ProcessTask. It is spawned with posix_spawn in a process group of its own and watched
+ * through a pidfd (no SIGCHLD handler, no threads); a timeout and process_terminate() send SIGTERM
+ * to the whole group and SIGKILL after a grace period, and when the leader ends whatever is left of
+ * its group is SIGKILLed at once, so nothing outlives the Process. Members that leave the group
+ * (setsid, setpgid) escape this; the scheduler's --scope mode covers them with a cgroup.
+ *
+ * Owned by whoever created it (a scheduler Job, a demo scenario, a test). process_free() on a
+ * running Process kills its group and reaps the leader; it is safe from inside a done callback.
+ *
+ * sd-event child sources need SIGCHLD blocked: process_start() blocks it in the calling thread (the
+ * daemons are single-threaded), and every child gets an empty signal mask and default dispositions
+ * for the signals a daemon blocks or handles.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+typedef enum ProcessResult {
+        PROCESS_SUCCESS,    /* exited with status 0 */
+        PROCESS_ERROR,      /* exited with status != 0, or killed by a signal we did not send */
+        PROCESS_TIMEOUT,    /* ended after its timeout fired and we terminated it */
+        PROCESS_TERMINATED, /* ended after process_terminate() */
+        _PROCESS_RESULT_MAX,
+        _PROCESS_RESULT_INVALID = -EINVAL,
+} ProcessResult;
+
+const char *process_result_to_string(ProcessResult r);
+ProcessResult process_result_from_string(const char *s);
+
+#define PROCESS_GRACE_USEC_DEFAULT (2 * UINT64_C(1000000))
+
+typedef struct Process Process;
+
+/* Called once when the process has ended, in the order added. The callback may free `p`: the
+ * callbacks added after it are then not called. */
+typedef void (*process_done_t)(Process *p, ProcessResult result, void *userdata);
+
+/* `argv` (argv[0] looked up in PATH) and `env_extra` (NULL, or "KEY=value" strings added to the
+ * inherited environment, overriding the same keys) are copied. `e` NULL: the thread's default loop. */
+int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_extra[]);
+/* If still running: SIGKILL to the whole group and the leader reaped, without calling the done
+ * callbacks. Accepts NULL, returns NULL. */
+Process *process_free(Process *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Process *, process_free)
+
+/* 0 = no timeout. Counted from process_start(); may be set or changed while running. */
+int process_set_timeout(Process *p, uint64_t usec);
+/* Delay between SIGTERM and SIGKILL when terminating; default PROCESS_GRACE_USEC_DEFAULT. 0 sends
+ * SIGKILL right away. */
+int process_set_grace(Process *p, uint64_t usec);
+/* The child's stdout and stderr go to `fd` (dup'ed in the child). Not owned: it only needs to stay
+ * open until process_start() returns. -1: inherit (default). -EBUSY once started. */
+int process_set_output_fd(Process *p, int fd);
+int process_add_done_callback(Process *p, process_done_t cb, void *userdata);
+
+/* -EBUSY if already started; -ENOENT and friends when the command cannot be executed (then the
+ * Process stays unstarted). */
+int process_start(Process *p);
+/* SIGTERM to the group now, SIGKILL after the grace period; the result becomes TERMINATED (even if
+ * the process then exits by itself during the grace period). 0 if already being terminated (the
+ * first reason stays); -ESRCH if not running. */
+int process_terminate(Process *p);
+/* Runs the Process's loop until it has ended. Returns its result (>= 0), -ECHILD if never started,
+ * -ECANCELED if it was freed meanwhile, or the loop's error. Not from inside a callback of that
+ * same loop. */
+int process_wait(Process *p);
+
+/* 0 before the start. */
+pid_t process_get_pid(Process *p);
+bool process_is_running(Process *p);
+/* _PROCESS_RESULT_INVALID until it has ended. */
+ProcessResult process_get_result(Process *p);
+/* The exit code, or 128 + signal number like a shell; -1 until it has ended. */
+int process_get_exit_status(Process *p);

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Runner keeps three sets of jobs: `pending` (a Queue by priority, FIFO among equals), `alive`
+ * (a list of jobs whose work exists: those holding a slot and those being terminated) and `dead`
+ * (finished jobs, freed when the outermost runner call returns, so that no callback ever sees a
+ * freed job). Jobs submitted but neither started nor announced as queued wait on `fresh`.
+ *
+ * Every public call that changes something runs between runner_enter() and runner_leave(); only the
+ * outermost one fills free slots, in a loop, which is what makes callbacks safe to call back in.
+ */
+#include <assert.h>
+#include <stdlib.h>
+
+#include "queue.h"
+#include "runner.h"
+
+struct Runner {
+        unsigned size;
+        RunnerOps ops;
+        void *userdata;
+
+        Queue *pending;
+        Job *alive;
+        Job *fresh, *fresh_tail;
+        Job *dead;
+        Job *starting; /* inside ops.start(): holds a slot but is not running yet */
+
+        unsigned n_running; /* jobs holding a slot, `starting` included */
+        unsigned n_alive;
+        uint64_t arrival_seq;
+        uint64_t start_seq;
+        RunnerStats stats;
+
+        unsigned depth; /* nesting of public calls; callbacks make it > 1 */
+        bool stopping;
+};
+
+int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata) {
+        _cleanup_(runner_freep) Runner *r = NULL;
+        int k;
+
+        if (size == 0 || !ops || !ops->start || !ops->stop)
+                return -EINVAL;
+
+        r = calloc(1, sizeof(Runner));
+        if (!r)
+                return -ENOMEM;
+        r->size = size;
+        r->ops = *ops;
+        r->userdata = userdata;
+
+        k = queue_new(&r->pending);
+        if (k < 0)
+                return k;
+
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+static void runner_free_dead(Runner *r) {
+        Job *j;
+
+        while ((j = r->dead)) {
+                r->dead = j->dead_next;
+                job_free(j);
+        }
+}
+
+static bool job_is_alive(Runner *r, Job *j) {
+        return j->alive_prev || r->alive == j;
+}
+
+static void alive_add(Runner *r, Job *j) {
+        j->alive_prev = NULL;
+        j->alive_next = r->alive;
+        if (r->alive)
+                r->alive->alive_prev = j;
+        r->alive = j;
+        r->n_alive++;
+}
+
+static void alive_remove(Runner *r, Job *j) {
+        if (j->alive_prev)
+                j->alive_prev->alive_next = j->alive_next;
+        else
+                r->alive = j->alive_next;
+        if (j->alive_next)
+                j->alive_next->alive_prev = j->alive_prev;
+        j->alive_prev = j->alive_next = NULL;
+        r->n_alive--;
+}
+
+Runner *runner_free(Runner *r) {
+        Job *j;
+
+        if (!r)
+                return NULL;
+
+        if (r->pending)
+                while ((j = queue_pop(r->pending)))
+                        job_free(j);
+        while ((j = r->alive)) {
+                alive_remove(r, j);
+                job_free(j);
+        }
+        runner_free_dead(r);
+        queue_free(r->pending);
+        return mfree(r);
+}
+
+/* The job stays readable until the outermost runner call returns. */
+static void runner_bury(Runner *r, Job *j) {
+        j->dead_next = r->dead;
+        r->dead = j;
+}
+
+static uint64_t *runner_counter(Runner *r, JobState state) {
+        switch (state) {
+        case JOB_DONE:
+                return &r->stats.done;
+        case JOB_FAILED:
+                return &r->stats.failed;
+        case JOB_TIMEOUT:
+                return &r->stats.timeout;
+        case JOB_EVICTED:
+                return &r->stats.evicted;
+        case JOB_DROPPED:
+                return &r->stats.dropped;
+        default:
+                return NULL;
+        }
+}
+
+/* Counters first, callback last: what the callback reads (STATUS=) is already current. */
+static void runner_set_state(Runner *r, Job *j, JobState state) {
+        JobState old = j->state;
+        uint64_t *counter = runner_counter(r, state);
+
+        j->state = state;
+        if (counter)
+                (*counter)++;
+
+        if (r->ops.state_changed)
+                r->ops.state_changed(r, j, old, r->userdata);
+}
+
+/* The job lost its slot; its work keeps running until stop() has ended it and the exit is
+ * reported. */
+static void runner_terminate(Runner *r, Job *j, JobState reason, uint64_t evicted_by) {
+        assert(j->state == JOB_RUNNING);
+
+        r->n_running--;
+        if (reason == JOB_EVICTED)
+                j->evicted_by = evicted_by;
+        runner_set_state(r, j, reason);
+
+        /* The state callback may already have reported the exit. */
+        if (job_is_alive(r, j))
+                (void) r->ops.stop(r, j, reason, r->userdata);
+}
+
+/* The eviction policy: the job a more urgent one may take the slot of. The least urgent running
+ * job, and among those the most recently started, which loses the least work. */
+static Job *runner_pick_victim(Runner *r) {
+        Job *victim = NULL;
+
+        for (Job *j = r->alive; j; j = j->alive_next) {
+                if (j->state != JOB_RUNNING)
+                        continue;
+                if (!victim || j->priority > victim->priority ||
+                    (j->priority == victim->priority && j->start_seq > victim->start_seq))
+                        victim = j;
+        }
+        return victim;
+}
+
+static void runner_start(Runner *r, Job *j) {
+        int k;
+
+        j->start_seq = ++r->start_seq;
+        alive_add(r, j);
+        r->n_running++;
+
+        r->starting = j;
+        k = r->ops.start(r, j, r->userdata);
+        r->starting = NULL;
+
+        if (k < 0) {
+                alive_remove(r, j);
+                r->n_running--;
+                j->error = k;
+                runner_set_state(r, j, JOB_FAILED);
+                runner_bury(r, j);
+                return;
+        }
+
+        runner_set_state(r, j, JOB_RUNNING);
+        /* runner_stop_all() from a callback of start() passed this job by. */
+        if (r->stopping && j->state == JOB_RUNNING && job_is_alive(r, j))
+                runner_terminate(r, j, JOB_DROPPED, 0);
+}
+
+/* Rules 1-3: fill free slots with the most urgent pending jobs, and let a pending job evict the
+ * victim when it is strictly more urgent. Looks at the queue again after every callback. */
+static void runner_dispatch(Runner *r) {
+        Job *j;
+
+        while (!r->stopping && (j = queue_peek(r->pending))) {
+                if (r->n_running >= r->size) {
+                        Job *victim = runner_pick_victim(r);
+
+                        if (!victim || victim->priority <= j->priority)
+                                return;
+                        runner_terminate(r, victim, JOB_EVICTED, j->id);
+                        continue;
+                }
+
+                (void) queue_pop(r->pending);
+                runner_start(r, j);
+        }
+}
+
+/* Jobs that neither started nor failed during the dispatch wait: say so. Jobs submitted by these
+ * callbacks are left for the next dispatch. Returns true when a callback ran, since it may have left
+ * work. */
+static bool runner_announce_queued(Runner *r) {
+        Job *next = r->fresh;
+        bool any = false;
+
+        r->fresh = r->fresh_tail = NULL;
+        for (Job *j; (j = next);) {
+                next = j->fresh_next;
+                j->fresh_next = NULL;
+
+                if (j->state == _JOB_STATE_INVALID) {
+                        runner_set_state(r, j, JOB_QUEUED);
+                        any = true;
+                }
+        }
+        return any;
+}
+
+static void runner_enter(Runner *r) {
+        r->depth++;
+}
+
+static void runner_leave(Runner *r) {
+        assert(r->depth > 0);
+
+        /* The depth stays 1 meanwhile: calls from callbacks (data_free included) only add work to
+         * this loop. */
+        while (r->depth == 1) {
+                runner_dispatch(r);
+                if (runner_announce_queued(r))
+                        continue;
+                if (!r->dead)
+                        break;
+                runner_free_dead(r);
+        }
+        r->depth--;
+}
+
+int runner_submit(Runner *r, Job *j) {
+        int k;
+
+        if (j->state != _JOB_STATE_INVALID)
+                return -EEXIST;
+
+        runner_enter(r);
+        j->arrival_seq = ++r->arrival_seq;
+        k = r->stopping ? -ESHUTDOWN : queue_push(r->pending, j, j->priority);
+        if (k < 0) {
+                runner_set_state(r, j, JOB_DROPPED);
+                runner_bury(r, j);
+        } else {
+                if (r->fresh_tail)
+                        r->fresh_tail->fresh_next = j;
+                else
+                        r->fresh = j;
+                r->fresh_tail = j;
+        }
+        runner_leave(r);
+        return k;
+}
+
+int runner_job_exited(Runner *r, Job *j, JobState final) {
+        if (j == r->starting)
+                return -EBUSY;
+        if (!job_is_alive(r, j))
+                return -ENOENT;
+        if (j->state == JOB_RUNNING && final != JOB_DONE && final != JOB_FAILED && final != JOB_TIMEOUT)
+                return -EINVAL;
+
+        runner_enter(r);
+        alive_remove(r, j);
+        /* An evicted or dropped job already gave up its slot and had its last state change. */
+        if (j->state == JOB_RUNNING) {
+                r->n_running--;
+                runner_set_state(r, j, final);
+        }
+        runner_bury(r, j);
+        runner_leave(r);
+        return 0;
+}
+
+static Job *runner_first_running(Runner *r) {
+        for (Job *j = r->alive; j; j = j->alive_next)
+                if (j->state == JOB_RUNNING)
+                        return j;
+        return NULL;
+}
+
+int runner_stop_all(Runner *r) {
+        Job *j;
+
+        runner_enter(r);
+        r->stopping = true;
+        while ((j = queue_pop(r->pending))) {
+                runner_set_state(r, j, JOB_DROPPED);
+                runner_bury(r, j);
+        }
+        while ((j = runner_first_running(r)))
+                runner_terminate(r, j, JOB_DROPPED, 0);
+        runner_leave(r);
+
+        return (int) r->n_alive;
+}
+
+unsigned runner_size(Runner *r) {
+        return r->size;
+}
+
+unsigned runner_n_running(Runner *r) {
+        return r->n_running;
+}
+
+unsigned runner_n_pending(Runner *r) {
+        return (unsigned) queue_size(r->pending);
+}
+
+unsigned runner_n_alive(Runner *r) {
+        return r->n_alive;
+}
+
+const RunnerStats *runner_stats(Runner *r) {
+        return &r->stats;
+}
+
+Job *runner_find(Runner *r, uint64_t id) {
+        Job *j;
+
+        for (j = r->alive; j; j = j->alive_next)
+                if (j->id == id)
+                        return j;
+        for (size_t i = 0; (j = queue_get(r->pending, i)); i++)
+                if (j->id == id)
+                        return j;
+        return NULL;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Runner: the PriorityRunner of a scheduler (DESIGN.md, "Scheduling rules"). It decides which jobs
+ * hold its `size` slots, which wait and which are evicted. It starts and kills nothing itself: it
+ * asks its user through RunnerOps, so the daemon and the unit tests drive the same code.
+ *
+ * A job's states (every change goes through state_changed()):
+ *
+ *   submitted -> running -> done | failed | timeout    reported by runner_job_exited()
+ *             |         -> evicted | dropped           decided here; stop() begins the termination
+ *             -> queued -> running ...
+ *             |         -> dropped                     runner_stop_all()
+ *             -> failed                                start() failed
+ *             -> dropped                               runner_submit() failed
+ *
+ * Ownership: runner_submit() takes the Job whatever it returns, and the Runner frees it (job_free(),
+ * which frees `data` too). It does so after the job's last state_changed() call and, when start()
+ * succeeded, only after runner_job_exited() for it. So the user reports exactly one exit for every
+ * job whose start() succeeded, when its work has really ended, evicted and dropped jobs included, and
+ * none for a job whose start() failed. Job pointers stay valid until the outermost runner call
+ * returns: frees are deferred until then.
+ *
+ * Slots: an evicted or dropped job gives up its slot at once (the job that replaces it starts
+ * right away) while its work is still being terminated. It stays in runner_n_alive() until its
+ * exit is reported, and that exit frees no slot and starts nothing.
+ *
+ * Callbacks may call any runner function but runner_free(). The runner is consistent (counters and
+ * states current) whenever it calls one. A mutating call made from a callback only records its
+ * work; the outermost call starts pending jobs, in a loop, so that nothing recurses. start() must
+ * not report the exit of the job it is starting: it returns < 0 instead.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "job.h"
+
+typedef struct Runner Runner;
+
+typedef struct RunnerOps {
+        /* Start the job's work. < 0: the job fails (its `error` keeps the value), its slot goes to the
+         * next pending job. Required. */
+        int (*start)(Runner *r, Job *j, void *userdata);
+        /* Begin terminating the work of a job that lost its slot: `reason` is JOB_EVICTED (j->evicted_by
+         * names the job that took the slot) or JOB_DROPPED (shutdown). The job is already in that state.
+         * The exit is reported later with runner_job_exited(), even if this fails; the result is only
+         * a hint. Required. */
+        int (*stop)(Runner *r, Job *j, JobState reason, void *userdata);
+        /* Every state change, after it happened: j->state is new, `old` is _JOB_STATE_INVALID for a
+         * job just submitted. For logs and STATUS=. Optional. */
+        void (*state_changed)(Runner *r, Job *j, JobState old, void *userdata);
+} RunnerOps;
+
+typedef struct RunnerStats {
+        uint64_t done;
+        uint64_t failed;
+        uint64_t timeout;
+        uint64_t evicted;
+        uint64_t dropped;
+} RunnerStats;
+
+/* `size` slots, at least 1. `ops` is copied. */
+int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata);
+/* Frees every job still held, without callbacks: call runner_stop_all() and wait for
+ * runner_n_alive() to reach 0 first for a clean shutdown. */
+Runner *runner_free(Runner *r);
+
+/* Takes ownership of j (state _JOB_STATE_INVALID, fresh from job_new()) and schedules it: it starts
+ * now, evicts a less urgent job, or waits. < 0: -ESHUTDOWN after runner_stop_all(), -ENOMEM; the
+ * job is then dropped (reported) and freed. -EEXIST, and nothing done, for a job submitted before. */
+int runner_submit(Runner *r, Job *j);
+
+/* The work of an alive job ended: by itself (JOB_DONE, JOB_FAILED) or killed at its timeout
+ * (JOB_TIMEOUT). For an evicted or dropped job `final` is ignored: its state stays. The job is freed
+ * and, if it held a slot, the most urgent pending job starts. -ENOENT for a job that is not alive,
+ * -EINVAL for another final state, -EBUSY from inside its own start(). */
+int runner_job_exited(Runner *r, Job *j, JobState final);
+
+/* Shutdown: drops every pending job, stops every running one (reason JOB_DROPPED), refuses new jobs.
+ * Returns the number of jobs whose exit is still to be reported. */
+int runner_stop_all(Runner *r);
+
+unsigned runner_size(Runner *r);
+/* Jobs holding a slot. */
+unsigned runner_n_running(Runner *r);
+unsigned runner_n_pending(Runner *r);
+/* Jobs whose work is alive: those holding a slot and those being terminated. */
+unsigned runner_n_alive(Runner *r);
+const RunnerStats *runner_stats(Runner *r);
+/* A running, terminating or pending job by id; NULL if none. */
+Job *runner_find(Runner *r, uint64_t id);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Runner *, runner_free);

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * WebSocket endpoints on an sd-event loop, server side (the bus) and client side (scheduler,
+ * producer, tests, benchmarks), built on libwebsockets through a libuv loop embedded in sd-event
+ * (see uv-event.h).
+ *
+ * WsContext: one per loop. Owns the lws context, the listening sockets, and every connection.
+ * WsConn: one connection, server or client side. Owned by its context; it lives until its final
+ *   callback has returned: on_close for a connection that was opened, on_connect_error for a client
+ *   connection that never opened. Exactly one of the two comes for every WsConn a caller has seen.
+ *   Both are delivered from the sd-event loop, outside libwebsockets, so a handler may do anything
+ *   there (connect again, send on other connections) except free the context.
+ * WsMessage: a ref-counted outgoing text frame, with libwebsockets' header room in front of the
+ *   payload, so that a broadcast allocates and fills it once and every connection queues a ref.
+ *
+ * Every bound a remote peer could push against is enforced here: the reassembled message size
+ * (checked before buffering more; over it the connection is closed with 1009), the send queue per
+ * connection (ws_conn_send() says -ENOBUFS; the caller decides, usually a close with 1008), the
+ * number of server connections (more are closed at once and reported through on_refused).
+ *
+ * Binary messages are not part of the protocol: they are delivered through on_binary when it is
+ * set, otherwise through on_message like text (so that the protocol layer judges the bytes and
+ * answers with an error frame instead of the glue closing a connection needlessly).
+ *
+ * Single-threaded: every function is called from the thread that runs the sd_event loop.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* Close codes of RFC 6455 the project uses. */
+#define WS_CLOSE_NORMAL      1000
+#define WS_CLOSE_GOING_AWAY  1001
+#define WS_CLOSE_UNSUPPORTED 1003
+#define WS_CLOSE_NO_STATUS   1005 /* the peer's close frame carried no code */
+#define WS_CLOSE_ABNORMAL    1006 /* no close frame at all: reset, timeout, shutdown */
+#define WS_CLOSE_POLICY      1008
+#define WS_CLOSE_TOO_BIG     1009
+#define WS_CLOSE_INTERNAL    1011
+
+#define WS_MAX_MESSAGE_DEFAULT        (64U * 1024U)
+#define WS_MAX_QUEUE_MESSAGES_DEFAULT 4096U
+#define WS_MAX_QUEUE_BYTES_DEFAULT    (4U * 1024U * 1024U)
+
+typedef struct WsContext WsContext;
+typedef struct WsConn WsConn;
+typedef struct WsMessage WsMessage;
+
+/* Zero in a field means its default. */
+typedef struct WsConfig {
+        size_t max_message;        /* reassembled incoming message limit, default 64 KiB */
+        size_t max_queue_messages; /* per-connection send queue bounds */
+        size_t max_queue_bytes;
+        unsigned max_connections;   /* server side; 0 = unlimited */
+        unsigned ping_interval_sec; /* 0 = no pings; otherwise an idle peer is pinged this often and
+                                     * hung up on after three intervals without any traffic */
+} WsConfig;
+
+typedef struct WsHandlers {
+        /* Handshake done: a client was accepted (server side) or we are connected (client side). */
+        void (*on_open)(WsConn *c, void *userdata);
+        /* One complete message, reassembled, with a NUL after `size` bytes. */
+        void (*on_message)(WsConn *c, const char *data, size_t size, void *userdata);
+        /* Optional: binary messages; when NULL they go to on_message. */
+        void (*on_binary)(WsConn *c, const void *data, size_t size, void *userdata);
+        /* The connection is gone, for any reason; the last call for c. */
+        void (*on_close)(WsConn *c, void *userdata);
+        /* Client side: the connection never opened; the last call for c (no on_close follows). */
+        void (*on_connect_error)(WsConn *c, const char *reason, void *userdata);
+        /* Server side: a connection over max_connections was closed right after accept(). */
+        void (*on_refused)(const char *peer, void *userdata);
+} WsHandlers;
+
+int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const WsHandlers *handlers,
+                   void *userdata);
+/* Closes every connection (each opened one gets on_close, each pending client connection gets
+ * on_connect_error), drains libwebsockets and the uv loop, and frees everything. Works whether or
+ * not the sd_event loop still runs; never call it from a WsHandlers callback. */
+WsContext *ws_context_free(WsContext *ctx);
+DEFINE_TRIVIAL_CLEANUP_FUNC(WsContext *, ws_context_free);
+
+/* Takes ownership of a listening stream socket (TCP or AF_UNIX) and serves it; may be called once
+ * per socket. The fd is closed on failure too. */
+int ws_context_listen(WsContext *ctx, int fd);
+/* Starts a client connection to "ws://host[:port][/path]" with no subprotocol. Network failures are
+ * reported through on_connect_error, from the loop, never from this call; a negative return means
+ * a bad URL (-EINVAL), a wss:// URL (-EPROTONOSUPPORT), or no memory. ret may be NULL. */
+int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret);
+
+int ws_message_new(WsMessage **ret, const char *data, size_t size);
+WsMessage *ws_message_ref(WsMessage *m);
+WsMessage *ws_message_unref(WsMessage *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(WsMessage *, ws_message_unref);
+const char *ws_message_get_data(const WsMessage *m);
+size_t ws_message_get_size(const WsMessage *m);
+
+/* Queues m (taking a ref of its own) as one text frame. The ref is dropped as soon as the frame is
+ * written. A client connection that is not open yet queues too. Returns -ENOBUFS when the queue
+ * bound would be exceeded (nothing was queued), -ENOTCONN once the connection is closing. */
+int ws_conn_send(WsConn *c, WsMessage *m);
+int ws_conn_send_text(WsConn *c, const char *data, size_t size);
+
+/* Starts a close with `code` and a short `reason` (may be NULL, cut to 123 bytes); on_close follows.
+ * With WS_CLOSE_NORMAL or WS_CLOSE_GOING_AWAY the queued messages go out first; with any other code
+ * (an error: the peer misbehaved or is too slow) they are dropped so that the close frame goes out
+ * right away. A peer that does not take the close within 5 s is cut off. The first call wins. */
+void ws_conn_close(WsConn *c, uint16_t code, const char *reason);
+
+void ws_conn_set_userdata(WsConn *c, void *userdata);
+void *ws_conn_get_userdata(WsConn *c);
+/* "127.0.0.1:54321", "[::1]:8101", "unix"; for a client connection the host and port of its URL. */
+const char *ws_conn_get_peer(WsConn *c);
+bool ws_conn_is_client(WsConn *c);
+/* For on_close: the code of the close frame the peer sent (WS_CLOSE_NO_STATUS when it had none),
+ * else the code we closed with, else WS_CLOSE_ABNORMAL (reset, timeout, shutdown); 0 while open. */
+uint16_t ws_conn_get_close_code(WsConn *c);
+size_t ws_conn_queued_messages(WsConn *c);
+size_t ws_conn_queued_bytes(WsConn *c);
+/* Stops (true) or resumes reading from the peer; lets tests and benchmarks act as a client that
+ * never reads. */
+int ws_conn_pause_rx(WsConn *c, bool pause);

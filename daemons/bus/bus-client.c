@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+
+#include "bus-client.h"
+
+int bus_client_new(BusClient **ret, WsConn *conn) {
+        BusClient *c = calloc(1, sizeof *c);
+
+        if (!c)
+                return -ENOMEM;
+        c->conn = conn;
+        c->role = _ROLE_INVALID;
+        *ret = c;
+        return 0;
+}
+
+BusClient *bus_client_free(BusClient *c) {
+        return mfree(c);
+}
+
+const char *bus_client_peer(const BusClient *c) {
+        const char *p = c->conn ? ws_conn_get_peer(c->conn) : NULL;
+
+        return p ?: "unknown";
+}
+
+const char *bus_client_role(const BusClient *c) {
+        return role_to_string(c->role) ?: "unregistered";
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * BusClient: what the bus knows of one WebSocket connection — its role once registered and its
+ * place in the bus's scheduler list. Owned by the Bus; created when the connection opens, freed when
+ * it closes.
+ */
+#pragma once
+
+#include "protocol.h"
+#include "ws.h"
+
+typedef struct BusClient BusClient;
+
+struct BusClient {
+        WsConn *conn;
+        Role role; /* _ROLE_INVALID until registered */
+        uint64_t n_submitted;
+
+        /* Links in the bus's list of schedulers (role == ROLE_SCHEDULER only). */
+        BusClient *sched_prev, *sched_next;
+};
+
+int bus_client_new(BusClient **ret, WsConn *conn);
+BusClient *bus_client_free(BusClient *c);
+const char *bus_client_peer(const BusClient *c);
+const char *bus_client_role(const BusClient *c);

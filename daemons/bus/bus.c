@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus-client.h"
+#include "bus.h"
+#include "log.h"
+#include "protocol.h"
+#include "ratelimit.h"
+#include "ws.h"
+
+/* STATUS= is sent at most this often, so that a busy bus does not pay a notify per message. */
+#define STATUS_DELAY_USEC (100 * USEC_PER_MSEC)
+
+struct Bus {
+        BusConfig config;
+        sd_event *event;
+        WsContext *ws;
+        sd_event_source *sigterm_source, *sigint_source, *status_source, *idle_source;
+
+        BusClient *schedulers; /* head of the scheduler list */
+        unsigned n_clients, n_producers, n_schedulers;
+        uint64_t next_id, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
+
+        RateLimit client_log_limit; /* every log line a client can trigger */
+        bool socket_activated;
+        bool stopping;
+};
+
+typedef void (*BusCommandHandler)(Bus *b, BusClient *c, Frame *f);
+
+Bus *bus_free(Bus *b) {
+        if (!b)
+                return NULL;
+
+        /* The context closes every connection; on_close frees their BusClients. */
+        b->ws = ws_context_free(b->ws);
+        sd_event_source_disable_unref(b->sigterm_source);
+        sd_event_source_disable_unref(b->sigint_source);
+        sd_event_source_disable_unref(b->status_source);
+        sd_event_source_disable_unref(b->idle_source);
+        sd_event_unref(b->event);
+        free(b->config.listen);
+        return mfree(b);
+}
+
+int bus_new(Bus **ret, const BusConfig *config) {
+        _cleanup_free_ Bus *b = calloc(1, sizeof *b);
+
+        if (!b)
+                return -ENOMEM;
+        b->config = *config;
+        b->config.listen = strdup(config->listen ?: BUS_LISTEN_DEFAULT);
+        if (!b->config.listen)
+                return -ENOMEM;
+        b->client_log_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+/* Logs a line a remote client caused: rate-limited, with its address and role as fields. */
+_printf_(4, 5) static void bus_log_client(Bus *b, const BusClient *c, int level, const char *format, ...) {
+        char message[512], client[96], role[48];
+        unsigned suppressed;
+        va_list ap;
+
+        if (!ratelimit_below(&b->client_log_limit, 0))
+                return;
+        suppressed = ratelimit_take_suppressed(&b->client_log_limit);
+        if (suppressed > 0)
+                log_notice("%u client messages suppressed by the rate limit.", suppressed);
+
+        va_start(ap, format);
+        (void) vsnprintf(message, sizeof message, format, ap);
+        va_end(ap);
+        (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", c ? bus_client_peer(c) : "unknown");
+        (void) snprintf(role, sizeof role, "SCHED_ROLE=%s", c ? bus_client_role(c) : "unregistered");
+        log_fields(level, 0, LOG_FIELDS(client, role), "%s", message);
+}
+
+static int bus_send_status(Bus *b) {
+        return sd_notifyf(false,
+                          "STATUS=producers %u, schedulers %u, forwarded %" PRIu64 ", dropped %" PRIu64
+                          ", errors %" PRIu64,
+                          b->n_producers, b->n_schedulers, b->n_forwarded, b->n_dropped, b->n_errors);
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Bus *b = userdata;
+
+        (void) bus_send_status(b);
+        return 0;
+}
+
+/* Marks STATUS= stale: it goes out once within STATUS_DELAY_USEC, however many changes come. */
+static void bus_status_changed(Bus *b) {
+        int enabled = 0;
+        int r;
+
+        if (b->stopping || !b->status_source)
+                return;
+        r = sd_event_source_get_enabled(b->status_source, &enabled);
+        if (r >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        r = sd_event_source_set_time_relative(b->status_source, STATUS_DELAY_USEC);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(b->status_source, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the status timer, ignoring: %m");
+}
+
+static void bus_update_idle(Bus *b) {
+        int r;
+
+        if (!b->idle_source)
+                return;
+        if (b->n_clients > 0) {
+                (void) sd_event_source_set_enabled(b->idle_source, SD_EVENT_OFF);
+                return;
+        }
+        r = sd_event_source_set_time_relative(b->idle_source, b->config.exit_idle_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(b->idle_source, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the idle timer, ignoring: %m");
+}
+
+static void bus_scheduler_link(Bus *b, BusClient *c) {
+        c->sched_prev = NULL;
+        c->sched_next = b->schedulers;
+        if (b->schedulers)
+                b->schedulers->sched_prev = c;
+        b->schedulers = c;
+        b->n_schedulers++;
+}
+
+static void bus_scheduler_unlink(Bus *b, BusClient *c) {
+        if (c->sched_prev)
+                c->sched_prev->sched_next = c->sched_next;
+        else
+                b->schedulers = c->sched_next;
+        if (c->sched_next)
+                c->sched_next->sched_prev = c->sched_prev;
+        c->sched_prev = c->sched_next = NULL;
+        b->n_schedulers--;
+}
+
+static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
+        if (c->role == role)
+                return;
+        if (c->role == ROLE_SCHEDULER)
+                bus_scheduler_unlink(b, c);
+        else if (c->role == ROLE_PRODUCER)
+                b->n_producers--;
+
+        c->role = role;
+        if (role == ROLE_SCHEDULER)
+                bus_scheduler_link(b, c);
+        else if (role == ROLE_PRODUCER)
+                b->n_producers++;
+}
+
+/* Queues a message for a client; a client whose queue is full does not read and is closed. */
+static void bus_send(Bus *b, BusClient *c, WsMessage *m) {
+        int r = ws_conn_send(c->conn, m);
+
+        if (r == -ENOBUFS) {
+                b->n_closed_slow++;
+                bus_log_client(b, c, LOG_WARNING,
+                               "Closing client %s: its send queue is full (%zu messages, %zu bytes queued).",
+                               bus_client_peer(c), ws_conn_queued_messages(c->conn),
+                               ws_conn_queued_bytes(c->conn));
+                ws_conn_close(c->conn, WS_CLOSE_POLICY, "send queue overflow");
+        } else if (r < 0)
+                bus_log_client(b, c, LOG_WARNING, "Failed to queue a message for %s, ignoring: %s",
+                               bus_client_peer(c), strerror(-r));
+}
+
+static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
+        _cleanup_free_ char *text = NULL;
+        WsMessage *m = NULL;
+        size_t size;
+
+        b->n_errors++;
+        bus_status_changed(b);
+        bus_log_client(b, c, LOG_WARNING, "Rejected a frame from %s: %s: %s", bus_client_peer(c),
+                       protocol_error_to_string(st->error), st->message);
+
+        if (protocol_dump_error(st, &text, &size) < 0 || ws_message_new(&m, text, size) < 0) {
+                log_oom();
+                return;
+        }
+        bus_send(b, c, m);
+        ws_message_unref(m);
+}
+
+static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
+        bus_client_set_role(b, c, f->role);
+        bus_status_changed(b);
+        bus_log_client(b, c, LOG_INFO, "Client %s registered as %s.", bus_client_peer(c), role_to_string(f->role));
+}
+
+static void bus_drop(Bus *b, BusClient *c, uint64_t id, const Frame *f) {
+        LogJob job = { .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_DROPPED };
+        char client[96];
+
+        b->n_dropped++;
+        bus_status_changed(b);
+        if (!ratelimit_below(&b->client_log_limit, 0))
+                return;
+        (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", bus_client_peer(c));
+        log_job_extra(LOG_NOTICE, &job, LOG_FIELDS(client), "Job %" PRIu64 " dropped: no scheduler registered.",
+                      id);
+}
+
+static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
+        unsigned n_targets = b->n_schedulers - (c->role == ROLE_SCHEDULER ? 1 : 0);
+        _cleanup_free_ char *text = NULL;
+        uint64_t id = ++b->next_id;
+        WsMessage *m = NULL;
+        size_t size;
+
+        c->n_submitted++;
+        if (n_targets == 0)
+                return bus_drop(b, c, id, f);
+
+        if (protocol_dump_job(f->payload, id, &text, &size) < 0 || ws_message_new(&m, text, size) < 0) {
+                log_oom();
+                return;
+        }
+
+        /* A slow scheduler may be closed (and unlinked) while we walk the list: take next first. */
+        for (BusClient *s = b->schedulers, *next; s; s = next) {
+                next = s->sched_next;
+                if (s != c)
+                        bus_send(b, s, m);
+        }
+        ws_message_unref(m);
+
+        b->n_forwarded++;
+        bus_status_changed(b);
+        if (log_get_max_level() >= LOG_DEBUG) {
+                LogJob job = { .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_QUEUED };
+                log_job(LOG_DEBUG, &job, "Job %" PRIu64 " forwarded to %u schedulers.", id, n_targets);
+        }
+}
+
+static const BusCommandHandler bus_command_table[_COMMAND_MAX] = {
+        [COMMAND_REGISTER] = bus_on_register,
+        [COMMAND_JOB_REQUEST] = bus_on_job_request,
+};
+
+static void on_ws_message(WsConn *conn, const char *data, size_t size, void *userdata) {
+        BusClient *c = ws_conn_get_userdata(conn);
+        Bus *b = userdata;
+        ProtocolStatus st = {};
+        Frame f = {};
+
+        if (!c)
+                return;
+        if (frame_parse(&f, data, size, b->config.max_runtime, &st) < 0)
+                return bus_reply_error(b, c, &st);
+
+        bus_command_table[f.command](b, c, &f);
+        frame_done(&f);
+}
+
+static void on_ws_open(WsConn *conn, void *userdata) {
+        Bus *b = userdata;
+        BusClient *c;
+        int r;
+
+        r = bus_client_new(&c, conn);
+        if (r < 0) {
+                log_oom();
+                ws_conn_close(conn, WS_CLOSE_INTERNAL, "out of memory");
+                return;
+        }
+        ws_conn_set_userdata(conn, c);
+        b->n_clients++;
+        bus_update_idle(b);
+        log_debug("Client %s connected (%u clients).", bus_client_peer(c), b->n_clients);
+}
+
+static void on_ws_close(WsConn *conn, void *userdata) {
+        BusClient *c = ws_conn_get_userdata(conn);
+        Bus *b = userdata;
+
+        if (!c)
+                return;
+        ws_conn_set_userdata(conn, NULL);
+        bus_client_set_role(b, c, _ROLE_INVALID);
+        b->n_clients--;
+        log_debug("Client %s disconnected (%u clients).", bus_client_peer(c), b->n_clients);
+        bus_client_free(c);
+        bus_status_changed(b);
+        bus_update_idle(b);
+}
+
+static void on_ws_refused(const char *peer, void *userdata) {
+        Bus *b = userdata;
+
+        b->n_refused++;
+        if (ratelimit_below(&b->client_log_limit, 0))
+                log_warning("Refused a connection from %s: %u clients is the limit (--max-clients).",
+                            peer ?: "unknown", b->config.max_clients);
+}
+
+static void bus_stop(Bus *b, const char *why) {
+        if (b->stopping)
+                return;
+        b->stopping = true;
+        log_info("%s", why);
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+        (void) sd_event_exit(b->event, 0);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Bus *b = userdata;
+
+        bus_stop(b, si->ssi_signo == SIGTERM ? "Received SIGTERM, stopping." : "Received SIGINT, stopping.");
+        return 0;
+}
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Bus *b = userdata;
+
+        if (b->n_clients == 0)
+                bus_stop(b, "No client for the idle time, exiting; the socket stays with systemd.");
+        return 0;
+}
+
+int bus_listen_address(const char *address, int *ret_fd) {
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+        _cleanup_free_ char *host = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct addrinfo *ai = NULL;
+        const char *port, *colon;
+        int r, one = 1;
+
+        colon = strrchr(address, ':');
+        if (!colon) {
+                port = address;
+        } else {
+                const char *h = address;
+                size_t len = (size_t) (colon - address);
+
+                if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+                        h++;
+                        len -= 2;
+                }
+                host = len > 0 ? strndup(h, len) : NULL;
+                if (len > 0 && !host)
+                        return -ENOMEM;
+                port = colon + 1;
+        }
+        if (!*port)
+                return -EINVAL;
+
+        r = getaddrinfo(host, port, &hints, &ai);
+        if (r != 0)
+                return r == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                r = -errno;
+                freeaddrinfo(ai);
+                return r;
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                freeaddrinfo(ai);
+                return r;
+        }
+        freeaddrinfo(ai);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int bus_take_sockets(Bus *b) {
+        int n, r;
+
+        n = sd_listen_fds(true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
+
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                r = sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to check socket-activated fd %d: %m", fd);
+                if (r == 0)
+                        return log_error_errno(-EINVAL,
+                                               "Socket-activated fd %d is not a listening TCP socket; "
+                                               "sched-bus.socket must use ListenStream=.",
+                                               fd);
+                r = ws_context_listen(b->ws, fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to serve socket-activated fd %d: %m", fd);
+        }
+        if (n > 0) {
+                b->socket_activated = true;
+                log_info("Serving %d socket-activated listening socket%s.", n, n > 1 ? "s" : "");
+                return 0;
+        }
+
+        int fd = -EBADF;
+        r = bus_listen_address(b->config.listen, &fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on %s: %m", b->config.listen);
+        r = ws_context_listen(b->ws, fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve %s: %m", b->config.listen);
+        log_info("Listening on %s.", b->config.listen);
+        return 0;
+}
+
+/* Each client holds a socket: make room for max_clients of them within the hard limit. */
+static void bus_raise_fd_limit(Bus *b) {
+        struct rlimit rl;
+        rlim_t want = (rlim_t) b->config.max_clients + 64;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        rl.rlim_cur = MIN(want, rl.rlim_max);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(-errno, "Failed to raise the open file limit, ignoring: %m");
+}
+
+static int bus_setup_event(Bus *b) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&b->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        r = sd_event_add_signal(b->event, &b->sigterm_source, SIGTERM, on_signal, b);
+        if (r >= 0)
+                r = sd_event_add_signal(b->event, &b->sigint_source, SIGINT, on_signal, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGTERM/SIGINT: %m");
+
+        r = sd_event_add_time_relative(b->event, &b->status_source, CLOCK_MONOTONIC, STATUS_DELAY_USEC,
+                                       10 * USEC_PER_MSEC, on_status_timer, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the status timer: %m");
+        (void) sd_event_source_set_enabled(b->status_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(b->status_source, "bus-status");
+
+        r = sd_event_set_watchdog(b->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+        return 0;
+}
+
+static int bus_setup_ws(Bus *b) {
+        static const WsHandlers handlers = {
+                .on_open = on_ws_open,
+                .on_message = on_ws_message,
+                .on_close = on_ws_close,
+                .on_refused = on_ws_refused,
+        };
+        WsConfig wc = {
+                .max_message = b->config.max_frame,
+                .max_queue_messages = b->config.max_queue,
+                .max_queue_bytes = b->config.max_queue_bytes,
+                .max_connections = b->config.max_clients,
+        };
+        int r;
+
+        r = ws_context_new(&b->ws, b->event, &wc, &handlers, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the WebSocket server: %m");
+        return 0;
+}
+
+static int bus_setup_idle(Bus *b) {
+        int r;
+
+        if (!b->socket_activated || b->config.exit_idle_usec == 0)
+                return 0;
+        r = sd_event_add_time_relative(b->event, &b->idle_source, CLOCK_MONOTONIC, b->config.exit_idle_usec,
+                                       USEC_PER_SEC / 10, on_idle_timer, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the idle timer: %m");
+        (void) sd_event_source_set_description(b->idle_source, "bus-idle-exit");
+        return 0;
+}
+
+int bus_run(Bus *b) {
+        int r;
+
+        bus_raise_fd_limit(b);
+        r = bus_setup_event(b);
+        if (r < 0)
+                return r;
+        r = bus_setup_ws(b);
+        if (r < 0)
+                return r;
+        r = bus_take_sockets(b);
+        if (r < 0)
+                return r;
+        r = bus_setup_idle(b);
+        if (r < 0)
+                return r;
+
+        (void) sd_notify(false, "READY=1");
+        (void) bus_send_status(b);
+
+        r = sd_event_loop(b->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+
+        log_info("Stopped: forwarded %" PRIu64 ", dropped %" PRIu64 ", errors %" PRIu64
+                 ", slow clients closed %" PRIu64 ", refused %" PRIu64 ".",
+                 b->n_forwarded, b->n_dropped, b->n_errors, b->n_closed_slow, b->n_refused);
+        return 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bus: the sched-bus daemon's state. It owns the sd-event loop, the WebSocket context (and through
+ * it every connection), the BusClient of each connection, the counters behind STATUS= and the
+ * idle-exit timer. Producers submit jobs; each job gets an id and goes to every registered scheduler
+ * except its sender.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct BusConfig {
+        char *listen;             /* HOST:PORT to bind when not socket-activated */
+        size_t max_frame;         /* bytes of one reassembled message */
+        size_t max_queue;         /* messages waiting to be sent to one client */
+        size_t max_queue_bytes;   /* bytes waiting to be sent to one client */
+        unsigned max_clients;     /* 0 = unlimited */
+        double max_runtime;       /* largest accepted job runtime, seconds */
+        uint64_t exit_idle_usec;  /* socket-activated: exit after this long without a client; 0 = never */
+} BusConfig;
+
+#define BUS_CONFIG_DEFAULT                                                                                  \
+        ((BusConfig){                                                                                       \
+                .max_frame = 64 * 1024,                                                                     \
+                .max_queue = 65536,                                                                         \
+                .max_queue_bytes = 16 * 1024 * 1024,                                                        \
+                .max_clients = 4096,                                                                        \
+                .max_runtime = 86400,                                                                       \
+        })
+
+#define BUS_LISTEN_DEFAULT "127.0.0.1:8101"
+
+typedef struct Bus Bus;
+
+int bus_new(Bus **ret, const BusConfig *config);
+Bus *bus_free(Bus *b);
+/* Takes the listening sockets (socket activation, or binds config->listen), serves until SIGTERM,
+ * SIGINT or the idle timeout. Returns 0 on a clean stop. */
+int bus_run(Bus *b);
+
+/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" and returns a bound, listening, non-blocking socket. */
+int bus_listen_address(const char *address, int *ret_fd);

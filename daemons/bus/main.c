@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* sched-bus: parses the command line and runs the Bus. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus.h"
+#include "log.h"
+#include "parse.h"
+
+static void help(void) {
+        printf("Usage: sched-bus [OPTIONS]\n"
+               "\n"
+               "WebSocket bus of sched-utils: producers submit jobs, every registered scheduler\n"
+               "receives them. Takes its listening sockets from systemd (sched-bus.socket) or,\n"
+               "started by hand, listens on " BUS_LISTEN_DEFAULT ".\n"
+               "\n"
+               "  -l, --listen=HOST:PORT     address to listen on without socket activation\n"
+               "                             (default " BUS_LISTEN_DEFAULT ")\n"
+               "      --max-frame=BYTES      largest message accepted, K/M suffixes (default 64K)\n"
+               "      --max-queue=N          messages queued for one client before it is closed\n"
+               "                             (default 65536)\n"
+               "      --max-queue-bytes=BYTES  bytes queued for one client before it is closed\n"
+               "                             (default 16M)\n"
+               "      --max-clients=N        connections served at once, 0 = no limit (default 4096)\n"
+               "      --max-runtime=SEC      largest job runtime accepted (default 86400)\n"
+               "      --exit-idle-time=SEC   when socket-activated, exit after SEC without a client\n"
+               "  -v, --verbose              log every forwarded job and connection\n"
+               "  -h, --help                 show this help\n"
+               "      --version              show the version\n"
+               "\n"
+               "Exit status: 0 on SIGTERM/SIGINT or idle exit, 1 on a setup error, 2 on bad usage.\n");
+}
+
+static int parse_argv(int argc, char *argv[], BusConfig *c) {
+        enum { ARG_MAX_FRAME = 0x100, ARG_MAX_QUEUE, ARG_MAX_QUEUE_BYTES, ARG_MAX_CLIENTS, ARG_MAX_RUNTIME,
+               ARG_EXIT_IDLE, ARG_VERSION };
+        static const struct option options[] = {
+                { "listen", required_argument, NULL, 'l' },
+                { "max-frame", required_argument, NULL, ARG_MAX_FRAME },
+                { "max-queue", required_argument, NULL, ARG_MAX_QUEUE },
+                { "max-queue-bytes", required_argument, NULL, ARG_MAX_QUEUE_BYTES },
+                { "max-clients", required_argument, NULL, ARG_MAX_CLIENTS },
+                { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
+                { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        uint64_t u;
+        int opt, longindex, r = 0;
+
+        while ((opt = (longindex = -1, getopt_long(argc, argv, "l:vh", options, &longindex))) >= 0) {
+                switch (opt) {
+                case 'l':
+                        free(c->listen);
+                        c->listen = strdup(optarg);
+                        break;
+                case ARG_MAX_FRAME:
+                        r = parse_size(optarg, 64, 64 * 1024 * 1024, &u);
+                        c->max_frame = u;
+                        break;
+                case ARG_MAX_QUEUE:
+                        r = parse_uint64(optarg, 1, 1u << 24, &u);
+                        c->max_queue = u;
+                        break;
+                case ARG_MAX_QUEUE_BYTES:
+                        r = parse_size(optarg, 1024, UINT64_C(1) << 32, &u);
+                        c->max_queue_bytes = u;
+                        break;
+                case ARG_MAX_CLIENTS:
+                        r = parse_unsigned(optarg, 0, 1000000, &c->max_clients);
+                        break;
+                case ARG_MAX_RUNTIME:
+                        r = parse_double(optarg, 0, 365.0 * 86400, &c->max_runtime);
+                        break;
+                case ARG_EXIT_IDLE:
+                        r = parse_seconds(optarg, 365.0 * 86400, &c->exit_idle_usec);
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("sched-bus " SCHED_VERSION "\n");
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'sched-bus --help'.\n");
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return parse_option_error("sched-bus", options, opt, longindex, optarg, r);
+        }
+        if (optind < argc) {
+                fprintf(stderr, "sched-bus: unexpected argument '%s'. Try 'sched-bus --help'.\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        BusConfig config = BUS_CONFIG_DEFAULT;
+        Bus *b = NULL;
+        int r;
+
+        log_setup(argv[0]);
+        r = parse_argv(argc, argv, &config);
+        if (r <= 0) {
+                free(config.listen);
+                return r < 0 ? 2 : 0;
+        }
+
+        r = bus_new(&b, &config);
+        free(config.listen);
+        if (r < 0) {
+                log_oom();
+                return 1;
+        }
+        r = bus_run(b);
+        bus_free(b);
+        return r < 0 ? 1 : 0;
+}

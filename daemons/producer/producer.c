@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-link.h"
+#include "job-generator.h"
+#include "log.h"
+#include "producer.h"
+#include "protocol.h"
+
+/* How often a finished producer checks that its last frames left the send queue. */
+#define DRAIN_POLL_USEC (5 * USEC_PER_MSEC)
+
+struct Producer {
+        ProducerConfig config;
+        sd_event *event;
+        BusLink *link;
+        JobGenerator generator;
+        sd_event_source *send_source, *deadline_source, *drain_source, *sigterm_source, *sigint_source;
+
+        uint64_t n_sent;
+        uint64_t next_usec; /* CLOCK_MONOTONIC time of the next send */
+        bool connected_once;
+        int exit_code;
+};
+
+Producer *producer_free(Producer *p) {
+        if (!p)
+                return NULL;
+        p->link = bus_link_free(p->link);
+        sd_event_source_disable_unref(p->send_source);
+        sd_event_source_disable_unref(p->deadline_source);
+        sd_event_source_disable_unref(p->drain_source);
+        sd_event_source_disable_unref(p->sigterm_source);
+        sd_event_source_disable_unref(p->sigint_source);
+        sd_event_unref(p->event);
+        return mfree(p);
+}
+
+int producer_new(Producer **ret, const ProducerConfig *config) {
+        Producer *p = calloc(1, sizeof *p);
+
+        if (!p)
+                return -ENOMEM;
+        p->config = *config;
+        job_generator_init(&p->generator, config->have_seed ? config->seed : job_generator_random_seed(),
+                           config->period, config->gauss, config->sigma);
+        *ret = p;
+        return 0;
+}
+
+static void producer_exit(Producer *p, int code) {
+        p->exit_code = code;
+        (void) sd_event_exit(p->event, code);
+}
+
+static int on_drain(sd_event_source *s, uint64_t usec, void *userdata) {
+        Producer *p = userdata;
+
+        if (bus_link_queued(p->link) == 0) {
+                log_info("Sent %" PRIu64 " jobs, done.", p->n_sent);
+                producer_exit(p, 0);
+                return 0;
+        }
+        (void) sd_event_source_set_time_relative(s, DRAIN_POLL_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* Exits once every frame is written to the socket. */
+static void producer_finish(Producer *p) {
+        int r;
+
+        (void) sd_event_source_set_enabled(p->send_source, SD_EVENT_OFF);
+        r = sd_event_add_time_relative(p->event, &p->drain_source, CLOCK_MONOTONIC, 0, 0, on_drain, p);
+        if (r < 0) {
+                log_error_errno(r, "Failed to wait for the last frames to leave: %m");
+                producer_exit(p, 1);
+        }
+}
+
+static int producer_send_one(Producer *p, double *ret_wait) {
+        int priority = p->config.priority >= 0 ? p->config.priority : job_generator_priority(&p->generator);
+        double runtime = p->config.runtime >= 0 ? p->config.runtime : job_generator_runtime(&p->generator);
+        double wait = job_generator_wait(&p->generator);
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = protocol_dump_job_request(priority, runtime, &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to format a job: %m");
+        r = bus_link_send(p->link, text, size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to send a job to %s: %m", bus_link_get_url(p->link));
+
+        p->n_sent++;
+        log_info("submitted priority=%d runtime=%g, next in %.3f s", priority, runtime, wait);
+        *ret_wait = wait;
+        return 0;
+}
+
+static int on_send(sd_event_source *s, uint64_t usec, void *userdata) {
+        Producer *p = userdata;
+        double wait = 0;
+        int r;
+
+        r = producer_send_one(p, &wait);
+        if (r < 0) {
+                producer_exit(p, 1);
+                return 0;
+        }
+        if (p->config.count > 0 && p->n_sent >= p->config.count) {
+                producer_finish(p);
+                return 0;
+        }
+
+        /* The schedule is absolute: waits add up without the drift of each wakeup's lateness. */
+        p->next_usec += (uint64_t) (wait * (double) USEC_PER_SEC);
+        r = sd_event_source_set_time(s, p->next_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                log_error_errno(r, "Failed to schedule the next job: %m");
+                producer_exit(p, 1);
+        }
+        return 0;
+}
+
+static void on_link_connected(BusLink *l, void *userdata) {
+        Producer *p = userdata;
+        int r;
+
+        p->connected_once = true;
+        bus_link_set_reconnect(l, false);
+        p->deadline_source = sd_event_source_disable_unref(p->deadline_source);
+        log_info("Connected to %s as producer.", bus_link_get_url(l));
+
+        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &p->next_usec);
+        r = sd_event_add_time(p->event, &p->send_source, CLOCK_MONOTONIC, p->next_usec, 1, on_send, p);
+        if (r < 0) {
+                log_error_errno(r, "Failed to schedule the first job: %m");
+                producer_exit(p, 1);
+                return;
+        }
+        (void) sd_event_source_set_description(p->send_source, "producer-send");
+}
+
+static void on_link_disconnected(BusLink *l, const char *reason, void *userdata) {
+        Producer *p = userdata;
+
+        if (!p->connected_once) {
+                log_debug("Bus at %s not reachable yet (%s), retrying.", bus_link_get_url(l), reason);
+                return;
+        }
+        log_error("Lost the bus at %s (%s) after sending %" PRIu64 " jobs.", bus_link_get_url(l), reason,
+                  p->n_sent);
+        producer_exit(p, PRODUCER_EXIT_LOST);
+}
+
+static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
+        /* The bus only answers a producer to reject a frame: show it. */
+        log_warning("Bus says: %.*s", (int) MIN(size, (size_t) 512), data);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Producer *p = userdata;
+
+        log_error("Cannot reach the bus at %s within %.1f s. Is sched-bus running (systemctl start sched-bus.socket)?",
+                  bus_link_get_url(p->link), (double) p->config.connect_timeout_usec / USEC_PER_SEC);
+        producer_exit(p, PRODUCER_EXIT_UNAVAILABLE);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Producer *p = userdata;
+
+        log_info("Interrupted after sending %" PRIu64 " jobs.", p->n_sent);
+        producer_exit(p, 0);
+        return 0;
+}
+
+static int producer_setup(Producer *p) {
+        static const BusLinkHandlers handlers = {
+                .on_connected = on_link_connected,
+                .on_disconnected = on_link_disconnected,
+                .on_message = on_link_message,
+        };
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&p->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        r = sd_event_add_signal(p->event, &p->sigterm_source, SIGTERM, on_signal, p);
+        if (r >= 0)
+                r = sd_event_add_signal(p->event, &p->sigint_source, SIGINT, on_signal, p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGTERM/SIGINT: %m");
+
+        r = sd_event_add_time_relative(p->event, &p->deadline_source, CLOCK_MONOTONIC,
+                                       p->config.connect_timeout_usec, USEC_PER_MSEC, on_deadline, p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the connect timer: %m");
+
+        r = bus_link_new(&p->link, p->event, p->config.bus_url, ROLE_PRODUCER, &handlers, p);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the connection to %s: %m",
+                                       p->config.bus_url ?: BUS_LINK_URL_DEFAULT);
+        r = bus_link_start(p->link);
+        if (r < 0)
+                log_debug_errno(r, "Failed to start connecting, retrying: %m");
+        return 0;
+}
+
+int producer_run(Producer *p) {
+        int r;
+
+        r = producer_setup(p);
+        if (r < 0)
+                return 1;
+        r = sd_event_loop(p->event);
+        if (r < 0) {
+                log_error_errno(r, "Event loop failed: %m");
+                return 1;
+        }
+        return p->exit_code;
+}

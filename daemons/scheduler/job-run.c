@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "job-run.h"
+#include "log.h"
+#include "process.h"
+
+#define OUTPUT_LINE_MAX 2048
+
+typedef struct JobRun {
+        Job *job; /* the owner */
+        Runner *runner;
+        Process *process;
+        JobScope *scope;
+        char *unit; /* scope unit name, with --scope */
+        int output_fd;
+        sd_event_source *output_source;
+        size_t line_size;
+        char line[OUTPUT_LINE_MAX];
+} JobRun;
+
+static void job_run_free(void *p) {
+        JobRun *run = p;
+
+        if (!run)
+                return;
+        run->process = process_free(run->process);
+        if (run->unit) {
+                /* Whatever is left in the scope's cgroup goes with it. */
+                (void) job_scope_stop(run->scope, run->unit);
+                free(run->unit);
+        }
+        sd_event_source_disable_unref(run->output_source);
+        safe_close(run->output_fd);
+        free(run);
+}
+
+static void job_run_flush_line(JobRun *run) {
+        LogJob lj = { .id = run->job->id, .priority = run->job->priority, .runtime = -1,
+                      .state = _JOB_STATE_INVALID };
+
+        if (run->line_size == 0)
+                return;
+        log_job(LOG_INFO, &lj, "job %" PRIu64 ": %.*s", run->job->id, (int) run->line_size, run->line);
+        run->line_size = 0;
+}
+
+/* Reads what the job wrote; returns false at end of file. */
+static bool job_run_read_output(JobRun *run) {
+        char buf[4096];
+        ssize_t n;
+
+        for (;;) {
+                n = read(run->output_fd, buf, sizeof buf);
+                if (n < 0)
+                        return errno == EAGAIN || errno == EINTR;
+                if (n == 0) {
+                        job_run_flush_line(run);
+                        return false;
+                }
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] == '\n' || run->line_size == sizeof run->line) {
+                                job_run_flush_line(run);
+                                if (buf[i] == '\n')
+                                        continue;
+                        }
+                        run->line[run->line_size++] = buf[i];
+                }
+        }
+}
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        JobRun *run = userdata;
+
+        if (!job_run_read_output(run))
+                run->output_source = sd_event_source_disable_unref(run->output_source);
+        return 0;
+}
+
+static JobState job_state_from_result(ProcessResult result) {
+        switch (result) {
+        case PROCESS_SUCCESS:
+                return JOB_DONE;
+        case PROCESS_TIMEOUT:
+                return JOB_TIMEOUT;
+        case PROCESS_TERMINATED:
+                return JOB_EVICTED; /* only ever terminated by us for eviction or shutdown */
+        default:
+                return JOB_FAILED;
+        }
+}
+
+static void on_process_done(Process *p, ProcessResult result, void *userdata) {
+        JobRun *run = userdata;
+
+        /* The group is gone: collect the last lines before the Job (and this JobRun) may be freed. */
+        if (run->output_source)
+                (void) job_run_read_output(run);
+        job_run_flush_line(run);
+        runner_job_exited(run->runner, run->job, job_state_from_result(result));
+}
+
+static int job_run_argv(const Job *j, char **exec_argv, char ***ret_argv, char **ret_runtime) {
+        static char sleep_cmd[] = "sleep";
+        char **argv;
+
+        if (exec_argv) {
+                *ret_argv = exec_argv;
+                *ret_runtime = NULL;
+                return 0;
+        }
+        argv = calloc(3, sizeof(char *));
+        if (!argv || asprintf(ret_runtime, "%.3f", j->runtime) < 0) {
+                free(argv);
+                return -ENOMEM;
+        }
+        argv[0] = sleep_cmd;
+        argv[1] = *ret_runtime;
+        *ret_argv = argv;
+        return 0;
+}
+
+static int job_run_spawn(JobRun *run, const JobRunConfig *config, int output_fd) {
+        char env_id[48], env_priority[48], env_runtime[64];
+        char *env[] = { env_id, env_priority, env_runtime, NULL };
+        _cleanup_free_ char *runtime = NULL;
+        const Job *j = run->job;
+        char **argv = NULL;
+        int r;
+
+        (void) snprintf(env_id, sizeof env_id, "SCHED_JOB_ID=%" PRIu64, j->id);
+        (void) snprintf(env_priority, sizeof env_priority, "SCHED_JOB_PRIORITY=%d", j->priority);
+        (void) snprintf(env_runtime, sizeof env_runtime, "SCHED_JOB_RUNTIME=%g", j->runtime);
+
+        r = job_run_argv(j, config->exec_argv, &argv, &runtime);
+        if (r < 0)
+                return r;
+        r = process_new(&run->process, config->event, argv, env);
+        if (argv != config->exec_argv)
+                free(argv);
+        if (r < 0)
+                return r;
+
+        if (config->timeout_usec > 0)
+                (void) process_set_timeout(run->process, config->timeout_usec);
+        (void) process_set_grace(run->process, config->grace_usec);
+        r = process_set_output_fd(run->process, output_fd);
+        if (r >= 0)
+                r = process_add_done_callback(run->process, on_process_done, run);
+        if (r >= 0)
+                r = process_start(run->process);
+        return r;
+}
+
+static int job_run_attach_scope(JobRun *run, const JobRunConfig *config) {
+        char description[128];
+
+        if (asprintf(&run->unit, "sched-job-%s-%" PRIu64 ".scope", config->instance, run->job->id) < 0) {
+                run->unit = NULL;
+                return -ENOMEM;
+        }
+        (void) snprintf(description, sizeof description, "sched-utils job %" PRIu64 " (priority %d)",
+                        run->job->id, run->job->priority);
+        run->scope = config->scope;
+        return job_scope_attach(config->scope, process_get_pid(run->process), run->unit, description);
+}
+
+int job_run_start(Job *j, const JobRunConfig *config, Runner *runner) {
+        _cleanup_close_ int out_read = -EBADF, out_write = -EBADF;
+        JobRun *run;
+        int fds[2], r;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        out_read = fds[0];
+        out_write = fds[1];
+        if (fcntl(out_read, F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+
+        run = calloc(1, sizeof *run);
+        if (!run)
+                return -ENOMEM;
+        run->job = j;
+        run->runner = runner;
+        run->output_fd = -EBADF;
+        j->data = run;
+        j->data_free = job_run_free;
+
+        r = job_run_spawn(run, config, out_write);
+        if (r < 0)
+                return r; /* the Job frees run */
+        out_write = safe_close(out_write);
+
+        r = sd_event_add_io(config->event, &run->output_source, out_read, EPOLLIN, on_output, run);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(run->output_source, "job-output");
+        run->output_fd = TAKE_FD(out_read);
+
+        if (config->scope) {
+                r = job_run_attach_scope(run, config);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int job_run_terminate(Job *j) {
+        JobRun *run = j->data;
+
+        if (!run || !run->process)
+                return -ESRCH;
+        if (run->unit)
+                (void) job_scope_stop(run->scope, run->unit);
+        return process_terminate(run->process);
+}
+
+const char *job_run_describe_exit(const Job *j) {
+        static char buf[64];
+        const JobRun *run = j->data;
+        int status = run && run->process ? process_get_exit_status(run->process) : -1;
+
+        if (status < 0)
+                return "did not start";
+        if (status > 128 && sigabbrev_np(status - 128))
+                (void) snprintf(buf, sizeof buf, "killed by signal %s", sigabbrev_np(status - 128));
+        else
+                (void) snprintf(buf, sizeof buf, "exit status %d", status);
+        return buf;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* sched-scheduler: parses the command line and runs the Scheduler. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bus-link.h"
+#include "log.h"
+#include "parse.h"
+#include "scheduler.h"
+
+static void help(void) {
+        printf("Usage: sched-scheduler [OPTIONS] [--exec COMMAND [ARG...]]\n"
+               "\n"
+               "Receives jobs from sched-bus and runs each as a child process on SIZE slots in\n"
+               "priority order (0 is the most urgent): a more urgent job evicts the least urgent\n"
+               "running one, jobs are terminated at their timeout.\n"
+               "\n"
+               "  -s, --size=SIZE          job slots (default 5)\n"
+               "  -t, --timeout=SEC        terminate a job running longer, 0 = never (default 10)\n"
+               "  -b, --bus=URL            bus to connect to (default " BUS_LINK_URL_DEFAULT ")\n"
+               "      --grace=SEC          SIGTERM to SIGKILL delay when terminating (default 2)\n"
+               "      --max-runtime=SEC    largest job runtime accepted (default 86400)\n"
+               "      --scope              run each job in its own transient scope unit\n"
+               "                           (sched-job-INSTANCE-ID.scope in " "sched-jobs.slice)\n"
+               "      --user               with --scope: use the user's service manager\n"
+               "      --instance=NAME      name used in scope units (default: the size)\n"
+               "      --exec COMMAND...    the job command and its arguments: all that follows.\n"
+               "                           Default: the test job, `sleep RUNTIME`. Each job gets\n"
+               "                           SCHED_JOB_ID, SCHED_JOB_PRIORITY, SCHED_JOB_RUNTIME.\n"
+               "  -v, --verbose            debug logging\n"
+               "  -h, --help               show this help\n"
+               "      --version            show the version\n"
+               "\n"
+               "SIGTERM or SIGINT terminates every job and exits 0. Exit status 1 on a setup\n"
+               "error, 2 on bad usage.\n");
+}
+
+/* --exec takes every argument after it, so cut the command line there before getopt sees it. */
+static int split_exec(int *argc, char *argv[], SchedulerConfig *c) {
+        for (int i = 1; i < *argc; i++) {
+                if (strcmp(argv[i], "--") == 0)
+                        return 0;
+                if (strcmp(argv[i], "--exec") != 0)
+                        continue;
+                if (i + 1 >= *argc) {
+                        fprintf(stderr, "sched-scheduler: --exec needs a command.\n");
+                        return -EINVAL;
+                }
+                c->exec_argv = argv + i + 1; /* argv is NULL-terminated */
+                *argc = i;
+                return 0;
+        }
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
+        enum { ARG_GRACE = 0x100, ARG_MAX_RUNTIME, ARG_SCOPE, ARG_USER, ARG_INSTANCE, ARG_VERSION };
+        static const struct option options[] = {
+                { "size", required_argument, NULL, 's' },
+                { "timeout", required_argument, NULL, 't' },
+                { "bus", required_argument, NULL, 'b' },
+                { "grace", required_argument, NULL, ARG_GRACE },
+                { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
+                { "scope", no_argument, NULL, ARG_SCOPE },
+                { "user", no_argument, NULL, ARG_USER },
+                { "instance", required_argument, NULL, ARG_INSTANCE },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        int opt, longindex, r;
+
+        r = split_exec(&argc, argv, c);
+        if (r < 0)
+                return r;
+
+        while ((opt = (longindex = -1, getopt_long(argc, argv, "s:t:b:vh", options, &longindex))) >= 0) {
+                r = 0;
+                switch (opt) {
+                case 's':
+                        r = parse_unsigned(optarg, 1, 4096, &c->size);
+                        break;
+                case 't':
+                        r = parse_seconds(optarg, 365.0 * 86400, &c->timeout_usec);
+                        break;
+                case 'b':
+                        c->bus_url = optarg;
+                        break;
+                case ARG_GRACE:
+                        r = parse_seconds(optarg, 3600, &c->grace_usec);
+                        break;
+                case ARG_MAX_RUNTIME:
+                        r = parse_double(optarg, 0, 365.0 * 86400, &c->max_runtime);
+                        break;
+                case ARG_SCOPE:
+                        c->scope = true;
+                        break;
+                case ARG_USER:
+                        c->user = true;
+                        break;
+                case ARG_INSTANCE:
+                        c->instance = optarg;
+                        break;
+                case 'v':
+                        log_set_max_level(LOG_DEBUG);
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("sched-scheduler " SCHED_VERSION "\n");
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'sched-scheduler --help'.\n");
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return parse_option_error("sched-scheduler", options, opt, longindex, optarg, r);
+        }
+        if (optind < argc) {
+                fprintf(stderr, "sched-scheduler: unexpected argument '%s'. Try 'sched-scheduler --help'.\n",
+                        argv[optind]);
+                return -EINVAL;
+        }
+        if (c->user && !c->scope) {
+                fprintf(stderr, "sched-scheduler: --user only makes sense with --scope.\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        SchedulerConfig config = SCHEDULER_CONFIG_DEFAULT;
+        Scheduler *s = NULL;
+        int r;
+
+        log_setup(argv[0]);
+        r = parse_argv(argc, argv, &config);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+
+        r = scheduler_new(&s, &config);
+        if (r < 0) {
+                log_oom();
+                return 1;
+        }
+        r = scheduler_run(s);
+        scheduler_free(s);
+        return r < 0 ? 1 : 0;
+}

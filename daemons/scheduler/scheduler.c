@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus-link.h"
+#include "job-run.h"
+#include "job-scope.h"
+#include "job.h"
+#include "log.h"
+#include "protocol.h"
+#include "ratelimit.h"
+#include "runner.h"
+#include "scheduler.h"
+
+struct Scheduler {
+        SchedulerConfig config;
+        sd_event *event;
+        BusLink *link;
+        Runner *runner;
+        JobScope *scope; /* --scope only */
+        sd_event_source *sigterm_source, *sigint_source, *status_source;
+
+        uint64_t next_local_id; /* for payloads without a bus id */
+        RateLimit bad_job_limit;
+        bool stopping;
+};
+
+static void scheduler_status_changed(Scheduler *s);
+
+Scheduler *scheduler_free(Scheduler *s) {
+        if (!s)
+                return NULL;
+        s->link = bus_link_free(s->link);
+        /* Jobs still alive are killed by their Process destructors. */
+        s->runner = runner_free(s->runner);
+        s->scope = job_scope_free(s->scope);
+        sd_event_source_disable_unref(s->sigterm_source);
+        sd_event_source_disable_unref(s->sigint_source);
+        sd_event_source_disable_unref(s->status_source);
+        sd_event_unref(s->event);
+        free(s->config.bus_url);
+        free(s->config.instance);
+        return mfree(s);
+}
+
+static int scheduler_send_status(Scheduler *s) {
+        const RunnerStats *st = runner_stats(s->runner);
+
+        return sd_notifyf(false,
+                          "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64
+                          ", timeout %" PRIu64 ", evicted %" PRIu64 ", bus %s",
+                          runner_n_running(s->runner), s->config.size, runner_n_pending(s->runner), st->done,
+                          st->failed, st->timeout, st->evicted,
+                          s->stopping                      ? "closed"
+                          : bus_link_is_connected(s->link) ? "connected"
+                                                           : "connecting");
+}
+
+static int on_status(sd_event_source *src, void *userdata) {
+        Scheduler *s = userdata;
+
+        (void) scheduler_send_status(s);
+        return 0;
+}
+
+/* STATUS= goes out once per loop iteration in which anything changed. */
+static void scheduler_status_changed(Scheduler *s) {
+        if (s->status_source)
+                (void) sd_event_source_set_enabled(s->status_source, SD_EVENT_ONESHOT);
+}
+
+static void scheduler_maybe_exit(Scheduler *s) {
+        if (s->stopping && runner_n_alive(s->runner) == 0)
+                (void) sd_event_exit(s->event, 0);
+}
+
+static void log_job_state(Scheduler *s, const Job *j) {
+        LogJob lj = job_log(j);
+        char by[64];
+
+        switch (j->state) {
+        case JOB_QUEUED:
+                log_job(LOG_INFO, &lj, "Job %" PRIu64 " queued: all %u slots busy, %u pending.", j->id,
+                        s->config.size, runner_n_pending(s->runner));
+                break;
+        case JOB_RUNNING:
+                log_job(LOG_INFO, &lj, "Job %" PRIu64 " running (%u/%u slots).", j->id,
+                        runner_n_running(s->runner), s->config.size);
+                break;
+        case JOB_DONE:
+                log_job(LOG_INFO, &lj, "Job %" PRIu64 " done.", j->id);
+                break;
+        case JOB_FAILED:
+                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " failed: %s.", j->id, job_run_describe_exit(j));
+                break;
+        case JOB_TIMEOUT:
+                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " timed out after %.3f s and was terminated.", j->id,
+                        (double) s->config.timeout_usec / USEC_PER_SEC);
+                break;
+        case JOB_EVICTED:
+                (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
+                log_job_extra(LOG_NOTICE, &lj, LOG_FIELDS(by),
+                              "Job %" PRIu64 " evicted by more urgent job %" PRIu64 ".", j->id, j->evicted_by);
+                break;
+        default:
+                log_job(LOG_INFO, &lj, "Job %" PRIu64 " %s.", j->id, job_state_to_string(j->state));
+        }
+}
+
+static int on_runner_start(Runner *r, Job *j, void *userdata) {
+        Scheduler *s = userdata;
+        JobRunConfig rc = {
+                .event = s->event,
+                .exec_argv = s->config.exec_argv,
+                .timeout_usec = s->config.timeout_usec,
+                .grace_usec = s->config.grace_usec,
+                .scope = s->scope,
+                .instance = s->config.instance,
+        };
+        int k;
+
+        k = job_run_start(j, &rc, s->runner);
+        if (k < 0) {
+                LogJob lj = job_log(j);
+                log_job(LOG_ERR, &lj, "Failed to start job %" PRIu64 ": %s", j->id, strerror(-k));
+        }
+        return k;
+}
+
+static int on_runner_stop(Runner *r, Job *j, JobState reason, void *userdata) {
+        return job_run_terminate(j);
+}
+
+static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userdata) {
+        Scheduler *s = userdata;
+
+        log_job_state(s, j);
+        scheduler_status_changed(s);
+        scheduler_maybe_exit(s);
+}
+
+static void scheduler_submit(Scheduler *s, const JobRequest *req) {
+        uint64_t id = req->has_id ? req->id : ++s->next_local_id;
+        Job *j;
+        int r;
+
+        if (runner_find(s->runner, id)) {
+                if (ratelimit_below(&s->bad_job_limit, 0))
+                        log_warning("Ignoring job %" PRIu64 " from the bus: a job with that id is already here.",
+                                    id);
+                return;
+        }
+        r = job_new(&j, id, req->priority, req->runtime);
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        r = runner_submit(s->runner, j);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule job %" PRIu64 ": %m", id);
+}
+
+static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
+        Scheduler *s = userdata;
+        ProtocolStatus st = {};
+        JobRequest req;
+
+        if (s->stopping)
+                return;
+        if (job_request_parse(&req, data, size, s->config.max_runtime, &st) < 0) {
+                if (ratelimit_below(&s->bad_job_limit, 0))
+                        log_warning("Ignoring a message from the bus: %s: %s", protocol_error_to_string(st.error),
+                                    st.message);
+                return;
+        }
+        scheduler_submit(s, &req);
+}
+
+static void on_link_connected(BusLink *l, void *userdata) {
+        Scheduler *s = userdata;
+
+        log_info("Connected to the bus at %s, registered as scheduler.", bus_link_get_url(l));
+        scheduler_status_changed(s);
+}
+
+static void on_link_disconnected(BusLink *l, const char *reason, void *userdata) {
+        Scheduler *s = userdata;
+
+        if (!s->stopping)
+                log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting.", bus_link_get_url(l),
+                            reason);
+        scheduler_status_changed(s);
+}
+
+static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        Scheduler *s = userdata;
+
+        if (s->stopping)
+                return 0;
+        s->stopping = true;
+        log_info("Received %s, terminating %u jobs and stopping.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+                 runner_n_alive(s->runner));
+        (void) sd_notify(false, "STOPPING=1");
+        s->link = bus_link_free(s->link);
+        (void) runner_stop_all(s->runner);
+        scheduler_status_changed(s);
+        scheduler_maybe_exit(s);
+        return 0;
+}
+
+int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
+        _cleanup_free_ Scheduler *s = calloc(1, sizeof *s);
+        char size[16];
+
+        if (!s)
+                return -ENOMEM;
+        s->config = *config;
+        (void) snprintf(size, sizeof size, "%u", config->size);
+        s->config.bus_url = strdup(config->bus_url ?: BUS_LINK_URL_DEFAULT);
+        s->config.instance = strdup(config->instance ?: size);
+        if (!s->config.bus_url || !s->config.instance) {
+                free(s->config.bus_url);
+                free(s->config.instance);
+                return -ENOMEM;
+        }
+        s->bad_job_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int scheduler_setup_event(Scheduler *s) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&s->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        r = sd_event_add_signal(s->event, &s->sigterm_source, SIGTERM, on_signal, s);
+        if (r >= 0)
+                r = sd_event_add_signal(s->event, &s->sigint_source, SIGINT, on_signal, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGTERM/SIGINT: %m");
+
+        r = sd_event_add_defer(s->event, &s->status_source, on_status, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the status source: %m");
+        (void) sd_event_source_set_enabled(s->status_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(s->status_source, "scheduler-status");
+
+        r = sd_event_set_watchdog(s->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+        return 0;
+}
+
+static int scheduler_setup(Scheduler *s) {
+        static const RunnerOps ops = {
+                .start = on_runner_start,
+                .stop = on_runner_stop,
+                .state_changed = on_runner_state_changed,
+        };
+        static const BusLinkHandlers link_handlers = {
+                .on_connected = on_link_connected,
+                .on_disconnected = on_link_disconnected,
+                .on_message = on_link_message,
+        };
+        int r;
+
+        r = scheduler_setup_event(s);
+        if (r < 0)
+                return r;
+
+        if (s->config.scope) {
+                r = job_scope_new(&s->scope, s->event, s->config.user);
+                if (r < 0)
+                        return log_error_errno(r,
+                                               "--scope: cannot reach the %s service manager to create scope "
+                                               "units: %m",
+                                               s->config.user ? "user" : "system");
+        }
+
+        r = runner_new(&s->runner, s->config.size, &ops, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the runner: %m");
+
+        r = bus_link_new(&s->link, s->event, s->config.bus_url, ROLE_SCHEDULER, &link_handlers, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the bus connection to %s: %m", s->config.bus_url);
+        r = bus_link_start(s->link);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start connecting to %s, will retry: %m", s->config.bus_url);
+        return 0;
+}
+
+int scheduler_run(Scheduler *s) {
+        int r;
+
+        r = scheduler_setup(s);
+        if (r < 0)
+                return r;
+
+        log_info("Scheduler ready: %u slots, job timeout %.3f s, bus %s%s.", s->config.size,
+                 (double) s->config.timeout_usec / USEC_PER_SEC, s->config.bus_url,
+                 s->config.scope ? ", jobs in scope units" : "");
+        (void) sd_notify(false, "READY=1");
+        (void) scheduler_send_status(s);
+
+        r = sd_event_loop(s->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+
+        const RunnerStats *st = runner_stats(s->runner);
+        log_info("Stopped: done %" PRIu64 ", failed %" PRIu64 ", timeout %" PRIu64 ", evicted %" PRIu64 ".",
+                 st->done, st->failed, st->timeout, st->evicted);
+        return 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scheduler: the sched-scheduler daemon's state. It owns the sd-event loop, the BusLink to sched-bus,
+ * the Runner (which owns every Job), the signal and status sources and, with --scope, the JobScope
+ * manager connection. Jobs arrive from the bus and run as child processes under the Runner's
+ * priority rules.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct SchedulerConfig {
+        unsigned size;          /* slots */
+        uint64_t timeout_usec;  /* per job, from its start; 0 = none */
+        uint64_t grace_usec;    /* SIGTERM -> SIGKILL */
+        double max_runtime;     /* largest runtime accepted from the bus */
+        char *bus_url;
+        char **exec_argv;       /* NULL: the test job, sleep RUNTIME */
+        bool scope;             /* run each job in a transient scope unit */
+        bool user;              /* with scope: the user's manager instead of the system's */
+        char *instance;         /* scope names: sched-job-INSTANCE-ID.scope; default the size */
+} SchedulerConfig;
+
+#define SCHEDULER_CONFIG_DEFAULT                                                                            \
+        ((SchedulerConfig){                                                                                 \
+                .size = 5,                                                                                  \
+                .timeout_usec = 10 * USEC_PER_SEC,                                                          \
+                .grace_usec = 2 * USEC_PER_SEC,                                                             \
+                .max_runtime = 86400,                                                                       \
+        })
+
+typedef struct Scheduler Scheduler;
+
+int scheduler_new(Scheduler **ret, const SchedulerConfig *config);
+Scheduler *scheduler_free(Scheduler *s);
+/* Serves until SIGTERM/SIGINT, then terminates every job and returns 0. */
+int scheduler_run(Scheduler *s);

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the wire protocol: every input goes through both parsers, and whatever they
+ * accept or reject must dump to a frame that parses back to the same facts. A broken round trip
+ * aborts, so the fuzzer reports it like a crash. The same file is linked with fuzz-replay.c into a
+ * plain program that replays the checked-in corpus under ctest.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "protocol.h"
+
+#define FUZZ_MAX_RUNTIME 3600.0
+#define FUZZ_FRAME_MAX   (64 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define check(expr)                                                                              \
+        do {                                                                                     \
+                if (!(expr)) {                                                                   \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
+                        abort();                                                                 \
+                }                                                                                \
+        } while (0)
+
+static void check_error_frame(const ProtocolStatus *st) {
+        _cleanup_(json_decrefp) json_t *back = NULL;
+        _cleanup_free_ char *s = NULL;
+
+        check(protocol_error_to_string(st->error));
+        check(memchr(st->message, 0, sizeof(st->message)));
+        check(protocol_dump_error(st, &s, NULL) == 0);
+        back = json_loads(s, 0, NULL);
+        check(json_is_object(back));
+        check(strcmp(json_string_value(json_object_get(back, "error")),
+                     protocol_error_to_string(st->error)) == 0);
+}
+
+static void check_job(const JobRequest *jr) {
+        check(jr->priority >= PROTOCOL_PRIORITY_MIN && jr->priority <= PROTOCOL_PRIORITY_MAX);
+        check(jr->runtime >= 0 && jr->runtime <= FUZZ_MAX_RUNTIME);
+}
+
+/* Bus side: what the bus forwards, the scheduler must accept with the same priority and runtime. */
+static void fuzz_frame(const uint8_t *data, size_t size, uint64_t id) {
+        _cleanup_free_ char *job = NULL;
+        ProtocolStatus st;
+        JobRequest jr;
+        Frame f;
+
+        if (frame_parse(&f, data, size, FUZZ_MAX_RUNTIME, &st) < 0) {
+                check(!f.payload);
+                check_error_frame(&st);
+                return;
+        }
+
+        check(command_to_string(f.command));
+        if (f.command == COMMAND_REGISTER) {
+                check(role_to_string(f.role) && !f.payload);
+                frame_done(&f);
+                return;
+        }
+
+        check(json_is_object(f.payload));
+        check(protocol_dump_job(f.payload, id, &job, NULL) == 0);
+        check(job_request_parse(&jr, job, strlen(job), FUZZ_MAX_RUNTIME, NULL) == 0);
+        check(jr.has_id && jr.id == id);
+        check(jr.priority == f.priority && jr.runtime == f.runtime);
+        frame_done(&f);
+}
+
+/* Scheduler and producer side: a job the producer could send again reads back unchanged. */
+static void fuzz_job(const uint8_t *data, size_t size) {
+        _cleanup_free_ char *req = NULL;
+        ProtocolStatus st;
+        JobRequest jr;
+        Frame f;
+
+        if (job_request_parse(&jr, data, size, FUZZ_MAX_RUNTIME, &st) < 0) {
+                check_error_frame(&st);
+                return;
+        }
+
+        check_job(&jr);
+        check(jr.has_id || jr.id == 0);
+        check(protocol_dump_job_request(jr.priority, jr.runtime, &req, NULL) == 0);
+        check(frame_parse(&f, req, strlen(req), FUZZ_MAX_RUNTIME, NULL) == 0);
+        check(f.command == COMMAND_JOB_REQUEST && f.priority == jr.priority && f.runtime == jr.runtime);
+        frame_done(&f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        uint64_t id = 0;
+
+        /* The bus refuses bigger frames before parsing. */
+        if (size > FUZZ_FRAME_MAX)
+                return 0;
+
+        memcpy(&id, data, MIN(size, sizeof(id)));
+        fuzz_frame(data, size, id & INT64_MAX);
+        fuzz_job(data, size);
+        return 0;
+}

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "macro.h"
+
+extern char **environ;
+
+long long harness_now_ms(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void harness_sleep_ms(int ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+int harness_listen_tcp(int *ret_port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof sa;
+        int fd, one = 1;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 512) < 0 ||
+            getsockname(fd, (struct sockaddr *) &sa, &len) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        if (ret_port)
+                *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+int harness_free_port(void) {
+        int port = 0, fd = harness_listen_tcp(&port);
+
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return port;
+}
+
+static char **build_argv(char *const argv[]) {
+        const char *wrapper = getenv("SCHED_TEST_WRAPPER");
+        size_t n = 0, w = 0, i = 0;
+        char **v, *copy = NULL;
+
+        while (argv[n])
+                n++;
+        if (wrapper && *wrapper) {
+                copy = strdup(wrapper);
+                for (char *s = copy; (s = strchr(s, ' ')); s++)
+                        w++;
+                w++;
+        }
+        v = calloc(n + w + 1, sizeof(char *));
+        if (!v)
+                abort();
+        if (copy)
+                for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                        v[i++] = tok;
+        for (size_t k = 0; k < n; k++)
+                v[i++] = argv[k];
+        v[i] = NULL;
+        return v; /* leaks `copy` into the child image only */
+}
+
+static _noreturn_ void child_exec(char *const argv[], int listen_fd, int log_fd, const char *notify_path,
+                                  char *const env_extra[]) {
+        char pid[32];
+        sigset_t all;
+
+        sigemptyset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+        if (dup2(log_fd, STDERR_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0)
+                _exit(127);
+        if (listen_fd >= 0) {
+                if (listen_fd != 3 && dup2(listen_fd, 3) < 0)
+                        _exit(127);
+                (void) fcntl(3, F_SETFD, 0);
+                (void) snprintf(pid, sizeof pid, "%d", (int) getpid());
+                setenv("LISTEN_FDS", "1", 1);
+                setenv("LISTEN_PID", pid, 1);
+        } else {
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_PID");
+        }
+        setenv("NOTIFY_SOCKET", notify_path, 1);
+        unsetenv("JOURNAL_STREAM");
+        for (char *const *e = env_extra; e && *e; e++)
+                (void) putenv(*e);
+
+        execv(argv[0], build_argv(argv));
+        _exit(127);
+}
+
+int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_extra[]) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        static unsigned counter;
+        int log_fd, one = 1;
+
+        *d = (Daemon){ .pid = -1, .notify_fd = -1, .exit_status = -1 };
+        (void) snprintf(d->notify_path, sizeof d->notify_path, "/tmp/sched-test-notify-%d-%u", (int) getpid(),
+                        counter);
+        (void) snprintf(d->log_path, sizeof d->log_path, "/tmp/sched-test-log-%d-%u", (int) getpid(), counter);
+        counter++;
+
+        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (d->notify_fd < 0)
+                return -errno;
+        (void) unlink(d->notify_path);
+        memcpy(sa.sun_path, d->notify_path, strlen(d->notify_path) + 1);
+        if (bind(d->notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+
+        log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
+        if (log_fd < 0)
+                return -errno;
+
+        d->pid = fork();
+        if (d->pid < 0) {
+                close(log_fd);
+                return -errno;
+        }
+        if (d->pid == 0)
+                child_exec(argv, listen_fd, log_fd, d->notify_path, env_extra);
+
+        close(log_fd);
+        return 0;
+}
+
+static void notify_drain(Daemon *d) {
+        char buf[HARNESS_NOTIFY_MAX + 1];
+        ssize_t n;
+
+        while ((n = recv(d->notify_fd, buf, HARNESS_NOTIFY_MAX, 0)) > 0) {
+                char *p = realloc(d->notify_log, d->notify_log_size + (size_t) n + 2);
+
+                if (!p)
+                        abort();
+                d->notify_log = p;
+                memcpy(p + d->notify_log_size, buf, (size_t) n);
+                d->notify_log_size += (size_t) n;
+                p[d->notify_log_size++] = '\n';
+                p[d->notify_log_size] = 0;
+        }
+}
+
+/* Finds the last line starting with `prefix` and containing `needle` in the notify log. */
+static const char *notify_find(Daemon *d, const char *prefix, const char *needle, size_t *ret_len) {
+        const char *found = NULL;
+        size_t plen = strlen(prefix);
+
+        for (const char *line = d->notify_log; line && *line;) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t) (end - line) : strlen(line);
+
+                if (len >= plen && strncmp(line, prefix, plen) == 0) {
+                        if (!needle || memmem(line, len, needle, strlen(needle))) {
+                                found = line;
+                                *ret_len = len;
+                        }
+                }
+                line = end ? end + 1 : line + len;
+        }
+        return found;
+}
+
+static int wait_notify(Daemon *d, const char *prefix, const char *needle, int timeout_ms, char *buf, size_t size) {
+        long long deadline = harness_now_ms() + timeout_ms;
+
+        for (;;) {
+                struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
+                const char *line;
+                size_t len = 0;
+                long long left;
+
+                notify_drain(d);
+                line = notify_find(d, prefix, needle, &len);
+                if (line) {
+                        if (buf && size > 0) {
+                                len = MIN(len, size - 1);
+                                memcpy(buf, line, len);
+                                buf[len] = 0;
+                        }
+                        return 0;
+                }
+                left = deadline - harness_now_ms();
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                (void) poll(&p, 1, (int) MIN(left, 100));
+        }
+}
+
+int daemon_wait_notify(Daemon *d, const char *prefix, int timeout_ms, char *buf, size_t size) {
+        return wait_notify(d, prefix, NULL, timeout_ms, buf, size);
+}
+
+int daemon_wait_status(Daemon *d, const char *needle, int timeout_ms) {
+        return wait_notify(d, "STATUS=", needle, timeout_ms, NULL, 0);
+}
+
+char *daemon_read_log(Daemon *d) {
+        FILE *f = fopen(d->log_path, "re");
+        char *buf = NULL;
+        size_t size = 0;
+
+        if (!f)
+                return strdup("");
+        if (getdelim(&buf, &size, 0, f) < 0) {
+                free(buf);
+                buf = strdup("");
+        }
+        fclose(f);
+        return buf;
+}
+
+unsigned daemon_count_log(Daemon *d, const char *needle) {
+        _cleanup_free_ char *log = daemon_read_log(d);
+        unsigned n = 0;
+
+        for (const char *p = log; p && (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
+}
+
+int daemon_wait_log(Daemon *d, const char *needle, unsigned count, int timeout_ms) {
+        long long deadline = harness_now_ms() + timeout_ms;
+
+        while (daemon_count_log(d, needle) < count) {
+                if (harness_now_ms() >= deadline)
+                        return -ETIMEDOUT;
+                harness_sleep_ms(10);
+        }
+        return 0;
+}
+
+static int shell_status(int status) {
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        return 128 + WTERMSIG(status);
+}
+
+int daemon_stop(Daemon *d, int sig, int timeout_ms) {
+        long long deadline = harness_now_ms() + timeout_ms;
+        int status;
+
+        if (d->pid <= 0)
+                return d->exit_status;
+        if (sig > 0)
+                (void) kill(d->pid, sig);
+        for (;;) {
+                pid_t r = waitpid(d->pid, &status, WNOHANG);
+
+                if (r == d->pid) {
+                        d->pid = -1;
+                        d->exit_status = shell_status(status);
+                        notify_drain(d);
+                        return d->exit_status;
+                }
+                if (harness_now_ms() >= deadline) {
+                        (void) kill(d->pid, SIGKILL);
+                        (void) waitpid(d->pid, &status, 0);
+                        d->pid = -1;
+                        return -ETIMEDOUT;
+                }
+                harness_sleep_ms(5);
+        }
+}
+
+int daemon_poll(Daemon *d) {
+        int status;
+
+        if (d->pid <= 0)
+                return d->exit_status;
+        if (waitpid(d->pid, &status, WNOHANG) != d->pid)
+                return -EAGAIN;
+        d->pid = -1;
+        d->exit_status = shell_status(status);
+        notify_drain(d);
+        return d->exit_status;
+}
+
+void daemon_cleanup(Daemon *d) {
+        if (d->pid > 0)
+                (void) daemon_stop(d, SIGKILL, 5000);
+        d->notify_fd = safe_close(d->notify_fd);
+        if (d->notify_path[0])
+                (void) unlink(d->notify_path);
+        if (d->log_path[0] && !getenv("SCHED_TEST_KEEP_LOGS"))
+                (void) unlink(d->log_path);
+        d->notify_path[0] = d->log_path[0] = 0;
+        d->notify_log = mfree(d->notify_log);
+        d->notify_log_size = 0;
+}
+
+bool harness_pid_alive(pid_t pid) {
+        char path[64], state = 0;
+        FILE *f;
+
+        (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        /* Field 3 is the state; a zombie has done its work. */
+        if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+                state = 0;
+        fclose(f);
+        return state != 0 && state != 'Z' && state != 'X';
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Harness for the integration tests: runs a real daemon binary the way systemd would — listening
+ * socket through LISTEN_FDS/LISTEN_PID, readiness and status through its own NOTIFY_SOCKET — with
+ * stderr captured in a file the test can search. One Daemon per spawned process, owned by the test.
+ *
+ * SCHED_TEST_WRAPPER (e.g. "valgrind --leak-check=full --error-exitcode=99") is put in front of the
+ * command line when set, so the same tests check the daemons under valgrind.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HARNESS_NOTIFY_MAX 4096
+
+typedef struct Daemon {
+        pid_t pid;
+        int notify_fd;
+        char notify_path[108];
+        char log_path[256];
+        char *notify_log; /* every notify datagram received so far, "\n"-separated */
+        size_t notify_log_size;
+        int exit_status; /* like a shell: code, or 128 + signal; -1 while running */
+} Daemon;
+
+/* A listening TCP socket on 127.0.0.1 with an ephemeral port. */
+int harness_listen_tcp(int *ret_port);
+/* A port that nobody listens on (bound once and closed). */
+int harness_free_port(void);
+
+/* Starts argv[0] (a path) with the given listening fd passed as fd 3 (or -1 for none) and extra
+ * environment ("K=V" strings, NULL-terminated, may be NULL). */
+int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_extra[]);
+
+/* Waits until a notify datagram has a line starting with `prefix` (e.g. "READY=1"). Fills `buf`
+ * with that whole line when given. Returns 0, or -ETIMEDOUT. */
+int daemon_wait_notify(Daemon *d, const char *prefix, int timeout_ms, char *buf, size_t size);
+/* Like daemon_wait_notify() for a STATUS= line containing `needle`. */
+int daemon_wait_status(Daemon *d, const char *needle, int timeout_ms);
+
+/* Waits until the captured stderr contains `needle` `count` times. Returns 0 or -ETIMEDOUT. */
+int daemon_wait_log(Daemon *d, const char *needle, unsigned count, int timeout_ms);
+unsigned daemon_count_log(Daemon *d, const char *needle);
+/* The whole captured stderr, malloc'ed. */
+char *daemon_read_log(Daemon *d);
+
+/* Sends `sig` and waits up to timeout_ms for the exit. Returns the exit status (shell-style), or
+ * -ETIMEDOUT (then the daemon is SIGKILLed). */
+int daemon_stop(Daemon *d, int sig, int timeout_ms);
+/* The exit status if the daemon has exited (reaping it), else -EAGAIN. Never kills. */
+int daemon_poll(Daemon *d);
+/* Kills (if running), reaps and removes the temporary files. Safe to call twice. */
+void daemon_cleanup(Daemon *d);
+
+/* Whether a process with that pid exists (zombies count as gone). */
+bool harness_pid_alive(pid_t pid);
+/* Monotonic milliseconds. */
+long long harness_now_ms(void);
+void harness_sleep_ms(int ms);

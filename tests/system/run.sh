@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The system test: boots a real systemd in a container over an overlay of this machine's own root,
+# with sched-utils installed, and runs tests/system/scenario.sh there (the use cases of DESIGN.md
+# with systemctl and journalctl).
+#
+#   tests/system/run.sh [--deb-dir DIR | --deb FILE] [--build-dir DIR]
+#
+# With a .deb (the newest sched-utils_*.deb of --deb-dir, or --deb) the scenario installs it with
+# dpkg inside the booted container and purges it at the end; otherwise `cmake --install` of
+# --build-dir goes into the overlay first.
+#
+# Everything lives in a tmpfs: the overlay's upper and work directories, hence every write of the
+# container; the host's root is only read. The source and build trees, /tmp and the host's enabled
+# units are hidden from the container. The mounts go away on every exit (trap), and the test fails
+# if any is left. Exit 77 (skip) when not root or without systemd-nspawn.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+deb= build=
+while [ $# -gt 0 ]; do
+        case $1 in
+        --deb) deb=$2; shift 2 ;;
+        --deb-dir) deb=$(ls -t "$2"/sched-utils_*.deb 2>/dev/null | head -n 1 || true); shift 2 ;;
+        --build-dir) build=$(cd "$2" && pwd); shift 2 ;;
+        *) echo "usage: $0 [--deb-dir DIR | --deb FILE] [--build-dir DIR]" >&2; exit 2 ;;
+        esac
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+        echo "SKIP: the system test needs root (mounts, systemd-nspawn)"
+        exit 77
+fi
+if ! command -v systemd-nspawn >/dev/null; then
+        echo "SKIP: systemd-nspawn not found (apt-get install systemd-container)"
+        exit 77
+fi
+if [ -z "$deb" ] && [ -z "$build" ]; then
+        echo "FAIL: nothing to install: no .deb found and no --build-dir" >&2
+        exit 1
+fi
+
+start=$EPOCHREALTIME
+tmp=$(mktemp -d /tmp/sched-systest.XXXXXX)
+root=$tmp/root
+
+cleanup() {
+        local status=$?
+        # nspawn has its own mount namespace: only our two mounts can be left here.
+        mountpoint -q "$root" && umount "$root"
+        mountpoint -q "$tmp" && umount "$tmp"
+        if findmnt -rn -o TARGET | grep -q "^$tmp"; then
+                echo "FAIL: mounts left under $tmp:" >&2
+                findmnt -rn -o TARGET | grep "^$tmp" >&2
+                status=1
+        else
+                rmdir "$tmp"
+        fi
+        awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "system test: %.1f s in all\n", b - a }'
+        exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mount -t tmpfs -o size=2G,mode=0755 sched-systest "$tmp"
+mkdir "$tmp/upper" "$tmp/work" "$root"
+mount -t overlay sched-systest -o "lowerdir=/,upperdir=$tmp/upper,workdir=$tmp/work" "$root"
+
+# The container boots what Debian enables by itself plus sched-utils: not the host's own choice of
+# services (a database, apt timers, gettys), which would only slow the boot down or fail in it.
+find "$root/etc/systemd/system" -mindepth 2 -maxdepth 2 -path '*.wants/*' -type l -delete
+mkdir -p "$root/sched-systest/pkg"
+cp "$here/scenario.sh" "$root/sched-systest/"
+cp "$here/sched-systest.service" "$root/etc/systemd/system/"
+if [ -n "$deb" ]; then
+        echo "system test: installing $deb inside the container"
+        cp "$deb" "$root/sched-systest/pkg/"
+        echo MODE=deb >"$root/sched-systest/config"
+else
+        echo "system test: no .deb, cmake --install $build into the container's root"
+        DESTDIR=$root cmake --install "$build" --prefix /usr >/dev/null
+        systemctl --root="$root" enable sched-bus.socket 2>/dev/null
+        echo MODE=installed >"$root/sched-systest/config"
+fi
+
+hide=(--tmpfs=/tmp --tmpfs="$src")
+[ -n "$build" ] && [ "${build#"$src"/}" = "$build" ] && hide+=(--tmpfs="$build")
+status=0
+timeout -k 10 200 systemd-nspawn -q -D "$root" --machine=sched-systest --boot --private-network \
+        --register=no --keep-unit --link-journal=no --console=pipe "${hide[@]}" \
+        -- systemd.unit=multi-user.target systemd.wants=sched-systest.service systemd.show_status=no \
+        </dev/null || status=$?
+[ $status -eq 0 ] || echo "system test: systemd-nspawn exited with status $status"
+
+result=$(cat "$tmp/upper/sched-systest/result" 2>/dev/null || echo "no result")
+if [ "$result" != PASS ]; then
+        echo "---- container journal (last 150 lines) ----"
+        tail -n 150 "$tmp/upper/sched-systest/journal.txt" 2>/dev/null || echo "(no journal)"
+        echo "FAIL: system test: $result"
+        exit 1
+fi
+echo "PASS: system test"

@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration test of the real sched-bus binary: socket activation through LISTEN_FDS, readiness and
+ * status through our own NOTIFY_SOCKET, and several WebSocket clients on loopback.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "test-client.h"
+
+#ifndef BUS_BINARY
+#error "BUS_BINARY must name the sched-bus binary"
+#endif
+
+typedef struct Fixture {
+        Daemon bus;
+        TestNet *net;
+        int port;
+        char url[64];
+} Fixture;
+
+/* Starts the bus socket-activated on an ephemeral port with extra arguments. */
+static void fixture_start(Fixture *f, const char *const *extra_args) {
+        char *argv[32] = { (char *) BUS_BINARY };
+        size_t n = 1;
+        int fd;
+
+        for (const char *const *a = extra_args; a && *a && n < ELEMENTSOF(argv) - 1; a++)
+                argv[n++] = (char *) *a;
+        argv[n] = NULL;
+
+        fd = harness_listen_tcp(&f->port);
+        assert_true(fd >= 0);
+        assert_int_equal(daemon_spawn(&f->bus, argv, fd, NULL), 0);
+        close(fd);
+        (void) snprintf(f->url, sizeof f->url, "ws://127.0.0.1:%d/", f->port);
+        assert_int_equal(daemon_wait_notify(&f->bus, "READY=1", 10000, NULL, 0), 0);
+        assert_int_equal(test_net_new(&f->net), 0);
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+
+        fixture_start(f, NULL);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        test_net_free(f->net);
+        if (f->bus.pid > 0) {
+                int status = daemon_stop(&f->bus, SIGTERM, 10000);
+                /* Every test ends with a clean stop: exit 0 (under valgrind, no leak either). */
+                if (status != 0) {
+                        char *log = daemon_read_log(&f->bus);
+                        fprintf(stderr, "bus exit status %d, log:\n%s\n", status, log);
+                        free(log);
+                }
+                assert_int_equal(status, 0);
+        }
+        daemon_cleanup(&f->bus);
+        free(f);
+        return 0;
+}
+
+static TestClient *connect_as(Fixture *f, const char *role) {
+        TestClient *c = NULL;
+
+        assert_int_equal(test_client_connect(f->net, f->url, &c), 0);
+        if (role)
+                assert_int_equal(test_client_register(c, role), 0);
+        return c;
+}
+
+static json_t *parse_message(TestClient *c, size_t i) {
+        const char *text = test_client_message(c, i);
+        json_t *j;
+
+        assert_non_null(text);
+        j = json_loads(text, 0, NULL);
+        assert_non_null(j);
+        return j;
+}
+
+static void assert_error_frame(TestClient *c, size_t i, const char *code) {
+        json_t *j = parse_message(c, i);
+
+        assert_string_equal(json_string_value(json_object_get(j, "error")), code);
+        assert_true(json_is_string(json_object_get(j, "message")));
+        assert_true(strlen(json_string_value(json_object_get(j, "message"))) > 0);
+        json_decref(j);
+}
+
+static void test_ready_and_status(void **state) {
+        Fixture *f = *state;
+        TestClient *p, *s;
+
+        assert_int_equal(daemon_wait_status(&f->bus, "producers 0, schedulers 0", 5000), 0);
+        s = connect_as(f, "scheduler");
+        p = connect_as(f, "producer");
+        assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 1", 5000), 0);
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 3}}"), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "forwarded 1, dropped 0, errors 0", 5000), 0);
+        test_client_close(s);
+        assert_int_equal(test_client_wait_closed(s, 5000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 0", 5000), 0);
+}
+
+static void test_broadcast(void **state) {
+        Fixture *f = *state;
+        TestClient *sched[3], *p;
+
+        for (size_t i = 0; i < ELEMENTSOF(sched); i++)
+                sched[i] = connect_as(f, "scheduler");
+        p = connect_as(f, "producer");
+
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": "
+                                             "{\"priority\": 2, \"runtime\": 4, \"owner\": \"ops\", \"tags\": [1, 2]}}"),
+                         0);
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": "
+                                             "{\"priority\": 0, \"runtime\": 0.5, \"id\": 999999}}"),
+                         0);
+        for (size_t i = 0; i < ELEMENTSOF(sched); i++) {
+                json_t *a, *b;
+
+                assert_int_equal(test_client_wait_messages(sched[i], 2, 5000), 0);
+                a = parse_message(sched[i], 0);
+                b = parse_message(sched[i], 1);
+                assert_int_equal(json_integer_value(json_object_get(a, "priority")), 2);
+                assert_int_equal(json_integer_value(json_object_get(a, "runtime")), 4);
+                assert_string_equal(json_string_value(json_object_get(a, "owner")), "ops");
+                assert_int_equal(json_array_size(json_object_get(a, "tags")), 2);
+                assert_true(json_is_integer(json_object_get(a, "id")));
+                /* Ids come from the bus, increase, and replace one the producer sent. */
+                assert_true(json_integer_value(json_object_get(b, "id")) >
+                            json_integer_value(json_object_get(a, "id")));
+                assert_true(json_integer_value(json_object_get(b, "id")) != 999999);
+                assert_true(json_real_value(json_object_get(b, "runtime")) == 0.5);
+                json_decref(a);
+                json_decref(b);
+        }
+        /* The producer gets nothing back. */
+        test_net_run_for(f->net, 100);
+        assert_int_equal(p->n_messages, 0);
+}
+
+static void test_not_back_to_sender(void **state) {
+        Fixture *f = *state;
+        TestClient *a = connect_as(f, "scheduler"), *b = connect_as(f, "scheduler");
+
+        assert_int_equal(test_client_send(a, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 1}}"), 0);
+        assert_int_equal(test_client_wait_messages(b, 1, 5000), 0);
+        test_net_run_for(f->net, 150);
+        assert_int_equal(a->n_messages, 0);
+        assert_int_equal(b->n_messages, 1);
+}
+
+static void test_unregistered_sender_accepted(void **state) {
+        Fixture *f = *state;
+        TestClient *s = connect_as(f, "scheduler"), *anon = connect_as(f, NULL);
+
+        assert_int_equal(test_client_send(anon, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        test_net_run_for(f->net, 100);
+        assert_int_equal(anon->n_messages, 0);
+}
+
+static void test_dropped_without_scheduler(void **state) {
+        Fixture *f = *state;
+        TestClient *p = connect_as(f, "producer");
+
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"), 0);
+        assert_int_equal(daemon_wait_log(&f->bus, "state=dropped", 1, 5000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "forwarded 0, dropped 1", 5000), 0);
+        assert_true(daemon_count_log(&f->bus, "Job 1 dropped") == 1);
+        assert_true(daemon_count_log(&f->bus, "job=1 ") + daemon_count_log(&f->bus, "job=1\n") >= 1);
+}
+
+static void test_every_error_code(void **state) {
+        static const struct {
+                const char *frame, *code;
+        } cases[] = {
+                { "{not json", "invalid_json" },
+                { "\xff\xfe{}", "invalid_json" },
+                { "[1, 2]", "invalid_message" },
+                { "{\"type\": \"producer\"}", "invalid_message" },
+                { "{\"cmd\": 7}", "invalid_message" },
+                { "{\"cmd\": \"launch\"}", "unknown_cmd" },
+                { "{\"cmd\": \"register\", \"type\": \"overlord\"}", "invalid_type" },
+                { "{\"cmd\": \"register\"}", "invalid_type" },
+                { "{\"cmd\": \"job_request\"}", "invalid_payload" },
+                { "{\"cmd\": \"job_request\", \"payload\": [1]}", "invalid_payload" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 11, \"runtime\": 1}}", "invalid_priority" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1.5, \"runtime\": 1}}", "invalid_priority" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": \"3\", \"runtime\": 1}}", "invalid_priority" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"runtime\": 1}}", "invalid_priority" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": -1}}", "invalid_runtime" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": \"5\"}}", "invalid_runtime" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1e9}}", "invalid_runtime" },
+        };
+        Fixture *f = *state;
+        TestClient *c = connect_as(f, "producer"), *s = connect_as(f, "scheduler");
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                assert_int_equal(test_client_send(c, cases[i].frame), 0);
+                assert_int_equal(test_client_wait_messages(c, i + 1, 5000), 0);
+                assert_error_frame(c, i, cases[i].code);
+        }
+        /* The connection is kept and still works. */
+        assert_false(c->closed);
+        assert_int_equal(test_client_send(c, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 0, \"runtime\": 0}}"), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        assert_int_equal(s->n_messages, 1);
+        char needle[64];
+        (void) snprintf(needle, sizeof needle, "errors %zu", ELEMENTSOF(cases));
+        assert_int_equal(daemon_wait_status(&f->bus, needle, 5000), 0);
+}
+
+static void test_oversized_frame(void **state) {
+        Fixture *f = *state;
+        TestClient *big = connect_as(f, "producer"), *s = connect_as(f, "scheduler"), *p = connect_as(f, "producer");
+        size_t size = 70 * 1024;
+        char *data = malloc(size);
+
+        /* Valid JSON shape, just too large: the bus must not read it to the end. */
+        memset(data, ' ', size);
+        data[0] = '{';
+        data[size - 1] = '}';
+        assert_int_equal(test_client_send_size(big, data, size), 0);
+        free(data);
+        assert_int_equal(test_client_wait_closed(big, 5000), 0);
+        assert_int_equal(big->close_code, 1009);
+
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        assert_false(s->closed);
+        assert_false(p->closed);
+}
+
+static void test_frame_just_under_limit(void **state) {
+        Fixture *f = *state;
+        TestClient *s = connect_as(f, "scheduler"), *p = connect_as(f, "producer");
+        const char *head = "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, \"pad\": \"";
+        size_t size = 60 * 1024, n = strlen(head);
+        char *data = malloc(size + 1);
+
+        memcpy(data, head, n);
+        memset(data + n, 'x', size - n - 3);
+        memcpy(data + size - 3, "\"}}", 3);
+        data[size] = 0;
+        assert_int_equal(test_client_send_size(p, data, size), 0);
+        free(data);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        assert_true(strlen(test_client_message(s, 0)) > 60000);
+        assert_false(p->closed);
+}
+
+static void test_slow_reader_closed(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--max-queue", "64", NULL };
+        TestClient *slow, *fast, *p;
+        const size_t n_jobs = 20000;
+        char frame[256];
+
+        /* Restart the bus with a small send queue. */
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        test_net_free(f->net);
+        fixture_start(f, args);
+
+        slow = connect_as(f, "scheduler");
+        fast = connect_as(f, "scheduler");
+        p = connect_as(f, "producer");
+        assert_int_equal(ws_conn_pause_rx(slow->conn, true), 0);
+
+        for (size_t i = 0; i < n_jobs; i++) {
+                (void) snprintf(frame, sizeof frame,
+                                "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, "
+                                "\"pad\": \"%0120zu\"}}",
+                                i);
+                assert_int_equal(test_client_send(p, frame), 0);
+        }
+        assert_int_equal(test_client_wait_messages(fast, n_jobs, 30000), 0);
+        assert_int_equal(daemon_wait_log(&f->bus, "send queue is full", 1, 10000), 0);
+        assert_false(fast->closed);
+        assert_false(p->closed);
+        assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
+}
+
+static void test_many_clients(void **state) {
+        Fixture *f = *state;
+        enum { N = 200 };
+        TestClient *c[N], *p;
+
+        for (size_t i = 0; i < N; i++)
+                assert_int_equal(test_client_connect_async(f->net, f->url, &c[i]), 0);
+        for (size_t i = 0; i < N; i++) {
+                long long deadline = harness_now_ms() + 10000;
+                while (!c[i]->open && !c[i]->closed && harness_now_ms() < deadline)
+                        test_net_run_for(f->net, 10);
+                assert_true(c[i]->open);
+                assert_int_equal(test_client_send(c[i], "{\"cmd\": \"register\", \"type\": \"scheduler\"}"), 0);
+        }
+        assert_int_equal(daemon_wait_status(&f->bus, "schedulers 200", 10000), 0);
+        p = connect_as(f, "producer");
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"), 0);
+        for (size_t i = 0; i < N; i++)
+                assert_int_equal(test_client_wait_messages(c[i], 1, 10000), 0);
+}
+
+static void test_sigterm(void **state) {
+        Fixture *f = *state;
+        TestClient *s = connect_as(f, "scheduler");
+
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        assert_int_equal(daemon_wait_notify(&f->bus, "STOPPING=1", 1000, NULL, 0), 0);
+        assert_int_equal(test_client_wait_closed(s, 5000), 0);
+}
+
+static void test_max_clients(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--max-clients", "2", NULL };
+        TestClient *a, *b, *c = NULL;
+
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        test_net_free(f->net);
+        fixture_start(f, args);
+
+        a = connect_as(f, "scheduler");
+        b = connect_as(f, "producer");
+        assert_true(test_client_connect(f->net, f->url, &c) < 0);
+        assert_int_equal(daemon_wait_log(&f->bus, "--max-clients", 1, 5000), 0);
+        /* The two served clients are unharmed. */
+        assert_int_equal(test_client_send(b, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"), 0);
+        assert_int_equal(test_client_wait_messages(a, 1, 5000), 0);
+}
+
+static void test_exit_idle(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--exit-idle-time", "0.5", NULL };
+        TestClient *c;
+
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        test_net_free(f->net);
+        fixture_start(f, args);
+
+        c = connect_as(f, "producer");
+        harness_sleep_ms(800);
+        /* Still running: a client is connected. */
+        assert_true(harness_pid_alive(f->bus.pid));
+        test_client_close(c);
+        assert_int_equal(test_client_wait_closed(c, 5000), 0);
+        assert_int_equal(daemon_stop(&f->bus, 0, 5000), 0);
+}
+
+static void test_listen_by_hand(void **state) {
+        Fixture *f = *state;
+        char listen[32], url[64];
+        char *argv[] = { (char *) BUS_BINARY, (char *) "--listen", listen, NULL };
+        Daemon d;
+        TestClient *c = NULL;
+        int port = harness_free_port();
+
+        assert_true(port > 0);
+        (void) snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
+        assert_int_equal(daemon_spawn(&d, argv, -1, NULL), 0);
+        assert_int_equal(daemon_wait_notify(&d, "READY=1", 10000, NULL, 0), 0);
+        assert_int_equal(test_client_connect(f->net, url, &c), 0);
+        assert_int_equal(daemon_count_log(&d, listen), 1);
+        assert_int_equal(daemon_stop(&d, SIGTERM, 10000), 0);
+        daemon_cleanup(&d);
+}
+
+static void test_bad_usage(void **state) {
+        char *argv[] = { (char *) BUS_BINARY, (char *) "--max-frame", (char *) "lots", NULL };
+        char *argv2[] = { (char *) BUS_BINARY, (char *) "--listen", (char *) "256.0.0.1:1", NULL };
+        Daemon d;
+
+        assert_int_equal(daemon_spawn(&d, argv, -1, NULL), 0);
+        assert_int_equal(daemon_stop(&d, 0, 10000), 2);
+        assert_true(daemon_count_log(&d, "--max-frame") >= 1);
+        daemon_cleanup(&d);
+
+        assert_int_equal(daemon_spawn(&d, argv2, -1, NULL), 0);
+        assert_int_equal(daemon_stop(&d, 0, 10000), 1);
+        assert_true(daemon_count_log(&d, "Failed to listen on 256.0.0.1:1") == 1);
+        daemon_cleanup(&d);
+}
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_ready_and_status, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_broadcast, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_back_to_sender, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unregistered_sender_accepted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dropped_without_scheduler, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_every_error_code, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_frame_just_under_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_slow_reader_closed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_exit_idle, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_listen_by_hand, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+        };
+
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

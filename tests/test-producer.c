@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration test of the real sched-producer binary against the real sched-bus, with a test client
+ * registered as scheduler receiving what the producer submits.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "test-client.h"
+
+#if !defined(BUS_BINARY) || !defined(PRODUCER_BINARY)
+#error "BUS_BINARY and PRODUCER_BINARY must be defined"
+#endif
+
+typedef struct Fixture {
+        Daemon bus;
+        int port;
+        char url[64];
+        TestNet *net;
+        TestClient *sched;
+} Fixture;
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+        char *argv[] = { (char *) BUS_BINARY, NULL };
+        int fd = harness_listen_tcp(&f->port);
+
+        assert_true(fd >= 0);
+        assert_int_equal(daemon_spawn(&f->bus, argv, fd, NULL), 0);
+        close(fd);
+        assert_int_equal(daemon_wait_notify(&f->bus, "READY=1", 10000, NULL, 0), 0);
+        (void) snprintf(f->url, sizeof f->url, "ws://127.0.0.1:%d", f->port);
+        assert_int_equal(test_net_new(&f->net), 0);
+        assert_int_equal(test_client_connect(f->net, f->url, &f->sched), 0);
+        assert_int_equal(test_client_register(f->sched, "scheduler"), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        test_net_free(f->net);
+        if (f->bus.pid > 0)
+                assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        free(f);
+        return 0;
+}
+
+/* Runs the producer with `args` to its end while the loop delivers; returns its exit status. */
+static int run_producer(Fixture *f, Daemon *d, const char *const *args, int timeout_ms) {
+        char *argv[32] = { (char *) PRODUCER_BINARY };
+        long long deadline = harness_now_ms() + timeout_ms;
+        size_t n = 1;
+        int status;
+
+        for (const char *const *a = args; a && *a; a++)
+                argv[n++] = (char *) *a;
+        argv[n] = NULL;
+        assert_int_equal(daemon_spawn(d, argv, -1, NULL), 0);
+        for (;;) {
+                if (f)
+                        test_net_run_for(f->net, 20);
+                else
+                        harness_sleep_ms(20);
+                status = daemon_poll(d);
+                if (status != -EAGAIN)
+                        return status;
+                if (harness_now_ms() > deadline)
+                        return daemon_stop(d, SIGKILL, 1000);
+        }
+}
+
+static void test_count_and_period(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--bus", f->url, "-n", "5", "-p", "0.05", NULL };
+        Daemon d;
+
+        assert_int_equal(run_producer(f, &d, args, 10000), 0);
+        assert_int_equal(test_client_wait_messages(f->sched, 5, 5000), 0);
+        test_net_run_for(f->net, 100);
+        assert_int_equal(f->sched->n_messages, 5);
+        for (size_t i = 0; i < 5; i++) {
+                json_t *j = json_loads(test_client_message(f->sched, i), 0, NULL);
+                json_int_t p, r;
+
+                assert_non_null(j);
+                p = json_integer_value(json_object_get(j, "priority"));
+                r = json_integer_value(json_object_get(j, "runtime"));
+                assert_true(json_is_integer(json_object_get(j, "priority")));
+                assert_true(json_is_integer(json_object_get(j, "runtime")));
+                assert_in_range(p, 0, 10);
+                assert_in_range(r, 3, 15);
+                assert_true(json_is_integer(json_object_get(j, "id")));
+                json_decref(j);
+        }
+        assert_int_equal(daemon_count_log(&d, "submitted priority="), 5);
+        assert_int_equal(daemon_count_log(&d, "next in 0.050 s"), 5);
+        daemon_cleanup(&d);
+}
+
+/* The payloads without the bus-assigned id, joined. */
+static char *payloads_without_id(TestClient *c, size_t from, size_t n) {
+        char *out = calloc(1, 1);
+        size_t size = 0;
+
+        for (size_t i = from; i < from + n; i++) {
+                json_t *j = json_loads(test_client_message(c, i), 0, NULL);
+                char *s;
+
+                assert_non_null(j);
+                json_object_del(j, "id");
+                s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+                out = realloc(out, size + strlen(s) + 2);
+                strcpy(out + size, s);
+                size += strlen(s);
+                out[size++] = '\n';
+                out[size] = 0;
+                free(s);
+                json_decref(j);
+        }
+        return out;
+}
+
+static void test_seed_reproducible(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--bus", f->url, "-n", "8", "-p", "0.01", "-g", "-s", "0.005", "--seed", "77", NULL };
+        char *first, *second;
+        Daemon d1, d2;
+
+        assert_int_equal(run_producer(f, &d1, args, 10000), 0);
+        assert_int_equal(test_client_wait_messages(f->sched, 8, 5000), 0);
+        assert_int_equal(run_producer(f, &d2, args, 10000), 0);
+        assert_int_equal(test_client_wait_messages(f->sched, 16, 5000), 0);
+        first = payloads_without_id(f->sched, 0, 8);
+        second = payloads_without_id(f->sched, 8, 8);
+        assert_string_equal(first, second);
+        /* The waits are the same sequence too. */
+        {
+                char *l1 = daemon_read_log(&d1), *l2 = daemon_read_log(&d2);
+                char *a = strstr(l1, "submitted"), *b = strstr(l2, "submitted");
+                assert_non_null(a);
+                assert_non_null(b);
+                assert_int_equal(strncmp(a, b, 60), 0);
+                free(l1);
+                free(l2);
+        }
+        free(first);
+        free(second);
+        daemon_cleanup(&d1);
+        daemon_cleanup(&d2);
+}
+
+static void test_fixed_values(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--bus", f->url, "-n", "3", "-p", "0.01", "--priority", "0", "--runtime", "0.25", NULL };
+        Daemon d;
+
+        assert_int_equal(run_producer(f, &d, args, 10000), 0);
+        assert_int_equal(test_client_wait_messages(f->sched, 3, 5000), 0);
+        for (size_t i = 0; i < 3; i++) {
+                json_t *j = json_loads(test_client_message(f->sched, i), 0, NULL);
+
+                assert_int_equal(json_integer_value(json_object_get(j, "priority")), 0);
+                assert_true(json_number_value(json_object_get(j, "runtime")) == 0.25);
+                json_decref(j);
+        }
+        daemon_cleanup(&d);
+}
+
+static void test_unreachable(void **state) {
+        char url[64];
+        const char *args[] = { "--bus", url, "--connect-timeout", "0.6", NULL };
+        Daemon d;
+        long long t0;
+
+        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d", harness_free_port());
+        t0 = harness_now_ms();
+        assert_int_equal(run_producer(NULL, &d, args, 10000), 69);
+        assert_true(harness_now_ms() - t0 >= 500);
+        assert_int_equal(daemon_count_log(&d, "Cannot reach the bus at"), 1);
+        daemon_cleanup(&d);
+}
+
+static void test_bus_lost(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *) PRODUCER_BINARY, (char *) "--bus", f->url, (char *) "-p", (char *) "0.05", NULL };
+        Daemon d;
+
+        assert_int_equal(daemon_spawn(&d, argv, -1, NULL), 0);
+        assert_int_equal(test_client_wait_messages(f->sched, 3, 5000), 0);
+        assert_int_equal(daemon_stop(&f->bus, SIGKILL, 5000), 128 + SIGKILL);
+        assert_int_equal(daemon_stop(&d, 0, 5000), 75);
+        assert_int_equal(daemon_count_log(&d, "Lost the bus"), 1);
+        assert_true(daemon_count_log(&d, "after sending") == 1);
+        daemon_cleanup(&d);
+}
+
+static void test_bad_usage(void **state) {
+        static const char *const cases[][4] = {
+                { "-p", "soon", NULL },
+                { "--priority", "11", NULL },
+                { "--runtime", "-1", NULL },
+                { "-n", "0", NULL },
+                { "--frobnicate", NULL },
+                { "extra", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Daemon d;
+
+                assert_int_equal(run_producer(NULL, &d, cases[i], 5000), 2);
+                assert_true(daemon_count_log(&d, "sched-producer") >= 1);
+                daemon_cleanup(&d);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_count_and_period, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_seed_reproducible, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fixed_values, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bus_lost, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+        };
+
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

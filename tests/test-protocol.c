@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+#include "protocol.h"
+
+#define MAX_RUNTIME 60.0
+
+/* frame_parse() on a C string that must be rejected; returns the error code. */
+static ProtocolError frame_error_n(const char *data, size_t size) {
+        ProtocolStatus st = {.error = _PROTOCOL_ERROR_INVALID};
+        Frame f;
+
+        assert_int_equal(frame_parse(&f, data, size, MAX_RUNTIME, &st), -EINVAL);
+        assert_null(f.payload);
+        assert_non_null(protocol_error_to_string(st.error));
+        assert_true(strlen(st.message) > 0);
+        frame_done(&f);
+        return st.error;
+}
+
+static ProtocolError frame_error(const char *s) {
+        return frame_error_n(s, strlen(s));
+}
+
+static ProtocolError job_error_n(const char *data, size_t size) {
+        ProtocolStatus st = {.error = _PROTOCOL_ERROR_INVALID};
+        JobRequest jr;
+
+        assert_int_equal(job_request_parse(&jr, data, size, MAX_RUNTIME, &st), -EINVAL);
+        assert_non_null(protocol_error_to_string(st.error));
+        return st.error;
+}
+
+static ProtocolError job_error(const char *s) {
+        return job_error_n(s, strlen(s));
+}
+
+static void frame_ok(Frame *f, const char *s) {
+        ProtocolStatus st = {};
+
+        assert_int_equal(frame_parse(f, s, strlen(s), MAX_RUNTIME, &st), 0);
+}
+
+static void test_enum_tables(void **state) {
+        for (Role r = 0; r < _ROLE_MAX; r++)
+                assert_int_equal(role_from_string(role_to_string(r)), r);
+        for (Command c = 0; c < _COMMAND_MAX; c++)
+                assert_int_equal(command_from_string(command_to_string(c)), c);
+        for (ProtocolError e = 0; e < _PROTOCOL_ERROR_MAX; e++)
+                assert_int_equal(protocol_error_from_string(protocol_error_to_string(e)), e);
+
+        assert_string_equal(role_to_string(ROLE_SCHEDULER), "scheduler");
+        assert_string_equal(command_to_string(COMMAND_JOB_REQUEST), "job_request");
+        assert_string_equal(protocol_error_to_string(PROTOCOL_INVALID_MESSAGE), "invalid_message");
+        assert_string_equal(protocol_error_to_string(PROTOCOL_UNKNOWN_CMD), "unknown_cmd");
+        assert_null(role_to_string(_ROLE_MAX));
+        assert_null(protocol_error_to_string(_PROTOCOL_ERROR_INVALID));
+        assert_int_equal(role_from_string("Producer"), _ROLE_INVALID);
+        assert_int_equal(command_from_string(NULL), _COMMAND_INVALID);
+        assert_int_equal(protocol_error_from_string(""), _PROTOCOL_ERROR_INVALID);
+}
+
+static void test_register(void **state) {
+        Frame f;
+
+        frame_ok(&f, "{\"cmd\": \"register\", \"type\": \"producer\"}");
+        assert_int_equal(f.command, COMMAND_REGISTER);
+        assert_int_equal(f.role, ROLE_PRODUCER);
+        assert_null(f.payload);
+        frame_done(&f);
+
+        /* Extra fields, other key order, a payload that is not a job: all ignored. */
+        frame_ok(&f, "{\"type\":\"scheduler\",\"x\":[1,{}],\"payload\":7,\"cmd\":\"register\"}");
+        assert_int_equal(f.command, COMMAND_REGISTER);
+        assert_int_equal(f.role, ROLE_SCHEDULER);
+        assert_null(f.payload);
+        frame_done(&f);
+}
+
+static void test_invalid_type(void **state) {
+        assert_int_equal(frame_error("{\"cmd\":\"register\"}"), PROTOCOL_INVALID_TYPE);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":1}"), PROTOCOL_INVALID_TYPE);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":null}"), PROTOCOL_INVALID_TYPE);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"Producer\"}"), PROTOCOL_INVALID_TYPE);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"\"}"), PROTOCOL_INVALID_TYPE);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":[\"producer\"]}"),
+                         PROTOCOL_INVALID_TYPE);
+}
+
+static void test_job_request(void **state) {
+        Frame f;
+
+        frame_ok(&f, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 7}}");
+        assert_int_equal(f.command, COMMAND_JOB_REQUEST);
+        assert_int_equal(f.role, _ROLE_INVALID);
+        assert_int_equal(f.priority, 3);
+        assert_true(f.runtime == 7.0);
+        assert_true(json_is_object(f.payload));
+        frame_done(&f);
+        assert_null(f.payload);
+        frame_done(&f); /* twice is harmless */
+
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":0,\"runtime\":2.5}}");
+        assert_int_equal(f.priority, 0);
+        assert_true(f.runtime == 2.5);
+        frame_done(&f);
+
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":10,\"runtime\":0}}");
+        assert_int_equal(f.priority, 10);
+        assert_true(f.runtime == 0.0);
+        frame_done(&f);
+
+        /* A client that never registered, whitespace around the object: accepted. */
+        frame_ok(&f, " \n{\"payload\":{\"runtime\":1e1,\"priority\":-0},\"cmd\":\"job_request\"}\t ");
+        assert_int_equal(f.priority, 0);
+        assert_true(f.runtime == 10.0);
+        frame_done(&f);
+}
+
+static void test_runtime_bounds(void **state) {
+        Frame f;
+
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":60}}");
+        assert_true(f.runtime == MAX_RUNTIME);
+        frame_done(&f);
+
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":-0.0}}");
+        assert_true(f.runtime == 0.0);
+        assert_false(signbit(f.runtime));
+        frame_done(&f);
+
+        /* Underflows to 0 rather than failing. */
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1e-400}}");
+        assert_true(f.runtime == 0.0);
+        frame_done(&f);
+
+        assert_int_equal(
+                frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":60.000001}}"),
+                PROTOCOL_INVALID_RUNTIME);
+}
+
+static void test_extra_fields_kept(void **state) {
+        Frame f;
+
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":2,\"runtime\":4,\"name\":\"x\","
+                     "\"tags\":[1,2],\"meta\":{\"a\":null}},\"extra\":true}");
+        assert_int_equal(json_object_size(f.payload), 5);
+        assert_string_equal(json_string_value(json_object_get(f.payload, "name")), "x");
+        assert_int_equal(json_array_size(json_object_get(f.payload, "tags")), 2);
+        assert_true(json_is_null(json_object_get(json_object_get(f.payload, "meta"), "a")));
+        assert_null(json_object_get(f.payload, "extra"));
+        frame_done(&f);
+}
+
+static void test_invalid_json(void **state) {
+        assert_int_equal(frame_error(""), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error_n(NULL, 0), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("   "), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{\"cmd\":"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{'cmd':'register'}"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"producer\"} x"),
+                         PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{}{}"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{\"a\":NaN}"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{\"a\":01}"), PROTOCOL_INVALID_JSON);
+}
+
+static void test_invalid_message(void **state) {
+        static const char *const inputs[] = {
+                "[]",
+                "[{\"cmd\":\"register\",\"type\":\"producer\"}]",
+                "3",
+                "-1.5",
+                "\"register\"",
+                "null",
+                "true",
+                "{}",
+                "{\"cmd\":3}",
+                "{\"cmd\":null}",
+                "{\"cmd\":[\"register\"]}",
+                "{\"cmd\":{}}",
+                "{\"CMD\":\"register\",\"type\":\"producer\"}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(inputs); i++)
+                assert_int_equal(frame_error(inputs[i]), PROTOCOL_INVALID_MESSAGE);
+}
+
+static void test_unknown_cmd(void **state) {
+        ProtocolStatus st;
+        Frame f;
+        const char *s;
+
+        assert_int_equal(frame_error("{\"cmd\":\"\"}"), PROTOCOL_UNKNOWN_CMD);
+        assert_int_equal(frame_error("{\"cmd\":\"Register\",\"type\":\"producer\"}"), PROTOCOL_UNKNOWN_CMD);
+        assert_int_equal(frame_error("{\"cmd\":\"job_request \"}"), PROTOCOL_UNKNOWN_CMD);
+
+        /* The detail quotes the name, but only printable ASCII and only so much of it. */
+        s = "{\"cmd\":\"a\\nb\\u00e9\\u0001c\"}";
+        assert_int_equal(frame_parse(&f, s, strlen(s), MAX_RUNTIME, &st), -EINVAL);
+        assert_int_equal(st.error, PROTOCOL_UNKNOWN_CMD);
+        assert_non_null(strstr(st.message, "\"a?b???c\""));
+
+        s = "{\"cmd\":"
+            "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+            "x\"}";
+        assert_int_equal(frame_parse(&f, s, strlen(s), MAX_RUNTIME, &st), -EINVAL);
+        assert_int_equal(st.error, PROTOCOL_UNKNOWN_CMD);
+        assert_non_null(strstr(st.message, "xxx...\""));
+        assert_true(strlen(st.message) < 64);
+}
+
+static void test_invalid_payload(void **state) {
+        static const char *const inputs[] = {
+                "{\"cmd\":\"job_request\"}",
+                "{\"cmd\":\"job_request\",\"payload\":null}",
+                "{\"cmd\":\"job_request\",\"payload\":[]}",
+                "{\"cmd\":\"job_request\",\"payload\":[{\"priority\":1,\"runtime\":1}]}",
+                "{\"cmd\":\"job_request\",\"payload\":\"{\\\"priority\\\":1,\\\"runtime\\\":1}\"}",
+                "{\"cmd\":\"job_request\",\"payload\":5}",
+                "{\"cmd\":\"job_request\",\"priority\":1,\"runtime\":1}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(inputs); i++)
+                assert_int_equal(frame_error(inputs[i]), PROTOCOL_INVALID_PAYLOAD);
+}
+
+static void test_invalid_priority(void **state) {
+        static const char *const values[] = {
+                "11",
+                "-1",
+                "1.0",
+                "1.5",
+                "1e0",
+                "\"3\"",
+                "true",
+                "false",
+                "null",
+                "[1]",
+                "{}",
+                "100000000000",
+                "-9223372036854775808",
+                "9223372036854775807",
+        };
+        char buf[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                (void) snprintf(buf, sizeof(buf),
+                                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":%s,\"runtime\":1}}",
+                                values[i]);
+                assert_int_equal(frame_error(buf), PROTOCOL_INVALID_PRIORITY);
+        }
+        assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"runtime\":1}}"),
+                         PROTOCOL_INVALID_PRIORITY);
+        /* Priority is checked before runtime. */
+        assert_int_equal(
+                frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":\"x\",\"runtime\":-1}}"),
+                PROTOCOL_INVALID_PRIORITY);
+}
+
+static void test_invalid_runtime(void **state) {
+        static const char *const values[] = {
+                "-1",
+                "-0.5",
+                "-1e-300",
+                "\"5\"",
+                "null",
+                "true",
+                "[1]",
+                "{}",
+                "61",
+                "1e308",
+                "9223372036854775807",
+        };
+        char buf[256];
+
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                (void) snprintf(buf, sizeof(buf),
+                                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":%s}}",
+                                values[i]);
+                assert_int_equal(frame_error(buf), PROTOCOL_INVALID_RUNTIME);
+        }
+        assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1}}"),
+                         PROTOCOL_INVALID_RUNTIME);
+}
+
+static void test_huge_numbers(void **state) {
+        /* Beyond what jansson represents: the whole frame is invalid JSON. */
+        assert_int_equal(
+                frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":99999999999999999999999,"
+                            "\"runtime\":1}}"),
+                PROTOCOL_INVALID_JSON);
+        assert_int_equal(
+                frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1e400}}"),
+                PROTOCOL_INVALID_JSON);
+        assert_int_equal(
+                frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":-1e400}}"),
+                PROTOCOL_INVALID_JSON);
+}
+
+static void test_non_utf8(void **state) {
+        assert_int_equal(frame_error("{\"cmd\":\"\xff\"}"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"produc\xc3\"}"),
+                         PROTOCOL_INVALID_JSON);
+        /* An overlong encoding of '/' and a lone surrogate escape. */
+        assert_int_equal(frame_error("{\"cmd\":\"\xc0\xaf\"}"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{\"cmd\":\"\\ud800\"}"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("\xef\xbb\xbf{\"cmd\":\"register\",\"type\":\"producer\"}"),
+                         PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("\x80\x81\x82"), PROTOCOL_INVALID_JSON);
+}
+
+static void test_embedded_nul(void **state) {
+        static const char with_nul[] = "{\"cmd\":\"register\",\"type\":\"producer\"}";
+        static const char nul_inside[] = "{\"cmd\":\"reg\0ister\",\"type\":\"producer\"}";
+
+        /* The terminating NUL counted as part of the frame. */
+        assert_int_equal(frame_error_n(with_nul, sizeof(with_nul)), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error_n(nul_inside, sizeof(nul_inside) - 1), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error("{\"cmd\":\"register\\u0000\",\"type\":\"producer\"}"),
+                         PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error_n("\0", 1), PROTOCOL_INVALID_JSON);
+}
+
+static void test_not_nul_terminated(void **state) {
+        static const char buf[] = "{\"cmd\":\"register\",\"type\":\"producer\"}GARBAGE";
+        ProtocolStatus st;
+        Frame f;
+
+        assert_int_equal(frame_parse(&f, buf, strlen(buf) - strlen("GARBAGE"), MAX_RUNTIME, &st), 0);
+        assert_int_equal(f.role, ROLE_PRODUCER);
+        frame_done(&f);
+        /* Cut inside the object. */
+        assert_int_equal(frame_error_n(buf, 10), PROTOCOL_INVALID_JSON);
+}
+
+static char *nested(const char *prefix, unsigned depth, const char *suffix) {
+        size_t lp = strlen(prefix), ls = strlen(suffix);
+        char *s = malloc(lp + 2 * (size_t) depth + ls + 1);
+        char *p = s;
+
+        assert_non_null(s);
+        p = mempcpy(p, prefix, lp);
+        memset(p, '[', depth);
+        p += depth;
+        memset(p, ']', depth);
+        p += depth;
+        p = mempcpy(p, suffix, ls);
+        *p = '\0';
+        return s;
+}
+
+static void test_deep_nesting(void **state) {
+        _cleanup_free_ char *deep = nested("", 100000, "");
+        _cleanup_free_ char *deep_payload = nested(
+                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1,\"x\":", 5000, "}}");
+        _cleanup_free_ char *ok_payload = nested(
+                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1,\"x\":", 200, "}}");
+        _cleanup_free_ char *unclosed = malloc(70000);
+        Frame f;
+
+        assert_int_equal(frame_error(deep), PROTOCOL_INVALID_JSON);
+        assert_int_equal(frame_error(deep_payload), PROTOCOL_INVALID_JSON);
+        assert_non_null(unclosed);
+        memset(unclosed, '{', 70000);
+        assert_int_equal(frame_error_n(unclosed, 70000), PROTOCOL_INVALID_JSON);
+
+        frame_ok(&f, ok_payload);
+        assert_true(json_is_array(json_object_get(f.payload, "x")));
+        frame_done(&f);
+}
+
+static void test_status_optional(void **state) {
+        Frame f;
+
+        assert_int_equal(frame_parse(&f, "[", 1, MAX_RUNTIME, NULL), -EINVAL);
+        assert_int_equal(frame_parse(&f, "{\"cmd\":\"x\"}", 11, MAX_RUNTIME, NULL), -EINVAL);
+        frame_done(&f);
+}
+
+static void test_dump_job(void **state) {
+        _cleanup_(json_decrefp) json_t *back = NULL;
+        _cleanup_free_ char *s = NULL;
+        size_t size = 0;
+        Frame f;
+
+        frame_ok(
+                &f,
+                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":2,\"runtime\":4.5,\"name\":\"w\\u00e9\","
+                "\"tags\":[1,{\"k\":null}]}}");
+        assert_int_equal(protocol_dump_job(f.payload, 42, &s, &size), 0);
+        assert_int_equal(size, strlen(s));
+        /* Compact, and the producer's fields come first, untouched. */
+        assert_string_equal(s, "{\"priority\":2,\"runtime\":4.5,\"name\":\"w\xc3\xa9\",\"tags\":[1,{\"k\":"
+                               "null}],\"id\":42}");
+
+        back = json_loads(s, 0, NULL);
+        assert_non_null(back);
+        assert_int_equal(json_integer_value(json_object_get(back, "id")), 42);
+        /* The payload itself is not modified. */
+        assert_null(json_object_get(f.payload, "id"));
+        frame_done(&f);
+}
+
+static void test_dump_job_overwrites_id(void **state) {
+        static const char *const ids[] = {"7", "\"mine\"", "-1", "null", "{\"a\":1}"};
+        char buf[256];
+        Frame f;
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                _cleanup_free_ char *s = NULL;
+                JobRequest jr;
+
+                (void) snprintf(
+                        buf, sizeof(buf),
+                        "{\"cmd\":\"job_request\",\"payload\":{\"id\":%s,\"priority\":5,\"runtime\":3}}",
+                        ids[i]);
+                frame_ok(&f, buf);
+                assert_int_equal(protocol_dump_job(f.payload, 1000 + i, &s, NULL), 0);
+                assert_int_equal(job_request_parse(&jr, s, strlen(s), MAX_RUNTIME, NULL), 0);
+                assert_true(jr.has_id);
+                assert_int_equal(jr.id, 1000 + i);
+                /* One "id" key, in the producer's place. */
+                assert_ptr_equal(strstr(s, "\"id\""), s + 1);
+                assert_null(strstr(s + 2, "\"id\""));
+                frame_done(&f);
+        }
+}
+
+static void test_dump_job_limits(void **state) {
+        _cleanup_(json_decrefp) json_t *arr = json_array();
+        _cleanup_(json_decrefp) json_t *obj = json_object();
+        _cleanup_free_ char *s = NULL;
+        JobRequest jr;
+
+        assert_int_equal(protocol_dump_job(arr, 1, &s, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job(NULL, 1, &s, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job(obj, (uint64_t) INT64_MAX + 1, &s, NULL), -ERANGE);
+        assert_int_equal(protocol_dump_job(obj, UINT64_MAX, &s, NULL), -ERANGE);
+
+        assert_int_equal(json_object_set_new(obj, "priority", json_integer(0)), 0);
+        assert_int_equal(json_object_set_new(obj, "runtime", json_real(0.25)), 0);
+        assert_int_equal(protocol_dump_job(obj, INT64_MAX, &s, NULL), 0);
+        assert_int_equal(job_request_parse(&jr, s, strlen(s), MAX_RUNTIME, NULL), 0);
+        assert_int_equal(jr.id, INT64_MAX);
+        assert_true(jr.runtime == 0.25);
+}
+
+static void test_dump_error(void **state) {
+        for (ProtocolError e = 0; e < _PROTOCOL_ERROR_MAX; e++) {
+                ProtocolStatus st = {.error = e};
+                _cleanup_(json_decrefp) json_t *back = NULL;
+                _cleanup_free_ char *s = NULL;
+                size_t size;
+
+                (void) snprintf(st.message, sizeof(st.message), "detail \"%d\"\n", e);
+                assert_int_equal(protocol_dump_error(&st, &s, &size), 0);
+                assert_int_equal(size, strlen(s));
+                back = json_loads(s, 0, NULL);
+                assert_true(json_is_object(back));
+                assert_int_equal(json_object_size(back), 2);
+                assert_string_equal(json_string_value(json_object_get(back, "error")),
+                                    protocol_error_to_string(e));
+                assert_string_equal(json_string_value(json_object_get(back, "message")), st.message);
+        }
+
+        ProtocolStatus bad = {.error = _PROTOCOL_ERROR_MAX};
+        char *s = NULL;
+        assert_int_equal(protocol_dump_error(&bad, &s, NULL), -EINVAL);
+        assert_null(s);
+}
+
+static void test_dump_error_from_parse(void **state) {
+        _cleanup_free_ char *s = NULL;
+        const char *in = "{\"cmd\":\"j\\u00f6b\\t\\\"\"}";
+        ProtocolStatus st;
+        Frame f;
+
+        assert_int_equal(frame_parse(&f, in, strlen(in), MAX_RUNTIME, &st), -EINVAL);
+        assert_int_equal(protocol_dump_error(&st, &s, NULL), 0);
+        assert_string_equal(s,
+                            "{\"error\":\"unknown_cmd\",\"message\":\"unknown command \\\"j??b?\\\"\\\"\"}");
+
+        /* jansson's own error text quotes the offending bytes: they must not reach the frame raw. */
+        free(s);
+        s = NULL;
+        assert_int_equal(frame_parse(&f, "\xff\xfe", 2, MAX_RUNTIME, &st), -EINVAL);
+        assert_int_equal(st.error, PROTOCOL_INVALID_JSON);
+        for (const char *p = st.message; *p; p++)
+                assert_true(*p >= 0x20 && *p < 0x7f);
+        assert_int_equal(protocol_dump_error(&st, &s, NULL), 0);
+        assert_non_null(strstr(s, "\"error\":\"invalid_json\""));
+}
+
+static void test_dump_register(void **state) {
+        _cleanup_free_ char *p = NULL, *s = NULL;
+        char *bad = NULL;
+        size_t size;
+        Frame f;
+
+        assert_int_equal(protocol_dump_register(ROLE_PRODUCER, &p, &size), 0);
+        assert_string_equal(p, "{\"cmd\": \"register\", \"type\": \"producer\"}");
+        assert_int_equal(size, strlen(p));
+        assert_int_equal(protocol_dump_register(ROLE_SCHEDULER, &s, NULL), 0);
+        assert_string_equal(s, "{\"cmd\": \"register\", \"type\": \"scheduler\"}");
+
+        frame_ok(&f, s);
+        assert_int_equal(f.command, COMMAND_REGISTER);
+        assert_int_equal(f.role, ROLE_SCHEDULER);
+        frame_done(&f);
+
+        assert_int_equal(protocol_dump_register(_ROLE_MAX, &bad, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_register(_ROLE_INVALID, &bad, NULL), -EINVAL);
+        assert_null(bad);
+}
+
+static void test_dump_job_request(void **state) {
+        static const struct {
+                int priority;
+                double runtime;
+                const char *text;
+        } cases[] = {
+                {3, 7, "7"},
+                {0, 0, "0"},
+                {10, 15, "15"},
+                {5, 2.5, "2.5"},
+                {1, 0.1, "0.1"},
+                {1, 1e-05, "1e-05"},
+                {1, 1.0 / 3, "0.3333333333333333"},
+                {1, -0.0, "0"},
+                {1, 123456.789, "123456.789"},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *s = NULL;
+                char expected[160];
+                size_t size;
+                Frame f;
+
+                assert_int_equal(protocol_dump_job_request(cases[i].priority, cases[i].runtime, &s, &size),
+                                 0);
+                (void) snprintf(
+                        expected, sizeof(expected),
+                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %s}}",
+                        cases[i].priority, cases[i].text);
+                assert_string_equal(s, expected);
+                assert_int_equal(size, strlen(s));
+
+                assert_int_equal(frame_parse(&f, s, size, 1e6, NULL), 0);
+                assert_int_equal(f.priority, cases[i].priority);
+                assert_true(f.runtime == cases[i].runtime);
+                frame_done(&f);
+        }
+}
+
+static void test_dump_job_request_invalid(void **state) {
+        char *s = NULL;
+
+        assert_int_equal(protocol_dump_job_request(-1, 1, &s, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job_request(11, 1, &s, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job_request(1, -1, &s, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job_request(1, NAN, &s, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job_request(1, INFINITY, &s, NULL), -EINVAL);
+        assert_null(s);
+}
+
+static void test_job_request_parse(void **state) {
+        const char *s;
+        JobRequest jr;
+
+        s = "{\"priority\":4,\"runtime\":3,\"id\":17,\"name\":\"x\"}";
+        assert_int_equal(job_request_parse(&jr, s, strlen(s), MAX_RUNTIME, NULL), 0);
+        assert_true(jr.has_id);
+        assert_int_equal(jr.id, 17);
+        assert_int_equal(jr.priority, 4);
+        assert_true(jr.runtime == 3.0);
+
+        /* The original Python bus sends no id. */
+        s = "{\"priority\": 0, \"runtime\": 0.5}";
+        assert_int_equal(job_request_parse(&jr, s, strlen(s), MAX_RUNTIME, NULL), 0);
+        assert_false(jr.has_id);
+        assert_int_equal(jr.priority, 0);
+        assert_true(jr.runtime == 0.5);
+
+        s = "{\"id\":0,\"priority\":10,\"runtime\":60}";
+        assert_int_equal(job_request_parse(&jr, s, strlen(s), MAX_RUNTIME, NULL), 0);
+        assert_true(jr.has_id);
+        assert_int_equal(jr.id, 0);
+}
+
+static void test_job_request_parse_errors(void **state) {
+        assert_int_equal(job_error(""), PROTOCOL_INVALID_JSON);
+        assert_int_equal(job_error("{\"priority\":1,"), PROTOCOL_INVALID_JSON);
+        assert_int_equal(job_error_n("{\"priority\":1,\"runtime\":1}", 25), PROTOCOL_INVALID_JSON);
+        assert_int_equal(job_error_n("{\"priority\":1,\"runtime\":1}\0", 27), PROTOCOL_INVALID_JSON);
+        assert_int_equal(job_error("{\"id\":18446744073709551615,\"priority\":1,\"runtime\":1}"),
+                         PROTOCOL_INVALID_JSON);
+
+        assert_int_equal(job_error("[{\"priority\":1,\"runtime\":1}]"), PROTOCOL_INVALID_PAYLOAD);
+        assert_int_equal(job_error("7"), PROTOCOL_INVALID_PAYLOAD);
+        assert_int_equal(job_error("{\"id\":-1,\"priority\":1,\"runtime\":1}"), PROTOCOL_INVALID_PAYLOAD);
+        assert_int_equal(job_error("{\"id\":\"5\",\"priority\":1,\"runtime\":1}"), PROTOCOL_INVALID_PAYLOAD);
+        assert_int_equal(job_error("{\"id\":1.5,\"priority\":1,\"runtime\":1}"), PROTOCOL_INVALID_PAYLOAD);
+        assert_int_equal(job_error("{\"id\":null,\"priority\":1,\"runtime\":1}"), PROTOCOL_INVALID_PAYLOAD);
+
+        assert_int_equal(job_error("{\"id\":1,\"priority\":1.0,\"runtime\":1}"), PROTOCOL_INVALID_PRIORITY);
+        assert_int_equal(job_error("{\"id\":1,\"runtime\":1}"), PROTOCOL_INVALID_PRIORITY);
+        assert_int_equal(job_error("{\"id\":1,\"priority\":1,\"runtime\":\"1\"}"), PROTOCOL_INVALID_RUNTIME);
+        assert_int_equal(job_error("{\"id\":1,\"priority\":1,\"runtime\":1000}"), PROTOCOL_INVALID_RUNTIME);
+        /* An error frame is not a job. */
+        assert_int_equal(job_error("{\"error\":\"invalid_json\",\"message\":\"x\"}"),
+                         PROTOCOL_INVALID_PRIORITY);
+}
+
+static void test_bus_round_trip(void **state) {
+        _cleanup_free_ char *req = NULL, *job = NULL;
+        JobRequest jr;
+        Frame f;
+
+        /* Producer -> bus -> scheduler, as the daemons chain the calls. */
+        assert_int_equal(protocol_dump_job_request(6, 0.3, &req, NULL), 0);
+        assert_int_equal(frame_parse(&f, req, strlen(req), MAX_RUNTIME, NULL), 0);
+        assert_int_equal(protocol_dump_job(f.payload, 99, &job, NULL), 0);
+        frame_done(&f);
+        assert_int_equal(job_request_parse(&jr, job, strlen(job), MAX_RUNTIME, NULL), 0);
+        assert_true(jr.has_id);
+        assert_int_equal(jr.id, 99);
+        assert_int_equal(jr.priority, 6);
+        assert_true(jr.runtime == 0.3);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_enum_tables),
+                cmocka_unit_test(test_register),
+                cmocka_unit_test(test_invalid_type),
+                cmocka_unit_test(test_job_request),
+                cmocka_unit_test(test_runtime_bounds),
+                cmocka_unit_test(test_extra_fields_kept),
+                cmocka_unit_test(test_invalid_json),
+                cmocka_unit_test(test_invalid_message),
+                cmocka_unit_test(test_unknown_cmd),
+                cmocka_unit_test(test_invalid_payload),
+                cmocka_unit_test(test_invalid_priority),
+                cmocka_unit_test(test_invalid_runtime),
+                cmocka_unit_test(test_huge_numbers),
+                cmocka_unit_test(test_non_utf8),
+                cmocka_unit_test(test_embedded_nul),
+                cmocka_unit_test(test_not_nul_terminated),
+                cmocka_unit_test(test_deep_nesting),
+                cmocka_unit_test(test_status_optional),
+                cmocka_unit_test(test_dump_job),
+                cmocka_unit_test(test_dump_job_overwrites_id),
+                cmocka_unit_test(test_dump_job_limits),
+                cmocka_unit_test(test_dump_error),
+                cmocka_unit_test(test_dump_error_from_parse),
+                cmocka_unit_test(test_dump_register),
+                cmocka_unit_test(test_dump_job_request),
+                cmocka_unit_test(test_dump_job_request_invalid),
+                cmocka_unit_test(test_job_request_parse),
+                cmocka_unit_test(test_job_request_parse_errors),
+                cmocka_unit_test(test_bus_round_trip),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

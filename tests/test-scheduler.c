@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration test of the real sched-scheduler binary with the real sched-bus: jobs submitted by a
+ * test producer, behaviour observed from outside through the scheduler's log lines
+ * (`job=ID priority=P state=S`), its NOTIFY_SOCKET and the process table. Jobs run
+ * tests/test-job.sh, which leaves a grandchild behind unless the scheduler cleans up.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "test-client.h"
+
+#if !defined(BUS_BINARY) || !defined(SCHEDULER_BINARY) || !defined(JOB_SCRIPT)
+#error "BUS_BINARY, SCHEDULER_BINARY and JOB_SCRIPT must be defined"
+#endif
+
+typedef struct Fixture {
+        Daemon bus, sched;
+        int listen_fd; /* kept open by the test, as systemd keeps the socket across bus restarts */
+        int port;
+        char url[64];
+        char dir[64];
+        TestNet *net;
+        TestClient *producer;
+} Fixture;
+
+static void start_bus(Fixture *f) {
+        char *argv[] = { (char *) BUS_BINARY, NULL };
+
+        assert_int_equal(daemon_spawn(&f->bus, argv, f->listen_fd, NULL), 0);
+        assert_int_equal(daemon_wait_notify(&f->bus, "READY=1", 10000, NULL, 0), 0);
+}
+
+/* Starts bus and scheduler; `args` go to the scheduler before its --exec. */
+static void fixture_start(Fixture *f, const char *const *args) {
+        char *argv[32] = { (char *) SCHEDULER_BINARY, (char *) "--bus", f->url };
+        size_t n = 3;
+
+        for (const char *const *a = args; a && *a; a++)
+                argv[n++] = (char *) *a;
+        argv[n++] = (char *) "--exec";
+        argv[n++] = (char *) JOB_SCRIPT;
+        argv[n++] = f->dir;
+        argv[n] = NULL;
+
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
+        assert_int_equal(daemon_wait_notify(&f->sched, "READY=1", 10000, NULL, 0), 0);
+        assert_int_equal(daemon_wait_status(&f->sched, "bus connected", 10000), 0);
+        assert_int_equal(test_client_connect(f->net, f->url, &f->producer), 0);
+        assert_int_equal(test_client_register(f->producer, "producer"), 0);
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+
+        f->listen_fd = harness_listen_tcp(&f->port);
+        assert_true(f->listen_fd >= 0);
+        (void) snprintf(f->url, sizeof f->url, "ws://127.0.0.1:%d", f->port);
+        (void) snprintf(f->dir, sizeof f->dir, "/tmp/sched-test-jobs-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        start_bus(f);
+        assert_int_equal(test_net_new(&f->net), 0);
+        *state = f;
+        return 0;
+}
+
+static pid_t grandchild_of(Fixture *f, unsigned id) {
+        char path[128];
+        int pid = -1;
+        FILE *file;
+
+        (void) snprintf(path, sizeof path, "%s/grandchild-%u", f->dir, id);
+        for (int i = 0; i < 200; i++) {
+                file = fopen(path, "re");
+                if (file) {
+                        int k = fscanf(file, "%d", &pid);
+                        fclose(file);
+                        if (k == 1)
+                                return pid;
+                }
+                harness_sleep_ms(10);
+        }
+        return -1;
+}
+
+static bool pid_gone(pid_t pid) {
+        for (int i = 0; i < 300; i++) {
+                if (!harness_pid_alive(pid))
+                        return true;
+                harness_sleep_ms(10);
+        }
+        return false;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        char cmd[128];
+
+        test_net_free(f->net);
+        if (f->sched.pid > 0)
+                assert_int_equal(daemon_stop(&f->sched, SIGTERM, 15000), 0);
+        if (f->bus.pid > 0)
+                assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->sched);
+        daemon_cleanup(&f->bus);
+        close(f->listen_fd);
+        (void) snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+        (void) !system(cmd);
+        free(f);
+        return 0;
+}
+
+static void submit(Fixture *f, int priority, double runtime) {
+        char frame[160];
+
+        (void) snprintf(frame, sizeof frame,
+                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %g}}", priority,
+                        runtime);
+        assert_int_equal(test_client_send(f->producer, frame), 0);
+        test_net_run_for(f->net, 30);
+}
+
+/* The line number of the first log line with `job=ID ` and `state=STATE`, or -1. */
+static int event_line(Fixture *f, unsigned id, const char *state) {
+        _cleanup_free_ char *log = daemon_read_log(&f->sched);
+        char job[32], st[32];
+        int n = 0;
+
+        (void) snprintf(job, sizeof job, " job=%u ", id);
+        (void) snprintf(st, sizeof st, " state=%s", state);
+        for (char *line = log, *end; line && *line; line = end ? end + 1 : NULL, n++) {
+                end = strchr(line, '\n');
+                if (end)
+                        *end = 0;
+                if (strstr(line, job) && strstr(line, st))
+                        return n;
+        }
+        return -1;
+}
+
+static void wait_event(Fixture *f, unsigned id, const char *state, int timeout_ms) {
+        long long deadline = harness_now_ms() + timeout_ms;
+
+        while (event_line(f, id, state) < 0) {
+                if (harness_now_ms() > deadline) {
+                        char *log = daemon_read_log(&f->sched);
+                        fprintf(stderr, "no job=%u state=%s in:\n%s\n", id, state, log);
+                        free(log);
+                        fail();
+                }
+                harness_sleep_ms(10);
+        }
+}
+
+/* Milliseconds of the local timestamp that starts a log line with job=ID and state=STATE. */
+static double event_time(Fixture *f, unsigned id, const char *state) {
+        _cleanup_free_ char *log = daemon_read_log(&f->sched);
+        int line = event_line(f, id, state), n = 0;
+        int hh, mm;
+        double ss;
+
+        for (char *p = log; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL, n++)
+                if (n == line && sscanf(p, "%*4d-%*2d-%*2dT%2d:%2d:%lf", &hh, &mm, &ss) == 3)
+                        return ((hh * 60 + mm) * 60 + ss) * 1000;
+        fail();
+        return 0;
+}
+
+static void test_eviction_rules(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", "-t", "60", NULL };
+
+        fixture_start(f, args);
+        submit(f, 5, 30); /* 1 */
+        submit(f, 5, 30); /* 2 */
+        wait_event(f, 1, "running", 5000);
+        wait_event(f, 2, "running", 5000);
+
+        /* Equal priority does not evict: it waits. */
+        submit(f, 5, 1); /* 3 */
+        wait_event(f, 3, "queued", 5000);
+        assert_int_equal(daemon_wait_status(&f->sched, "running 2/2, pending 1", 5000), 0);
+
+        /* Strictly more urgent: evicts the least urgent, among equals the most recently started (2). */
+        submit(f, 2, 30); /* 4 */
+        wait_event(f, 2, "evicted", 5000);
+        wait_event(f, 4, "running", 5000);
+        assert_int_equal(event_line(f, 1, "evicted"), -1);
+        assert_true(daemon_count_log(&f->sched, "evicted_by=4") >= 1);
+        assert_int_equal(daemon_wait_status(&f->sched, "evicted 1", 5000), 0);
+
+        /* Job 1 (priority 5) is now the least urgent running; 0 evicts it. */
+        submit(f, 0, 30); /* 5 */
+        wait_event(f, 1, "evicted", 5000);
+        wait_event(f, 5, "running", 5000);
+        assert_int_equal(event_line(f, 4, "evicted"), -1);
+        assert_int_equal(event_line(f, 3, "running"), -1);
+}
+
+static void test_pending_order(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", "-t", "60", NULL };
+
+        fixture_start(f, args);
+        submit(f, 0, 0.6); /* 1 */
+        submit(f, 0, 0.6); /* 2 */
+        wait_event(f, 2, "running", 5000);
+        submit(f, 8, 0.2); /* 3 */
+        submit(f, 5, 0.2); /* 4 */
+        submit(f, 5, 0.2); /* 5 */
+        submit(f, 7, 0.2); /* 6 */
+        for (unsigned id = 3; id <= 6; id++)
+                wait_event(f, id, "queued", 5000);
+
+        for (unsigned id = 1; id <= 6; id++)
+                wait_event(f, id, "done", 10000);
+        /* Most urgent first, FIFO among equals: 4, 5, 6, 3. */
+        assert_true(event_line(f, 4, "running") < event_line(f, 5, "running"));
+        assert_true(event_line(f, 5, "running") < event_line(f, 6, "running"));
+        assert_true(event_line(f, 6, "running") < event_line(f, 3, "running"));
+        assert_int_equal(daemon_wait_status(&f->sched, "running 0/2, pending 0, done 6", 5000), 0);
+}
+
+static void test_timeout_kills_group(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", "-t", "0.5", "--grace", "1", NULL };
+        pid_t grandchild;
+        double delay;
+
+        fixture_start(f, args);
+        submit(f, 3, 30); /* 1 */
+        wait_event(f, 1, "running", 5000);
+        grandchild = grandchild_of(f, 1);
+        assert_true(grandchild > 0);
+        assert_true(harness_pid_alive(grandchild));
+        wait_event(f, 1, "timeout", 5000);
+        delay = event_time(f, 1, "timeout") - event_time(f, 1, "running");
+        /* Generous bound for loaded machines; bench/ measures the precision. */
+        assert_true(delay >= 450 && delay < 1500);
+        assert_true(pid_gone(grandchild));
+        assert_int_equal(daemon_wait_status(&f->sched, "timeout 1", 5000), 0);
+}
+
+static void test_evicted_group_gone(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "1", "-t", "60", NULL };
+        pid_t grandchild;
+
+        fixture_start(f, args);
+        submit(f, 6, 30); /* 1 */
+        wait_event(f, 1, "running", 5000);
+        grandchild = grandchild_of(f, 1);
+        assert_true(grandchild > 0);
+        submit(f, 1, 30); /* 2 */
+        wait_event(f, 1, "evicted", 5000);
+        assert_true(pid_gone(grandchild));
+}
+
+static void test_failed_and_output(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", NULL };
+
+        fixture_start(f, args);
+        submit(f, 9, 1); /* 1: the job script exits 3 for priority 9 */
+        wait_event(f, 1, "failed", 5000);
+        assert_true(daemon_count_log(&f->sched, "exit status 3") >= 1);
+        /* The job's stdout reaches the log, tagged with its id. */
+        assert_true(daemon_count_log(&f->sched, "hello from job 1 priority 9") >= 1);
+        assert_int_equal(daemon_wait_status(&f->sched, "failed 1", 5000), 0);
+        submit(f, 4, 0.1); /* 2 */
+        wait_event(f, 2, "done", 5000);
+}
+
+static void test_bad_payloads(void **state) {
+        Fixture *f = *state;
+        TestNet *fake_bus;
+        TestClient *sched;
+        char url[64], *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--bus", url, (char *) "-s", (char *) "2", NULL };
+        int port;
+
+        /* The test plays the bus, to send what a real bus never would. */
+        assert_int_equal(test_net_new(&fake_bus), 0);
+        assert_int_equal(test_net_listen(fake_bus, &port), 0);
+        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
+        assert_int_equal(test_net_wait_accepted(fake_bus, 1, 10000, &sched), 0);
+        assert_int_equal(test_client_wait_messages(sched, 1, 5000), 0);
+        assert_non_null(strstr(test_client_message(sched, 0), "\"scheduler\""));
+
+        const char *bad[] = {
+                "not json",
+                "[]",
+                "{\"priority\": 1}",
+                "{\"priority\": 11, \"runtime\": 1, \"id\": 5}",
+                "{\"priority\": 1, \"runtime\": -2, \"id\": 6}",
+                "{\"priority\": \"1\", \"runtime\": 1, \"id\": 7}",
+                "{\"priority\": 1, \"runtime\": 1, \"id\": -7}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(test_client_send(sched, bad[i]), 0);
+        /* A payload without id (a Python bus sends none) gets a local one. */
+        assert_int_equal(test_client_send(sched, "{\"priority\": 2, \"runtime\": 0.1}"), 0);
+        assert_int_equal(test_client_send(sched, "{\"priority\": 2, \"runtime\": 0.1, \"id\": 40}"), 0);
+        test_net_run_for(fake_bus, 100);
+        wait_event(f, 40, "done", 5000);
+        assert_true(daemon_count_log(&f->sched, "Ignoring a message from the bus") >= ELEMENTSOF(bad));
+        assert_int_equal(daemon_wait_status(&f->sched, "done 2", 5000), 0);
+        assert_true(harness_pid_alive(f->sched.pid));
+        test_net_free(fake_bus);
+}
+
+static void test_bus_restart(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", "-t", "60", NULL };
+
+        fixture_start(f, args);
+        submit(f, 3, 2.5); /* 1 */
+        wait_event(f, 1, "running", 5000);
+
+        /* The bus dies hard; the socket stays (as systemd keeps it). */
+        assert_int_equal(daemon_stop(&f->bus, SIGKILL, 5000), 128 + SIGKILL);
+        daemon_cleanup(&f->bus);
+        assert_int_equal(daemon_wait_status(&f->sched, "bus connecting", 5000), 0);
+        harness_sleep_ms(300);
+        start_bus(f);
+        assert_int_equal(daemon_wait_log(&f->sched, "registered as scheduler", 2, 10000), 0);
+
+        /* The running job was not disturbed. */
+        wait_event(f, 1, "done", 10000);
+        assert_int_equal(event_line(f, 1, "evicted"), -1);
+
+        /* New jobs arrive through the new bus (whose ids start again at 1: the job above is gone). */
+        assert_int_equal(test_client_connect(f->net, f->url, &f->producer), 0);
+        assert_int_equal(test_client_register(f->producer, "producer"), 0);
+        submit(f, 4, 0.1);
+        assert_int_equal(daemon_wait_log(&f->sched, "state=done", 2, 10000), 0);
+}
+
+static void test_sigterm_terminates_jobs(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "3", "-t", "60", "--grace", "1", NULL };
+        pid_t grandchildren[3];
+
+        fixture_start(f, args);
+        for (unsigned id = 1; id <= 3; id++)
+                submit(f, 4, 60);
+        submit(f, 4, 60); /* 4: pending */
+        for (unsigned id = 1; id <= 3; id++) {
+                wait_event(f, id, "running", 5000);
+                grandchildren[id - 1] = grandchild_of(f, id);
+                assert_true(grandchildren[id - 1] > 0);
+        }
+        assert_int_equal(daemon_wait_status(&f->sched, "running 3/3, pending 1", 5000), 0);
+
+        long long t0 = harness_now_ms();
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        /* SIGTERM to each group, SIGKILL only after the grace: a sleeping shell goes at once. */
+        assert_true(harness_now_ms() - t0 < 5000);
+        assert_int_equal(daemon_wait_notify(&f->sched, "STOPPING=1", 1000, NULL, 0), 0);
+        for (unsigned i = 0; i < 3; i++)
+                assert_true(pid_gone(grandchildren[i]));
+        assert_int_equal(event_line(f, 4, "running"), -1);
+}
+
+static void test_no_bus_at_start(void **state) {
+        Fixture *f = *state;
+        char url[64], *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--bus", url, NULL };
+
+        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d", harness_free_port());
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
+        /* Ready even while the bus is unreachable, and says so. */
+        assert_int_equal(daemon_wait_notify(&f->sched, "READY=1", 10000, NULL, 0), 0);
+        assert_int_equal(daemon_wait_status(&f->sched, "bus connecting", 5000), 0);
+        assert_int_equal(daemon_wait_log(&f->sched, "unavailable", 2, 5000), 0);
+}
+
+static void test_bad_usage(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *) SCHEDULER_BINARY, (char *) "-s", (char *) "0", NULL };
+
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
+        assert_int_equal(daemon_stop(&f->sched, 0, 10000), 2);
+        assert_true(daemon_count_log(&f->sched, "out of range") == 1);
+}
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_eviction_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pending_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_evicted_group_gone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_failed_and_output, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_payloads, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sigterm_terminates_jobs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+        };
+
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
