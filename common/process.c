@@ -252,16 +252,13 @@ static bool process_leader_ended(Process *p) {
         return waitid(P_PID, p->pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 && si.si_pid == p->pid;
 }
 
+/* Armed once: a Process is stopped at most once. */
 static int process_arm_kill(Process *p) {
-        uint64_t deadline = now_usec() + p->grace_usec;
+        uint64_t now = now_usec(), deadline;
         int r;
 
-        if (p->kill_source) {
-                r = sd_event_source_set_time(p->kill_source, deadline);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(p->kill_source, SD_EVENT_ONESHOT);
-                return r;
-        }
+        /* A grace too large to represent never ends. */
+        deadline = p->grace_usec >= UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + p->grace_usec;
         r = sd_event_add_time(p->event, &p->kill_source, CLOCK_MONOTONIC, deadline,
                               PROCESS_TIMER_ACCURACY_USEC, on_kill, p);
         if (r < 0)

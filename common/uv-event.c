@@ -20,16 +20,14 @@ struct UvEvent {
         uint64_t timer_armed_usec;     /* deadline timer_source holds, UINT64_MAX when off */
 };
 
-static uint64_t now_usec(void)
-{
+static uint64_t now_usec(void) {
         struct timespec ts;
 
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
-static void uv_event_arm_timer(UvEvent *u)
-{
+static void uv_event_arm_timer(UvEvent *u) {
         uint64_t deadline = UINT64_MAX, armed = u->timer_armed_usec;
         int r, timeout;
 
@@ -37,7 +35,7 @@ static void uv_event_arm_timer(UvEvent *u)
         if (uv_loop_alive(&u->loop)) {
                 timeout = uv_backend_timeout(&u->loop);
                 if (timeout >= 0)
-                        deadline = now_usec() + (uint64_t)timeout * USEC_PER_MSEC;
+                        deadline = now_usec() + (uint64_t) timeout * USEC_PER_MSEC;
         }
 
         /* uv counts in milliseconds, so the same uv timer yields deadlines that wobble by one; an
@@ -64,32 +62,28 @@ static void uv_event_arm_timer(UvEvent *u)
 /* Runs before every sd-event poll: whatever an sd-event handler changed on the uv side (a write
  * wanted, a timer added) takes effect here, before the thread goes to sleep. Pumping uv from a
  * defer or post source instead would starve: uv's epoll fd stays readable until uv runs. */
-static int on_uv_prepare(sd_event_source *s, void *userdata)
-{
+static int on_uv_prepare(sd_event_source *s, void *userdata) {
         UvEvent *u = userdata;
 
         if (uv_loop_alive(&u->loop))
-                (void)uv_run(&u->loop, UV_RUN_NOWAIT);
+                (void) uv_run(&u->loop, UV_RUN_NOWAIT);
         uv_event_arm_timer(u);
         return 0;
 }
 
 /* The io and timer sources only wake the loop up: the next prepare callback does the work. */
-static int on_uv_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
+static int on_uv_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-static int on_uv_timer(sd_event_source *s, uint64_t usec, void *userdata)
-{
+static int on_uv_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         UvEvent *u = userdata;
 
         u->timer_armed_usec = UINT64_MAX; /* a oneshot source turns itself off */
         return 0;
 }
 
-int uv_event_new(UvEvent **ret, sd_event *e)
-{
+int uv_event_new(UvEvent **ret, sd_event *e) {
         _cleanup_(uv_event_freep) UvEvent *u = NULL;
         int r;
 
@@ -110,7 +104,7 @@ int uv_event_new(UvEvent **ret, sd_event *e)
         r = sd_event_source_set_prepare(u->io_source, on_uv_prepare);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_description(u->io_source, "uv-backend");
+        (void) sd_event_source_set_description(u->io_source, "uv-backend");
 
         /* Accuracy 1 µs: 0 would mean sd-event's default of 250 ms coalescing. */
         r = sd_event_add_time(e, &u->timer_source, CLOCK_MONOTONIC, 0, 1, on_uv_timer, u);
@@ -119,38 +113,34 @@ int uv_event_new(UvEvent **ret, sd_event *e)
         r = sd_event_source_set_enabled(u->timer_source, SD_EVENT_OFF);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_description(u->timer_source, "uv-timer");
+        (void) sd_event_source_set_description(u->timer_source, "uv-timer");
 
         *ret = TAKE_PTR(u);
         return 0;
 }
 
-uv_loop_t *uv_event_get_loop(UvEvent *u)
-{
+uv_loop_t *uv_event_get_loop(UvEvent *u) {
         return &u->loop;
 }
 
-bool uv_event_run_once(UvEvent *u)
-{
+bool uv_event_run_once(UvEvent *u) {
         if (!uv_loop_alive(&u->loop))
                 return false;
-        (void)uv_run(&u->loop, UV_RUN_NOWAIT);
+        (void) uv_run(&u->loop, UV_RUN_NOWAIT);
         return uv_loop_alive(&u->loop);
 }
 
-static void close_handle(uv_handle_t *h, void *arg)
-{
+static void close_handle(uv_handle_t *h, void *arg) {
         if (!uv_is_closing(h))
                 uv_close(h, NULL);
 }
 
-static void uv_event_close_loop(UvEvent *u)
-{
+static void uv_event_close_loop(UvEvent *u) {
         int r = 0;
 
         uv_walk(&u->loop, close_handle, NULL);
         for (unsigned i = 0; i < UV_EVENT_CLOSE_ROUNDS; i++) {
-                (void)uv_run(&u->loop, UV_RUN_NOWAIT);
+                (void) uv_run(&u->loop, UV_RUN_NOWAIT);
                 r = uv_loop_close(&u->loop);
                 if (r != UV_EBUSY)
                         break;
@@ -159,8 +149,7 @@ static void uv_event_close_loop(UvEvent *u)
                 log_warning_errno(r, "Failed to close the libuv loop, ignoring: %m");
 }
 
-UvEvent *uv_event_free(UvEvent *u)
-{
+UvEvent *uv_event_free(UvEvent *u) {
         if (!u)
                 return NULL;
 

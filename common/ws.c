@@ -74,7 +74,7 @@ struct WsConn {
         size_t tx_alloc;
 
         uint16_t close_code;
-        uint16_t final_code;
+        uint16_t final_code; /* what ws_conn_get_close_code() reports */
         char close_reason[WS_CLOSE_REASON_MAX + 1];
         char error[WS_ERROR_MAX];
 };
@@ -106,22 +106,20 @@ struct WsContext {
 static RateLimit ws_log_limit = RATELIMIT_INIT(10 * USEC_PER_SEC, 20);
 
 /* lws reports through this at LLL_ERR only; its lines end in a newline. */
-static void ws_lws_log(int level, const char *line)
-{
+static void ws_lws_log(int level, const char *line) {
         size_t len = strlen(line);
 
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
                 len--;
         if (level != LLL_ERR)
-                log_debug("libwebsockets: %.*s", (int)len, line);
+                log_debug("libwebsockets: %.*s", (int) len, line);
         else if (ratelimit_below(&ws_log_limit, 0))
-                log_error("libwebsockets: %.*s", (int)len, line);
+                log_error("libwebsockets: %.*s", (int) len, line);
 }
 
 /* ---- messages ---- */
 
-int ws_message_new(WsMessage **ret, const char *data, size_t size)
-{
+int ws_message_new(WsMessage **ret, const char *data, size_t size) {
         WsMessage *m;
 
         if (size > SIZE_MAX - sizeof(WsMessage) - LWS_PRE - 1)
@@ -138,35 +136,30 @@ int ws_message_new(WsMessage **ret, const char *data, size_t size)
         return 0;
 }
 
-WsMessage *ws_message_ref(WsMessage *m)
-{
+WsMessage *ws_message_ref(WsMessage *m) {
         if (m)
                 m->n_ref++;
         return m;
 }
 
-WsMessage *ws_message_unref(WsMessage *m)
-{
+WsMessage *ws_message_unref(WsMessage *m) {
         if (m && --m->n_ref == 0)
                 free(m);
         return NULL;
 }
 
-const char *ws_message_get_data(const WsMessage *m)
-{
-        return (const char *)m->buf + LWS_PRE;
+const char *ws_message_get_data(const WsMessage *m) {
+        return (const char *) m->buf + LWS_PRE;
 }
 
-size_t ws_message_get_size(const WsMessage *m)
-{
+size_t ws_message_get_size(const WsMessage *m) {
         return m->size;
 }
 
 /* ---- send queue ---- */
 
-static int ws_conn_queue_grow(WsConn *c)
-{
-        size_t n = MAX(c->queue_alloc * 2, (size_t)WS_QUEUE_MIN);
+static int ws_conn_queue_grow(WsConn *c) {
+        size_t n = MAX(c->queue_alloc * 2, (size_t) WS_QUEUE_MIN);
         WsMessage **q;
 
         n = MIN(n, c->ctx->config.max_queue_messages);
@@ -183,15 +176,13 @@ static int ws_conn_queue_grow(WsConn *c)
         return 0;
 }
 
-static void ws_conn_queue_push(WsConn *c, WsMessage *m)
-{
+static void ws_conn_queue_push(WsConn *c, WsMessage *m) {
         c->queue[(c->queue_head + c->queue_n) % c->queue_alloc] = ws_message_ref(m);
         c->queue_n++;
         c->queue_bytes += m->size;
 }
 
-static void ws_conn_queue_pop(WsConn *c)
-{
+static void ws_conn_queue_pop(WsConn *c) {
         WsMessage *m = c->queue[c->queue_head];
 
         c->queue_head = (c->queue_head + 1) % c->queue_alloc;
@@ -200,23 +191,21 @@ static void ws_conn_queue_pop(WsConn *c)
         ws_message_unref(m);
 }
 
-static void ws_conn_queue_clear(WsConn *c)
-{
+static void ws_conn_queue_clear(WsConn *c) {
         while (c->queue_n > 0)
                 ws_conn_queue_pop(c);
 }
 
 /* ---- connections ---- */
 
-static int ws_conn_new(WsContext *ctx, bool client, const char *peer, WsConn **ret)
-{
+static int ws_conn_new(WsContext *ctx, bool client, const char *peer, WsConn **ret) {
         WsConn *c = calloc(1, sizeof *c);
 
         if (!c)
                 return -ENOMEM;
         c->ctx = ctx;
         c->client = client;
-        (void)snprintf(c->peer, sizeof c->peer, "%s", peer);
+        (void) snprintf(c->peer, sizeof c->peer, "%s", peer);
 
         c->next = ctx->conns;
         if (ctx->conns)
@@ -228,8 +217,7 @@ static int ws_conn_new(WsContext *ctx, bool client, const char *peer, WsConn **r
         return 0;
 }
 
-static WsConn *ws_conn_free(WsConn *c)
-{
+static WsConn *ws_conn_free(WsConn *c) {
         if (!c)
                 return NULL;
         ws_conn_queue_clear(c);
@@ -241,8 +229,7 @@ static WsConn *ws_conn_free(WsConn *c)
 
 /* libwebsockets is done with the connection. From here on c only waits for its final callback,
  * which the dead source delivers from sd-event, outside lws, so the handler may do anything. */
-static void ws_conn_detach(WsConn *c)
-{
+static void ws_conn_detach(WsConn *c) {
         WsContext *ctx = c->ctx;
         int r;
 
@@ -277,8 +264,7 @@ static void ws_conn_detach(WsConn *c)
 }
 
 /* The one final callback of a connection, then it is freed. */
-static void ws_conn_finalize(WsConn *c)
-{
+static void ws_conn_finalize(WsConn *c) {
         WsContext *ctx = c->ctx;
 
         if (c->opened) {
@@ -293,8 +279,7 @@ static void ws_conn_finalize(WsConn *c)
         ws_conn_free(c);
 }
 
-static void ws_context_flush_dead(WsContext *ctx)
-{
+static void ws_context_flush_dead(WsContext *ctx) {
         /* Connections that die during these callbacks wait for the next round. */
         WsConn *c = TAKE_PTR(ctx->dead);
 
@@ -307,57 +292,47 @@ static void ws_context_flush_dead(WsContext *ctx)
         }
 }
 
-static int on_dead(sd_event_source *s, void *userdata)
-{
+static int on_dead(sd_event_source *s, void *userdata) {
         ws_context_flush_dead(userdata);
         return 0;
 }
 
 /* Wakes lws up for work queued from outside its callbacks: in 4.1 a timeout or sul set there does
  * not fire on an otherwise idle context. */
-static void ws_context_kick(WsContext *ctx)
-{
+static void ws_context_kick(WsContext *ctx) {
         if (ctx->lws)
                 lws_cancel_service(ctx->lws);
 }
 
-void ws_conn_set_userdata(WsConn *c, void *userdata)
-{
+void ws_conn_set_userdata(WsConn *c, void *userdata) {
         c->userdata = userdata;
 }
 
-void *ws_conn_get_userdata(WsConn *c)
-{
+void *ws_conn_get_userdata(WsConn *c) {
         return c->userdata;
 }
 
-const char *ws_conn_get_peer(WsConn *c)
-{
+const char *ws_conn_get_peer(WsConn *c) {
         return c->peer;
 }
 
-bool ws_conn_is_client(WsConn *c)
-{
+bool ws_conn_is_client(WsConn *c) {
         return c->client;
 }
 
-uint16_t ws_conn_get_final_code(WsConn *c)
-{
+uint16_t ws_conn_get_close_code(WsConn *c) {
         return c->final_code;
 }
 
-size_t ws_conn_queued_messages(WsConn *c)
-{
+size_t ws_conn_queued_messages(WsConn *c) {
         return c->queue_n;
 }
 
-size_t ws_conn_queued_bytes(WsConn *c)
-{
+size_t ws_conn_queued_bytes(WsConn *c) {
         return c->queue_bytes;
 }
 
-int ws_conn_send(WsConn *c, WsMessage *m)
-{
+int ws_conn_send(WsConn *c, WsMessage *m) {
         const WsConfig *cfg = &c->ctx->config;
         int r;
 
@@ -377,8 +352,7 @@ int ws_conn_send(WsConn *c, WsMessage *m)
         return 0;
 }
 
-int ws_conn_send_text(WsConn *c, const char *data, size_t size)
-{
+int ws_conn_send_text(WsConn *c, const char *data, size_t size) {
         _cleanup_(ws_message_unrefp) WsMessage *m = NULL;
         int r;
 
@@ -390,19 +364,18 @@ int ws_conn_send_text(WsConn *c, const char *data, size_t size)
         return ws_conn_send(c, m);
 }
 
-void ws_conn_close(WsConn *c, uint16_t code, const char *reason)
-{
+void ws_conn_close(WsConn *c, uint16_t code, const char *reason) {
         if (c->dead || c->closing || c->ctx->freeing)
                 return;
         c->closing = true;
         c->close_code = code;
-        (void)snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ?: "");
+        (void) snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ?: "");
         if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_GOING_AWAY)
                 ws_conn_queue_clear(c);
 
         if (!c->opened) {
                 /* A client still connecting: there is no WebSocket yet to send a close frame on. */
-                (void)snprintf(c->error, sizeof c->error, "aborted");
+                (void) snprintf(c->error, sizeof c->error, "aborted");
                 lws_set_timeout(c->wsi, WS_TIMEOUT_CLOSING, LWS_TO_KILL_ASYNC);
         } else {
                 /* The writeable callback flushes what must go first, then starts the close. A peer
@@ -413,8 +386,7 @@ void ws_conn_close(WsConn *c, uint16_t code, const char *reason)
         ws_context_kick(c->ctx);
 }
 
-int ws_conn_pause_rx(WsConn *c, bool pause)
-{
+int ws_conn_pause_rx(WsConn *c, bool pause) {
         if (c->dead)
                 return -ENOTCONN;
         return lws_rx_flow_control(c->wsi, pause ? 0 : 1) < 0 ? -EIO : 0;
@@ -422,8 +394,7 @@ int ws_conn_pause_rx(WsConn *c, bool pause)
 
 /* ---- lws callbacks ---- */
 
-static int ws_conn_on_established(WsConn *c)
-{
+static int ws_conn_on_established(WsConn *c) {
         WsContext *ctx = c->ctx;
 
         if (c->closing)
@@ -438,17 +409,15 @@ static int ws_conn_on_established(WsConn *c)
 }
 
 /* Closes from inside a callback for this very connection: set the code, then return -1 to lws. */
-static int ws_conn_fail(WsConn *c, uint16_t code, const char *reason)
-{
+static int ws_conn_fail(WsConn *c, uint16_t code, const char *reason) {
         c->closing = true;
         c->close_code = code;
         ws_conn_queue_clear(c);
-        lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+        lws_close_reason(c->wsi, (enum lws_close_status) code, (unsigned char *) reason, strlen(reason));
         return -1;
 }
 
-static void ws_conn_deliver(WsConn *c)
-{
+static void ws_conn_deliver(WsConn *c) {
         const WsHandlers *h = &c->ctx->handlers;
 
         c->rx[c->rx_size] = 0;
@@ -458,8 +427,7 @@ static void ws_conn_deliver(WsConn *c)
                 h->on_message(c, c->rx, c->rx_size, c->ctx->userdata);
 }
 
-static int ws_conn_on_receive(WsConn *c, const void *data, size_t len)
-{
+static int ws_conn_on_receive(WsConn *c, const void *data, size_t len) {
         size_t max = c->ctx->config.max_message, remaining, room, need;
 
         if (c->closing)
@@ -476,14 +444,17 @@ static int ws_conn_on_receive(WsConn *c, const void *data, size_t len)
         if (len > room || remaining > room - len)
                 return ws_conn_fail(c, WS_CLOSE_TOO_BIG, "message too big");
 
+        /* Room for the whole announced frame at once, and geometric growth across fragments, so
+         * that a peer sending a message one byte per fragment costs no quadratic copying. */
         need = c->rx_size + len + remaining + 1;
         if (need > c->rx_alloc) {
-                char *p = realloc(c->rx, need);
+                size_t n = MAX(need, MIN(c->rx_alloc * 2, max + 1));
+                char *p = realloc(c->rx, n);
 
                 if (!p)
                         return ws_conn_fail(c, WS_CLOSE_INTERNAL, "out of memory");
                 c->rx = p;
-                c->rx_alloc = need;
+                c->rx_alloc = n;
         }
         if (len > 0)
                 memcpy(c->rx + c->rx_size, data, len);
@@ -501,29 +472,27 @@ static int ws_conn_on_receive(WsConn *c, const void *data, size_t len)
         return 0;
 }
 
-static size_t ws_frame_header(unsigned char *p, size_t size, bool masked)
-{
+static size_t ws_frame_header(unsigned char *p, size_t size, bool masked) {
         unsigned char mask_bit = masked ? 0x80 : 0;
         size_t n = 0;
 
         p[n++] = 0x81; /* FIN, text */
         if (size < 126)
-                p[n++] = mask_bit | (unsigned char)size;
+                p[n++] = mask_bit | (unsigned char) size;
         else if (size < 65536) {
                 p[n++] = mask_bit | 126;
-                p[n++] = (unsigned char)(size >> 8);
-                p[n++] = (unsigned char)size;
+                p[n++] = (unsigned char) (size >> 8);
+                p[n++] = (unsigned char) size;
         } else {
                 p[n++] = mask_bit | 127;
                 for (int shift = 56; shift >= 0; shift -= 8)
-                        p[n++] = (unsigned char)((uint64_t)size >> shift);
+                        p[n++] = (unsigned char) ((uint64_t) size >> shift);
         }
         return n;
 }
 
 /* Client frames are masked (RFC 6455 5.3) with a key that varies; nothing here is secret. */
-static void ws_context_next_mask(WsContext *ctx, unsigned char ret[4])
-{
+static void ws_context_next_mask(WsContext *ctx, unsigned char ret[4]) {
         uint32_t x = ctx->mask_state;
 
         x ^= x << 13;
@@ -534,8 +503,7 @@ static void ws_context_next_mask(WsContext *ctx, unsigned char ret[4])
 }
 
 /* Moves as many small queued messages as fit into one buffer of complete frames. */
-static size_t ws_conn_fill_batch(WsConn *c, unsigned char *out)
-{
+static size_t ws_conn_fill_batch(WsConn *c, unsigned char *out) {
         size_t n = 0;
 
         while (c->queue_n > 0) {
@@ -562,10 +530,9 @@ static size_t ws_conn_fill_batch(WsConn *c, unsigned char *out)
 
 /* A large message goes out alone, through lws, from the shared buffer's header room. A client's
  * payload is masked in place by lws, so it works on a copy. */
-static int ws_conn_write_large(WsConn *c)
-{
+static int ws_conn_write_large(WsConn *c) {
         const WsMessage *m = c->queue[c->queue_head];
-        unsigned char *p = (unsigned char *)m->buf + LWS_PRE;
+        unsigned char *p = (unsigned char *) m->buf + LWS_PRE;
 
         if (c->client) {
                 if (LWS_PRE + m->size > c->tx_alloc) {
@@ -584,8 +551,7 @@ static int ws_conn_write_large(WsConn *c)
         return 0;
 }
 
-static int ws_conn_on_writeable(WsConn *c)
-{
+static int ws_conn_on_writeable(WsConn *c) {
         unsigned char *batch = c->ctx->batch + LWS_PRE;
         struct lws *wsi = c->wsi;
 
@@ -625,23 +591,20 @@ static int ws_conn_on_writeable(WsConn *c)
         return 0;
 }
 
-static int ws_conn_on_timer(WsConn *c)
-{
+static int ws_conn_on_timer(WsConn *c) {
         if (!c->closing)
                 return 0;
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
+        lws_close_reason(c->wsi, (enum lws_close_status) c->close_code, (unsigned char *) c->close_reason,
                          strlen(c->close_reason));
         return -1;
 }
 
-static void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len)
-{
-        c->final_code = len >= 2 ? (uint16_t)(in[0] << 8 | in[1]) : WS_CLOSE_NO_STATUS;
+static void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len) {
+        c->final_code = len >= 2 ? (uint16_t) (in[0] << 8 | in[1]) : WS_CLOSE_NO_STATUS;
 }
 
 static int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                           size_t len)
-{
+                           size_t len) {
         WsConn *c = lws_get_opaque_user_data(wsi);
 
         if (!c || c->dead)
@@ -665,10 +628,10 @@ static int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
                 return 0;
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
                 if (in && len > 0)
-                        (void)snprintf(c->error, sizeof c->error, "%.*s", (int)len, (const char *)in);
+                        (void) snprintf(c->error, sizeof c->error, "%.*s", (int) len, (const char *) in);
                 else
-                        (void)snprintf(c->error, sizeof c->error, "%s",
-                                       in ? (const char *)in : "connection failed");
+                        (void) snprintf(c->error, sizeof c->error, "%s",
+                                        in ? (const char *) in : "connection failed");
                 return 0;
         case LWS_CALLBACK_WSI_DESTROY:
                 ws_conn_detach(c);
@@ -682,27 +645,25 @@ static int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 
 /* ---- server side ---- */
 
-static void ws_format_peer(const struct sockaddr_storage *sa, char *buf, size_t size)
-{
+static void ws_format_peer(const struct sockaddr_storage *sa, char *buf, size_t size) {
         char host[INET6_ADDRSTRLEN];
 
         if (sa->ss_family == AF_INET) {
-                const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
 
-                (void)inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-                (void)snprintf(buf, size, "%s:%u", host, (unsigned)ntohs(in->sin_port));
+                (void) inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+                (void) snprintf(buf, size, "%s:%u", host, (unsigned) ntohs(in->sin_port));
         } else if (sa->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
 
-                (void)inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-                (void)snprintf(buf, size, "[%s]:%u", host, (unsigned)ntohs(in6->sin6_port));
+                (void) inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+                (void) snprintf(buf, size, "[%s]:%u", host, (unsigned) ntohs(in6->sin6_port));
         } else
-                (void)snprintf(buf, size, "%s", sa->ss_family == AF_UNIX ? "unix" : "unknown");
+                (void) snprintf(buf, size, "%s", sa->ss_family == AF_UNIX ? "unix" : "unknown");
 }
 
 /* Hands an accepted socket to lws; over max_connections it is closed right away instead. */
-static void ws_context_adopt(WsContext *ctx, int fd, const struct sockaddr_storage *sa)
-{
+static void ws_context_adopt(WsContext *ctx, int fd, const struct sockaddr_storage *sa) {
         _cleanup_close_ int cfd = fd;
         char peer[WS_PEER_MAX];
         struct lws *wsi;
@@ -718,7 +679,7 @@ static void ws_context_adopt(WsContext *ctx, int fd, const struct sockaddr_stora
         }
         /* lws does not set it on adopted sockets; without it small frames wait for Nagle. */
         if (sa->ss_family == AF_INET || sa->ss_family == AF_INET6)
-                (void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                (void) setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
         if (ws_conn_new(ctx, false, peer, &c) < 0) {
                 if (ratelimit_below(&ws_log_limit, 0))
@@ -737,28 +698,25 @@ static void ws_context_adopt(WsContext *ctx, int fd, const struct sockaddr_stora
                 c->wsi = wsi;
 }
 
-static void ws_context_pause_accept(WsContext *ctx, bool pause)
-{
+static void ws_context_pause_accept(WsContext *ctx, bool pause) {
         for (WsListener *l = ctx->listeners; l; l = l->next)
-                (void)sd_event_source_set_enabled(l->io_source, pause ? SD_EVENT_OFF : SD_EVENT_ON);
+                (void) sd_event_source_set_enabled(l->io_source, pause ? SD_EVENT_OFF : SD_EVENT_ON);
         if (pause) {
-                (void)sd_event_source_set_time_relative(ctx->accept_pause_source, WS_ACCEPT_PAUSE_USEC);
-                (void)sd_event_source_set_enabled(ctx->accept_pause_source, SD_EVENT_ONESHOT);
+                (void) sd_event_source_set_time_relative(ctx->accept_pause_source, WS_ACCEPT_PAUSE_USEC);
+                (void) sd_event_source_set_enabled(ctx->accept_pause_source, SD_EVENT_ONESHOT);
         }
 }
 
-static int on_accept_pause_done(sd_event_source *s, uint64_t usec, void *userdata)
-{
+static int on_accept_pause_done(sd_event_source *s, uint64_t usec, void *userdata) {
         ws_context_pause_accept(userdata, false);
         return 0;
 }
 
 /* accept() passes on errors already pending on the new connection: they are about that one peer. */
-static bool accept_error_is_transient(int e)
-{
-        static const int transient[] = {EINTR,       ECONNABORTED, EPROTO, ENETDOWN,
-                                        ENOPROTOOPT, EHOSTDOWN,    ENONET, EHOSTUNREACH,
-                                        EOPNOTSUPP,  ENETUNREACH,  EPERM};
+static bool accept_error_is_transient(int e) {
+        static const int transient[] = { EINTR,       ECONNABORTED, EPROTO, ENETDOWN,
+                                         ENOPROTOOPT, EHOSTDOWN,    ENONET, EHOSTUNREACH,
+                                         EOPNOTSUPP,  ENETUNREACH,  EPERM };
 
         for (size_t i = 0; i < ELEMENTSOF(transient); i++)
                 if (e == transient[i])
@@ -766,35 +724,34 @@ static bool accept_error_is_transient(int e)
         return false;
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         WsListener *l = userdata;
         WsContext *ctx = l->ctx;
 
         for (unsigned i = 0; i < WS_ACCEPT_BATCH; i++) {
                 struct sockaddr_storage sa = {};
                 socklen_t salen = sizeof sa;
-                int cfd = accept4(fd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                int cfd = accept4(fd, (struct sockaddr *) &sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC), e;
 
                 if (cfd >= 0) {
                         ws_context_adopt(ctx, cfd, &sa);
                         continue;
                 }
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                e = errno;
+                if (e == EAGAIN || e == EWOULDBLOCK)
                         return 0;
-                if (accept_error_is_transient(errno))
+                if (accept_error_is_transient(e))
                         continue;
                 /* Out of fds or memory: a level-triggered listener would spin, so rest a moment. */
                 if (ratelimit_below(&ws_log_limit, 0))
-                        log_warning_errno(-errno, "Failed to accept a connection, pausing for 100 ms: %m");
+                        log_warning_errno(-e, "Failed to accept a connection, pausing for 100 ms: %m");
                 ws_context_pause_accept(ctx, true);
                 return 0;
         }
         return 0;
 }
 
-static WsListener *ws_listener_free(WsListener *l)
-{
+static WsListener *ws_listener_free(WsListener *l) {
         if (!l)
                 return NULL;
         sd_event_source_disable_unref(l->io_source);
@@ -802,8 +759,7 @@ static WsListener *ws_listener_free(WsListener *l)
         return mfree(l);
 }
 
-int ws_context_listen(WsContext *ctx, int fd)
-{
+int ws_context_listen(WsContext *ctx, int fd) {
         _cleanup_close_ int lfd = fd;
         WsListener *l;
         int flags, r;
@@ -827,7 +783,7 @@ int ws_context_listen(WsContext *ctx, int fd)
                 ws_listener_free(l);
                 return r;
         }
-        (void)sd_event_source_set_description(l->io_source, "ws-accept");
+        (void) sd_event_source_set_description(l->io_source, "ws-accept");
         l->next = ctx->listeners;
         ctx->listeners = l;
         return 0;
@@ -837,8 +793,7 @@ int ws_context_listen(WsContext *ctx, int fd)
 
 /* "ws://host[:port][/path]"; an IPv6 host in brackets. */
 static int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path,
-                        size_t path_size)
-{
+                        size_t path_size) {
         const char *p, *end, *h, *after;
         size_t hlen;
         long port = 80;
@@ -851,19 +806,19 @@ static int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_
         end = p + strcspn(p, "/?#");
 
         if (*p == '[') {
-                const char *close = memchr(p, ']', (size_t)(end - p));
+                const char *close = memchr(p, ']', (size_t) (end - p));
 
                 if (!close)
                         return -EINVAL;
                 h = p + 1;
-                hlen = (size_t)(close - h);
+                hlen = (size_t) (close - h);
                 after = close + 1;
         } else {
-                const char *colon = memchr(p, ':', (size_t)(end - p));
+                const char *colon = memchr(p, ':', (size_t) (end - p));
 
                 h = p;
                 after = colon ?: end;
-                hlen = (size_t)(after - p);
+                hlen = (size_t) (after - p);
         }
         if (hlen == 0 || hlen >= host_size)
                 return -EINVAL;
@@ -879,21 +834,17 @@ static int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_
                         return -EINVAL;
         }
 
-        if (*end == '/')
-                (void)snprintf(path, path_size, "%s", end);
-        else
-                (void)snprintf(path, path_size, "/%s", end);
         if (strlen(end) + 2 > path_size)
                 return -EINVAL;
+        (void) snprintf(path, path_size, *end == '/' ? "%s" : "/%s", end);
 
         memcpy(host, h, hlen);
         host[hlen] = 0;
-        *ret_port = (int)port;
+        *ret_port = (int) port;
         return 0;
 }
 
-int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret)
-{
+int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret) {
         char host[256], path[1024], peer[WS_PEER_MAX];
         struct lws *wsi;
         WsConn *c;
@@ -904,7 +855,7 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret)
                 return r;
         if (ctx->freeing)
                 return -ESHUTDOWN;
-        (void)snprintf(peer, sizeof peer, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+        (void) snprintf(peer, sizeof peer, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
         r = ws_conn_new(ctx, true, peer, &c);
         if (r < 0)
                 return r;
@@ -926,7 +877,7 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret)
                 /* lws gave up within the call (and freed the wsi): report it from the loop, like any
                  * other failure. */
                 if (!c->error[0])
-                        (void)snprintf(c->error, sizeof c->error, "failed to start the connection");
+                        (void) snprintf(c->error, sizeof c->error, "address lookup or connect failed");
                 ws_conn_detach(c);
         }
         ws_context_kick(ctx);
@@ -937,8 +888,7 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret)
 
 /* ---- context ---- */
 
-static void ws_config_defaults(WsConfig *c)
-{
+static void ws_config_defaults(WsConfig *c) {
         if (c->max_message == 0)
                 c->max_message = WS_MAX_MESSAGE_DEFAULT;
         if (c->max_queue_messages == 0)
@@ -947,28 +897,26 @@ static void ws_config_defaults(WsConfig *c)
                 c->max_queue_bytes = WS_MAX_QUEUE_BYTES_DEFAULT;
 }
 
-static int ws_context_setup_sources(WsContext *ctx)
-{
+static int ws_context_setup_sources(WsContext *ctx) {
         int r;
 
         r = sd_event_add_defer(ctx->event, &ctx->dead_source, on_dead, ctx);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_enabled(ctx->dead_source, SD_EVENT_OFF);
-        (void)sd_event_source_set_description(ctx->dead_source, "ws-closed");
+        (void) sd_event_source_set_enabled(ctx->dead_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(ctx->dead_source, "ws-closed");
 
         r = sd_event_add_time_relative(ctx->event, &ctx->accept_pause_source, CLOCK_MONOTONIC,
                                        WS_ACCEPT_PAUSE_USEC, 0, on_accept_pause_done, ctx);
         if (r < 0)
                 return r;
-        (void)sd_event_source_set_enabled(ctx->accept_pause_source, SD_EVENT_OFF);
-        (void)sd_event_source_set_description(ctx->accept_pause_source, "ws-accept-pause");
+        (void) sd_event_source_set_enabled(ctx->accept_pause_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(ctx->accept_pause_source, "ws-accept-pause");
         return 0;
 }
 
-static int ws_context_setup_lws(WsContext *ctx)
-{
-        void *loops[] = {uv_event_get_loop(ctx->uv)};
+static int ws_context_setup_lws(WsContext *ctx) {
+        void *loops[] = { uv_event_get_loop(ctx->uv) };
         struct lws_context_creation_info info = {
                 .port = CONTEXT_PORT_NO_LISTEN,
                 .gid = -1,
@@ -993,14 +941,15 @@ static int ws_context_setup_lws(WsContext *ctx)
                 .tx_packet_size = ctx->config.max_message + LWS_PRE + 16,
         };
         if (ctx->config.ping_interval_sec > 0) {
-                uint16_t ping = (uint16_t)MIN(ctx->config.ping_interval_sec, UINT16_MAX / 3U);
+                uint16_t ping = (uint16_t) MIN(ctx->config.ping_interval_sec, UINT16_MAX / 3U);
 
-                ctx->retry =
-                        (lws_retry_bo_t){.secs_since_valid_ping = ping, .secs_since_valid_hangup = ping * 3};
+                ctx->retry = (lws_retry_bo_t){ .secs_since_valid_ping = ping,
+                                               .secs_since_valid_hangup = ping * 3 };
                 vinfo.retry_and_idle_policy = &ctx->retry;
         }
 
-        /* Only errors, through our log, rate-limited: lws is chatty at notice level. */
+        /* Only errors, through our log, rate-limited: lws is chatty at notice level. All of it at
+         * our debug level, for debugging. */
         lws_set_log_level(log_get_max_level() >= LOG_DEBUG ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO
                                                            : LLL_ERR,
                           ws_lws_log);
@@ -1015,8 +964,7 @@ static int ws_context_setup_lws(WsContext *ctx)
 }
 
 int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const WsHandlers *handlers,
-                   void *userdata)
-{
+                   void *userdata) {
         _cleanup_(ws_context_freep) WsContext *ctx = NULL;
         int r;
 
@@ -1035,7 +983,7 @@ int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const W
         if (!ctx->batch)
                 return -ENOMEM;
         if (getrandom(&ctx->mask_state, sizeof ctx->mask_state, GRND_NONBLOCK) != sizeof ctx->mask_state)
-                ctx->mask_state = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+                ctx->mask_state = (uint32_t) time(NULL) ^ (uint32_t) getpid();
         ctx->mask_state |= 1; /* xorshift never leaves 0 */
 
         r = ws_context_setup_sources(ctx);
@@ -1052,8 +1000,7 @@ int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const W
         return 0;
 }
 
-static void ws_context_drain_uv(WsContext *ctx)
-{
+static void ws_context_drain_uv(WsContext *ctx) {
         for (unsigned i = 0; i < WS_SHUTDOWN_ROUNDS; i++)
                 if (!uv_event_run_once(ctx->uv))
                         break;
@@ -1061,8 +1008,7 @@ static void ws_context_drain_uv(WsContext *ctx)
 
 /* With a foreign loop, lws_context_destroy() closes every connection but only starts closing its
  * uv handles; once the loop has run them down, a second call completes the destruction. */
-static void ws_context_destroy_lws(WsContext *ctx)
-{
+static void ws_context_destroy_lws(WsContext *ctx) {
         if (!ctx->lws)
                 return;
         lws_context_destroy(ctx->lws);
@@ -1075,8 +1021,7 @@ static void ws_context_destroy_lws(WsContext *ctx)
         ctx->vhost = NULL;
 }
 
-WsContext *ws_context_free(WsContext *ctx)
-{
+WsContext *ws_context_free(WsContext *ctx) {
         if (!ctx)
                 return NULL;
 
@@ -1087,6 +1032,9 @@ WsContext *ws_context_free(WsContext *ctx)
                 ctx->listeners = l->next;
                 ws_listener_free(l);
         }
+        for (WsConn *c = ctx->conns; c; c = c->next)
+                if (!c->opened && !c->error[0])
+                        (void) snprintf(c->error, sizeof c->error, "shutting down");
         if (ctx->uv)
                 ws_context_destroy_lws(ctx);
 

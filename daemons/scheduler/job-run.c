@@ -16,6 +16,8 @@ typedef struct JobRun {
         Runner *runner;
         Process *process;
         JobScope *scope;
+        void (*on_exited)(void *userdata);
+        void *userdata;
         char *unit; /* scope unit name, with --scope */
         int output_fd;
         sd_event_source *output_source;
@@ -96,12 +98,17 @@ static JobState job_state_from_result(ProcessResult result) {
 
 static void on_process_done(Process *p, ProcessResult result, void *userdata) {
         JobRun *run = userdata;
+        void (*on_exited)(void *) = run->on_exited;
+        void *exited_userdata = run->userdata;
 
         /* The group is gone: collect the last lines before the Job (and this JobRun) may be freed. */
         if (run->output_source)
                 (void) job_run_read_output(run);
         job_run_flush_line(run);
-        runner_job_exited(run->runner, run->job, job_state_from_result(result));
+        /* An evicted or dropped job's final state is already set; the runner ignores ours then. */
+        (void) runner_job_exited(run->runner, run->job, job_state_from_result(result));
+        if (on_exited)
+                on_exited(exited_userdata);
 }
 
 static int job_run_argv(const Job *j, char **exec_argv, char ***ret_argv, char **ret_runtime) {
@@ -186,6 +193,8 @@ int job_run_start(Job *j, const JobRunConfig *config, Runner *runner) {
                 return -ENOMEM;
         run->job = j;
         run->runner = runner;
+        run->on_exited = config->on_exited;
+        run->userdata = config->userdata;
         run->output_fd = -EBADF;
         j->data = run;
         j->data_free = job_run_free;

@@ -20,6 +20,9 @@ typedef struct JobRunConfig {
         uint64_t grace_usec;
         JobScope *scope;       /* NULL: plain child processes */
         const char *instance;  /* for scope unit names */
+        /* Called after the Runner heard of the job's exit (the Job may be gone by then). */
+        void (*on_exited)(void *userdata);
+        void *userdata;
 } JobRunConfig;
 
 /* Spawns the job's process. On success the Job owns the new JobRun and `runner` hears of its end

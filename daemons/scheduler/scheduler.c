@@ -110,6 +110,10 @@ static void log_job_state(Scheduler *s, const Job *j) {
         }
 }
 
+static void on_job_exited(void *userdata) {
+        scheduler_maybe_exit(userdata);
+}
+
 static int on_runner_start(Runner *r, Job *j, void *userdata) {
         Scheduler *s = userdata;
         JobRunConfig rc = {
@@ -119,6 +123,8 @@ static int on_runner_start(Runner *r, Job *j, void *userdata) {
                 .grace_usec = s->config.grace_usec,
                 .scope = s->scope,
                 .instance = s->config.instance,
+                .on_exited = on_job_exited,
+                .userdata = s,
         };
         int k;
 

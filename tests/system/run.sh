@@ -93,6 +93,7 @@ timeout -k 10 200 systemd-nspawn -q -D "$root" --machine=sched-systest --boot --
         </dev/null || status=$?
 [ $status -eq 0 ] || echo "system test: systemd-nspawn exited with status $status"
 
+cat "$tmp/upper/sched-systest/log" 2>/dev/null || echo "system test: the scenario left no log"
 result=$(cat "$tmp/upper/sched-systest/result" 2>/dev/null || echo "no result")
 if [ "$result" != PASS ]; then
         echo "---- container journal (last 150 lines) ----"
