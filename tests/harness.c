@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -112,7 +116,8 @@ static _noreturn_ void child_exec(char *const argv[], int listen_fd, int log_fd,
         for (char *const *e = env_extra; e && *e; e++)
                 (void) putenv(*e);
 
-        execv(argv[0], build_argv(argv));
+        char **v = build_argv(argv);
+        execvp(v[0], v);
         _exit(127);
 }
 
@@ -330,4 +335,36 @@ bool harness_pid_alive(pid_t pid) {
                 state = 0;
         fclose(f);
         return state != 0 && state != 'Z' && state != 'X';
+}
+
+static bool test_name_matches(const char *name, const char *pattern) {
+        size_t n = strlen(pattern);
+
+        if (n > 0 && pattern[n - 1] == '*')
+                return strncmp(name, pattern, n - 1) == 0;
+        return strcmp(name, pattern) == 0;
+}
+
+size_t harness_select_tests(struct CMUnitTest *tests, size_t n, int argc, char *argv[]) {
+        size_t kept = 0;
+
+        if (argc <= 1)
+                return n;
+        for (int a = 1; a < argc; a++) {
+                bool found = false;
+
+                for (size_t i = 0; i < n; i++)
+                        found |= test_name_matches(tests[i].name, argv[a]);
+                if (!found) {
+                        fprintf(stderr, "No test matches '%s'.\n", argv[a]);
+                        exit(1);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                for (int a = 1; a < argc; a++)
+                        if (test_name_matches(tests[i].name, argv[a])) {
+                                tests[kept++] = tests[i];
+                                break;
+                        }
+        return kept;
 }

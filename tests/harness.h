@@ -54,6 +54,12 @@ int daemon_poll(Daemon *d);
 /* Kills (if running), reaps and removes the temporary files. Safe to call twice. */
 void daemon_cleanup(Daemon *d);
 
+/* Keeps only the tests named on the command line (exact names, or a prefix ending in '*'); all when
+ * none is named. A name that matches nothing is an error: exits 1, so a typo cannot pass. Returns the
+ * new count. */
+struct CMUnitTest;
+size_t harness_select_tests(struct CMUnitTest *tests, size_t n, int argc, char *argv[]);
+
 /* Whether a process with that pid exists (zombies count as gone). */
 bool harness_pid_alive(pid_t pid);
 /* Monotonic milliseconds. */

@@ -224,7 +224,7 @@ static void test_bad_usage(void **state) {
 }
 
 int main(int argc, char *argv[]) {
-        const struct CMUnitTest tests[] = {
+        struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_count_and_period, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_seed_reproducible, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_fixed_values, setup, teardown),
@@ -233,7 +233,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
         };
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        size_t n = harness_select_tests(tests, ELEMENTSOF(tests), argc, argv);
+
+        return _cmocka_run_group_tests("producer", tests, n, NULL, NULL);
 }

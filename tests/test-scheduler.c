@@ -391,7 +391,7 @@ static void test_bad_usage(void **state) {
 }
 
 int main(int argc, char *argv[]) {
-        const struct CMUnitTest tests[] = {
+        struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_eviction_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pending_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
@@ -404,7 +404,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
         };
 
-        if (argc > 1)
-                cmocka_set_test_filter(argv[1]);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        size_t n = harness_select_tests(tests, ELEMENTSOF(tests), argc, argv);
+
+        return _cmocka_run_group_tests("scheduler", tests, n, NULL, NULL);
 }

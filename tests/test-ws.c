@@ -815,9 +815,10 @@ static void test_garbage(void **state) {
         fd = raw_handshake(f);
         assert_true(wait_count(f, &f->server.n_open, 1));
         raw_send(f, fd, junk, sizeof junk);
+        assert_int_equal(raw_read_close(f, fd), 1002); /* protocol error */
+        close(fd);
         assert_true(run_until(f, cond_peer_closed, f->server.peers[0], 5000));
         assert_int_equal(f->server.peers[0]->n_messages, 0);
-        close(fd);
 
         connect_clients(f, 1);
         exchange(f, f->client.peers[0], f->server.peers[1], 10, 2);

@@ -128,8 +128,8 @@ expect "systemctl start sched-producer.timer" systemctl start sched-producer.tim
 expect "jobs keep arriving (2 more within 12 s)" retry 12 jcount_ge sched-scheduler@2 $((before + 2)) SCHED_JOB_STATE=running
 expect "sched-producer.service runs succeed" \
         [ "$(systemctl show -P Result sched-producer.service)" = success ]
+systemctl list-timers --no-pager 'sched-*' | sed 's/^/     /'
 expect "systemctl stop sched-producer.timer" systemctl stop sched-producer.timer
-systemctl list-timers --all --no-pager 'sched-*' | sed 's/^/     /'
 
 step "5. --scope instance (drop-in from the package's example)"
 mkdir -p /etc/systemd/system/sched-scheduler@3.service.d
@@ -173,12 +173,22 @@ for u in sched-bus.service sched-scheduler@2.service sched-scheduler@3.service s
 done
 
 if [ "$MODE" = deb ]; then
-        step "8. purge"
+        step "8. purge while everything runs"
         rm -rf /etc/systemd/system/sched-scheduler@1.service.d /etc/systemd/system/sched-scheduler@3.service.d
+        systemctl daemon-reload
+        systemctl start sched-bus.socket sched-scheduler@2.service sched-producer.timer
+        retry 10 status_has sched-scheduler@2.service 'bus connected'
+        expect "a long job running" produce -n 1 --runtime 60 --priority 5
+        retry 5 sh -c '[ -n "$(pgrep -x sleep -a | grep 60.000)" ]'
         expect "dpkg --purge sched-utils" dpkg --purge sched-utils
-        left=$(while read -r f; do [ -f "$f" ] || [ -L "$f" ] && echo "$f"; done <"$R/package-files")
+        expect "no sched-utils process is left" sh -c '! pgrep -a -f "^/usr/bin/sched-"'
+        expect "no job process is left" no_job_left
+        active=$(systemctl list-units --plain --no-legend 'sched-bus*' 'sched-scheduler*' 'sched-producer*' | xargs)
+        expect "no sched-utils unit is loaded${active:+: $active}" [ -z "$active" ]
+        left=$(while read -r f; do [ ! -d "$f" ] && [ -e "$f" ] && echo "$f"; done <"$R/package-files" | xargs)
         expect "no file of the package is left${left:+: $left}" [ -z "$left" ]
-        left=$(find /etc/systemd /var/lib/systemd -name '*sched-*' 2>/dev/null | xargs)
+        left=$(find /etc/systemd /var/lib/systemd -name 'sched-*' ! -name 'sched-systest*' 2>/dev/null | xargs)
         expect "no unit link or state is left${left:+: $left}" [ -z "$left" ]
-        expect "no sched-* unit file is known" sh -c '[ -z "$(systemctl list-unit-files --no-legend "sched-*")" ]'
+        known=$(systemctl list-unit-files --no-legend 'sched-bus*' 'sched-scheduler*' 'sched-producer*' 'sched-jobs*' | xargs)
+        expect "no sched-utils unit file is known${known:+: $known}" [ -z "$known" ]
 fi
