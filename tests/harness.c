@@ -368,3 +368,133 @@ size_t harness_select_tests(struct CMUnitTest *tests, size_t n, int argc, char *
                         }
         return kept;
 }
+
+int harness_raw_ws_connect(int port) {
+        static const char request[] = "GET / HTTP/1.1\r\n"
+                                      "Host: 127.0.0.1\r\n"
+                                      "Upgrade: websocket\r\n"
+                                      "Connection: Upgrade\r\n"
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                      "Sec-WebSocket-Version: 13\r\n\r\n";
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        char buf[1024];
+        size_t n = 0;
+        int fd;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || write(fd, request, sizeof request - 1) < 0) {
+                close(fd);
+                return -errno;
+        }
+        /* Read the response headers byte by byte so that no frame byte is swallowed. */
+        while (n < sizeof buf - 1) {
+                if (read(fd, buf + n, 1) != 1) {
+                        close(fd);
+                        return -ECONNRESET;
+                }
+                n++;
+                buf[n] = 0;
+                if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0)
+                        break;
+        }
+        if (!strstr(buf, " 101 ")) {
+                close(fd);
+                return -EPROTO;
+        }
+        return fd;
+}
+
+int harness_raw_ws_send(int fd, int opcode, bool fin, const void *data, size_t size) {
+        static const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+        uint8_t head[14];
+        size_t h = 0;
+        uint8_t *frame;
+        int r = 0;
+
+        head[h++] = (uint8_t) ((fin ? 0x80 : 0) | (opcode & 0x0f));
+        if (size < 126)
+                head[h++] = (uint8_t) (0x80 | size);
+        else if (size <= 0xffff) {
+                head[h++] = 0x80 | 126;
+                head[h++] = (uint8_t) (size >> 8);
+                head[h++] = (uint8_t) size;
+        } else {
+                head[h++] = 0x80 | 127;
+                for (int i = 7; i >= 0; i--)
+                        head[h++] = (uint8_t) ((uint64_t) size >> (8 * i));
+        }
+        memcpy(head + h, mask, 4);
+        h += 4;
+
+        frame = malloc(h + size);
+        if (!frame)
+                return -ENOMEM;
+        memcpy(frame, head, h);
+        for (size_t i = 0; i < size; i++)
+                frame[h + i] = ((const uint8_t *) data)[i] ^ mask[i % 4];
+        for (size_t off = 0; off < h + size;) {
+                ssize_t k = send(fd, frame + off, h + size - off, MSG_NOSIGNAL);
+                if (k < 0) {
+                        r = -errno;
+                        break;
+                }
+                off += (size_t) k;
+        }
+        free(frame);
+        return r;
+}
+
+static int read_exact(int fd, void *buf, size_t size, long long deadline) {
+        for (size_t off = 0; off < size;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                long long left = deadline - harness_now_ms();
+                ssize_t k;
+
+                if (left <= 0 || poll(&p, 1, (int) left) <= 0)
+                        return -ETIMEDOUT;
+                k = read(fd, (uint8_t *) buf + off, size - off);
+                if (k <= 0)
+                        return -ECONNRESET;
+                off += (size_t) k;
+        }
+        return 0;
+}
+
+int harness_raw_ws_read_close(int fd, int timeout_ms) {
+        long long deadline = harness_now_ms() + timeout_ms;
+
+        for (;;) {
+                uint8_t head[2], ext[8], payload[128];
+                uint64_t len;
+                int r;
+
+                r = read_exact(fd, head, 2, deadline);
+                if (r < 0)
+                        return r;
+                len = head[1] & 0x7f;
+                if (len >= 126) {
+                        size_t n = len == 126 ? 2 : 8;
+                        r = read_exact(fd, ext, n, deadline);
+                        if (r < 0)
+                                return r;
+                        len = 0;
+                        for (size_t i = 0; i < n; i++)
+                                len = len << 8 | ext[i];
+                }
+                /* Server frames are not masked. */
+                while (len > 0) {
+                        size_t n = MIN(len, sizeof payload);
+                        r = read_exact(fd, payload, n, deadline);
+                        if (r < 0)
+                                return r;
+                        if ((head[0] & 0x0f) == 8)
+                                return n >= 2 ? (payload[0] << 8 | payload[1]) : 1005;
+                        len -= n;
+                }
+                if ((head[0] & 0x0f) == 8)
+                        return 1005;
+        }
+}

@@ -54,6 +54,15 @@ int daemon_poll(Daemon *d);
 /* Kills (if running), reaps and removes the temporary files. Safe to call twice. */
 void daemon_cleanup(Daemon *d);
 
+/* A bare WebSocket client over a blocking socket, for what the glue's client would not send:
+ * handshake without subprotocol, then frames exactly as asked. */
+int harness_raw_ws_connect(int port);
+/* One masked frame: `opcode` 1 text, 0 continuation, 8 close; `fin` whether it ends the message. */
+int harness_raw_ws_send(int fd, int opcode, bool fin, const void *data, size_t size);
+/* Reads frames (skipping others) until a close frame, and returns its status code; -ETIMEDOUT, or
+ * -ECONNRESET when the connection ended without one. */
+int harness_raw_ws_read_close(int fd, int timeout_ms);
+
 /* Keeps only the tests named on the command line (exact names, or a prefix ending in '*'); all when
  * none is named. A name that matches nothing is an error: exits 1, so a typo cannot pass. Returns the
  * new count. */

@@ -53,7 +53,11 @@ done
 cleanup() {
         local status=$?
         # nspawn has its own mount namespace: only our two mounts can be left here.
-        mountpoint -q "$root" && umount "$root"
+        if mountpoint -q "$root"; then
+                # nspawn's lock file for this image (named after its device and inode) stays behind.
+                rm -f "/run/systemd/nspawn/locks/$(stat -c 'inode-%d:%i' "$root")"
+                umount "$root"
+        fi
         mountpoint -q "$tmp" && umount "$tmp"
         if findmnt -rn -o TARGET | grep -q "^$tmp"; then
                 echo "FAIL: mounts left under $tmp:" >&2
@@ -66,8 +70,19 @@ cleanup() {
         awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "system test: %.1f s in all\n", b - a }'
         exit $status
 }
+# On SIGINT/SIGTERM, nspawn (if running) powers the container off; the EXIT trap then cleans up.
+nspawn_pid=
+on_signal() {
+        echo "system test: interrupted"
+        if [ -n "$nspawn_pid" ] && kill -TERM "$nspawn_pid" 2>/dev/null; then
+                for _ in $(seq 40); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.5; done
+                kill -KILL $(pgrep -P "$nspawn_pid") "$nspawn_pid" 2>/dev/null || true
+                wait "$nspawn_pid" 2>/dev/null || true
+        fi
+        exit 130
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap on_signal INT TERM
 
 mount -t tmpfs -o size=2G,mode=0755 sched-systest "$tmp"
 mkdir "$tmp/upper" "$tmp/work" "$root"
@@ -95,11 +110,16 @@ fi
 
 hide=(--tmpfs=/tmp --tmpfs="$src")
 [ -n "$build" ] && [ "${build#"$src"/}" = "$build" ] && hide+=(--tmpfs="$build")
+# --register=no --keep-unit --link-journal=no: this machine runs no systemd to register with. In the
+# background, so that a signal reaches on_signal without waiting for the container.
 status=0
 timeout -k 10 200 systemd-nspawn -q -D "$root" --machine=sched-systest --boot --private-network \
         --register=no --keep-unit --link-journal=no --console=pipe "${hide[@]}" \
         -- systemd.unit=multi-user.target systemd.wants=sched-systest.service systemd.show_status=no \
-        </dev/null || status=$?
+        </dev/null &
+nspawn_pid=$!
+wait "$nspawn_pid" || status=$?
+nspawn_pid=
 [ $status -eq 0 ] || echo "system test: systemd-nspawn exited with status $status"
 
 cat "$tmp/upper/sched-systest/log" 2>/dev/null || echo "system test: the scenario left no log"

@@ -172,6 +172,9 @@ for u in sched-bus.service sched-scheduler@2.service sched-scheduler@3.service s
                 awk -v s="${score:-99}" -v t="${target[$u]}" 'BEGIN { exit !(s <= t) }'
 done
 
+step "warnings and errors the sched-utils units logged (for the record)"
+journalctl -b -q -p warning -u 'sched-*' -o short-monotonic --no-pager | tail -n 20 | sed 's/^/     /'
+
 if [ "$MODE" = deb ]; then
         step "8. purge while everything runs"
         rm -rf /etc/systemd/system/sched-scheduler@1.service.d /etc/systemd/system/sched-scheduler@3.service.d
