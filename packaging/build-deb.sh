@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Builds the Debian package of sched-utils from this source tree with dpkg-buildpackage, in a
 # scratch copy of the tree (packaging/debian becomes its debian/), and leaves the .deb in OUT_DIR
-# (default packaging/out/). The source tree is not written to.
+# (default packaging/out/) with the build's log, build.log. The source tree is not written to.
 #
 #   packaging/build-deb.sh [--lintian] [OUT_DIR]
 #
@@ -19,6 +19,10 @@ if [ "${1:-}" = "--lintian" ]; then
 fi
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$src/packaging/out}
+# Whatever happens below, no stale package is left to be taken for this build's.
+mkdir -p "$out"
+rm -f "$out"/sched-utils_*.deb "$out"/sched-utils-dbgsym_*.*deb "$out"/sched-utils_*.buildinfo \
+        "$out"/sched-utils_*.changes "$out/build.log"
 
 for tool in dpkg-buildpackage dh fakeroot; do
         if ! command -v "$tool" >/dev/null; then
@@ -64,8 +68,7 @@ echo "Building sched-utils $deb_version in $work (DEB_BUILD_OPTIONS=$DEB_BUILD_O
         exit 1
 }
 
-mkdir -p "$out"
-rm -f "$out"/sched-utils_*.deb "$out"/sched-utils-dbgsym_*.deb "$out"/sched-utils_*.buildinfo "$out"/sched-utils_*.changes
+cp "$work/build.log" "$out/build.log"
 cp "$work"/sched-utils_*.deb "$work"/sched-utils_*.buildinfo "$work"/sched-utils_*.changes "$out"/
 cp "$work"/sched-utils-dbgsym_*.*deb "$out"/ 2>/dev/null || true
 deb=$(ls "$out"/sched-utils_*.deb)

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "list.h"
 #include "protocol.h"
 #include "ws.h"
 
@@ -16,8 +17,8 @@ struct BusClient {
         Role role; /* _ROLE_INVALID until registered */
         uint64_t n_submitted;
 
-        /* Links in the bus's list of schedulers (role == ROLE_SCHEDULER only). */
-        BusClient *sched_prev, *sched_next;
+        LIST_FIELDS(BusClient, clients);    /* every client of the bus */
+        LIST_FIELDS(BusClient, schedulers); /* role == ROLE_SCHEDULER only */
 };
 
 int bus_client_new(BusClient **ret, WsConn *conn);

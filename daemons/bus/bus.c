@@ -23,9 +23,10 @@ struct Bus {
         BusConfig config;
         sd_event *event;
         WsContext *ws;
-        sd_event_source *sigterm_source, *sigint_source, *status_source, *idle_source;
+        sd_event_source *sigterm_source, *sigint_source, *status_source, *idle_source, *stop_source;
 
-        BusClient *schedulers; /* head of the scheduler list */
+        BusClient *clients;    /* every connection */
+        BusClient *schedulers; /* the registered schedulers, a subset */
         unsigned n_clients, n_producers, n_schedulers;
         uint64_t next_id, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
 
@@ -46,6 +47,7 @@ Bus *bus_free(Bus *b) {
         sd_event_source_disable_unref(b->sigint_source);
         sd_event_source_disable_unref(b->status_source);
         sd_event_source_disable_unref(b->idle_source);
+        sd_event_source_disable_unref(b->stop_source);
         sd_event_unref(b->event);
         free(b->config.listen);
         return mfree(b);
@@ -132,38 +134,20 @@ static void bus_update_idle(Bus *b) {
                 log_warning_errno(r, "Failed to arm the idle timer, ignoring: %m");
 }
 
-static void bus_scheduler_link(Bus *b, BusClient *c) {
-        c->sched_prev = NULL;
-        c->sched_next = b->schedulers;
-        if (b->schedulers)
-                b->schedulers->sched_prev = c;
-        b->schedulers = c;
-        b->n_schedulers++;
-}
-
-static void bus_scheduler_unlink(Bus *b, BusClient *c) {
-        if (c->sched_prev)
-                c->sched_prev->sched_next = c->sched_next;
-        else
-                b->schedulers = c->sched_next;
-        if (c->sched_next)
-                c->sched_next->sched_prev = c->sched_prev;
-        c->sched_prev = c->sched_next = NULL;
-        b->n_schedulers--;
-}
-
 static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
         if (c->role == role)
                 return;
-        if (c->role == ROLE_SCHEDULER)
-                bus_scheduler_unlink(b, c);
-        else if (c->role == ROLE_PRODUCER)
+        if (c->role == ROLE_SCHEDULER) {
+                LIST_REMOVE(schedulers, b->schedulers, c);
+                b->n_schedulers--;
+        } else if (c->role == ROLE_PRODUCER)
                 b->n_producers--;
 
         c->role = role;
-        if (role == ROLE_SCHEDULER)
-                bus_scheduler_link(b, c);
-        else if (role == ROLE_PRODUCER)
+        if (role == ROLE_SCHEDULER) {
+                LIST_PREPEND(schedulers, b->schedulers, c);
+                b->n_schedulers++;
+        } else if (role == ROLE_PRODUCER)
                 b->n_producers++;
 }
 
@@ -178,7 +162,7 @@ static void bus_send(Bus *b, BusClient *c, WsMessage *m) {
                                bus_client_peer(c), ws_conn_queued_messages(c->conn),
                                ws_conn_queued_bytes(c->conn));
                 ws_conn_close(c->conn, WS_CLOSE_POLICY, "send queue overflow");
-        } else if (r < 0)
+        } else if (r < 0 && r != -ENOTCONN) /* -ENOTCONN: already closing */
                 bus_log_client(b, c, LOG_WARNING, "Failed to queue a message for %s, ignoring: %s",
                                bus_client_peer(c), strerror(-r));
 }
@@ -236,12 +220,11 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
                 return;
         }
 
-        /* A slow scheduler may be closed (and unlinked) while we walk the list: take next first. */
-        for (BusClient *s = b->schedulers, *next; s; s = next) {
-                next = s->sched_next;
+        /* A slow scheduler may be closed (and unlinked) while we walk the list. */
+        BusClient *s, *next;
+        LIST_FOREACH_SAFE(schedulers, s, next, b->schedulers)
                 if (s != c)
                         bus_send(b, s, m);
-        }
         ws_message_unref(m);
 
         b->n_forwarded++;
@@ -284,6 +267,7 @@ static void on_ws_open(WsConn *conn, void *userdata) {
                 return;
         }
         ws_conn_set_userdata(conn, c);
+        LIST_PREPEND(clients, b->clients, c);
         b->n_clients++;
         bus_update_idle(b);
         log_debug("Client %s connected (%u clients).", bus_client_peer(c), b->n_clients);
@@ -297,11 +281,14 @@ static void on_ws_close(WsConn *conn, void *userdata) {
                 return;
         ws_conn_set_userdata(conn, NULL);
         bus_client_set_role(b, c, _ROLE_INVALID);
+        LIST_REMOVE(clients, b->clients, c);
         b->n_clients--;
         log_debug("Client %s disconnected (%u clients).", bus_client_peer(c), b->n_clients);
         bus_client_free(c);
         bus_status_changed(b);
         bus_update_idle(b);
+        if (b->stopping && b->n_clients == 0)
+                (void) sd_event_exit(b->event, 0);
 }
 
 static void on_ws_refused(const char *peer, void *userdata) {
@@ -313,13 +300,36 @@ static void on_ws_refused(const char *peer, void *userdata) {
                             peer ?: "unknown", b->config.max_clients);
 }
 
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Bus *b = userdata;
+
+        log_warning("%u clients did not answer the close within 1 s; closing anyway.", b->n_clients);
+        (void) sd_event_exit(b->event, 0);
+        return 0;
+}
+
+/* Says goodbye (1001 going away) to every client, then leaves the loop once all are gone or after
+ * a second, whichever comes first. */
 static void bus_stop(Bus *b, const char *why) {
+        BusClient *c, *next;
+        int r;
+
         if (b->stopping)
                 return;
         b->stopping = true;
         log_info("%s", why);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
-        (void) sd_event_exit(b->event, 0);
+
+        if (b->n_clients == 0) {
+                (void) sd_event_exit(b->event, 0);
+                return;
+        }
+        LIST_FOREACH_SAFE(clients, c, next, b->clients)
+                ws_conn_close(c->conn, WS_CLOSE_GOING_AWAY, "bus stopping");
+        r = sd_event_add_time_relative(b->event, &b->stop_source, CLOCK_MONOTONIC, USEC_PER_SEC,
+                                       10 * USEC_PER_MSEC, on_stop_timeout, b);
+        if (r < 0)
+                (void) sd_event_exit(b->event, 0);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

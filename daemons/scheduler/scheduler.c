@@ -77,7 +77,7 @@ static void scheduler_maybe_exit(Scheduler *s) {
                 (void) sd_event_exit(s->event, 0);
 }
 
-static void log_job_state(Scheduler *s, const Job *j) {
+static void log_job_state(Scheduler *s, const Job *j, JobState old) {
         LogJob lj = job_log(j);
         char by[64];
 
@@ -104,6 +104,10 @@ static void log_job_state(Scheduler *s, const Job *j) {
                 (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
                 log_job_extra(LOG_NOTICE, &lj, LOG_FIELDS(by),
                               "Job %" PRIu64 " evicted by more urgent job %" PRIu64 ".", j->id, j->evicted_by);
+                break;
+        case JOB_DROPPED:
+                log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " dropped: the scheduler is stopping (it was %s).", j->id,
+                        old == JOB_RUNNING ? "running, now terminated" : job_state_to_string(old) ?: "new");
                 break;
         default:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " %s.", j->id, job_state_to_string(j->state));
@@ -143,7 +147,7 @@ static int on_runner_stop(Runner *r, Job *j, JobState reason, void *userdata) {
 static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userdata) {
         Scheduler *s = userdata;
 
-        log_job_state(s, j);
+        log_job_state(s, j, old);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
 }

@@ -66,6 +66,9 @@ if [ "$MODE" = deb ]; then
 else
         systemctl daemon-reload
 fi
+for page in sched-bus.8 sched-scheduler.8 sched-producer.1 sched-process-demo.1; do
+        expect "man page $page installed" sh -c "man -w $page >/dev/null 2>&1 || [ -e /usr/share/man/man${page##*.}/$page.gz ]"
+done
 
 step "1. socket activation"
 systemctl start sched-bus.socket

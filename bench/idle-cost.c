@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench-idle: what sched-bus and sched-scheduler cost while nothing happens. The bus serves two
+ * clients (the scheduler and a producer connection of ours), then for a window of --seconds
+ * nobody sends anything. Read from /proc for each daemon over the window: wakeups (voluntary
+ * context switches, summed over threads: each is one sleep that ended), involuntary switches and
+ * CPU time, next to the WATCHDOG=1 pings it sent. With the watchdog on, every ping is one wakeup;
+ * any wakeup beyond those is a periodic timer nobody asked for.
+ *
+ * Cases: no watchdog (WATCHDOG_USEC unset), and WATCHDOG_USEC=--watchdog. With --strace, one more
+ * window per daemon under `strace -c -f` lists the system calls made while idle.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench-daemon.h"
+#include "bench-net.h"
+#include "bench-util.h"
+#include "parse.h"
+
+#define RUNS_MAX        100
+#define SETTLE_NS       (500 * NSEC_PER_MSEC)
+#define SETUP_TIMEOUT_NS (10 * NSEC_PER_SEC)
+
+typedef enum Daemon {
+        DAEMON_BUS,
+        DAEMON_SCHEDULER,
+        _DAEMON_MAX,
+} Daemon;
+
+static const char *const daemon_names[_DAEMON_MAX] = {
+        [DAEMON_BUS] = "sched-bus",
+        [DAEMON_SCHEDULER] = "sched-scheduler",
+};
+
+typedef struct IdleConfig {
+        unsigned seconds, runs;
+        uint64_t watchdog_usec;
+        bool strace;
+        const char *bus_binary, *scheduler_binary;
+} IdleConfig;
+
+typedef struct IdleResult {
+        double wakeups, involuntary, cpu_ms, pings;
+        unsigned per_second[600]; /* wakeups in each second of the window */
+} IdleResult;
+
+typedef struct Idle {
+        BenchNet *net;
+        BenchDaemon *daemons[_DAEMON_MAX];
+        BenchConn *producer;
+        bool connected;
+} Idle;
+
+static void idle_done(Idle *s) {
+        for (Daemon d = 0; d < _DAEMON_MAX; d++)
+                s->daemons[d] = bench_daemon_free(s->daemons[d]);
+        s->net = bench_net_free(s->net);
+}
+
+static void on_scheduler_status(BenchDaemon *d, const char *status, uint64_t now_ns, void *userdata) {
+        Idle *s = userdata;
+
+        s->connected = strstr(status, "bus connected") != NULL;
+}
+
+static bool scheduler_connected(void *userdata) {
+        return ((Idle *) userdata)->connected;
+}
+
+static int idle_setup(Idle *s, const IdleConfig *c, bool watchdog) {
+        char url[64], wd[64], *env[] = { wd, NULL };
+        char *argv[] = { (char *) c->scheduler_binary, (char *) "-s", (char *) "5", (char *) "--bus", url, NULL };
+        char *bus_args[] = { NULL };
+        int r;
+
+        (void) snprintf(wd, sizeof wd, "WATCHDOG_USEC=%" PRIu64, c->watchdog_usec);
+        /* The bus gets its watchdog through the environment as well: start it by hand here. */
+        if (watchdog)
+                (void) setenv("WATCHDOG_USEC", wd + strlen("WATCHDOG_USEC="), 1);
+        r = bench_daemon_start_bus(&s->daemons[DAEMON_BUS], c->bus_binary, bus_args, NULL, url, sizeof url);
+        (void) unsetenv("WATCHDOG_USEC");
+        if (r < 0)
+                return r;
+        r = bench_daemon_spawn(&s->daemons[DAEMON_SCHEDULER], argv, -1, NULL, watchdog ? env : NULL);
+        if (r < 0)
+                return r;
+        r = bench_daemon_wait_ready(s->daemons[DAEMON_SCHEDULER], 10000);
+        if (r < 0)
+                return r;
+
+        r = bench_net_new(&s->net, NULL);
+        if (r < 0)
+                return r;
+        r = bench_daemon_attach(s->daemons[DAEMON_BUS], bench_net_event(s->net), NULL, NULL);
+        if (r >= 0)
+                r = bench_daemon_attach(s->daemons[DAEMON_SCHEDULER], bench_net_event(s->net), on_scheduler_status,
+                                        s);
+        if (r < 0)
+                return r;
+        on_scheduler_status(s->daemons[DAEMON_SCHEDULER], bench_daemon_status(s->daemons[DAEMON_SCHEDULER]), 0, s);
+        r = bench_net_run_until(s->net, scheduler_connected, s, SETUP_TIMEOUT_NS);
+        if (r < 0)
+                return r;
+        r = bench_conn_connect(s->net, url, &s->producer);
+        if (r < 0)
+                return r;
+        r = bench_conn_register(s->producer, "producer");
+        if (r < 0)
+                return r;
+        /* Registration, STATUS= updates and the first watchdog ping settle before the window. */
+        bench_net_run_for(s->net, SETTLE_NS);
+        return 0;
+}
+
+/* One window: /proc figures of both daemons, sampled every second. */
+static int idle_measure(Idle *s, const IdleConfig *c, IdleResult ret[_DAEMON_MAX]) {
+        ProcStats first[_DAEMON_MAX], prev[_DAEMON_MAX], cur;
+        unsigned pings0[_DAEMON_MAX];
+        int r;
+
+        for (Daemon d = 0; d < _DAEMON_MAX; d++) {
+                r = proc_stats_read(bench_daemon_pid(s->daemons[d]), &first[d]);
+                if (r < 0)
+                        return r;
+                prev[d] = first[d];
+                pings0[d] = bench_daemon_n_watchdog(s->daemons[d]);
+                ret[d] = (IdleResult){};
+        }
+        for (unsigned sec = 0; sec < c->seconds; sec++) {
+                bench_net_run_for(s->net, NSEC_PER_SEC);
+                for (Daemon d = 0; d < _DAEMON_MAX; d++) {
+                        r = proc_stats_read(bench_daemon_pid(s->daemons[d]), &cur);
+                        if (r < 0)
+                                return r;
+                        ret[d].per_second[sec] = (unsigned) (cur.ctx_voluntary - prev[d].ctx_voluntary);
+                        prev[d] = cur;
+                }
+        }
+        for (Daemon d = 0; d < _DAEMON_MAX; d++) {
+                ret[d].wakeups = (double) (prev[d].ctx_voluntary - first[d].ctx_voluntary);
+                ret[d].involuntary = (double) (prev[d].ctx_involuntary - first[d].ctx_involuntary);
+                ret[d].cpu_ms = (double) (prev[d].cpu_ns - first[d].cpu_ns) / 1e6;
+                ret[d].pings = (double) (bench_daemon_n_watchdog(s->daemons[d]) - pings0[d]);
+        }
+        return 0;
+}
+
+/* strace -c -f on one daemon for a window; its summary goes to stdout. */
+static int idle_strace(Idle *s, const IdleConfig *c, Daemon d) {
+        char pid[32], out[128];
+        char *argv[] = { (char *) "strace", (char *) "-q", (char *) "-c", (char *) "-f", (char *) "-o", out, (char *) "-p", pid, NULL };
+        _cleanup_free_ char *line = NULL;
+        size_t len = 0;
+        pid_t child;
+        int status;
+        FILE *f;
+
+        (void) snprintf(pid, sizeof pid, "%d", (int) bench_daemon_pid(s->daemons[d]));
+        (void) snprintf(out, sizeof out, "/tmp/sched-bench-strace-%d", (int) getpid());
+        fflush(stdout);
+        child = fork();
+        if (child < 0)
+                return -errno;
+        if (child == 0) {
+                execvp("strace", argv);
+                _exit(127);
+        }
+        bench_net_run_for(s->net, (uint64_t) c->seconds * NSEC_PER_SEC);
+        (void) kill(child, SIGINT);
+        (void) waitpid(child, &status, 0);
+
+        f = fopen(out, "re");
+        if (!f)
+                return -ENOENT;
+        printf("### strace -c -f -p %s (%s), %u s idle\n", pid, daemon_names[d], c->seconds);
+        while (getline(&line, &len, f) > 0)
+                fputs(line, stdout);
+        fclose(f);
+        (void) unlink(out);
+        return 0;
+}
+
+static void print_row(unsigned run, const char *label, Daemon d, const IdleResult *r, unsigned seconds) {
+        printf("%-6u %-12s %-16s %9.0f %9.0f %8.0f %11.2f %12.0f   ", run, label, daemon_names[d], r->wakeups,
+               r->pings, r->wakeups - r->pings, r->cpu_ms, r->involuntary);
+        for (unsigned i = 0; i < seconds && i < 20; i++)
+                printf("%u%s", r->per_second[i], i + 1 < seconds ? " " : "");
+        printf("\n");
+}
+
+static int idle_run(const IdleConfig *c, bool watchdog, unsigned run, IdleResult res[_DAEMON_MAX]) {
+        Idle s = {};
+        int r;
+
+        r = idle_setup(&s, c, watchdog);
+        if (r >= 0)
+                r = idle_measure(&s, c, res);
+        if (r >= 0) {
+                for (Daemon d = 0; d < _DAEMON_MAX; d++)
+                        print_row(run, watchdog ? "watchdog" : "no watchdog", d, &res[d], c->seconds);
+                fflush(stdout);
+        }
+        if (r >= 0 && c->strace && run == 1)
+                for (Daemon d = 0; d < _DAEMON_MAX && r >= 0; d++)
+                        r = idle_strace(&s, c, d);
+        idle_done(&s);
+        return r;
+}
+
+static int idle_case(const IdleConfig *c, bool watchdog, IdleResult res[][_DAEMON_MAX]) {
+        for (unsigned i = 0; i < c->runs; i++) {
+                int r = idle_run(c, watchdog, i + 1, res[i]);
+
+                if (r < 0) {
+                        fprintf(stderr, "bench-idle: %s, run %u: %s\n", watchdog ? "watchdog" : "no watchdog", i + 1,
+                                strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static void print_summary(const IdleConfig *c, bool watchdog, IdleResult res[][_DAEMON_MAX]) {
+        const char *label = watchdog ? "watchdog" : "no watchdog";
+        double w[RUNS_MAX], p[RUNS_MAX], o[RUNS_MAX], cpu[RUNS_MAX];
+
+        for (Daemon d = 0; d < _DAEMON_MAX; d++) {
+                for (unsigned i = 0; i < c->runs; i++) {
+                        w[i] = res[i][d].wakeups;
+                        p[i] = res[i][d].pings;
+                        o[i] = res[i][d].wakeups - res[i][d].pings;
+                        cpu[i] = res[i][d].cpu_ms;
+                }
+                printf("%-12s %-16s %9.1f %9.1f %8.1f %11.2f\n", label, daemon_names[d], bench_median(w, c->runs),
+                       bench_median(p, c->runs), bench_median(o, c->runs), bench_median(cpu, c->runs));
+                printf("RESULT idle_%s_%s wakeups=%.1f pings=%.1f other=%.1f cpu_ms=%.2f seconds=%u\n",
+                       watchdog ? "watchdog" : "nowatchdog", d == DAEMON_BUS ? "bus" : "scheduler", bench_median(w, c->runs),
+                       bench_median(p, c->runs), bench_median(o, c->runs), bench_median(cpu, c->runs), c->seconds);
+        }
+}
+
+static void help(void) {
+        printf("Usage: bench-idle [OPTIONS]\n"
+               "\n"
+               "Wakeups and CPU time of sched-bus and sched-scheduler while idle, the bus serving\n"
+               "two clients (the scheduler and a producer).\n"
+               "\n"
+               "  --seconds N            length of each idle window (default 10)\n"
+               "  --watchdog SEC         WATCHDOG_USEC of the watchdog case (default 2)\n"
+               "  --runs N               runs of each case (default 5)\n"
+               "  --strace               one more window per daemon under strace -c -f\n"
+               "  --bus-binary PATH      (default " BUS_BINARY ")\n"
+               "  --scheduler-binary PATH  (default " SCHEDULER_BINARY ")\n");
+}
+
+static int parse_argv(int argc, char *argv[], IdleConfig *c) {
+        enum { ARG_SECONDS = 0x100, ARG_WATCHDOG, ARG_RUNS, ARG_STRACE, ARG_BUS_BINARY, ARG_SCHEDULER_BINARY };
+        static const struct option options[] = {
+                { "seconds", required_argument, NULL, ARG_SECONDS },
+                { "watchdog", required_argument, NULL, ARG_WATCHDOG },
+                { "runs", required_argument, NULL, ARG_RUNS },
+                { "strace", no_argument, NULL, ARG_STRACE },
+                { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
+                { "scheduler-binary", required_argument, NULL, ARG_SCHEDULER_BINARY },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int opt, longindex, r;
+
+        while ((opt = (longindex = -1, getopt_long(argc, argv, "h", options, &longindex))) >= 0) {
+                r = 0;
+                switch (opt) {
+                case ARG_SECONDS:
+                        r = parse_unsigned(optarg, 1, 600, &c->seconds);
+                        break;
+                case ARG_WATCHDOG:
+                        r = parse_seconds(optarg, 3600, &c->watchdog_usec);
+                        if (r >= 0 && c->watchdog_usec == 0)
+                                r = -ERANGE;
+                        break;
+                case ARG_RUNS:
+                        r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
+                        break;
+                case ARG_STRACE:
+                        c->strace = true;
+                        break;
+                case ARG_BUS_BINARY:
+                        c->bus_binary = optarg;
+                        break;
+                case ARG_SCHEDULER_BINARY:
+                        c->scheduler_binary = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return parse_option_error("bench-idle", options, opt, longindex, optarg, r);
+        }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        IdleConfig config = { .seconds = 10, .runs = 5, .watchdog_usec = 2 * USEC_PER_SEC,
+                              .bus_binary = BUS_BINARY, .scheduler_binary = SCHEDULER_BINARY };
+        IdleResult(*off)[_DAEMON_MAX] = NULL, (*on)[_DAEMON_MAX] = NULL;
+        int r;
+
+        r = parse_argv(argc, argv, &config);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        off = calloc(config.runs, sizeof *off);
+        on = calloc(config.runs, sizeof *on);
+        if (!off || !on)
+                return 1;
+
+        bench_print_header("idle cost (bench-idle)");
+        printf("# %u s idle windows, bus with 2 clients (scheduler + producer), watchdog case WATCHDOG_USEC=%" PRIu64
+               "\n",
+               config.seconds, config.watchdog_usec);
+        printf("%-6s %-12s %-16s %9s %9s %8s %11s %12s   %s\n", "run", "case", "daemon", "wakeups", "pings",
+               "other", "CPU ms", "involuntary", "wakeups in each second");
+        r = idle_case(&config, false, off);
+        if (r >= 0)
+                r = idle_case(&config, true, on);
+        if (r >= 0) {
+                printf("\n## summary: medians of %u runs, per %u s window\n", config.runs, config.seconds);
+                printf("%-12s %-16s %9s %9s %8s %11s\n", "case", "daemon", "wakeups", "pings", "other", "CPU ms");
+                print_summary(&config, false, off);
+                print_summary(&config, true, on);
+        }
+        free(off);
+        free(on);
+        return r < 0 ? 1 : 0;
+}
