@@ -104,20 +104,25 @@ long bench_raise_nofile(unsigned long want) {
         return (long) rl.rlim_cur;
 }
 
-/* Nanoseconds on a CPU, from schedstat: exact, where utime and stime count 10 ms ticks. */
-static int read_schedstat_ns(const char *path, uint64_t *ret) {
-        unsigned long long ns;
+/* Nanoseconds on a CPU (se.sum_exec_runtime, in ms with six decimals): exact, where utime and stime
+ * count 10 ms ticks. */
+static int read_sched_runtime_ns(const char *path, uint64_t *ret) {
+        _cleanup_free_ char *line = NULL;
+        unsigned long long ms, frac;
+        size_t len = 0;
         FILE *f = fopen(path, "re");
-        int n;
+        int r = -EIO;
 
         if (!f)
                 return -errno;
-        n = fscanf(f, "%llu", &ns);
+        while (getline(&line, &len, f) > 0)
+                if (sscanf(line, "se.sum_exec_runtime : %llu.%6llu", &ms, &frac) == 2) {
+                        *ret = ms * NSEC_PER_MSEC + frac;
+                        r = 0;
+                        break;
+                }
         fclose(f);
-        if (n != 1)
-                return -EIO;
-        *ret = ns;
-        return 0;
+        return r;
 }
 
 /* utime and stime (fields 14 and 15) of a /proc stat file, in clock ticks. */
@@ -163,8 +168,8 @@ static void read_status_fields(const char *path, ProcStats *st, bool with_rss) {
 int proc_stats_read(pid_t pid, ProcStats *ret) {
         char path[128];
         ProcStats st = {};
-        uint64_t ticks = 0, schedstat_ns = 0;
-        bool schedstat_ok = true;
+        uint64_t ticks = 0, runtime_ns = 0;
+        bool runtime_ok = true;
         long hz = sysconf(_SC_CLK_TCK);
         struct dirent *de;
         DIR *d;
@@ -185,29 +190,29 @@ int proc_stats_read(pid_t pid, ProcStats *ret) {
                 st.rss_bytes = leader.rss_bytes;
         }
 
-        /* Context switches and schedstat are per thread: sum them. */
+        /* Context switches and run time are per thread: sum them. */
         (void) snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
         d = opendir(path);
         if (!d)
                 return -errno;
         while ((de = readdir(d))) {
                 char tpath[300];
-                uint64_t ns;
+                uint64_t ns = 0;
 
                 if (de->d_name[0] == '.')
                         continue;
                 (void) snprintf(tpath, sizeof tpath, "/proc/%d/task/%s/status", (int) pid, de->d_name);
                 read_status_fields(tpath, &st, false);
-                (void) snprintf(tpath, sizeof tpath, "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
-                if (read_schedstat_ns(tpath, &ns) >= 0)
-                        schedstat_ns += ns;
+                (void) snprintf(tpath, sizeof tpath, "/proc/%d/task/%s/sched", (int) pid, de->d_name);
+                if (read_sched_runtime_ns(tpath, &ns) >= 0)
+                        runtime_ns += ns;
                 else
-                        schedstat_ok = false;
+                        runtime_ok = false;
                 st.n_threads++;
         }
         closedir(d);
-        if (schedstat_ok && st.n_threads > 0)
-                st.cpu_ns = schedstat_ns;
+        if (runtime_ok && st.n_threads > 0)
+                st.cpu_ns = runtime_ns;
         *ret = st;
         return 0;
 }

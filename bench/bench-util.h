@@ -32,7 +32,7 @@ long bench_raise_nofile(unsigned long want);
 
 /* A process's figures from /proc, summed over its threads. */
 typedef struct ProcStats {
-        uint64_t cpu_ns;        /* time on a CPU (schedstat; utime + stime where that is missing) */
+        uint64_t cpu_ns;        /* time on a CPU (sched's sum_exec_runtime; utime + stime without it) */
         uint64_t rss_bytes;     /* VmRSS */
         uint64_t ctx_voluntary; /* the thread blocked and was woken up again: a wakeup */
         uint64_t ctx_involuntary;

@@ -258,6 +258,9 @@ static void ws_conn_detach(WsConn *c) {
                 ctx->dead = c;
         ctx->dead_tail = c;
 
+        /* ws_context_free() delivers the final callbacks itself, maybe after the loop has ended. */
+        if (ctx->freeing)
+                return;
         r = sd_event_source_set_enabled(ctx->dead_source, SD_EVENT_ONESHOT);
         if (r < 0)
                 log_warning_errno(r, "Failed to schedule the close of a WebSocket connection, ignoring: %m");

@@ -103,7 +103,8 @@ static void test_count_and_period(void **state) {
                 json_decref(j);
         }
         assert_int_equal(daemon_count_log(&d, "submitted priority="), 5);
-        assert_int_equal(daemon_count_log(&d, "next in 0.050 s"), 5);
+        assert_int_equal(daemon_count_log(&d, "next in 0.050 s"), 4);
+        assert_int_equal(daemon_count_log(&d, "the last of 5"), 1);
         daemon_cleanup(&d);
 }
 

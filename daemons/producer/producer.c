@@ -61,7 +61,7 @@ static int on_drain(sd_event_source *s, uint64_t usec, void *userdata) {
         Producer *p = userdata;
 
         if (bus_link_queued(p->link) == 0) {
-                log_info("Sent %" PRIu64 " jobs, done.", p->n_sent);
+                log_info("Sent %" PRIu64 " job%s, done.", p->n_sent, p->n_sent == 1 ? "" : "s");
                 producer_exit(p, 0);
                 return 0;
         }
@@ -98,7 +98,11 @@ static int producer_send_one(Producer *p, double *ret_wait) {
                 return log_error_errno(r, "Failed to send a job to %s: %m", bus_link_get_url(p->link));
 
         p->n_sent++;
-        log_info("submitted priority=%d runtime=%g, next in %.3f s", priority, runtime, wait);
+        if (p->config.count > 0 && p->n_sent >= p->config.count)
+                log_info("submitted priority=%d runtime=%g, the last of %" PRIu64, priority, runtime,
+                         p->config.count);
+        else
+                log_info("submitted priority=%d runtime=%g, next in %.3f s", priority, runtime, wait);
         *ret_wait = wait;
         return 0;
 }
