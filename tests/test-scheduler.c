@@ -53,6 +53,8 @@ static void fixture_start(Fixture *f, const char *const *args) {
         assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
         assert_int_equal(daemon_wait_notify(&f->sched, "READY=1", 10000, NULL, 0), 0);
         assert_int_equal(daemon_wait_status(&f->sched, "bus connected", 10000), 0);
+        /* Registered at the bus, not only sent: otherwise the first job could find no scheduler. */
+        assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
         assert_int_equal(test_client_connect(f->net, f->url, &f->producer), 0);
         assert_int_equal(test_client_register(f->producer, "producer"), 0);
 }
@@ -331,6 +333,7 @@ static void test_bus_restart(void **state) {
         harness_sleep_ms(300);
         start_bus(f);
         assert_int_equal(daemon_wait_log(&f->sched, "registered as scheduler", 2, 10000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
 
         /* The running job was not disturbed. */
         wait_event(f, 1, "done", 10000);

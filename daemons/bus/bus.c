@@ -11,6 +11,7 @@
 
 #include "bus-client.h"
 #include "bus.h"
+#include "event-util.h"
 #include "log.h"
 #include "protocol.h"
 #include "ratelimit.h"
@@ -23,7 +24,7 @@ struct Bus {
         BusConfig config;
         sd_event *event;
         WsContext *ws;
-        sd_event_source *sigterm_source, *sigint_source, *status_source, *idle_source, *stop_source;
+        sd_event_source *status_source, *idle_source, *stop_source;
 
         BusClient *clients;    /* every connection */
         BusClient *schedulers; /* the registered schedulers, a subset */
@@ -43,8 +44,6 @@ Bus *bus_free(Bus *b) {
 
         /* The context closes every connection; on_close frees their BusClients. */
         b->ws = ws_context_free(b->ws);
-        sd_event_source_disable_unref(b->sigterm_source);
-        sd_event_source_disable_unref(b->sigint_source);
         sd_event_source_disable_unref(b->status_source);
         sd_event_source_disable_unref(b->idle_source);
         sd_event_source_disable_unref(b->stop_source);
@@ -445,24 +444,11 @@ static void bus_raise_fd_limit(Bus *b) {
 }
 
 static int bus_setup_event(Bus *b) {
-        sigset_t mask;
         int r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(-errno, "Failed to block signals: %m");
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        r = sd_event_new(&b->event);
+        r = event_new_daemon(&b->event, on_signal, b);
         if (r < 0)
-                return log_error_errno(r, "Failed to allocate the event loop: %m");
-        r = sd_event_add_signal(b->event, &b->sigterm_source, SIGTERM, on_signal, b);
-        if (r >= 0)
-                r = sd_event_add_signal(b->event, &b->sigint_source, SIGINT, on_signal, b);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch SIGTERM/SIGINT: %m");
+                return r;
 
         r = sd_event_add_time_relative(b->event, &b->status_source, CLOCK_MONOTONIC, STATUS_DELAY_USEC,
                                        10 * USEC_PER_MSEC, on_status_timer, b);
@@ -470,10 +456,6 @@ static int bus_setup_event(Bus *b) {
                 return log_error_errno(r, "Failed to add the status timer: %m");
         (void) sd_event_source_set_enabled(b->status_source, SD_EVENT_OFF);
         (void) sd_event_source_set_description(b->status_source, "bus-status");
-
-        r = sd_event_set_watchdog(b->event, true);
-        if (r < 0)
-                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
         return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-link.h"
+#include "event-util.h"
 #include "job-generator.h"
 #include "log.h"
 #include "producer.h"
@@ -19,7 +20,7 @@ struct Producer {
         sd_event *event;
         BusLink *link;
         JobGenerator generator;
-        sd_event_source *send_source, *deadline_source, *drain_source, *sigterm_source, *sigint_source;
+        sd_event_source *send_source, *deadline_source, *drain_source;
 
         uint64_t n_sent;
         uint64_t next_usec; /* CLOCK_MONOTONIC time of the next send */
@@ -34,8 +35,6 @@ Producer *producer_free(Producer *p) {
         sd_event_source_disable_unref(p->send_source);
         sd_event_source_disable_unref(p->deadline_source);
         sd_event_source_disable_unref(p->drain_source);
-        sd_event_source_disable_unref(p->sigterm_source);
-        sd_event_source_disable_unref(p->sigint_source);
         sd_event_unref(p->event);
         return mfree(p);
 }
@@ -193,24 +192,11 @@ static int producer_setup(Producer *p) {
                 .on_disconnected = on_link_disconnected,
                 .on_message = on_link_message,
         };
-        sigset_t mask;
         int r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(-errno, "Failed to block signals: %m");
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        r = sd_event_new(&p->event);
+        r = event_new_daemon(&p->event, on_signal, p);
         if (r < 0)
-                return log_error_errno(r, "Failed to allocate the event loop: %m");
-        r = sd_event_add_signal(p->event, &p->sigterm_source, SIGTERM, on_signal, p);
-        if (r >= 0)
-                r = sd_event_add_signal(p->event, &p->sigint_source, SIGINT, on_signal, p);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch SIGTERM/SIGINT: %m");
+                return r;
 
         r = sd_event_add_time_relative(p->event, &p->deadline_source, CLOCK_MONOTONIC,
                                        p->config.connect_timeout_usec, USEC_PER_MSEC, on_deadline, p);

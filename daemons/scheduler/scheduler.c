@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-link.h"
+#include "event-util.h"
 #include "job-run.h"
 #include "job-scope.h"
 #include "job.h"
@@ -21,7 +22,7 @@ struct Scheduler {
         BusLink *link;
         Runner *runner;
         JobScope *scope; /* --scope only */
-        sd_event_source *sigterm_source, *sigint_source, *status_source;
+        sd_event_source *status_source;
 
         uint64_t next_local_id; /* for payloads without a bus id */
         RateLimit bad_job_limit;
@@ -37,8 +38,6 @@ Scheduler *scheduler_free(Scheduler *s) {
         /* Jobs still alive are killed by their Process destructors. */
         s->runner = runner_free(s->runner);
         s->scope = job_scope_free(s->scope);
-        sd_event_source_disable_unref(s->sigterm_source);
-        sd_event_source_disable_unref(s->sigint_source);
         sd_event_source_disable_unref(s->status_source);
         sd_event_unref(s->event);
         free(s->config.bus_url);
@@ -242,35 +241,17 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
 }
 
 static int scheduler_setup_event(Scheduler *s) {
-        sigset_t mask;
         int r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGCHLD);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(-errno, "Failed to block signals: %m");
-        (void) signal(SIGPIPE, SIG_IGN);
-
-        r = sd_event_new(&s->event);
+        r = event_new_daemon(&s->event, on_signal, s);
         if (r < 0)
-                return log_error_errno(r, "Failed to allocate the event loop: %m");
-        r = sd_event_add_signal(s->event, &s->sigterm_source, SIGTERM, on_signal, s);
-        if (r >= 0)
-                r = sd_event_add_signal(s->event, &s->sigint_source, SIGINT, on_signal, s);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch SIGTERM/SIGINT: %m");
+                return r;
 
         r = sd_event_add_defer(s->event, &s->status_source, on_status, s);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the status source: %m");
         (void) sd_event_source_set_enabled(s->status_source, SD_EVENT_OFF);
         (void) sd_event_source_set_description(s->status_source, "scheduler-status");
-
-        r = sd_event_set_watchdog(s->event, true);
-        if (r < 0)
-                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
         return 0;
 }
 

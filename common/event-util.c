@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#include <signal.h>
+
+#include "event-util.h"
+#include "log.h"
+#include "macro.h"
+
+int event_new_daemon(sd_event **ret, sd_event_signal_handler_t handler, void *userdata) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block SIGTERM and SIGINT: %m");
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&e);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the event loop: %m");
+        r = sd_event_add_signal(e, NULL, SIGTERM, handler, userdata);
+        if (r >= 0)
+                r = sd_event_add_signal(e, NULL, SIGINT, handler, userdata);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGTERM and SIGINT: %m");
+
+        r = sd_event_set_watchdog(e, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+
+        *ret = TAKE_PTR(e);
+        return 0;
+}
