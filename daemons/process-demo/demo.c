@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "demo.h"
+#include "event-util.h"
 #include "log.h"
 #include "process.h"
 
@@ -19,8 +20,6 @@
 
 typedef struct Demo {
         sd_event *event;
-        sd_event_source *sigint_source;
-        sd_event_source *sigterm_source;
         sd_event_source *tick_source;      /* callback scenario: "waiting" every (scaled) second */
         sd_event_source *terminate_source; /* terminate scenario: the delay before process_terminate() */
         Process *terminate_target;
@@ -271,8 +270,6 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 static Demo *demo_free(Demo *d) {
         if (!d)
                 return NULL;
-        sd_event_source_disable_unref(d->sigint_source);
-        sd_event_source_disable_unref(d->sigterm_source);
         sd_event_source_disable_unref(d->tick_source);
         sd_event_source_disable_unref(d->terminate_source);
         sd_event_unref(d->event);
@@ -283,7 +280,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Demo *, demo_free)
 
 static int demo_new(Demo **ret, const DemoConfig *config) {
         _cleanup_(demo_freep) Demo *d = NULL;
-        sigset_t ss;
         int r;
 
         d = calloc(1, sizeof *d);
@@ -291,17 +287,7 @@ static int demo_new(Demo **ret, const DemoConfig *config) {
                 return -ENOMEM;
         d->config = *config;
 
-        r = sd_event_new(&d->event);
-        if (r < 0)
-                return r;
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGINT);
-        sigaddset(&ss, SIGTERM);
-        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
-                return -errno;
-        r = sd_event_add_signal(d->event, &d->sigint_source, SIGINT, on_signal, d);
-        if (r >= 0)
-                r = sd_event_add_signal(d->event, &d->sigterm_source, SIGTERM, on_signal, d);
+        r = event_new_daemon(&d->event, on_signal, d);
         if (r < 0)
                 return r;
 
@@ -332,10 +318,10 @@ int demo_run(const DemoConfig *config, DemoCommand command) {
         int r;
 
         r = demo_new(&d, config);
-        if (r < 0) {
-                log_error_errno(r, "Failed to set up the event loop: %m");
-                return 1;
-        }
+        if (r == -ENOMEM)
+                log_oom();
+        if (r < 0)
+                return 1; /* the event loop's failure is logged where it happened */
 
         for (size_t i = 0; i < ELEMENTSOF(demo_scenarios) && !d->signal; i++)
                 if (command == DEMO_ALL || command == demo_scenarios[i].command)
