@@ -384,6 +384,18 @@ static void test_no_bus_at_start(void **state) {
         assert_int_equal(daemon_wait_log(&f->sched, "unavailable", 2, 5000), 0);
 }
 
+static void test_scope_without_manager(void **state) {
+        Fixture *f = *state;
+        char *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--scope", NULL };
+        /* No manager answers on this bus address: --scope must refuse to start, not run without. */
+        char *env[] = { (char *) "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/sched-test-bus", NULL };
+
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, env), 0);
+        assert_int_equal(daemon_stop(&f->sched, 0, 10000), 1);
+        assert_int_equal(daemon_count_log(&f->sched, "--scope: cannot reach the system service manager"), 1);
+        assert_int_equal(daemon_wait_notify(&f->sched, "READY=1", 100, NULL, 0), -ETIMEDOUT);
+}
+
 static void test_bad_usage(void **state) {
         Fixture *f = *state;
         char *argv[] = { (char *) SCHEDULER_BINARY, (char *) "-s", (char *) "0", NULL };
@@ -404,6 +416,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sigterm_terminates_jobs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_scope_without_manager, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
         };
 
