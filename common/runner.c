@@ -357,3 +357,14 @@ Job *runner_find(Runner *r, uint64_t id) {
                         return j;
         return NULL;
 }
+
+bool runner_would_start(Runner *r, int priority) {
+        Job *victim;
+
+        if (r->stopping)
+                return false;
+        if (r->n_running < r->size)
+                return true;
+        victim = runner_pick_victim(r);
+        return victim && victim->priority > priority;
+}

@@ -31,6 +31,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "job.h"
@@ -89,5 +90,8 @@ unsigned runner_n_alive(Runner *r);
 const RunnerStats *runner_stats(Runner *r);
 /* A running, terminating or pending job by id; NULL if none. */
 Job *runner_find(Runner *r, uint64_t id);
+/* Whether a job of this priority submitted now would run at once (a free slot, or a strictly less
+ * urgent job to evict) instead of waiting. Lets the owner bound the pending queue. */
+bool runner_would_start(Runner *r, int priority);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Runner *, runner_free);

@@ -596,6 +596,27 @@ static void test_find(void **state) {
         fake_teardown(&f);
 }
 
+/* Lets the owner bound its queue: only a free slot or a strictly less urgent victim means "now". */
+static void test_would_start(void **state) {
+        Fake f;
+
+        fake_setup(&f, 2);
+        assert_true(runner_would_start(f.runner, 10));
+        assert_int_equal(submit(&f, 1, 4), 0);
+        assert_true(runner_would_start(f.runner, 10));
+        assert_int_equal(submit(&f, 2, 6), 0);
+        assert_false(runner_would_start(f.runner, 6));
+        assert_false(runner_would_start(f.runner, 9));
+        assert_true(runner_would_start(f.runner, 5));
+        assert_true(runner_would_start(f.runner, 0));
+        expect_log(&f, "start:1 1:running start:2 2:running");
+        /* Asking changes nothing. */
+        expect_counts(&f, 2, 0, 2);
+        (void) runner_stop_all(f.runner);
+        assert_false(runner_would_start(f.runner, 0));
+        fake_teardown(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_new),
@@ -616,6 +637,7 @@ int main(void) {
                 cmocka_unit_test(test_reentrant_start),
                 cmocka_unit_test(test_stop_all_from_callback),
                 cmocka_unit_test(test_find),
+                cmocka_unit_test(test_would_start),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

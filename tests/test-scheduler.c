@@ -323,7 +323,7 @@ static void test_bus_restart(void **state) {
         const char *args[] = { "-s", "2", "-t", "60", NULL };
 
         fixture_start(f, args);
-        submit(f, 3, 2.5); /* 1 */
+        submit(f, 3, 4); /* 1 */
         wait_event(f, 1, "running", 5000);
 
         /* The bus dies hard; the socket stays (as systemd keeps it). */
@@ -335,15 +335,37 @@ static void test_bus_restart(void **state) {
         assert_int_equal(daemon_wait_log(&f->sched, "registered as scheduler", 2, 10000), 0);
         assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
 
-        /* The running job was not disturbed. */
-        wait_event(f, 1, "done", 10000);
-        assert_int_equal(event_line(f, 1, "evicted"), -1);
-
-        /* New jobs arrive through the new bus (whose ids start again at 1: the job above is gone). */
+        /* New jobs arrive through the new bus, whose ids start again at 1 while the old job 1 still
+         * runs: the new one runs under an id of the scheduler's own, and neither is lost. */
         assert_int_equal(test_client_connect(f->net, f->url, &f->producer), 0);
         assert_int_equal(test_client_register(f->producer, "producer"), 0);
         submit(f, 4, 0.1);
-        assert_int_equal(daemon_wait_log(&f->sched, "state=done", 2, 10000), 0);
+        assert_int_equal(daemon_wait_log(&f->sched, "still in use here", 1, 5000), 0);
+        assert_int_equal(daemon_wait_log(&f->sched, "state=done", 1, 5000), 0);
+        assert_int_equal(event_line(f, 1, "done"), -1);
+
+        /* The running job was not disturbed. */
+        wait_event(f, 1, "done", 10000);
+        assert_int_equal(event_line(f, 1, "evicted"), -1);
+        assert_int_equal(daemon_wait_status(&f->sched, "done 2", 5000), 0);
+}
+
+static void test_max_pending(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "1", "-t", "60", "--max-pending", "2", NULL };
+
+        fixture_start(f, args);
+        submit(f, 5, 30); /* 1: runs */
+        submit(f, 5, 1);  /* 2: waits */
+        submit(f, 6, 1);  /* 3: waits */
+        wait_event(f, 3, "queued", 5000);
+        submit(f, 5, 1); /* 4: would wait, the queue is full */
+        wait_event(f, 4, "dropped", 5000);
+        assert_int_equal(daemon_count_log(&f->sched, "--max-pending"), 1);
+        submit(f, 1, 1); /* 5: would not wait: evicts 1 */
+        wait_event(f, 1, "evicted", 5000);
+        wait_event(f, 5, "running", 5000);
+        assert_int_equal(event_line(f, 4, "running"), -1);
 }
 
 static void test_sigterm_terminates_jobs(void **state) {
@@ -414,6 +436,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_failed_and_output, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_payloads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sigterm_terminates_jobs, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_scope_without_manager, setup, teardown),

@@ -21,6 +21,8 @@ static void help(void) {
                "  -b, --bus=URL            bus to connect to (default " BUS_LINK_URL_DEFAULT ")\n"
                "      --grace=SEC          SIGTERM to SIGKILL delay when terminating (default 2)\n"
                "      --max-runtime=SEC    largest job runtime accepted (default 86400)\n"
+               "      --max-pending=N      jobs waiting for a slot; beyond, new jobs that would\n"
+               "                           wait are dropped (default 10000)\n"
                "      --scope              run each job in its own transient scope unit\n"
                "                           (sched-job-INSTANCE-ID.scope in " "sched-jobs.slice)\n"
                "      --user               with --scope: use the user's service manager\n"
@@ -55,13 +57,14 @@ static int split_exec(int *argc, char *argv[], SchedulerConfig *c) {
 }
 
 static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
-        enum { ARG_GRACE = 0x100, ARG_MAX_RUNTIME, ARG_SCOPE, ARG_USER, ARG_INSTANCE, ARG_VERSION };
+        enum { ARG_GRACE = 0x100, ARG_MAX_RUNTIME, ARG_MAX_PENDING, ARG_SCOPE, ARG_USER, ARG_INSTANCE, ARG_VERSION };
         static const struct option options[] = {
                 { "size", required_argument, NULL, 's' },
                 { "timeout", required_argument, NULL, 't' },
                 { "bus", required_argument, NULL, 'b' },
                 { "grace", required_argument, NULL, ARG_GRACE },
                 { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
+                { "max-pending", required_argument, NULL, ARG_MAX_PENDING },
                 { "scope", no_argument, NULL, ARG_SCOPE },
                 { "user", no_argument, NULL, ARG_USER },
                 { "instance", required_argument, NULL, ARG_INSTANCE },
@@ -93,6 +96,9 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                         break;
                 case ARG_MAX_RUNTIME:
                         r = parse_double(optarg, 0, 365.0 * 86400, &c->max_runtime);
+                        break;
+                case ARG_MAX_PENDING:
+                        r = parse_unsigned(optarg, 1, 10000000, &c->max_pending);
                         break;
                 case ARG_SCOPE:
                         c->scope = true;

@@ -24,7 +24,7 @@ struct Scheduler {
         JobScope *scope; /* --scope only */
         sd_event_source *status_source;
 
-        uint64_t next_local_id; /* for payloads without a bus id */
+        uint64_t next_local_id; /* for payloads without a bus id, or whose id is taken */
         RateLimit bad_job_limit;
         bool stopping;
 };
@@ -151,17 +151,44 @@ static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userd
         scheduler_maybe_exit(s);
 }
 
+/* Ids from the bus are unique until the bus restarts and counts from 1 again while older jobs still
+ * run here; local ids come from a range of their own so that they never meet the bus's. */
+#define LOCAL_ID_BASE (UINT64_C(1) << 62)
+
+static uint64_t scheduler_pick_id(Scheduler *s, const JobRequest *req) {
+        uint64_t id;
+
+        if (req->has_id && !runner_find(s->runner, req->id))
+                return req->id;
+        do
+                id = LOCAL_ID_BASE + ++s->next_local_id;
+        while (runner_find(s->runner, id));
+        if (req->has_id)
+                log_notice("Job id %" PRIu64 " from the bus is still in use here (did the bus restart?); "
+                           "running the new job as job %" PRIu64 ".",
+                           req->id, id);
+        return id;
+}
+
+/* Bounds what the network can make us hold: with the queue full, a job that would wait is dropped. */
+static bool scheduler_refuse(Scheduler *s, const JobRequest *req, uint64_t id) {
+        LogJob lj = { .id = id, .priority = req->priority, .runtime = req->runtime, .state = JOB_DROPPED };
+
+        if (runner_n_pending(s->runner) < s->config.max_pending || runner_would_start(s->runner, req->priority))
+                return false;
+        if (ratelimit_below(&s->bad_job_limit, 0))
+                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " dropped: %u jobs are already pending (--max-pending).", id,
+                        runner_n_pending(s->runner));
+        return true;
+}
+
 static void scheduler_submit(Scheduler *s, const JobRequest *req) {
-        uint64_t id = req->has_id ? req->id : ++s->next_local_id;
+        uint64_t id = scheduler_pick_id(s, req);
         Job *j;
         int r;
 
-        if (runner_find(s->runner, id)) {
-                if (ratelimit_below(&s->bad_job_limit, 0))
-                        log_warning("Ignoring job %" PRIu64 " from the bus: a job with that id is already here.",
-                                    id);
+        if (scheduler_refuse(s, req, id))
                 return;
-        }
         r = job_new(&j, id, req->priority, req->runtime);
         if (r < 0) {
                 log_oom();

@@ -15,6 +15,7 @@ typedef struct SchedulerConfig {
         uint64_t timeout_usec;  /* per job, from its start; 0 = none */
         uint64_t grace_usec;    /* SIGTERM -> SIGKILL */
         double max_runtime;     /* largest runtime accepted from the bus */
+        unsigned max_pending;   /* jobs waiting for a slot; more are dropped */
         char *bus_url;
         char **exec_argv;       /* NULL: the test job, sleep RUNTIME */
         bool scope;             /* run each job in a transient scope unit */
@@ -28,6 +29,7 @@ typedef struct SchedulerConfig {
                 .timeout_usec = 10 * USEC_PER_SEC,                                                          \
                 .grace_usec = 2 * USEC_PER_SEC,                                                             \
                 .max_runtime = 86400,                                                                       \
+                .max_pending = 10000,                                                                       \
         })
 
 typedef struct Scheduler Scheduler;
