@@ -15,7 +15,7 @@ if [ $# -ne 5 ]; then
         echo "usage: $0 UNITS_DIR MAN_DIR SCHED_BUS SCHED_SCHEDULER SCHED_PRODUCER" >&2
         exit 2
 fi
-units=$1 man=$2
+units=$(realpath "$1") man=$(realpath "$2")
 shift 2
 if ! command -v systemd-analyze >/dev/null; then
         echo "SKIP: systemd-analyze not found (apt-get install systemd)"
@@ -56,8 +56,9 @@ if ! command -v man >/dev/null; then
                 [ -e "$man/man${ref##*.}/$ref" ] || { echo "FAIL: Documentation= names man:$ref, not built"; fail=1; }
         done
 fi
-out=$(MANPATH="$man" systemd-analyze verify "${man_opt[@]}" "${check[@]/#/./}" 2>&1) || fail=1
-if [ -n "$out" ] || [ $fail -ne 0 ]; then
+verify=0
+out=$(MANPATH="$man" systemd-analyze verify "${man_opt[@]}" "${check[@]/#/./}" 2>&1) || verify=$?
+if [ -n "$out" ] || [ $verify -ne 0 ]; then
         echo "FAIL: systemd-analyze verify:"
         echo "$out"
         fail=1

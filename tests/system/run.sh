@@ -113,7 +113,7 @@ hide=(--tmpfs=/tmp --tmpfs="$src")
 # --register=no --keep-unit --link-journal=no: this machine runs no systemd to register with. In the
 # background, so that a signal reaches on_signal without waiting for the container.
 status=0
-timeout -k 10 200 systemd-nspawn -q -D "$root" --machine=sched-systest --boot --private-network \
+timeout -k 10 200 systemd-nspawn -q -D "$root" --machine="sched-systest-${tmp##*.}" --boot --private-network \
         --register=no --keep-unit --link-journal=no --console=pipe "${hide[@]}" \
         -- systemd.unit=multi-user.target systemd.wants=sched-systest.service systemd.show_status=no \
         </dev/null &
