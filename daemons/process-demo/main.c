@@ -10,7 +10,7 @@
 #include "parse.h"
 
 static void help(void) {
-        printf("Usage: sched-process-demo [--scale F] [-h] [--version] COMMAND\n"
+        printf("Usage: sched-process-demo [-s F] [-v] [-h] [--version] COMMAND\n"
                "\n"
                "A tour of the process module: each scenario runs `sleep` children on an sd-event\n"
                "loop and checks the result it must give.\n"
@@ -28,7 +28,8 @@ static void help(void) {
                "  -h, --help       show this help message and exit\n"
                "      --version    show the version\n"
                "\n"
-               "Exit status: 0 every result as expected, 1 otherwise, 2 bad usage.\n");
+               "Exit status: 0 every result as expected, 1 otherwise, 2 bad usage,\n"
+               "128+N when stopped by signal N (SIGINT, SIGTERM).\n");
 }
 
 static _printf_(1, 2) int usage_error(const char *format, ...) {

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
@@ -22,7 +23,33 @@ JobScope *job_scope_free(JobScope *s) {
         return mfree(s);
 }
 
-int job_scope_new(JobScope **ret, sd_event *e, bool user) {
+/* Scopes of this instance left by a previous run that was killed (SIGKILL, crash) hold jobs nobody
+ * watches any more: stop them before taking new jobs. */
+static int job_scope_stop_leftovers(JobScope *s, const char *instance) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *pattern = NULL;
+        const char *unit;
+        unsigned n = 0;
+        int r;
+
+        if (asprintf(&pattern, "sched-job-%s-*.scope", instance) < 0)
+                return -ENOMEM;
+        r = sd_bus_call_method(s->bus, MANAGER_SERVICE, MANAGER_PATH, MANAGER_INTERFACE, "ListUnitsByPatterns",
+                               &error, &reply, "asas", 0, 1, pattern);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(ssssssouso)", &unit, NULL, NULL, NULL, NULL, NULL, NULL,
+                                                  NULL, NULL, NULL)) > 0) {
+                log_notice("Stopping %s, left by an earlier run of this scheduler.", unit);
+                (void) job_scope_stop(s, unit);
+                n++;
+        }
+        return r < 0 ? r : (int) n;
+}
+
+int job_scope_new(JobScope **ret, sd_event *e, bool user, const char *instance) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         JobScope *s;
@@ -37,6 +64,8 @@ int job_scope_new(JobScope **ret, sd_event *e, bool user) {
                                        &error, &reply, "");
         if (r >= 0)
                 r = sd_bus_attach_event(s->bus, e, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = job_scope_stop_leftovers(s, instance);
         if (r < 0) {
                 job_scope_free(s);
                 return r;

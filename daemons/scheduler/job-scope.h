@@ -15,8 +15,9 @@ typedef struct JobScope JobScope;
 
 #define JOB_SCOPE_SLICE "sched-jobs.slice"
 
-/* Connects to the system manager (or the user's with `user`) and checks that it answers. */
-int job_scope_new(JobScope **ret, sd_event *e, bool user);
+/* Connects to the system manager (or the user's with `user`), checks that it answers, and stops the
+ * scopes of this `instance` that an earlier run left (killed before it could stop them). */
+int job_scope_new(JobScope **ret, sd_event *e, bool user, const char *instance);
 JobScope *job_scope_free(JobScope *s);
 /* Creates scope `unit` holding `pid`. A failure is logged when the manager answers. */
 int job_scope_attach(JobScope *s, pid_t pid, const char *unit, const char *description);

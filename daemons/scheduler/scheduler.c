@@ -300,7 +300,7 @@ static int scheduler_setup(Scheduler *s) {
                 return r;
 
         if (s->config.scope) {
-                r = job_scope_new(&s->scope, s->event, s->config.user);
+                r = job_scope_new(&s->scope, s->event, s->config.user, s->config.instance);
                 if (r < 0)
                         return log_error_errno(r,
                                                "--scope: cannot reach the %s service manager to create scope "

@@ -150,6 +150,13 @@ expect "$scope is in sched-jobs.slice" [ "$(systemctl show -P Slice "$scope")" =
 expect "its job is in the scope's cgroup" sh -c "[ -n \"\$(systemd-cgls --no-pager -u '$scope' 2>/dev/null | grep sleep)\" ]"
 expect "the scope is gone after the job" retry 10 sh -c '[ -z "$(systemctl list-units --plain --no-legend "sched-job-*")" ]'
 expect "the job is done" retry 5 jcount_ge sched-scheduler@3 1 SCHED_JOB_STATE=done
+expect "a long job in a scope" produce -n 1 --runtime 60 --priority 5
+expect "its scope appears" retry 5 sh -c '[ -n "$(systemctl list-units --plain --no-legend "sched-job-3-*")" ]'
+scope=$(systemctl list-units --plain --no-legend 'sched-job-3-*' | awk '{ print $1; exit }')
+expect "SIGKILL of the scheduler" systemctl kill -s KILL sched-scheduler@3.service
+expect "sched-scheduler@3 is restarted" retry 10 status_has sched-scheduler@3.service 'bus connected'
+expect "the restarted scheduler stops $scope, left by the killed one" \
+        retry 10 sh -c "[ -z \"\$(systemctl list-units --plain --no-legend '$scope')\" ]"
 
 step "6. stop everything while jobs run"
 expect "long jobs running on @2 and @3" produce -n 2 -p 0.1 --runtime 60 --priority 5
