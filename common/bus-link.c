@@ -139,9 +139,10 @@ int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const B
                 .on_connect_error = on_ws_connect_error,
         };
         WsConfig wc = {
-                .max_message = 64 * 1024,
+                .max_message = BUS_LINK_MAX_MESSAGE,
                 .max_queue_messages = 65536,
                 .max_queue_bytes = 16 * 1024 * 1024,
+                .ping_interval_sec = 30,
         };
         BusLink *l;
         int r;

@@ -25,6 +25,8 @@ typedef struct BusLinkHandlers {
 #define BUS_LINK_URL_DEFAULT     "ws://localhost:8101"
 #define BUS_LINK_BACKOFF_MIN_USEC (250 * USEC_PER_MSEC)
 #define BUS_LINK_BACKOFF_MAX_USEC (5 * USEC_PER_SEC)
+/* The largest message taken from the bus: its largest --max-frame. */
+#define BUS_LINK_MAX_MESSAGE (16 * 1024 * 1024)
 
 int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const BusLinkHandlers *h,
                  void *userdata);

@@ -45,6 +45,14 @@ static void fixture_start(Fixture *f, const char *const *extra_args) {
         assert_int_equal(test_net_new(&f->net), 0);
 }
 
+/* Stops the bus of the fixture and starts a new one with other arguments. */
+static void fixture_restart(Fixture *f, const char *const *args) {
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        test_net_free(f->net);
+        fixture_start(f, args);
+}
+
 static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
 
@@ -285,10 +293,7 @@ static void test_slow_reader_closed(void **state) {
         size_t sent = 0;
 
         /* Restart the bus with a small send queue. */
-        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
-        daemon_cleanup(&f->bus);
-        test_net_free(f->net);
-        fixture_start(f, args);
+        fixture_restart(f, args);
 
         slow = connect_as(f, "scheduler");
         fast = connect_as(f, "scheduler");
@@ -362,10 +367,7 @@ static void test_max_clients(void **state) {
         const char *args[] = { "--max-clients", "2", NULL };
         TestClient *a, *b, *c = NULL;
 
-        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
-        daemon_cleanup(&f->bus);
-        test_net_free(f->net);
-        fixture_start(f, args);
+        fixture_restart(f, args);
 
         a = connect_as(f, "scheduler");
         b = connect_as(f, "producer");
@@ -381,10 +383,7 @@ static void test_exit_idle(void **state) {
         const char *args[] = { "--exit-idle-time", "0.5", NULL };
         TestClient *c;
 
-        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
-        daemon_cleanup(&f->bus);
-        test_net_free(f->net);
-        fixture_start(f, args);
+        fixture_restart(f, args);
 
         c = connect_as(f, "producer");
         harness_sleep_ms(800);
@@ -393,6 +392,69 @@ static void test_exit_idle(void **state) {
         test_client_close(c);
         assert_int_equal(test_client_wait_closed(c, 5000), 0);
         assert_int_equal(daemon_stop(&f->bus, 0, 5000), 0);
+}
+
+static void test_silent_client_closed(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--identify-timeout", "0.6", NULL };
+        TestClient *silent, *talker;
+
+        fixture_restart(f, args);
+        silent = connect_as(f, NULL);
+        talker = connect_as(f, "scheduler");
+        assert_int_equal(test_client_wait_closed(silent, 5000), 0);
+        assert_int_equal(silent->close_code, 1008);
+        assert_int_equal(daemon_wait_log(&f->bus, "no register or job within 0.6 s", 1, 5000), 0);
+        test_net_run_for(f->net, 700);
+        assert_false(talker->closed);
+}
+
+static void test_too_many_bad_frames(void **state) {
+        Fixture *f = *state;
+        TestClient *bad = connect_as(f, NULL), *s = connect_as(f, "scheduler"), *p = connect_as(f, "producer");
+
+        for (int i = 0; i < 60 && !bad->closed; i++)
+                (void) test_client_send(bad, "{not json");
+        assert_int_equal(test_client_wait_closed(bad, 5000), 0);
+        assert_int_equal(bad->close_code, 1008);
+        /* Bad frames before the limit got their error frames (the close drops what was still queued). */
+        assert_in_range(bad->n_messages, 1, 50);
+        for (size_t i = 0; i < bad->n_messages; i++)
+                assert_error_frame(bad, i, "invalid_json");
+        assert_int_equal(daemon_wait_log(&f->bus, "too many bad frames", 1, 5000), 0);
+
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+}
+
+static void test_forward_too_large(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--max-frame", "2K", NULL };
+        TestClient *s, *p;
+        char frame[2048] = "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, \"v\": [0.1";
+        json_t *j;
+
+        /* 0.1 prints as 0.10000000000000001 once parsed: the frame fits, the forwarded job would not. */
+        for (int i = 0; i < 150; i++)
+                strcat(frame, ",0.1");
+        strcat(frame, "]}}");
+        assert_true(strlen(frame) < 2048);
+
+        fixture_restart(f, args);
+        s = connect_as(f, "scheduler");
+        p = connect_as(f, "producer");
+        assert_int_equal(test_client_send(p, frame), 0);
+        assert_int_equal(test_client_wait_messages(p, 1, 5000), 0);
+        j = json_loads(test_client_message(p, 0), 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(j, "error")), "invalid_payload");
+        assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "once forwarded"));
+        json_decref(j);
+
+        /* Nobody was disconnected and the next job goes through. */
+        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        assert_false(s->closed);
+        assert_false(p->closed);
 }
 
 static void test_listen_by_hand(void **state) {
@@ -445,6 +507,9 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_exit_idle, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_silent_client_closed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_too_many_bad_frames, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_forward_too_large, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listen_by_hand, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
         };

@@ -10,6 +10,7 @@ int bus_client_new(BusClient **ret, WsConn *conn) {
                 return -ENOMEM;
         c->conn = conn;
         c->role = _ROLE_INVALID;
+        c->errors = RATELIMIT_INIT(10 * USEC_PER_SEC, 50);
         *ret = c;
         return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "list.h"
 #include "protocol.h"
+#include "ratelimit.h"
 #include "ws.h"
 
 typedef struct BusClient BusClient;
@@ -16,6 +17,10 @@ struct BusClient {
         WsConn *conn;
         Role role; /* _ROLE_INVALID until registered */
         uint64_t n_submitted;
+        uint64_t connected_usec; /* CLOCK_MONOTONIC */
+        bool identified;         /* sent one valid frame: a register or a job */
+        bool closing;            /* closed by the bus; what it still sends is ignored */
+        RateLimit errors;        /* bad frames: a client that keeps sending them is closed */
 
         LIST_FIELDS(BusClient, clients);    /* every client of the bus */
         LIST_FIELDS(BusClient, schedulers); /* role == ROLE_SCHEDULER only */

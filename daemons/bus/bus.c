@@ -24,19 +24,25 @@ struct Bus {
         BusConfig config;
         sd_event *event;
         WsContext *ws;
-        sd_event_source *status_source, *idle_source, *stop_source;
+        sd_event_source *status_source, *idle_source, *stop_source, *identify_source;
 
         BusClient *clients;    /* every connection */
         BusClient *schedulers; /* the registered schedulers, a subset */
-        unsigned n_clients, n_producers, n_schedulers;
+        unsigned n_clients, n_producers, n_schedulers, n_unidentified;
         uint64_t next_id, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
 
-        RateLimit client_log_limit; /* every log line a client can trigger */
+        /* Every log line a client can trigger is rate-limited; one kind cannot hide another. */
+        RateLimit reject_limit; /* bad frames */
+        RateLimit drop_limit;   /* jobs dropped */
+        RateLimit conn_limit;   /* registrations, slow or idle clients closed, refused connections */
         bool socket_activated;
         bool stopping;
 };
 
 typedef void (*BusCommandHandler)(Bus *b, BusClient *c, Frame *f);
+
+static void bus_status_changed(Bus *b);
+static void bus_arm_identify(Bus *b);
 
 Bus *bus_free(Bus *b) {
         if (!b)
@@ -47,6 +53,7 @@ Bus *bus_free(Bus *b) {
         sd_event_source_disable_unref(b->status_source);
         sd_event_source_disable_unref(b->idle_source);
         sd_event_source_disable_unref(b->stop_source);
+        sd_event_source_disable_unref(b->identify_source);
         sd_event_unref(b->event);
         free(b->config.listen);
         return mfree(b);
@@ -61,22 +68,33 @@ int bus_new(Bus **ret, const BusConfig *config) {
         b->config.listen = strdup(config->listen ?: BUS_LISTEN_DEFAULT);
         if (!b->config.listen)
                 return -ENOMEM;
-        b->client_log_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
+        b->reject_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
+        b->drop_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
+        b->conn_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         *ret = TAKE_PTR(b);
         return 0;
 }
 
-/* Logs a line a remote client caused: rate-limited, with its address and role as fields. */
-_printf_(4, 5) static void bus_log_client(Bus *b, const BusClient *c, int level, const char *format, ...) {
-        char message[512], client[96], role[48];
+/* Whether a line of this kind may be logged now; says once how many were held back before. */
+static bool bus_log_allowed(RateLimit *rl, const char *kind) {
         unsigned suppressed;
+
+        if (!ratelimit_below(rl, 0))
+                return false;
+        suppressed = ratelimit_take_suppressed(rl);
+        if (suppressed > 0)
+                log_notice("%u log lines about %s suppressed by the rate limit.", suppressed, kind);
+        return true;
+}
+
+/* Logs a line a remote client caused: rate-limited, with its address and role as fields. */
+_printf_(5, 6) static void bus_log_client(Bus *b, RateLimit *rl, const BusClient *c, int level, const char *format,
+                                          ...) {
+        char message[512], client[96], role[48];
         va_list ap;
 
-        if (!ratelimit_below(&b->client_log_limit, 0))
+        if (!bus_log_allowed(rl, rl == &b->reject_limit ? "rejected frames" : "clients"))
                 return;
-        suppressed = ratelimit_take_suppressed(&b->client_log_limit);
-        if (suppressed > 0)
-                log_notice("%u client messages suppressed by the rate limit.", suppressed);
 
         va_start(ap, format);
         (void) vsnprintf(message, sizeof message, format, ap);
@@ -150,20 +168,37 @@ static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
                 b->n_producers++;
 }
 
-/* Queues a message for a client; a client whose queue is full does not read and is closed. */
-static void bus_send(Bus *b, BusClient *c, WsMessage *m) {
+/* Closes a client from our side: it leaves its role at once, so no job goes its way while the close
+ * handshake runs, and what it still sends is ignored. */
+static void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *reason) {
+        if (c->closing)
+                return;
+        c->closing = true;
+        if (!c->identified) {
+                c->identified = true;
+                b->n_unidentified--;
+        }
+        bus_client_set_role(b, c, _ROLE_INVALID);
+        bus_status_changed(b);
+        ws_conn_close(c->conn, code, reason);
+}
+
+/* Queues a message for a client; a client whose queue is full does not read and is closed. Returns
+ * whether the message was queued. */
+static bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
         int r = ws_conn_send(c->conn, m);
 
         if (r == -ENOBUFS) {
                 b->n_closed_slow++;
-                bus_log_client(b, c, LOG_WARNING,
+                bus_log_client(b, &b->conn_limit, c, LOG_WARNING,
                                "Closing client %s: its send queue is full (%zu messages, %zu bytes queued).",
                                bus_client_peer(c), ws_conn_queued_messages(c->conn),
                                ws_conn_queued_bytes(c->conn));
-                ws_conn_close(c->conn, WS_CLOSE_POLICY, "send queue overflow");
+                bus_close_client(b, c, WS_CLOSE_POLICY, "send queue overflow");
         } else if (r < 0 && r != -ENOTCONN) /* -ENOTCONN: already closing */
-                bus_log_client(b, c, LOG_WARNING, "Failed to queue a message for %s, ignoring: %s",
+                bus_log_client(b, &b->conn_limit, c, LOG_WARNING, "Failed to queue a message for %s, ignoring: %s",
                                bus_client_peer(c), strerror(-r));
+        return r >= 0;
 }
 
 static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
@@ -173,8 +208,14 @@ static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
 
         b->n_errors++;
         bus_status_changed(b);
-        bus_log_client(b, c, LOG_WARNING, "Rejected a frame from %s: %s: %s", bus_client_peer(c),
-                       protocol_error_to_string(st->error), st->message);
+        if (!ratelimit_below(&c->errors, 0)) {
+                bus_log_client(b, &b->conn_limit, c, LOG_WARNING, "Closing client %s: too many bad frames.",
+                               bus_client_peer(c));
+                bus_close_client(b, c, WS_CLOSE_POLICY, "too many bad frames");
+                return;
+        }
+        bus_log_client(b, &b->reject_limit, c, LOG_WARNING, "Rejected a frame from %s: %s: %s",
+                       bus_client_peer(c), protocol_error_to_string(st->error), st->message);
 
         if (protocol_dump_error(st, &text, &size) < 0 || ws_message_new(&m, text, size) < 0) {
                 log_oom();
@@ -187,44 +228,59 @@ static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
 static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
         bus_client_set_role(b, c, f->role);
         bus_status_changed(b);
-        bus_log_client(b, c, LOG_INFO, "Client %s registered as %s.", bus_client_peer(c), role_to_string(f->role));
+        bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as %s.", bus_client_peer(c),
+                       role_to_string(f->role));
 }
 
-static void bus_drop(Bus *b, BusClient *c, uint64_t id, const Frame *f) {
+static void bus_drop(Bus *b, BusClient *c, uint64_t id, const Frame *f, const char *why) {
         LogJob job = { .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_DROPPED };
         char client[96];
 
         b->n_dropped++;
         bus_status_changed(b);
-        if (!ratelimit_below(&b->client_log_limit, 0))
+        if (!bus_log_allowed(&b->drop_limit, "dropped jobs"))
                 return;
         (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", bus_client_peer(c));
-        log_job_extra(LOG_NOTICE, &job, LOG_FIELDS(client), "Job %" PRIu64 " dropped: no scheduler registered.",
-                      id);
+        log_job_extra(LOG_NOTICE, &job, LOG_FIELDS(client), "Job %" PRIu64 " dropped: %s.", id, why);
 }
 
 static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
-        unsigned n_targets = b->n_schedulers - (c->role == ROLE_SCHEDULER ? 1 : 0);
+        unsigned n_targets = b->n_schedulers - (c->role == ROLE_SCHEDULER ? 1 : 0), n_sent = 0;
         _cleanup_free_ char *text = NULL;
         uint64_t id = ++b->next_id;
+        BusClient *s, *next;
         WsMessage *m = NULL;
         size_t size;
 
         c->n_submitted++;
         if (n_targets == 0)
-                return bus_drop(b, c, id, f);
+                return bus_drop(b, c, id, f, "no scheduler registered");
 
-        if (protocol_dump_job(f->payload, id, &text, &size) < 0 || ws_message_new(&m, text, size) < 0) {
+        if (protocol_dump_job(f->payload, id, &text, &size) < 0) {
+                log_oom();
+                return;
+        }
+        /* Numbers may print longer than they came in: what goes out obeys the same limit. */
+        if (size > b->config.max_frame) {
+                ProtocolStatus st = { .error = PROTOCOL_INVALID_PAYLOAD };
+
+                (void) snprintf(st.message, sizeof st.message,
+                                "payload too large once forwarded (%zu bytes, the limit is %zu)", size,
+                                b->config.max_frame);
+                return bus_reply_error(b, c, &st);
+        }
+        if (ws_message_new(&m, text, size) < 0) {
                 log_oom();
                 return;
         }
 
         /* A slow scheduler may be closed (and unlinked) while we walk the list. */
-        BusClient *s, *next;
         LIST_FOREACH_SAFE(schedulers, s, next, b->schedulers)
                 if (s != c)
-                        bus_send(b, s, m);
+                        n_sent += bus_send(b, s, m);
         ws_message_unref(m);
+        if (n_sent == 0)
+                return bus_drop(b, c, id, f, "every scheduler was too slow to take it");
 
         b->n_forwarded++;
         bus_status_changed(b);
@@ -245,13 +301,59 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
         ProtocolStatus st = {};
         Frame f = {};
 
-        if (!c)
+        if (!c || c->closing)
                 return;
         if (frame_parse(&f, data, size, b->config.max_runtime, &st) < 0)
                 return bus_reply_error(b, c, &st);
+        if (!c->identified) {
+                c->identified = true;
+                b->n_unidentified--;
+        }
 
         bus_command_table[f.command](b, c, &f);
         frame_done(&f);
+}
+
+/* Closes the connections that sent no valid frame within --identify-timeout: they only hold a slot.
+ * The timer only runs while such connections exist, so an idle bus has no wakeup of its own. */
+static int on_identify_timer(sd_event_source *src, uint64_t now, void *userdata) {
+        Bus *b = userdata;
+        BusClient *c, *next;
+
+        LIST_FOREACH_SAFE(clients, c, next, b->clients)
+                if (!c->identified && now >= c->connected_usec + b->config.identify_usec) {
+                        bus_log_client(b, &b->conn_limit, c, LOG_NOTICE,
+                                       "Closing client %s: no register or job within %.1f s.", bus_client_peer(c),
+                                       (double) b->config.identify_usec / USEC_PER_SEC);
+                        bus_close_client(b, c, WS_CLOSE_POLICY, "register first");
+                }
+        bus_arm_identify(b);
+        return 0;
+}
+
+static void bus_arm_identify(Bus *b) {
+        int enabled = 0, r;
+
+        if (b->n_unidentified == 0 || b->config.identify_usec == 0) {
+                if (b->identify_source)
+                        (void) sd_event_source_set_enabled(b->identify_source, SD_EVENT_OFF);
+                return;
+        }
+        if (b->identify_source && sd_event_source_get_enabled(b->identify_source, &enabled) >= 0 &&
+            enabled != SD_EVENT_OFF)
+                return;
+        if (!b->identify_source) {
+                r = sd_event_add_time_relative(b->event, &b->identify_source, CLOCK_MONOTONIC,
+                                               b->config.identify_usec / 3, USEC_PER_SEC, on_identify_timer, b);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(b->identify_source, "bus-identify");
+        } else {
+                r = sd_event_source_set_time_relative(b->identify_source, b->config.identify_usec / 3);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(b->identify_source, SD_EVENT_ONESHOT);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the timer for silent clients, ignoring: %m");
 }
 
 static void on_ws_open(WsConn *conn, void *userdata) {
@@ -268,6 +370,9 @@ static void on_ws_open(WsConn *conn, void *userdata) {
         ws_conn_set_userdata(conn, c);
         LIST_PREPEND(clients, b->clients, c);
         b->n_clients++;
+        b->n_unidentified++;
+        (void) sd_event_now(b->event, CLOCK_MONOTONIC, &c->connected_usec);
+        bus_arm_identify(b);
         bus_update_idle(b);
         log_debug("Client %s connected (%u clients).", bus_client_peer(c), b->n_clients);
 }
@@ -282,6 +387,8 @@ static void on_ws_close(WsConn *conn, void *userdata) {
         bus_client_set_role(b, c, _ROLE_INVALID);
         LIST_REMOVE(clients, b->clients, c);
         b->n_clients--;
+        if (!c->identified)
+                b->n_unidentified--;
         log_debug("Client %s disconnected (%u clients).", bus_client_peer(c), b->n_clients);
         bus_client_free(c);
         bus_status_changed(b);
@@ -294,7 +401,7 @@ static void on_ws_refused(const char *peer, void *userdata) {
         Bus *b = userdata;
 
         b->n_refused++;
-        if (ratelimit_below(&b->client_log_limit, 0))
+        if (bus_log_allowed(&b->conn_limit, "clients"))
                 log_warning("Refused a connection from %s: %u clients is the limit (--max-clients).",
                             peer ?: "unknown", b->config.max_clients);
 }
@@ -471,6 +578,7 @@ static int bus_setup_ws(Bus *b) {
                 .max_queue_messages = b->config.max_queue,
                 .max_queue_bytes = b->config.max_queue_bytes,
                 .max_connections = b->config.max_clients,
+                .ping_interval_sec = BUS_PING_INTERVAL_SEC,
         };
         int r;
 

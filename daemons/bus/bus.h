@@ -19,18 +19,23 @@ typedef struct BusConfig {
         unsigned max_clients;     /* 0 = unlimited */
         double max_runtime;       /* largest accepted job runtime, seconds */
         uint64_t exit_idle_usec;  /* socket-activated: exit after this long without a client; 0 = never */
+        uint64_t identify_usec;   /* close a connection that sends no valid frame for this long */
 } BusConfig;
 
 #define BUS_CONFIG_DEFAULT                                                                                  \
         ((BusConfig){                                                                                       \
                 .max_frame = 64 * 1024,                                                                     \
-                .max_queue = 65536,                                                                         \
-                .max_queue_bytes = 16 * 1024 * 1024,                                                        \
-                .max_clients = 4096,                                                                        \
+                .max_queue = 16384,                                                                         \
+                .max_queue_bytes = 4 * 1024 * 1024,                                                         \
+                .max_clients = 1024,                                                                        \
                 .max_runtime = 86400,                                                                       \
+                .identify_usec = 30 * USEC_PER_SEC,                                                         \
         })
 
 #define BUS_LISTEN_DEFAULT "127.0.0.1:8101"
+#define BUS_PING_INTERVAL_SEC     30
+/* The largest --max-frame: what schedulers accept (BUS_LINK_MAX_MESSAGE). */
+#define BUS_MAX_FRAME_LIMIT (16 * 1024 * 1024)
 
 typedef struct Bus Bus;
 

@@ -19,12 +19,14 @@ static void help(void) {
                "                             (default " BUS_LISTEN_DEFAULT ")\n"
                "      --max-frame=BYTES      largest message accepted, K/M suffixes (default 64K)\n"
                "      --max-queue=N          messages queued for one client before it is closed\n"
-               "                             (default 65536)\n"
+               "                             (default 16384)\n"
                "      --max-queue-bytes=BYTES  bytes queued for one client before it is closed\n"
-               "                             (default 16M)\n"
-               "      --max-clients=N        connections served at once, 0 = no limit (default 4096)\n"
+               "                             (default 4M)\n"
+               "      --max-clients=N        connections served at once, 0 = no limit (default 1024)\n"
                "      --max-runtime=SEC      largest job runtime accepted (default 86400)\n"
                "      --exit-idle-time=SEC   when socket-activated, exit after SEC without a client\n"
+               "      --identify-timeout=SEC close a connection that sends no valid frame within\n"
+               "                             SEC, 0 = never (default 30)\n"
                "  -v, --verbose              log every forwarded job and connection\n"
                "  -h, --help                 show this help\n"
                "      --version              show the version\n"
@@ -34,7 +36,7 @@ static void help(void) {
 
 static int parse_argv(int argc, char *argv[], BusConfig *c) {
         enum { ARG_MAX_FRAME = 0x100, ARG_MAX_QUEUE, ARG_MAX_QUEUE_BYTES, ARG_MAX_CLIENTS, ARG_MAX_RUNTIME,
-               ARG_EXIT_IDLE, ARG_VERSION };
+               ARG_EXIT_IDLE, ARG_IDENTIFY, ARG_VERSION };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
                 { "max-frame", required_argument, NULL, ARG_MAX_FRAME },
@@ -43,6 +45,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 { "max-clients", required_argument, NULL, ARG_MAX_CLIENTS },
                 { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
                 { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE },
+                { "identify-timeout", required_argument, NULL, ARG_IDENTIFY },
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -58,7 +61,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                         c->listen = strdup(optarg);
                         break;
                 case ARG_MAX_FRAME:
-                        r = parse_size(optarg, 64, 64 * 1024 * 1024, &u);
+                        r = parse_size(optarg, 64, BUS_MAX_FRAME_LIMIT, &u);
                         c->max_frame = u;
                         break;
                 case ARG_MAX_QUEUE:
@@ -77,6 +80,9 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                         break;
                 case ARG_EXIT_IDLE:
                         r = parse_seconds(optarg, 365.0 * 86400, &c->exit_idle_usec);
+                        break;
+                case ARG_IDENTIFY:
+                        r = parse_seconds(optarg, 86400, &c->identify_usec);
                         break;
                 case 'v':
                         log_set_max_level(LOG_DEBUG);

@@ -163,7 +163,7 @@ static uint64_t scheduler_pick_id(Scheduler *s, const JobRequest *req) {
         do
                 id = LOCAL_ID_BASE + ++s->next_local_id;
         while (runner_find(s->runner, id));
-        if (req->has_id)
+        if (req->has_id && ratelimit_below(&s->bad_job_limit, 0))
                 log_notice("Job id %" PRIu64 " from the bus is still in use here (did the bus restart?); "
                            "running the new job as job %" PRIu64 ".",
                            req->id, id);
