@@ -15,7 +15,7 @@ struct BusLink {
         void *userdata;
 
         WsContext *ws;
-        WsConn *conn;               /* the live or pending connection, NULL between attempts */
+        WsConn *conn; /* the live or pending connection, NULL between attempts */
         sd_event_source *retry_source;
         uint64_t backoff_usec;
         bool connected;

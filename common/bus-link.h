@@ -17,12 +17,12 @@
 typedef struct BusLink BusLink;
 
 typedef struct BusLinkHandlers {
-        void (*on_connected)(BusLink *l, void *userdata);                     /* registered */
+        void (*on_connected)(BusLink *l, void *userdata);                        /* registered */
         void (*on_disconnected)(BusLink *l, const char *reason, void *userdata); /* lost or refused */
         void (*on_message)(BusLink *l, const char *data, size_t size, void *userdata);
 } BusLinkHandlers;
 
-#define BUS_LINK_URL_DEFAULT     "ws://localhost:8101"
+#define BUS_LINK_URL_DEFAULT      "ws://localhost:8101"
 #define BUS_LINK_BACKOFF_MIN_USEC (250 * USEC_PER_MSEC)
 #define BUS_LINK_BACKOFF_MAX_USEC (5 * USEC_PER_SEC)
 /* The largest message taken from the bus: its largest --max-frame. */

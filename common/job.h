@@ -53,5 +53,5 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Job *, job_free);
 
 /* The facts of the job for log_job(). */
 static inline LogJob job_log(const Job *j) {
-        return (LogJob){.id = j->id, .priority = j->priority, .runtime = j->runtime, .state = j->state};
+        return (LogJob){ .id = j->id, .priority = j->priority, .runtime = j->runtime, .state = j->state };
 }

@@ -29,9 +29,9 @@ void log_force_journal(bool journal);
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *const *fields, const char *format, ...) _printf_(7, 8);
 
-#define log_full_errno(level, error, ...)                                                                   \
+#define log_full_errno(level, error, ...) \
         log_internal((level), (error), __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)
-#define log_fields(level, error, fields, ...)                                                               \
+#define log_fields(level, error, fields, ...) \
         log_internal((level), (error), __FILE__, __LINE__, __func__, (fields), __VA_ARGS__)
 #define LOG_FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
@@ -63,8 +63,9 @@ int log_job_internal(int level, const LogJob *job, const char *const *extra, con
 
 /* One job event: SCHED_JOB_ID, SCHED_JOB_PRIORITY, SCHED_JOB_RUNTIME, SCHED_JOB_STATE, plus `extra`
  * ("KEY=value" strings, NULL-terminated, may be NULL). */
-#define log_job(level, job, ...) log_job_internal((level), (job), NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_job_extra(level, job, extra, ...)                                                               \
+#define log_job(level, job, ...) \
+        log_job_internal((level), (job), NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define log_job_extra(level, job, extra, ...) \
         log_job_internal((level), (job), (extra), __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 /* The plain-mode token for a journal field name: SCHED_JOB_ID -> "job", SCHED_JOB_STATE -> "state",

@@ -11,17 +11,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f)  __attribute__((cleanup(f)))
-#define _unused_      __attribute__((unused))
+#define _cleanup_(f)   __attribute__((cleanup(f)))
+#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_    __attribute__((noreturn))
-#define _likely_(x)   (__builtin_expect(!!(x), 1))
-#define _unlikely_(x) (__builtin_expect(!!(x), 0))
-#define _sentinel_    __attribute__((sentinel))
+#define _noreturn_     __attribute__((noreturn))
+#define _likely_(x)    (__builtin_expect(!!(x), 1))
+#define _unlikely_(x)  (__builtin_expect(!!(x), 0))
+#define _sentinel_     __attribute__((sentinel))
 
-#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
-#define MIN(a, b)     ((a) < (b) ? (a) : (b))
-#define MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define ELEMENTSOF(x)    (sizeof(x) / sizeof((x)[0]))
+#define MIN(a, b)        ((a) < (b) ? (a) : (b))
+#define MAX(a, b)        ((a) > (b) ? (a) : (b))
 #define CLAMP(x, lo, hi) MIN(MAX((x), (lo)), (hi))
 
 #define USEC_PER_SEC  UINT64_C(1000000)
@@ -30,20 +30,20 @@
 
 /* Hand over ownership: returns the value and leaves NULL (or -EBADF) behind, so the cleanup of the
  * old owner becomes a no-op. */
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) *_pp = &(p);                                                                  \
-                __typeof__(p) _v = *_pp;                                                                    \
-                *_pp = NULL;                                                                                \
-                _v;                                                                                         \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) *_pp = &(p); \
+                __typeof__(p) _v = *_pp;   \
+                *_pp = NULL;               \
+                _v;                        \
         })
 
-#define TAKE_FD(fd)                                                                                         \
-        ({                                                                                                  \
-                int *_pfd = &(fd);                                                                          \
-                int _v = *_pfd;                                                                             \
-                *_pfd = -EBADF;                                                                             \
-                _v;                                                                                         \
+#define TAKE_FD(fd)                \
+        ({                         \
+                int *_pfd = &(fd); \
+                int _v = *_pfd;    \
+                *_pfd = -EBADF;    \
+                _v;                \
         })
 
 static inline void *mfree(void *p) {
@@ -73,14 +73,15 @@ static inline void closep(int *fd) {
 #define _cleanup_close_ _cleanup_(closep)
 
 /* Defines name##p(type **p) calling func(*p) when non-NULL, for _cleanup_(). */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
-        static inline void func##p(type *p) {                                                               \
-                if (*p)                                                                                     \
-                        (void) func(*p);                                                                    \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        (void) func(*p);        \
         }
 
 /* Cleanup helpers for the libraries every object uses. Declared here so that one include gives them. */
 #include <jansson.h>
 #include <systemd/sd-event.h>
 
-/* json_decrefp comes from jansson.h (2.14); sd_event_unrefp and sd_event_source_unrefp come from sd-event.h itself (_SD_DEFINE_POINTER_CLEANUP_FUNC). */
+/* json_decrefp comes from jansson.h (2.14); sd_event_unrefp and sd_event_source_unrefp come from sd-event.h
+ * itself (_SD_DEFINE_POINTER_CLEANUP_FUNC). */

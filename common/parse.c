@@ -117,13 +117,13 @@ int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
-int parse_option_error(const char *prog, const struct option *options, int opt, int longindex, const char *value,
-                       int error) {
+int parse_option_error(const char *prog, const struct option *options, int opt, int longindex,
+                       const char *value, int error) {
         const char *reason = error == -ERANGE ? "out of range" : "not valid";
 
         if (longindex >= 0)
-                fprintf(stderr, "%s: invalid value '%s' for --%s: %s\n", prog, value, options[longindex].name,
-                        reason);
+                fprintf(stderr, "%s: invalid value '%s' for --%s: %s\n", prog, value,
+                        options[longindex].name, reason);
         else
                 fprintf(stderr, "%s: invalid value '%s' for -%c: %s\n", prog, value, opt, reason);
         return error;

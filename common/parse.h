@@ -21,5 +21,5 @@ int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
 /* Prints "PROG: invalid value 'VALUE' for --NAME: out of range" (or "not valid") on stderr, naming the
  * option as the user wrote it. For command-line parsers; returns `error`. */
-int parse_option_error(const char *prog, const struct option *options, int opt, int longindex, const char *value,
-                       int error);
+int parse_option_error(const char *prog, const struct option *options, int opt, int longindex,
+                       const char *value, int error);

@@ -194,7 +194,7 @@ static const CommandParser command_parsers[_COMMAND_MAX] = {
 int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, ProtocolStatus *ret_status) {
         _cleanup_(json_decrefp) json_t *msg = NULL;
         char quoted[QUOTE_MAX + 8];
-        Frame f = {.command = _COMMAND_INVALID, .role = _ROLE_INVALID};
+        Frame f = { .command = _COMMAND_INVALID, .role = _ROLE_INVALID };
         const char *cmd;
         json_t *v;
         int r;

@@ -93,7 +93,7 @@ int queue_push(Queue *q, void *item, int priority) {
                 q->n_allocated = n;
         }
 
-        q->entries[q->n_entries] = (QueueEntry){.item = item, .priority = priority, .seq = q->seq++};
+        q->entries[q->n_entries] = (QueueEntry){ .item = item, .priority = priority, .seq = q->seq++ };
         (void) sift_up(q, q->n_entries++);
         return 0;
 }

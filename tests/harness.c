@@ -83,7 +83,8 @@ static char **build_argv(char *const argv[]) {
         if (!v)
                 abort();
         if (copy)
-                for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok;
+                     tok = strtok_r(NULL, " ", &save))
                         v[i++] = tok;
         for (size_t k = 0; k < n; k++)
                 v[i++] = argv[k];
@@ -127,9 +128,10 @@ int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_e
         int log_fd, one = 1;
 
         *d = (Daemon){ .pid = -1, .notify_fd = -1, .exit_status = -1 };
-        (void) snprintf(d->notify_path, sizeof d->notify_path, "/tmp/sched-test-notify-%d-%u", (int) getpid(),
+        (void) snprintf(d->notify_path, sizeof d->notify_path, "/tmp/sched-test-notify-%d-%u",
+                        (int) getpid(), counter);
+        (void) snprintf(d->log_path, sizeof d->log_path, "/tmp/sched-test-log-%d-%u", (int) getpid(),
                         counter);
-        (void) snprintf(d->log_path, sizeof d->log_path, "/tmp/sched-test-log-%d-%u", (int) getpid(), counter);
         counter++;
 
         d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -194,7 +196,8 @@ static const char *notify_find(Daemon *d, const char *prefix, const char *needle
         return found;
 }
 
-static int wait_notify(Daemon *d, const char *prefix, const char *needle, int timeout_ms, char *buf, size_t size) {
+static int wait_notify(Daemon *d, const char *prefix, const char *needle, int timeout_ms, char *buf,
+                       size_t size) {
         long long deadline = harness_now_ms() + timeout_ms;
 
         for (;;) {
@@ -376,7 +379,8 @@ int harness_raw_ws_connect(int port) {
                                       "Connection: Upgrade\r\n"
                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                       "Sec-WebSocket-Version: 13\r\n\r\n";
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons(port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         char buf[1024];
         size_t n = 0;
@@ -385,7 +389,8 @@ int harness_raw_ws_connect(int port) {
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || write(fd, request, sizeof request - 1) < 0) {
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
+            write(fd, request, sizeof request - 1) < 0) {
                 close(fd);
                 return -errno;
         }

@@ -116,7 +116,10 @@ static void test_ready_and_status(void **state) {
         s = connect_as(f, "scheduler");
         p = connect_as(f, "producer");
         assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 1", 5000), 0);
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 3}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 3}}"),
+                0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         assert_int_equal(daemon_wait_status(&f->bus, "forwarded 1, dropped 0, errors 0", 5000), 0);
         test_client_close(s);
@@ -132,9 +135,11 @@ static void test_broadcast(void **state) {
                 sched[i] = connect_as(f, "scheduler");
         p = connect_as(f, "producer");
 
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": "
-                                             "{\"priority\": 2, \"runtime\": 4, \"owner\": \"ops\", \"tags\": [1, 2]}}"),
-                         0);
+        assert_int_equal(
+                test_client_send(p,
+                                 "{\"cmd\": \"job_request\", \"payload\": "
+                                 "{\"priority\": 2, \"runtime\": 4, \"owner\": \"ops\", \"tags\": [1, 2]}}"),
+                0);
         assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": "
                                              "{\"priority\": 0, \"runtime\": 0.5, \"id\": 999999}}"),
                          0);
@@ -166,7 +171,10 @@ static void test_not_back_to_sender(void **state) {
         Fixture *f = *state;
         TestClient *a = connect_as(f, "scheduler"), *b = connect_as(f, "scheduler");
 
-        assert_int_equal(test_client_send(a, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 1}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        a, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 1}}"),
+                0);
         assert_int_equal(test_client_wait_messages(b, 1, 5000), 0);
         test_net_run_for(f->net, 150);
         assert_int_equal(a->n_messages, 0);
@@ -177,7 +185,10 @@ static void test_unregistered_sender_accepted(void **state) {
         Fixture *f = *state;
         TestClient *s = connect_as(f, "scheduler"), *anon = connect_as(f, NULL);
 
-        assert_int_equal(test_client_send(anon, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        anon, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"),
+                0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         test_net_run_for(f->net, 100);
         assert_int_equal(anon->n_messages, 0);
@@ -187,7 +198,10 @@ static void test_dropped_without_scheduler(void **state) {
         Fixture *f = *state;
         TestClient *p = connect_as(f, "producer");
 
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"),
+                0);
         assert_int_equal(daemon_wait_log(&f->bus, "state=dropped", 1, 5000), 0);
         assert_int_equal(daemon_wait_status(&f->bus, "forwarded 0, dropped 1", 5000), 0);
         assert_true(daemon_count_log(&f->bus, "Job 1 dropped") == 1);
@@ -208,13 +222,19 @@ static void test_every_error_code(void **state) {
                 { "{\"cmd\": \"register\"}", "invalid_type" },
                 { "{\"cmd\": \"job_request\"}", "invalid_payload" },
                 { "{\"cmd\": \"job_request\", \"payload\": [1]}", "invalid_payload" },
-                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 11, \"runtime\": 1}}", "invalid_priority" },
-                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1.5, \"runtime\": 1}}", "invalid_priority" },
-                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": \"3\", \"runtime\": 1}}", "invalid_priority" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 11, \"runtime\": 1}}",
+                  "invalid_priority" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1.5, \"runtime\": 1}}",
+                  "invalid_priority" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": \"3\", \"runtime\": 1}}",
+                  "invalid_priority" },
                 { "{\"cmd\": \"job_request\", \"payload\": {\"runtime\": 1}}", "invalid_priority" },
-                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": -1}}", "invalid_runtime" },
-                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": \"5\"}}", "invalid_runtime" },
-                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1e9}}", "invalid_runtime" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": -1}}",
+                  "invalid_runtime" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": \"5\"}}",
+                  "invalid_runtime" },
+                { "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1e9}}",
+                  "invalid_runtime" },
         };
         Fixture *f = *state;
         TestClient *c = connect_as(f, "producer"), *s = connect_as(f, "scheduler");
@@ -226,7 +246,10 @@ static void test_every_error_code(void **state) {
         }
         /* The connection is kept and still works. */
         assert_false(c->closed);
-        assert_int_equal(test_client_send(c, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 0, \"runtime\": 0}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        c, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 0, \"runtime\": 0}}"),
+                0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         assert_int_equal(s->n_messages, 1);
         char needle[64];
@@ -261,7 +284,10 @@ static void test_oversized_frame(void **state) {
         free(data);
 
         /* Everybody else is served as before. */
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"),
+                0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         assert_false(s->closed);
         assert_false(p->closed);
@@ -270,7 +296,8 @@ static void test_oversized_frame(void **state) {
 static void test_frame_just_under_limit(void **state) {
         Fixture *f = *state;
         TestClient *s = connect_as(f, "scheduler"), *p = connect_as(f, "producer");
-        const char *head = "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, \"pad\": \"";
+        const char *head =
+                "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, \"pad\": \"";
         size_t size = 60 * 1024, n = strlen(head);
         char *data = malloc(size + 1);
 
@@ -307,10 +334,11 @@ static void test_slow_reader_closed(void **state) {
         while (daemon_count_log(&f->bus, "send queue is full") == 0) {
                 assert_true(sent < 60000);
                 for (int i = 0; i < 50; i++, sent++) {
-                        (void) snprintf(frame, sizeof frame,
-                                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, "
-                                        "\"pad\": \"%s\"}}",
-                                        pad);
+                        (void) snprintf(
+                                frame, sizeof frame,
+                                "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, "
+                                "\"pad\": \"%s\"}}",
+                                pad);
                         assert_int_equal(test_client_send(p, frame), 0);
                 }
                 assert_int_equal(test_client_wait_messages(fast, sent, 10000), 0);
@@ -320,13 +348,18 @@ static void test_slow_reader_closed(void **state) {
         assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
 
         /* The bus goes on serving the others. */
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"),
+                0);
         assert_int_equal(test_client_wait_messages(fast, sent + 1, 5000), 0);
 }
 
 static void test_many_clients(void **state) {
         Fixture *f = *state;
-        enum { N = 200 };
+        enum {
+                N = 200
+        };
         TestClient *c[N], *p;
 
         for (size_t i = 0; i < N; i++)
@@ -336,11 +369,15 @@ static void test_many_clients(void **state) {
                 while (!c[i]->open && !c[i]->closed && harness_now_ms() < deadline)
                         test_net_run_for(f->net, 10);
                 assert_true(c[i]->open);
-                assert_int_equal(test_client_send(c[i], "{\"cmd\": \"register\", \"type\": \"scheduler\"}"), 0);
+                assert_int_equal(test_client_send(c[i], "{\"cmd\": \"register\", \"type\": \"scheduler\"}"),
+                                 0);
         }
         assert_int_equal(daemon_wait_status(&f->bus, "schedulers 200", 10000), 0);
         p = connect_as(f, "producer");
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"),
+                0);
         for (size_t i = 0; i < N; i++)
                 assert_int_equal(test_client_wait_messages(c[i], 1, 10000), 0);
 }
@@ -374,7 +411,10 @@ static void test_max_clients(void **state) {
         assert_true(test_client_connect(f->net, f->url, &c) < 0);
         assert_int_equal(daemon_wait_log(&f->bus, "--max-clients", 1, 5000), 0);
         /* The two served clients are unharmed. */
-        assert_int_equal(test_client_send(b, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        b, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"),
+                0);
         assert_int_equal(test_client_wait_messages(a, 1, 5000), 0);
 }
 
@@ -411,7 +451,8 @@ static void test_silent_client_closed(void **state) {
 
 static void test_too_many_bad_frames(void **state) {
         Fixture *f = *state;
-        TestClient *bad = connect_as(f, NULL), *s = connect_as(f, "scheduler"), *p = connect_as(f, "producer");
+        TestClient *bad = connect_as(f, NULL), *s = connect_as(f, "scheduler"),
+                   *p = connect_as(f, "producer");
 
         for (int i = 0; i < 60 && !bad->closed; i++)
                 (void) test_client_send(bad, "{not json");
@@ -423,7 +464,10 @@ static void test_too_many_bad_frames(void **state) {
                 assert_error_frame(bad, i, "invalid_json");
         assert_int_equal(daemon_wait_log(&f->bus, "too many bad frames", 1, 5000), 0);
 
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"),
+                0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
 }
 
@@ -431,7 +475,8 @@ static void test_forward_too_large(void **state) {
         Fixture *f = *state;
         const char *args[] = { "--max-frame", "2K", NULL };
         TestClient *s, *p;
-        char frame[2048] = "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, \"v\": [0.1";
+        char frame[2048] =
+                "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, \"v\": [0.1";
         json_t *j;
 
         /* 0.1 prints as 0.10000000000000001 once parsed: the frame fits, the forwarded job would not. */
@@ -451,7 +496,10 @@ static void test_forward_too_large(void **state) {
         json_decref(j);
 
         /* Nobody was disconnected and the next job goes through. */
-        assert_int_equal(test_client_send(p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"),
+                0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         assert_false(s->closed);
         assert_false(p->closed);

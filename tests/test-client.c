@@ -12,7 +12,7 @@
 struct TestNet {
         sd_event *event;
         WsContext *ws;
-        TestClient *clients; /* all clients ever made, freed with the net */
+        TestClient *clients;  /* all clients ever made, freed with the net */
         TestClient *accepted; /* the newest accepted connection */
         size_t n_accepted;
 };
@@ -89,7 +89,8 @@ int test_net_new(TestNet **ret) {
                 .on_close = on_close,
                 .on_connect_error = on_connect_error,
         };
-        WsConfig config = { .max_message = 16 * 1024 * 1024, .max_queue_messages = 1u << 20,
+        WsConfig config = { .max_message = 16 * 1024 * 1024,
+                            .max_queue_messages = 1u << 20,
                             .max_queue_bytes = 256u * 1024 * 1024 };
         TestNet *n = calloc(1, sizeof *n);
         int r;

@@ -102,12 +102,9 @@ static void test_same_seed_same_sequence(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_ranges_and_coverage),
-                cmocka_unit_test(test_uniform_is_flat),
-                cmocka_unit_test(test_gauss_moments),
-                cmocka_unit_test(test_gauss_floor),
-                cmocka_unit_test(test_fixed_period),
-                cmocka_unit_test(test_same_seed_same_sequence),
+                cmocka_unit_test(test_ranges_and_coverage), cmocka_unit_test(test_uniform_is_flat),
+                cmocka_unit_test(test_gauss_moments),       cmocka_unit_test(test_gauss_floor),
+                cmocka_unit_test(test_fixed_period),        cmocka_unit_test(test_same_seed_same_sequence),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,14 +166,10 @@ static void test_ratelimit_disabled(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_plain_job_tokens),
-                cmocka_unit_test(test_errno_return_and_format),
-                cmocka_unit_test(test_max_level),
-                cmocka_unit_test(test_absent_fields_left_out),
-                cmocka_unit_test(test_field_tokens),
-                cmocka_unit_test(test_journal_stream_detection),
-                cmocka_unit_test(test_ratelimit),
-                cmocka_unit_test(test_ratelimit_disabled),
+                cmocka_unit_test(test_plain_job_tokens), cmocka_unit_test(test_errno_return_and_format),
+                cmocka_unit_test(test_max_level),        cmocka_unit_test(test_absent_fields_left_out),
+                cmocka_unit_test(test_field_tokens),     cmocka_unit_test(test_journal_stream_detection),
+                cmocka_unit_test(test_ratelimit),        cmocka_unit_test(test_ratelimit_disabled),
         };
 
         log_setup("test-log");

@@ -133,7 +133,8 @@ static char *payloads_without_id(TestClient *c, size_t from, size_t n) {
 
 static void test_seed_reproducible(void **state) {
         Fixture *f = *state;
-        const char *args[] = { "--bus", f->url, "-n", "8", "-p", "0.01", "-g", "-s", "0.005", "--seed", "77", NULL };
+        const char *args[] = { "--bus", f->url, "-n",    "8",      "-p", "0.01",
+                               "-g",    "-s",   "0.005", "--seed", "77", NULL };
         char *first, *second;
         Daemon d1, d2;
 
@@ -162,7 +163,8 @@ static void test_seed_reproducible(void **state) {
 
 static void test_fixed_values(void **state) {
         Fixture *f = *state;
-        const char *args[] = { "--bus", f->url, "-n", "3", "-p", "0.01", "--priority", "0", "--runtime", "0.25", NULL };
+        const char *args[] = { "--bus",      f->url, "-n",        "3",    "-p", "0.01",
+                               "--priority", "0",    "--runtime", "0.25", NULL };
         Daemon d;
 
         assert_int_equal(run_producer(f, &d, args, 10000), 0);
@@ -193,7 +195,9 @@ static void test_unreachable(void **state) {
 
 static void test_bus_lost(void **state) {
         Fixture *f = *state;
-        char *argv[] = { (char *) PRODUCER_BINARY, (char *) "--bus", f->url, (char *) "-p", (char *) "0.05", NULL };
+        char *argv[] = {
+                (char *) PRODUCER_BINARY, (char *) "--bus", f->url, (char *) "-p", (char *) "0.05", NULL
+        };
         Daemon d;
 
         assert_int_equal(daemon_spawn(&d, argv, -1, NULL), 0);
@@ -207,12 +211,8 @@ static void test_bus_lost(void **state) {
 
 static void test_bad_usage(void **state) {
         static const char *const cases[][4] = {
-                { "-p", "soon", NULL },
-                { "--priority", "11", NULL },
-                { "--runtime", "-1", NULL },
-                { "-n", "0", NULL },
-                { "--frobnicate", NULL },
-                { "extra", NULL },
+                { "-p", "soon", NULL }, { "--priority", "11", NULL }, { "--runtime", "-1", NULL },
+                { "-n", "0", NULL },    { "--frobnicate", NULL },     { "extra", NULL },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {

@@ -14,7 +14,7 @@
 
 /* frame_parse() on a C string that must be rejected; returns the error code. */
 static ProtocolError frame_error_n(const char *data, size_t size) {
-        ProtocolStatus st = {.error = _PROTOCOL_ERROR_INVALID};
+        ProtocolStatus st = { .error = _PROTOCOL_ERROR_INVALID };
         Frame f;
 
         assert_int_equal(frame_parse(&f, data, size, MAX_RUNTIME, &st), -EINVAL);
@@ -30,7 +30,7 @@ static ProtocolError frame_error(const char *s) {
 }
 
 static ProtocolError job_error_n(const char *data, size_t size) {
-        ProtocolStatus st = {.error = _PROTOCOL_ERROR_INVALID};
+        ProtocolStatus st = { .error = _PROTOCOL_ERROR_INVALID };
         JobRequest jr;
 
         assert_int_equal(job_request_parse(&jr, data, size, MAX_RUNTIME, &st), -EINVAL);
@@ -411,7 +411,7 @@ static void test_dump_job(void **state) {
 }
 
 static void test_dump_job_overwrites_id(void **state) {
-        static const char *const ids[] = {"7", "\"mine\"", "-1", "null", "{\"a\":1}"};
+        static const char *const ids[] = { "7", "\"mine\"", "-1", "null", "{\"a\":1}" };
         char buf[256];
         Frame f;
 
@@ -456,7 +456,7 @@ static void test_dump_job_limits(void **state) {
 
 static void test_dump_error(void **state) {
         for (ProtocolError e = 0; e < _PROTOCOL_ERROR_MAX; e++) {
-                ProtocolStatus st = {.error = e};
+                ProtocolStatus st = { .error = e };
                 _cleanup_(json_decrefp) json_t *back = NULL;
                 _cleanup_free_ char *s = NULL;
                 size_t size;
@@ -472,7 +472,7 @@ static void test_dump_error(void **state) {
                 assert_string_equal(json_string_value(json_object_get(back, "message")), st.message);
         }
 
-        ProtocolStatus bad = {.error = _PROTOCOL_ERROR_MAX};
+        ProtocolStatus bad = { .error = _PROTOCOL_ERROR_MAX };
         char *s = NULL;
         assert_int_equal(protocol_dump_error(&bad, &s, NULL), -EINVAL);
         assert_null(s);
@@ -528,15 +528,15 @@ static void test_dump_job_request(void **state) {
                 double runtime;
                 const char *text;
         } cases[] = {
-                {3, 7, "7"},
-                {0, 0, "0"},
-                {10, 15, "15"},
-                {5, 2.5, "2.5"},
-                {1, 0.1, "0.1"},
-                {1, 1e-05, "1e-05"},
-                {1, 1.0 / 3, "0.3333333333333333"},
-                {1, -0.0, "0"},
-                {1, 123456.789, "123456.789"},
+                { 3, 7, "7" },
+                { 0, 0, "0" },
+                { 10, 15, "15" },
+                { 5, 2.5, "2.5" },
+                { 1, 0.1, "0.1" },
+                { 1, 1e-05, "1e-05" },
+                { 1, 1.0 / 3, "0.3333333333333333" },
+                { 1, -0.0, "0" },
+                { 1, 123456.789, "123456.789" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {

@@ -64,8 +64,8 @@ static void test_empty(void **state) {
 }
 
 static void test_priority_order(void **state) {
-        static const int prios[] = {5, 0, 10, 3, 7, 1, 9, 2};
-        static const int expected[] = {0, 1, 2, 3, 5, 7, 9, 10};
+        static const int prios[] = { 5, 0, 10, 3, 7, 1, 9, 2 };
+        static const int expected[] = { 0, 1, 2, 3, 5, 7, 9, 10 };
         _cleanup_(queue_freep) Queue *q = NULL;
         Item items[ELEMENTSOF(prios)];
         unsigned seq = 0;

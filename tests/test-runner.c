@@ -122,7 +122,7 @@ static int submit(Fake *f, uint64_t id, int priority) {
         assert_true(id < MAX_ID);
         assert_non_null(d);
         assert_int_equal(job_new(&j, id, priority, 1.0), 0);
-        *d = (JobData){.fake = f, .id = id};
+        *d = (JobData){ .fake = f, .id = id };
         j->data = d;
         j->data_free = job_data_free;
 
@@ -154,8 +154,8 @@ static void expect_counts(Fake *f, unsigned running, unsigned pending, unsigned 
 }
 
 static void test_new(void **state) {
-        static const RunnerOps no_start = {.stop = fake_stop}, no_stop = {.start = fake_start},
-                               quiet = {.start = fake_start, .stop = fake_stop};
+        static const RunnerOps no_start = { .stop = fake_stop }, no_stop = { .start = fake_start },
+                               quiet = { .start = fake_start, .stop = fake_stop };
         Runner *r = NULL;
         Fake f = {};
         Job *j;
@@ -374,7 +374,7 @@ static void test_start_failure_many(void **state) {
         enum {
                 N = 20000
         };
-        static const RunnerOps ops = {.start = fake_start, .stop = fake_stop};
+        static const RunnerOps ops = { .start = fake_start, .stop = fake_stop };
         Runner *r;
         Fake f = {};
         Job *first;

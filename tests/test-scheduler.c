@@ -123,8 +123,8 @@ static void submit(Fixture *f, int priority, double runtime) {
         char frame[160];
 
         (void) snprintf(frame, sizeof frame,
-                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %g}}", priority,
-                        runtime);
+                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %g}}",
+                        priority, runtime);
         assert_int_equal(test_client_send(f->producer, frame), 0);
         test_net_run_for(f->net, 30);
 }
@@ -284,7 +284,9 @@ static void test_bad_payloads(void **state) {
         Fixture *f = *state;
         TestNet *fake_bus;
         TestClient *sched;
-        char url[64], *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--bus", url, (char *) "-s", (char *) "2", NULL };
+        char url[64], *argv[] = {
+                (char *) SCHEDULER_BINARY, (char *) "--bus", url, (char *) "-s", (char *) "2", NULL
+        };
         int port;
 
         /* The test plays the bus, to send what a real bus never would. */

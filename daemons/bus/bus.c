@@ -88,8 +88,8 @@ static bool bus_log_allowed(RateLimit *rl, const char *kind) {
 }
 
 /* Logs a line a remote client caused: rate-limited, with its address and role as fields. */
-_printf_(5, 6) static void bus_log_client(Bus *b, RateLimit *rl, const BusClient *c, int level, const char *format,
-                                          ...) {
+_printf_(5, 6) static void bus_log_client(Bus *b, RateLimit *rl, const BusClient *c, int level,
+                                          const char *format, ...) {
         char message[512], client[96], role[48];
         va_list ap;
 
@@ -196,8 +196,9 @@ static bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
                                ws_conn_queued_bytes(c->conn));
                 bus_close_client(b, c, WS_CLOSE_POLICY, "send queue overflow");
         } else if (r < 0 && r != -ENOTCONN) /* -ENOTCONN: already closing */
-                bus_log_client(b, &b->conn_limit, c, LOG_WARNING, "Failed to queue a message for %s, ignoring: %s",
-                               bus_client_peer(c), strerror(-r));
+                bus_log_client(b, &b->conn_limit, c, LOG_WARNING,
+                               "Failed to queue a message for %s, ignoring: %s", bus_client_peer(c),
+                               strerror(-r));
         return r >= 0;
 }
 
@@ -275,7 +276,7 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         }
 
         /* A slow scheduler may be closed (and unlinked) while we walk the list. */
-        LIST_FOREACH_SAFE(schedulers, s, next, b->schedulers)
+        LIST_FOREACH_SAFE (schedulers, s, next, b->schedulers)
                 if (s != c)
                         n_sent += bus_send(b, s, m);
         ws_message_unref(m);
@@ -285,7 +286,9 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         b->n_forwarded++;
         bus_status_changed(b);
         if (log_get_max_level() >= LOG_DEBUG) {
-                LogJob job = { .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_QUEUED };
+                LogJob job = {
+                        .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_QUEUED
+                };
                 log_job(LOG_DEBUG, &job, "Job %" PRIu64 " forwarded to %u schedulers.", id, n_targets);
         }
 }
@@ -320,11 +323,11 @@ static int on_identify_timer(sd_event_source *src, uint64_t now, void *userdata)
         Bus *b = userdata;
         BusClient *c, *next;
 
-        LIST_FOREACH_SAFE(clients, c, next, b->clients)
+        LIST_FOREACH_SAFE (clients, c, next, b->clients)
                 if (!c->identified && now >= c->connected_usec + b->config.identify_usec) {
                         bus_log_client(b, &b->conn_limit, c, LOG_NOTICE,
-                                       "Closing client %s: no register or job within %.1f s.", bus_client_peer(c),
-                                       (double) b->config.identify_usec / USEC_PER_SEC);
+                                       "Closing client %s: no register or job within %.1f s.",
+                                       bus_client_peer(c), (double) b->config.identify_usec / USEC_PER_SEC);
                         bus_close_client(b, c, WS_CLOSE_POLICY, "register first");
                 }
         bus_arm_identify(b);
@@ -344,7 +347,8 @@ static void bus_arm_identify(Bus *b) {
                 return;
         if (!b->identify_source) {
                 r = sd_event_add_time_relative(b->event, &b->identify_source, CLOCK_MONOTONIC,
-                                               b->config.identify_usec / 3, USEC_PER_SEC, on_identify_timer, b);
+                                               b->config.identify_usec / 3, USEC_PER_SEC, on_identify_timer,
+                                               b);
                 if (r >= 0)
                         (void) sd_event_source_set_description(b->identify_source, "bus-identify");
         } else {
@@ -430,7 +434,7 @@ static void bus_stop(Bus *b, const char *why) {
                 (void) sd_event_exit(b->event, 0);
                 return;
         }
-        LIST_FOREACH_SAFE(clients, c, next, b->clients)
+        LIST_FOREACH_SAFE (clients, c, next, b->clients)
                 ws_conn_close(c->conn, WS_CLOSE_GOING_AWAY, "bus stopping");
         r = sd_event_add_time_relative(b->event, &b->stop_source, CLOCK_MONOTONIC, USEC_PER_SEC,
                                        10 * USEC_PER_MSEC, on_stop_timeout, b);
@@ -454,7 +458,9 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 int bus_listen_address(const char *address, int *ret_fd) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+        struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                                  .ai_socktype = SOCK_STREAM,
+                                  .ai_flags = AI_PASSIVE };
         _cleanup_free_ char *host = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct addrinfo *ai = NULL;

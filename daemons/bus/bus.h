@@ -12,28 +12,28 @@
 #include <stdint.h>
 
 typedef struct BusConfig {
-        char *listen;             /* HOST:PORT to bind when not socket-activated */
-        size_t max_frame;         /* bytes of one reassembled message */
-        size_t max_queue;         /* messages waiting to be sent to one client */
-        size_t max_queue_bytes;   /* bytes waiting to be sent to one client */
-        unsigned max_clients;     /* 0 = unlimited */
-        double max_runtime;       /* largest accepted job runtime, seconds */
-        uint64_t exit_idle_usec;  /* socket-activated: exit after this long without a client; 0 = never */
-        uint64_t identify_usec;   /* close a connection that sends no valid frame for this long */
+        char *listen;            /* HOST:PORT to bind when not socket-activated */
+        size_t max_frame;        /* bytes of one reassembled message */
+        size_t max_queue;        /* messages waiting to be sent to one client */
+        size_t max_queue_bytes;  /* bytes waiting to be sent to one client */
+        unsigned max_clients;    /* 0 = unlimited */
+        double max_runtime;      /* largest accepted job runtime, seconds */
+        uint64_t exit_idle_usec; /* socket-activated: exit after this long without a client; 0 = never */
+        uint64_t identify_usec;  /* close a connection that sends no valid frame for this long */
 } BusConfig;
 
-#define BUS_CONFIG_DEFAULT                                                                                  \
-        ((BusConfig){                                                                                       \
-                .max_frame = 64 * 1024,                                                                     \
-                .max_queue = 16384,                                                                         \
-                .max_queue_bytes = 4 * 1024 * 1024,                                                         \
-                .max_clients = 1024,                                                                        \
-                .max_runtime = 86400,                                                                       \
-                .identify_usec = 30 * USEC_PER_SEC,                                                         \
+#define BUS_CONFIG_DEFAULT                          \
+        ((BusConfig){                               \
+                .max_frame = 64 * 1024,             \
+                .max_queue = 16384,                 \
+                .max_queue_bytes = 4 * 1024 * 1024, \
+                .max_clients = 1024,                \
+                .max_runtime = 86400,               \
+                .identify_usec = 30 * USEC_PER_SEC, \
         })
 
-#define BUS_LISTEN_DEFAULT "127.0.0.1:8101"
-#define BUS_PING_INTERVAL_SEC     30
+#define BUS_LISTEN_DEFAULT    "127.0.0.1:8101"
+#define BUS_PING_INTERVAL_SEC 30
 /* The largest --max-frame: what schedulers accept (BUS_LINK_MAX_MESSAGE). */
 #define BUS_MAX_FRAME_LIMIT (16 * 1024 * 1024)
 

@@ -35,8 +35,16 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], BusConfig *c) {
-        enum { ARG_MAX_FRAME = 0x100, ARG_MAX_QUEUE, ARG_MAX_QUEUE_BYTES, ARG_MAX_CLIENTS, ARG_MAX_RUNTIME,
-               ARG_EXIT_IDLE, ARG_IDENTIFY, ARG_VERSION };
+        enum {
+                ARG_MAX_FRAME = 0x100,
+                ARG_MAX_QUEUE,
+                ARG_MAX_QUEUE_BYTES,
+                ARG_MAX_CLIENTS,
+                ARG_MAX_RUNTIME,
+                ARG_EXIT_IDLE,
+                ARG_IDENTIFY,
+                ARG_VERSION
+        };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
                 { "max-frame", required_argument, NULL, ARG_MAX_FRAME },
@@ -101,7 +109,8 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                         return parse_option_error("sched-bus", options, opt, longindex, optarg, r);
         }
         if (optind < argc) {
-                fprintf(stderr, "sched-bus: unexpected argument '%s'. Try 'sched-bus --help'.\n", argv[optind]);
+                fprintf(stderr, "sched-bus: unexpected argument '%s'. Try 'sched-bus --help'.\n",
+                        argv[optind]);
                 return -EINVAL;
         }
         return 1;

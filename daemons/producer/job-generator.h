@@ -9,11 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define JOB_GENERATOR_RUNTIME_MIN 3
-#define JOB_GENERATOR_RUNTIME_MAX 15
+#define JOB_GENERATOR_RUNTIME_MIN  3
+#define JOB_GENERATOR_RUNTIME_MAX  15
 #define JOB_GENERATOR_PRIORITY_MIN 0
 #define JOB_GENERATOR_PRIORITY_MAX 10
-#define JOB_GENERATOR_WAIT_MIN 0.005
+#define JOB_GENERATOR_WAIT_MIN     0.005
 
 typedef struct JobGenerator {
         uint64_t state[4];

@@ -34,7 +34,13 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
-        enum { ARG_SEED = 0x100, ARG_PRIORITY, ARG_RUNTIME, ARG_CONNECT_TIMEOUT, ARG_VERSION };
+        enum {
+                ARG_SEED = 0x100,
+                ARG_PRIORITY,
+                ARG_RUNTIME,
+                ARG_CONNECT_TIMEOUT,
+                ARG_VERSION
+        };
         static const struct option options[] = {
                 { "period", required_argument, NULL, 'p' },
                 { "gauss", no_argument, NULL, 'g' },
@@ -72,7 +78,8 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                         c->have_seed = true;
                         break;
                 case ARG_PRIORITY:
-                        r = parse_int(optarg, JOB_GENERATOR_PRIORITY_MIN, JOB_GENERATOR_PRIORITY_MAX, &c->priority);
+                        r = parse_int(optarg, JOB_GENERATOR_PRIORITY_MIN, JOB_GENERATOR_PRIORITY_MAX,
+                                      &c->priority);
                         break;
                 case ARG_RUNTIME:
                         r = parse_double(optarg, 0, 86400, &c->runtime);

@@ -172,7 +172,8 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Producer *p = userdata;
 
-        log_error("Cannot reach the bus at %s within %.1f s. Is sched-bus running (systemctl start sched-bus.socket)?",
+        log_error("Cannot reach the bus at %s within %.1f s. Is sched-bus running (systemctl start "
+                  "sched-bus.socket)?",
                   bus_link_get_url(p->link), (double) p->config.connect_timeout_usec / USEC_PER_SEC);
         producer_exit(p, PRODUCER_EXIT_UNAVAILABLE);
         return 0;

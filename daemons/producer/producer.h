@@ -10,25 +10,25 @@
 #include <stdint.h>
 
 typedef struct ProducerConfig {
-        double period;           /* seconds */
+        double period; /* seconds */
         bool gauss;
         double sigma;
-        uint64_t count;          /* 0 = no end */
+        uint64_t count; /* 0 = no end */
         uint64_t seed;
         bool have_seed;
-        int priority;            /* -1 = random 0..10 */
-        double runtime;          /* < 0 = random 3..15 */
+        int priority;   /* -1 = random 0..10 */
+        double runtime; /* < 0 = random 3..15 */
         const char *bus_url;
         uint64_t connect_timeout_usec;
 } ProducerConfig;
 
-#define PRODUCER_CONFIG_DEFAULT                                                                             \
-        ((ProducerConfig){                                                                                  \
-                .period = 5,                                                                                \
-                .sigma = 2,                                                                                 \
-                .priority = -1,                                                                             \
-                .runtime = -1,                                                                              \
-                .connect_timeout_usec = 5 * USEC_PER_SEC,                                                   \
+#define PRODUCER_CONFIG_DEFAULT                           \
+        ((ProducerConfig){                                \
+                .period = 5,                              \
+                .sigma = 2,                               \
+                .priority = -1,                           \
+                .runtime = -1,                            \
+                .connect_timeout_usec = 5 * USEC_PER_SEC, \
         })
 
 /* Exit codes beyond 0 (done), 1 (failure) and 2 (usage). */

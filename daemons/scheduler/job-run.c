@@ -42,7 +42,9 @@ static void job_run_free(void *p) {
 }
 
 static void job_run_flush_line(JobRun *run) {
-        LogJob lj = { .id = run->job->id, .priority = run->job->priority, .runtime = -1,
+        LogJob lj = { .id = run->job->id,
+                      .priority = run->job->priority,
+                      .runtime = -1,
                       .state = _JOB_STATE_INVALID };
 
         if (run->line_size == 0)

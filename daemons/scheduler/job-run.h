@@ -18,8 +18,8 @@ typedef struct JobRunConfig {
         char **exec_argv;      /* NULL: the test job, `sleep RUNTIME` */
         uint64_t timeout_usec; /* 0 = none */
         uint64_t grace_usec;
-        JobScope *scope;       /* NULL: plain child processes */
-        const char *instance;  /* for scope unit names */
+        JobScope *scope;      /* NULL: plain child processes */
+        const char *instance; /* for scope unit names */
         /* Called after the Runner heard of the job's exit (the Job may be gone by then). */
         void (*on_exited)(void *userdata);
         void *userdata;

@@ -35,13 +35,13 @@ static int job_scope_stop_leftovers(JobScope *s, const char *instance) {
 
         if (asprintf(&pattern, "sched-job-%s-*.scope", instance) < 0)
                 return -ENOMEM;
-        r = sd_bus_call_method(s->bus, MANAGER_SERVICE, MANAGER_PATH, MANAGER_INTERFACE, "ListUnitsByPatterns",
-                               &error, &reply, "asas", 0, 1, pattern);
+        r = sd_bus_call_method(s->bus, MANAGER_SERVICE, MANAGER_PATH, MANAGER_INTERFACE,
+                               "ListUnitsByPatterns", &error, &reply, "asas", 0, 1, pattern);
         if (r < 0)
                 return r;
         r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
-        while (r >= 0 && (r = sd_bus_message_read(reply, "(ssssssouso)", &unit, NULL, NULL, NULL, NULL, NULL, NULL,
-                                                  NULL, NULL, NULL)) > 0) {
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(ssssssouso)", &unit, NULL, NULL, NULL, NULL, NULL,
+                                                  NULL, NULL, NULL, NULL)) > 0) {
                 log_notice("Stopping %s, left by an earlier run of this scheduler.", unit);
                 (void) job_scope_stop(s, unit);
                 n++;
@@ -60,8 +60,8 @@ int job_scope_new(JobScope **ret, sd_event *e, bool user, const char *instance) 
                 return -ENOMEM;
         r = user ? sd_bus_open_user(&s->bus) : sd_bus_open_system(&s->bus);
         if (r >= 0)
-                r = sd_bus_call_method(s->bus, MANAGER_SERVICE, MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping",
-                                       &error, &reply, "");
+                r = sd_bus_call_method(s->bus, MANAGER_SERVICE, MANAGER_PATH, "org.freedesktop.DBus.Peer",
+                                       "Ping", &error, &reply, "");
         if (r >= 0)
                 r = sd_bus_attach_event(s->bus, e, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
@@ -108,8 +108,8 @@ int job_scope_attach(JobScope *s, pid_t pid, const char *unit, const char *descr
                 r = sd_bus_message_append(m, "ss", unit, "fail");
         if (r >= 0)
                 r = sd_bus_message_append(m, "a(sv)", 4, "Description", "s", description, "Slice", "s",
-                                          JOB_SCOPE_SLICE, "PIDs", "au", 1, (uint32_t) pid, "CollectMode", "s",
-                                          "inactive-or-failed");
+                                          JOB_SCOPE_SLICE, "PIDs", "au", 1, (uint32_t) pid, "CollectMode",
+                                          "s", "inactive-or-failed");
         if (r >= 0)
                 r = sd_bus_message_append(m, "a(sa(sv))", 0);
         if (r < 0)

@@ -24,7 +24,8 @@ static void help(void) {
                "      --max-pending=N      jobs waiting for a slot; beyond, new jobs that would\n"
                "                           wait are dropped (default 10000)\n"
                "      --scope              run each job in its own transient scope unit\n"
-               "                           (sched-job-INSTANCE-ID.scope in " "sched-jobs.slice)\n"
+               "                           (sched-job-INSTANCE-ID.scope in "
+               "sched-jobs.slice)\n"
                "      --user               with --scope: use the user's service manager\n"
                "      --instance=NAME      name used in scope units (default: the size)\n"
                "      --exec COMMAND...    the job command and its arguments: all that follows.\n"
@@ -57,7 +58,15 @@ static int split_exec(int *argc, char *argv[], SchedulerConfig *c) {
 }
 
 static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
-        enum { ARG_GRACE = 0x100, ARG_MAX_RUNTIME, ARG_MAX_PENDING, ARG_SCOPE, ARG_USER, ARG_INSTANCE, ARG_VERSION };
+        enum {
+                ARG_GRACE = 0x100,
+                ARG_MAX_RUNTIME,
+                ARG_MAX_PENDING,
+                ARG_SCOPE,
+                ARG_USER,
+                ARG_INSTANCE,
+                ARG_VERSION
+        };
         static const struct option options[] = {
                 { "size", required_argument, NULL, 's' },
                 { "timeout", required_argument, NULL, 't' },

@@ -96,13 +96,14 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                 log_job(LOG_WARNING, &lj, "Job %" PRIu64 " failed: %s.", j->id, job_run_describe_exit(j));
                 break;
         case JOB_TIMEOUT:
-                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " timed out after %.3f s and was terminated.", j->id,
-                        (double) s->config.timeout_usec / USEC_PER_SEC);
+                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " timed out after %.3f s and was terminated.",
+                        j->id, (double) s->config.timeout_usec / USEC_PER_SEC);
                 break;
         case JOB_EVICTED:
                 (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
                 log_job_extra(LOG_NOTICE, &lj, LOG_FIELDS(by),
-                              "Job %" PRIu64 " evicted by more urgent job %" PRIu64 ".", j->id, j->evicted_by);
+                              "Job %" PRIu64 " evicted by more urgent job %" PRIu64 ".", j->id,
+                              j->evicted_by);
                 break;
         case JOB_DROPPED:
                 log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " dropped: the scheduler is stopping (it was %s).", j->id,
@@ -174,10 +175,12 @@ static uint64_t scheduler_pick_id(Scheduler *s, const JobRequest *req) {
 static bool scheduler_refuse(Scheduler *s, const JobRequest *req, uint64_t id) {
         LogJob lj = { .id = id, .priority = req->priority, .runtime = req->runtime, .state = JOB_DROPPED };
 
-        if (runner_n_pending(s->runner) < s->config.max_pending || runner_would_start(s->runner, req->priority))
+        if (runner_n_pending(s->runner) < s->config.max_pending ||
+            runner_would_start(s->runner, req->priority))
                 return false;
         if (ratelimit_below(&s->bad_job_limit, 0))
-                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " dropped: %u jobs are already pending (--max-pending).", id,
+                log_job(LOG_WARNING, &lj,
+                        "Job %" PRIu64 " dropped: %u jobs are already pending (--max-pending).", id,
                         runner_n_pending(s->runner));
         return true;
 }
@@ -208,8 +211,8 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
                 return;
         if (job_request_parse(&req, data, size, s->config.max_runtime, &st) < 0) {
                 if (ratelimit_below(&s->bad_job_limit, 0))
-                        log_warning("Ignoring a message from the bus: %s: %s", protocol_error_to_string(st.error),
-                                    st.message);
+                        log_warning("Ignoring a message from the bus: %s: %s",
+                                    protocol_error_to_string(st.error), st.message);
                 return;
         }
         scheduler_submit(s, &req);
@@ -226,8 +229,8 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
         Scheduler *s = userdata;
 
         if (!s->stopping)
-                log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting.", bus_link_get_url(l),
-                            reason);
+                log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting.",
+                            bus_link_get_url(l), reason);
         scheduler_status_changed(s);
 }
 
@@ -237,8 +240,8 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
         if (s->stopping)
                 return 0;
         s->stopping = true;
-        log_info("Received %s, terminating %u jobs and stopping.", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
-                 runner_n_alive(s->runner));
+        log_info("Received %s, terminating %u jobs and stopping.",
+                 si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", runner_n_alive(s->runner));
         (void) sd_notify(false, "STOPPING=1");
         s->link = bus_link_free(s->link);
         (void) runner_stop_all(s->runner);
@@ -302,10 +305,11 @@ static int scheduler_setup(Scheduler *s) {
         if (s->config.scope) {
                 r = job_scope_new(&s->scope, s->event, s->config.user, s->config.instance);
                 if (r < 0)
-                        return log_error_errno(r,
-                                               "--scope: cannot reach the %s service manager to create scope "
-                                               "units: %m",
-                                               s->config.user ? "user" : "system");
+                        return log_error_errno(
+                                r,
+                                "--scope: cannot reach the %s service manager to create scope "
+                                "units: %m",
+                                s->config.user ? "user" : "system");
         }
 
         r = runner_new(&s->runner, s->config.size, &ops, s);
@@ -314,7 +318,8 @@ static int scheduler_setup(Scheduler *s) {
 
         r = bus_link_new(&s->link, s->event, s->config.bus_url, ROLE_SCHEDULER, &link_handlers, s);
         if (r < 0)
-                return log_error_errno(r, "Failed to set up the bus connection to %s: %m", s->config.bus_url);
+                return log_error_errno(r, "Failed to set up the bus connection to %s: %m",
+                                       s->config.bus_url);
         r = bus_link_start(s->link);
         if (r < 0)
                 log_warning_errno(r, "Failed to start connecting to %s, will retry: %m", s->config.bus_url);

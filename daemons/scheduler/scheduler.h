@@ -11,25 +11,25 @@
 #include <stdint.h>
 
 typedef struct SchedulerConfig {
-        unsigned size;          /* slots */
-        uint64_t timeout_usec;  /* per job, from its start; 0 = none */
-        uint64_t grace_usec;    /* SIGTERM -> SIGKILL */
-        double max_runtime;     /* largest runtime accepted from the bus */
-        unsigned max_pending;   /* jobs waiting for a slot; more are dropped */
+        unsigned size;         /* slots */
+        uint64_t timeout_usec; /* per job, from its start; 0 = none */
+        uint64_t grace_usec;   /* SIGTERM -> SIGKILL */
+        double max_runtime;    /* largest runtime accepted from the bus */
+        unsigned max_pending;  /* jobs waiting for a slot; more are dropped */
         char *bus_url;
-        char **exec_argv;       /* NULL: the test job, sleep RUNTIME */
-        bool scope;             /* run each job in a transient scope unit */
-        bool user;              /* with scope: the user's manager instead of the system's */
-        char *instance;         /* scope names: sched-job-INSTANCE-ID.scope; default the size */
+        char **exec_argv; /* NULL: the test job, sleep RUNTIME */
+        bool scope;       /* run each job in a transient scope unit */
+        bool user;        /* with scope: the user's manager instead of the system's */
+        char *instance;   /* scope names: sched-job-INSTANCE-ID.scope; default the size */
 } SchedulerConfig;
 
-#define SCHEDULER_CONFIG_DEFAULT                                                                            \
-        ((SchedulerConfig){                                                                                 \
-                .size = 5,                                                                                  \
-                .timeout_usec = 10 * USEC_PER_SEC,                                                          \
-                .grace_usec = 2 * USEC_PER_SEC,                                                             \
-                .max_runtime = 86400,                                                                       \
-                .max_pending = 10000,                                                                       \
+#define SCHEDULER_CONFIG_DEFAULT                   \
+        ((SchedulerConfig){                        \
+                .size = 5,                         \
+                .timeout_usec = 10 * USEC_PER_SEC, \
+                .grace_usec = 2 * USEC_PER_SEC,    \
+                .max_runtime = 86400,              \
+                .max_pending = 10000,              \
         })
 
 typedef struct Scheduler Scheduler;
