@@ -34,6 +34,31 @@ struct BenchDaemon {
         char status[STATUS_MAX];
 };
 
+/* SCHED_BENCH_WRAP="NAME=COMMAND ARGS": the daemon whose file name is NAME runs under COMMAND ARGS
+ * (a profiler: "sched-bus=perf record -g -o /tmp/bus.data --"). For profiling only: the figures the
+ * benchmarks read from /proc are then the wrapper's. Returns argv itself when nothing applies. */
+static char **wrap_argv(char *const argv[]) {
+        const char *spec = getenv("SCHED_BENCH_WRAP"), *base = strrchr(argv[0], '/');
+        size_t n = 0, w = 0, name_len;
+        char *copy, **v, *save = NULL;
+
+        base = base ? base + 1 : argv[0];
+        name_len = strlen(base);
+        if (!spec || strncmp(spec, base, name_len) != 0 || spec[name_len] != '=')
+                return (char **) argv;
+        copy = strdup(spec + name_len + 1);
+        while (argv[n])
+                n++;
+        v = calloc(n + strlen(spec) + 1, sizeof(char *));
+        if (!copy || !v)
+                _exit(127);
+        for (char *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                v[w++] = tok;
+        for (size_t i = 0; i < n; i++)
+                v[w++] = argv[i];
+        return v; /* lives until the exec */
+}
+
 static _noreturn_ void child_exec(char *const argv[], int listen_fd, const char *stderr_path,
                                   const char *notify_path, char *const env_extra[]) {
         char pid[32];
@@ -60,7 +85,11 @@ static _noreturn_ void child_exec(char *const argv[], int listen_fd, const char 
         (void) unsetenv("JOURNAL_STREAM");
         for (char *const *e = env_extra; e && *e; e++)
                 (void) putenv(*e);
-        execv(argv[0], argv);
+        {
+                char **v = wrap_argv(argv);
+
+                execvp(v[0], v);
+        }
         _exit(127);
 }
 
@@ -69,8 +98,8 @@ static int notify_socket_open(BenchDaemon *d) {
         static unsigned counter;
         int rcvbuf = 4 * 1024 * 1024;
 
-        (void) snprintf(d->notify_path, sizeof d->notify_path, "/tmp/sched-bench-notify-%d-%u", (int) getpid(),
-                        counter++);
+        (void) snprintf(d->notify_path, sizeof d->notify_path, "/tmp/sched-bench-notify-%d-%u",
+                        (int) getpid(), counter++);
         d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (d->notify_fd < 0)
                 return -errno;
@@ -250,8 +279,8 @@ int bench_listen_tcp(int *ret_port) {
         return TAKE_FD(fd);
 }
 
-int bench_daemon_start_bus(BenchDaemon **ret, const char *binary, char *const extra_args[], const char *stderr_path,
-                           char *ret_url, size_t url_size) {
+int bench_daemon_start_bus(BenchDaemon **ret, const char *binary, char *const extra_args[],
+                           const char *stderr_path, char *ret_url, size_t url_size) {
         _cleanup_(bench_daemon_freep) BenchDaemon *d = NULL;
         _cleanup_close_ int fd = -EBADF;
         char *argv[32];

@@ -5,6 +5,9 @@
  * NOTIFY_SOCKET the benchmark owns — with stderr sent where the benchmark says (a file, /dev/null).
  * Owned by the benchmark that spawned it; freeing it stops the daemon.
  *
+ * SCHED_BENCH_WRAP="NAME=COMMAND ARGS" runs the daemon named NAME under a profiler, e.g.
+ * SCHED_BENCH_WRAP="sched-scheduler=perf record -g -o /tmp/sched.data --".
+ *
  * The notify socket can be watched from an sd-event loop, so a benchmark that runs its own clients
  * on that loop sees every STATUS= change as it happens (and drains the socket promptly: a full
  * datagram queue would block the daemon's sd_notify()).
@@ -52,8 +55,8 @@ int bench_listen_tcp(int *ret_port);
 /* Starts sched-bus at `binary` on a fresh loopback socket (socket activation), with `extra_args`
  * (NULL-terminated, may be NULL) after its name, and waits for READY=1. *ret_url gets
  * "ws://127.0.0.1:PORT". */
-int bench_daemon_start_bus(BenchDaemon **ret, const char *binary, char *const extra_args[], const char *stderr_path,
-                           char *ret_url, size_t url_size);
+int bench_daemon_start_bus(BenchDaemon **ret, const char *binary, char *const extra_args[],
+                           const char *stderr_path, char *ret_url, size_t url_size);
 
 /* The number after `key` in a STATUS= text: "done" in "running 0/8, done 17, ..." gives 17. -1 if
  * the key is not there. */

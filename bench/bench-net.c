@@ -56,7 +56,8 @@ int bench_net_new(BenchNet **ret, const WsConfig *config) {
                 .on_close = on_close,
                 .on_connect_error = on_connect_error,
         };
-        WsConfig roomy = { .max_message = 1024 * 1024, .max_queue_messages = 1u << 22,
+        WsConfig roomy = { .max_message = 1024 * 1024,
+                           .max_queue_messages = 1u << 22,
                            .max_queue_bytes = 1024u * 1024 * 1024 };
         _cleanup_(bench_net_freep) BenchNet *n = calloc(1, sizeof *n);
         int r;

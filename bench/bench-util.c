@@ -19,7 +19,8 @@ uint64_t bench_now_ns(void) {
 }
 
 void bench_sleep_ns(uint64_t ns) {
-        struct timespec ts = { .tv_sec = (time_t) (ns / NSEC_PER_SEC), .tv_nsec = (long) (ns % NSEC_PER_SEC) };
+        struct timespec ts = { .tv_sec = (time_t) (ns / NSEC_PER_SEC),
+                               .tv_nsec = (long) (ns % NSEC_PER_SEC) };
 
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
@@ -86,8 +87,8 @@ void bench_print_header(const char *title) {
         if (!gmtime_r(&now, &tm) || strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm) == 0)
                 (void) snprintf(date, sizeof date, "unknown date");
         (void) getloadavg(load, 1);
-        printf("# %s\n# %ld cores, %s, %s, load average %.2f at start\n", title, sysconf(_SC_NPROCESSORS_ONLN),
-               model, date, load[0]);
+        printf("# %s\n# %ld cores, %s, %s, load average %.2f at start\n", title,
+               sysconf(_SC_NPROCESSORS_ONLN), model, date, load[0]);
         fflush(stdout);
 }
 
@@ -140,7 +141,8 @@ static int read_stat_ticks(const char *path, uint64_t *ret) {
         buf[n] = 0;
         /* The command name may hold spaces and parentheses: the fields start after the last ')'. */
         p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        if (!p ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
                 return -EIO;
         *ret = utime + stime;
         return 0;
@@ -229,7 +231,8 @@ int proc_private_bytes(pid_t pid, uint64_t *ret) {
         if (!f)
                 return -errno;
         while (getline(&line, &len, f) > 0)
-                if (sscanf(line, "Private_Clean: %llu kB", &v) == 1 || sscanf(line, "Private_Dirty: %llu kB", &v) == 1)
+                if (sscanf(line, "Private_Clean: %llu kB", &v) == 1 ||
+                    sscanf(line, "Private_Dirty: %llu kB", &v) == 1)
                         sum += v;
         fclose(f);
         *ret = sum * 1024;

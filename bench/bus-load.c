@@ -11,7 +11,10 @@
  * Latency runs: an open-loop offered rate (jobs/s) for a fixed time; every receipt gives one
  * send->receipt sample.
  *
- * The benchmark owns one Load: the loop, the connections, the current run's counters.
+ * Baseline, run for run: the same load against bench-null-bus (null-bus.c), a fan-out server on
+ * the same glue that does no protocol work. The ratio says how much of the cost is the bus's own.
+ *
+ * The benchmark owns one Load per bus: its loop, its connections, the current run's counters.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,22 +29,24 @@
 #include "bench-util.h"
 #include "parse.h"
 
-#define TICK_NS             (200 * NSEC_PER_USEC) /* pacing step of latency runs */
-#define PROBE_INTERVAL_NS   (20 * NSEC_PER_MSEC)
-#define SYNC_TIMEOUT_NS     (10 * NSEC_PER_SEC)
-#define DRAIN_TIMEOUT_NS    (60 * NSEC_PER_SEC)
-#define RUNS_MAX            100
-#define CONNS_MAX           256
+#define TICK_NS           (200 * NSEC_PER_USEC) /* pacing step of latency runs */
+#define PROBE_INTERVAL_NS (20 * NSEC_PER_MSEC)
+#define SYNC_TIMEOUT_NS   (10 * NSEC_PER_SEC)
+#define DRAIN_TIMEOUT_NS  (60 * NSEC_PER_SEC)
+#define RUNS_MAX          100
+#define CONNS_MAX         256
 
 typedef struct LoadConfig {
-        const char *url;        /* NULL: start the bus binary */
+        const char *url; /* NULL: start the bus binary */
         const char *bus_binary;
-        pid_t bus_pid;          /* for the bus's CPU figure; 0: unknown */
+        const char *null_bus_binary;
+        bool baseline; /* also load the null bus, run for run */
+        pid_t bus_pid; /* for the bus's CPU figure; 0: unknown */
         unsigned n_producers, n_schedulers;
-        uint64_t n_jobs;        /* per throughput run */
+        uint64_t n_jobs; /* per throughput run */
         uint64_t window;
-        uint64_t rate;          /* jobs/s offered in latency runs; 0: no latency runs */
-        double duration;        /* seconds of a latency run */
+        uint64_t rate;   /* jobs/s offered in latency runs; 0: no latency runs */
+        double duration; /* seconds of a latency run */
         unsigned runs;
 } LoadConfig;
 
@@ -56,7 +61,7 @@ typedef struct Load {
         LoadConfig config;
         BenchNet *net;
         BenchConn *producers[CONNS_MAX], *schedulers[CONNS_MAX];
-        sd_event_source *tick_source;   /* paced sending */
+        sd_event_source *tick_source; /* paced sending */
 
         /* The current run. */
         bool running, paced;
@@ -118,8 +123,8 @@ static int load_send_job(Load *l) {
         int n, r;
 
         n = snprintf(frame, sizeof frame,
-                     "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 0, \"bench_t\": %" PRIu64
-                     "}}",
+                     "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 0, "
+                     "\"bench_t\": %" PRIu64 "}}",
                      now);
         r = bench_conn_send(p, frame, (size_t) n);
         if (r < 0)
@@ -195,7 +200,8 @@ static bool all_probed(void *userdata) {
 
 /* Until every scheduler connection has received a probe, the bus may not know them all yet. */
 static int load_sync(Load *l) {
-        static const char probe[] = "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 10, \"runtime\": 0}}";
+        static const char probe[] =
+                "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 10, \"runtime\": 0}}";
         uint64_t deadline = bench_now_ns() + SYNC_TIMEOUT_NS;
 
         while (!all_probed(l)) {
@@ -312,8 +318,10 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
         l->running = false;
         (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_OFF);
         if (r < 0) {
-                fprintf(stderr, "bench-bus-load: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
-                        " received by the slowest scheduler.\n", l->sent, l->target, load_min_received(l));
+                fprintf(stderr,
+                        "bench-bus-load: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
+                        " received by the slowest scheduler.\n",
+                        l->sent, l->target, load_min_received(l));
                 return r;
         }
         if (l->broken || load_any_closed(l))
@@ -340,9 +348,14 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
 
 static void print_cpu(double v) {
         if (v < 0)
-                printf("  %8s", "n/a");
+                printf(" %9s", "n/a");
         else
-                printf("  %7.0f%%", v * 100);
+                printf(" %8.0f%%", v * 100);
+}
+
+/* Delivered messages per second of the bus's own CPU time: what it would do with a core to itself. */
+static double per_cpu_second(const RunResult *r) {
+        return r->bus_cpu > 0 ? r->per_sec / r->bus_cpu : 0;
 }
 
 static double field_median(const RunResult *r, unsigned n, size_t offset) {
@@ -355,67 +368,124 @@ static double field_median(const RunResult *r, unsigned n, size_t offset) {
 
 #define MEDIAN(r, n, field) field_median((r), (n), offsetof(RunResult, field))
 
-static int run_throughput(Load *l) {
-        const LoadConfig *c = &l->config;
+/* A bus under load: sched-bus, or the null bus that is its baseline. */
+typedef struct Target {
+        const char *name;
+        Load *load;
         RunResult res[RUNS_MAX];
+} Target;
+
+static void print_throughput_row(const char *run, const char *name, const RunResult *r) {
+        printf("%-7s %-10s %11" PRIu64 " %8.3f %12.0f", run, name, r->delivered, r->seconds, r->per_sec);
+        print_cpu(r->bus_cpu);
+        print_cpu(r->bench_cpu);
+        printf(" %12.0f\n", per_cpu_second(r));
+}
+
+static void throughput_summary(const LoadConfig *c, Target *t, unsigned n_targets) {
+        double ratio[RUNS_MAX], cpu_ratio[RUNS_MAX], per_cpu[RUNS_MAX];
+
+        for (unsigned k = 0; k < n_targets; k++) {
+                RunResult m = {
+                        .seconds = MEDIAN(t[k].res, c->runs, seconds),
+                        .per_sec = MEDIAN(t[k].res, c->runs, per_sec),
+                        .bus_cpu = MEDIAN(t[k].res, c->runs, bus_cpu),
+                        .bench_cpu = MEDIAN(t[k].res, c->runs, bench_cpu),
+                };
+
+                for (unsigned i = 0; i < c->runs; i++)
+                        per_cpu[i] = per_cpu_second(&t[k].res[i]);
+                printf("%-7s %-10s %11s %8.3f %12.0f", "median", t[k].name, "", m.seconds, m.per_sec);
+                print_cpu(m.bus_cpu);
+                print_cpu(m.bench_cpu);
+                printf(" %12.0f\n", bench_median(per_cpu, c->runs));
+        }
+        for (unsigned i = 0; i < c->runs; i++)
+                per_cpu[i] = per_cpu_second(&t[0].res[i]);
+        printf("RESULT bus_throughput_%ux%u delivered_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
+               c->n_schedulers, MEDIAN(t[0].res, c->runs, per_sec), bench_median(per_cpu, c->runs));
+        if (n_targets > 1) {
+                for (unsigned i = 0; i < c->runs; i++) {
+                        ratio[i] = t[0].res[i].per_sec / t[1].res[i].per_sec;
+                        cpu_ratio[i] = per_cpu_second(&t[0].res[i]) / per_cpu_second(&t[1].res[i]);
+                }
+                printf(" ratio_to_null_bus=%.3f per_cpu_ratio_to_null_bus=%.3f",
+                       bench_median(ratio, c->runs), bench_median(cpu_ratio, c->runs));
+        }
+        printf("\n");
+}
+
+static int run_throughput(const LoadConfig *c, Target *t, unsigned n_targets) {
+        char run[16];
         int r;
 
         printf("\n## throughput: %u producer(s) x %u scheduler(s), %" PRIu64 " jobs per run, window %" PRIu64
                "\n",
                c->n_producers, c->n_schedulers, c->n_jobs, c->window);
-        printf("%-7s %10s %11s %9s %13s %9s %9s\n", "run", "jobs", "delivered", "seconds", "delivered/s",
-               "bus CPU", "bench CPU");
-        for (unsigned i = 0; i < c->runs; i++) {
-                r = load_run(l, false, &res[i]);
-                if (r < 0) {
-                        fprintf(stderr, "bench-bus-load: throughput run %u failed: %s\n", i + 1, strerror(-r));
-                        return r;
+        printf("%-7s %-10s %11s %8s %12s %9s %9s %12s\n", "run", "bus", "delivered", "seconds",
+               "delivered/s", "bus CPU", "bench CPU", "per bus CPU-s");
+        for (unsigned i = 0; i < c->runs; i++)
+                for (unsigned k = 0; k < n_targets; k++) {
+                        r = load_run(t[k].load, false, &t[k].res[i]);
+                        if (r < 0) {
+                                fprintf(stderr, "bench-bus-load: %s, throughput run %u failed: %s\n",
+                                        t[k].name, i + 1, strerror(-r));
+                                return r;
+                        }
+                        (void) snprintf(run, sizeof run, "%u", i + 1);
+                        print_throughput_row(run, t[k].name, &t[k].res[i]);
+                        fflush(stdout);
                 }
-                printf("%-7u %10" PRIu64 " %11" PRIu64 " %9.3f %13.0f", i + 1, res[i].jobs, res[i].delivered,
-                       res[i].seconds, res[i].per_sec);
-                print_cpu(res[i].bus_cpu);
-                print_cpu(res[i].bench_cpu);
-                printf("\n");
-                fflush(stdout);
-        }
-        printf("%-7s %10s %11s %9.3f %13.0f", "median", "", "", MEDIAN(res, c->runs, seconds),
-               MEDIAN(res, c->runs, per_sec));
-        print_cpu(MEDIAN(res, c->runs, bus_cpu));
-        print_cpu(MEDIAN(res, c->runs, bench_cpu));
-        printf("\nRESULT bus_throughput_%ux%u delivered_per_s=%.0f\n", c->n_producers, c->n_schedulers,
-               MEDIAN(res, c->runs, per_sec));
+        throughput_summary(c, t, n_targets);
         return 0;
 }
 
-static int run_latency(Load *l) {
-        const LoadConfig *c = &l->config;
-        RunResult res[RUNS_MAX];
+static void print_latency_row(const char *run, const char *name, const RunResult *r) {
+        printf("%-7s %-10s %11" PRIu64 " %9.0f %9.0f %9.0f", run, name, r->delivered, r->p50_us, r->p99_us,
+               r->max_us);
+        print_cpu(r->bus_cpu);
+        print_cpu(r->bench_cpu);
+        printf("\n");
+}
+
+static int run_latency(const LoadConfig *c, Target *t, unsigned n_targets) {
+        char run[16];
         int r;
 
-        printf("\n## latency send->receipt: %u producer(s) x %u scheduler(s), %" PRIu64 " jobs/s offered for %.1f s\n",
+        printf("\n## latency send->receipt: %u producer(s) x %u scheduler(s), %" PRIu64
+               " jobs/s offered for %.1f s\n",
                c->n_producers, c->n_schedulers, c->rate, c->duration);
-        printf("%-7s %10s %11s %9s %9s %9s %9s %9s\n", "run", "jobs", "samples", "p50 µs", "p99 µs", "max µs",
-               "bus CPU", "bench CPU");
-        for (unsigned i = 0; i < c->runs; i++) {
-                r = load_run(l, true, &res[i]);
-                if (r < 0) {
-                        fprintf(stderr, "bench-bus-load: latency run %u failed: %s\n", i + 1, strerror(-r));
-                        return r;
+        printf("%-7s %-10s %11s %9s %9s %9s %9s %9s\n", "run", "bus", "samples", "p50 µs", "p99 µs",
+               "max µs", "bus CPU", "bench CPU");
+        for (unsigned i = 0; i < c->runs; i++)
+                for (unsigned k = 0; k < n_targets; k++) {
+                        r = load_run(t[k].load, true, &t[k].res[i]);
+                        if (r < 0) {
+                                fprintf(stderr, "bench-bus-load: %s, latency run %u failed: %s\n", t[k].name,
+                                        i + 1, strerror(-r));
+                                return r;
+                        }
+                        (void) snprintf(run, sizeof run, "%u", i + 1);
+                        print_latency_row(run, t[k].name, &t[k].res[i]);
+                        fflush(stdout);
                 }
-                printf("%-7u %10" PRIu64 " %11zu %9.0f %9.0f %9.0f", i + 1, res[i].jobs, l->n_latencies,
-                       res[i].p50_us, res[i].p99_us, res[i].max_us);
-                print_cpu(res[i].bus_cpu);
-                print_cpu(res[i].bench_cpu);
-                printf("\n");
-                fflush(stdout);
+        for (unsigned k = 0; k < n_targets; k++) {
+                RunResult m = {
+                        .delivered = t[k].res[0].delivered,
+                        .p50_us = MEDIAN(t[k].res, c->runs, p50_us),
+                        .p99_us = MEDIAN(t[k].res, c->runs, p99_us),
+                        .max_us = MEDIAN(t[k].res, c->runs, max_us),
+                        .bus_cpu = MEDIAN(t[k].res, c->runs, bus_cpu),
+                        .bench_cpu = MEDIAN(t[k].res, c->runs, bench_cpu),
+                };
+                print_latency_row("median", t[k].name, &m);
         }
-        printf("%-7s %10s %11s %9.0f %9.0f %9.0f", "median", "", "", MEDIAN(res, c->runs, p50_us),
-               MEDIAN(res, c->runs, p99_us), MEDIAN(res, c->runs, max_us));
-        print_cpu(MEDIAN(res, c->runs, bus_cpu));
-        print_cpu(MEDIAN(res, c->runs, bench_cpu));
-        printf("\nRESULT bus_latency_%ux%u_at_%" PRIu64 " p50_us=%.0f p99_us=%.0f max_us=%.0f\n", c->n_producers,
-               c->n_schedulers, c->rate, MEDIAN(res, c->runs, p50_us), MEDIAN(res, c->runs, p99_us),
-               MEDIAN(res, c->runs, max_us));
+        printf("RESULT bus_latency_%ux%u_at_%" PRIu64 " p50_us=%.0f p99_us=%.0f max_us=%.0f", c->n_producers,
+               c->n_schedulers, c->rate, MEDIAN(t[0].res, c->runs, p50_us),
+               MEDIAN(t[0].res, c->runs, p99_us), MEDIAN(t[0].res, c->runs, max_us));
+        if (n_targets > 1)
+                printf(" null_bus_p99_us=%.0f", MEDIAN(t[1].res, c->runs, p99_us));
+        printf("\n");
         return 0;
 }
 
@@ -434,11 +504,26 @@ static void help(void) {
                "  --window N          jobs sent but not yet received by every scheduler (default 4096)\n"
                "  --rate R            jobs/s offered in latency runs, 0 = none (default 20000)\n"
                "  --duration SEC      of each latency run (default 5)\n"
-               "  --runs N            runs of each kind; tables quote the median (default 5)\n");
+               "  --runs N            runs of each kind; tables quote the median (default 5)\n"
+               "  --no-baseline       do not run the same load against the null bus\n"
+               "  --null-bus-binary PATH  (default " NULL_BUS_BINARY ")\n"
+               "\n"
+               "The null bus is the baseline: the same WebSocket glue and loop, forwarding frames\n"
+               "without any protocol work. Every run loads both, one after the other.\n");
 }
 
 static int parse_argv(int argc, char *argv[], LoadConfig *c) {
-        enum { ARG_URL = 0x100, ARG_BUS_PID, ARG_BUS_BINARY, ARG_WINDOW, ARG_RATE, ARG_DURATION, ARG_RUNS };
+        enum {
+                ARG_URL = 0x100,
+                ARG_BUS_PID,
+                ARG_BUS_BINARY,
+                ARG_WINDOW,
+                ARG_RATE,
+                ARG_DURATION,
+                ARG_RUNS,
+                ARG_NO_BASELINE,
+                ARG_NULL_BUS_BINARY,
+        };
         static const struct option options[] = {
                 { "url", required_argument, NULL, ARG_URL },
                 { "bus-pid", required_argument, NULL, ARG_BUS_PID },
@@ -447,6 +532,8 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 { "rate", required_argument, NULL, ARG_RATE },
                 { "duration", required_argument, NULL, ARG_DURATION },
                 { "runs", required_argument, NULL, ARG_RUNS },
+                { "no-baseline", no_argument, NULL, ARG_NO_BASELINE },
+                { "null-bus-binary", required_argument, NULL, ARG_NULL_BUS_BINARY },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -456,7 +543,8 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 r = 0;
                 switch (opt) {
                 case ARG_URL:
-                        if (strncmp(optarg, "ws://127.0.0.1:", 15) != 0 && strncmp(optarg, "ws://localhost:", 15) != 0) {
+                        if (strncmp(optarg, "ws://127.0.0.1:", 15) != 0 &&
+                            strncmp(optarg, "ws://localhost:", 15) != 0) {
                                 fprintf(stderr, "bench-bus-load: --url must be a loopback ws:// URL.\n");
                                 return -EINVAL;
                         }
@@ -490,6 +578,12 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 case ARG_RUNS:
                         r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
                         break;
+                case ARG_NO_BASELINE:
+                        c->baseline = false;
+                        break;
+                case ARG_NULL_BUS_BINARY:
+                        c->null_bus_binary = optarg;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -502,44 +596,91 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
         return 1;
 }
 
+/* Starts a bus binary on a loopback socket, unless config->url names one already. */
+static int start_target(LoadConfig *config, const char *binary, BenchDaemon **ret_daemon, char *url,
+                        size_t size) {
+        int r;
+
+        if (config->url)
+                return 0;
+        r = bench_daemon_start_bus(ret_daemon, binary, NULL, NULL, url, size);
+        if (r < 0) {
+                fprintf(stderr, "bench-bus-load: cannot start %s: %s\n", binary, strerror(-r));
+                return r;
+        }
+        config->url = url;
+        config->bus_pid = bench_daemon_pid(*ret_daemon);
+        return 0;
+}
+
+static int connect_target(const LoadConfig *config, BenchDaemon *daemon, Load **ret) {
+        int r;
+
+        r = load_new(ret, config, config->url);
+        if (r >= 0 && daemon)
+                /* Drained from our loop: a full notify queue would block the bus in sd_notify(). */
+                r = bench_daemon_attach(daemon, bench_net_event((*ret)->net), NULL, NULL);
+        if (r < 0)
+                fprintf(stderr, "bench-bus-load: cannot set up %u+%u connections to %s: %s\n",
+                        config->n_producers, config->n_schedulers, config->url, strerror(-r));
+        return r;
+}
+
 int main(int argc, char *argv[]) {
-        LoadConfig config = { .bus_binary = BUS_BINARY, .n_producers = 1, .n_schedulers = 4, .n_jobs = 200000,
-                              .window = 4096, .rate = 20000, .duration = 5, .runs = 5 };
-        _cleanup_(bench_daemon_freep) BenchDaemon *bus = NULL;
-        _cleanup_(load_freep) Load *l = NULL;
-        char url[64];
+        LoadConfig config = { .bus_binary = BUS_BINARY,
+                              .null_bus_binary = NULL_BUS_BINARY,
+                              .baseline = true,
+                              .n_producers = 1,
+                              .n_schedulers = 4,
+                              .n_jobs = 200000,
+                              .window = 4096,
+                              .rate = 20000,
+                              .duration = 5,
+                              .runs = 5 };
+        _cleanup_(bench_daemon_freep) BenchDaemon *bus = NULL, *null_bus = NULL;
+        _cleanup_(load_freep) Load *load = NULL, *baseline = NULL;
+        Target targets[2] = { { .name = "sched-bus" }, { .name = "null bus" } };
+        LoadConfig null_config;
+        char url[64], null_url[64];
+        unsigned n_targets = 1;
+        bool external;
         int r;
 
         r = parse_argv(argc, argv, &config);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         (void) bench_raise_nofile(4096);
+        external = config.url;
+        if (external)
+                targets[0].name = "bus";
 
-        if (!config.url) {
-                r = bench_daemon_start_bus(&bus, config.bus_binary, NULL, NULL, url, sizeof url);
-                if (r < 0) {
-                        fprintf(stderr, "bench-bus-load: cannot start %s: %s\n", config.bus_binary, strerror(-r));
-                        return 1;
-                }
-                config.url = url;
-                config.bus_pid = bench_daemon_pid(bus);
-        }
+        null_config = config;
+        null_config.url = NULL;
+        if (start_target(&config, config.bus_binary, &bus, url, sizeof url) < 0)
+                return 1;
+        if (config.baseline &&
+            start_target(&null_config, config.null_bus_binary, &null_bus, null_url, sizeof null_url) < 0)
+                return 1;
 
         bench_print_header("bus fan-out (bench-bus-load)");
-        printf("# bus: %s at %s%s\n", config.url == url ? config.bus_binary : "external bus", config.url,
-               config.url == url ? " (started by the benchmark)" : "");
-        r = load_new(&l, &config, config.url);
-        if (r >= 0 && bus)
-                /* Drained from our loop: a full notify queue would block the bus in sd_notify(). */
-                r = bench_daemon_attach(bus, bench_net_event(l->net), NULL, NULL);
-        if (r < 0) {
-                fprintf(stderr, "bench-bus-load: cannot set up %u+%u connections to %s: %s\n", config.n_producers,
-                        config.n_schedulers, config.url, strerror(-r));
+        printf("# %s: %s at %s%s\n", targets[0].name, external ? "external bus" : config.bus_binary,
+               config.url, external ? "" : " (started by the benchmark)");
+        if (config.baseline)
+                printf("# null bus (baseline, same glue, no protocol work): %s at %s\n",
+                       config.null_bus_binary, null_config.url);
+
+        if (connect_target(&config, bus, &load) < 0)
                 return 1;
+        targets[0].load = load;
+        if (config.baseline) {
+                if (connect_target(&null_config, null_bus, &baseline) < 0)
+                        return 1;
+                targets[1].load = baseline;
+                n_targets = 2;
         }
-        if (config.n_jobs > 0 && run_throughput(l) < 0)
+        if (config.n_jobs > 0 && run_throughput(&config, targets, n_targets) < 0)
                 return 1;
-        if (config.rate > 0 && run_latency(l) < 0)
+        if (config.rate > 0 && run_latency(&config, targets, n_targets) < 0)
                 return 1;
         return 0;
 }

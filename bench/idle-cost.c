@@ -25,8 +25,8 @@
 #include "bench-util.h"
 #include "parse.h"
 
-#define RUNS_MAX        100
-#define SETTLE_NS       (500 * NSEC_PER_MSEC)
+#define RUNS_MAX         100
+#define SETTLE_NS        (500 * NSEC_PER_MSEC)
 #define SETUP_TIMEOUT_NS (10 * NSEC_PER_SEC)
 
 typedef enum Daemon {
@@ -77,7 +77,9 @@ static bool scheduler_connected(void *userdata) {
 
 static int idle_setup(Idle *s, const IdleConfig *c, bool watchdog) {
         char url[64], wd[64], *env[] = { wd, NULL };
-        char *argv[] = { (char *) c->scheduler_binary, (char *) "-s", (char *) "5", (char *) "--bus", url, NULL };
+        char *argv[] = {
+                (char *) c->scheduler_binary, (char *) "-s", (char *) "5", (char *) "--bus", url, NULL
+        };
         char *bus_args[] = { NULL };
         int r;
 
@@ -101,11 +103,12 @@ static int idle_setup(Idle *s, const IdleConfig *c, bool watchdog) {
                 return r;
         r = bench_daemon_attach(s->daemons[DAEMON_BUS], bench_net_event(s->net), NULL, NULL);
         if (r >= 0)
-                r = bench_daemon_attach(s->daemons[DAEMON_SCHEDULER], bench_net_event(s->net), on_scheduler_status,
-                                        s);
+                r = bench_daemon_attach(s->daemons[DAEMON_SCHEDULER], bench_net_event(s->net),
+                                        on_scheduler_status, s);
         if (r < 0)
                 return r;
-        on_scheduler_status(s->daemons[DAEMON_SCHEDULER], bench_daemon_status(s->daemons[DAEMON_SCHEDULER]), 0, s);
+        on_scheduler_status(s->daemons[DAEMON_SCHEDULER], bench_daemon_status(s->daemons[DAEMON_SCHEDULER]),
+                            0, s);
         r = bench_net_run_until(s->net, scheduler_connected, s, SETUP_TIMEOUT_NS);
         if (r < 0)
                 return r;
@@ -156,7 +159,8 @@ static int idle_measure(Idle *s, const IdleConfig *c, IdleResult ret[_DAEMON_MAX
 /* strace -c -f on one daemon for a window; its summary goes to stdout. */
 static int idle_strace(Idle *s, const IdleConfig *c, Daemon d) {
         char pid[32], out[128];
-        char *argv[] = { (char *) "strace", (char *) "-q", (char *) "-c", (char *) "-f", (char *) "-o", out, (char *) "-p", pid, NULL };
+        char *argv[] = { (char *) "strace", (char *) "-q", (char *) "-c", (char *) "-f", (char *) "-o", out,
+                         (char *) "-p",     pid,           NULL };
         _cleanup_free_ char *line = NULL;
         size_t len = 0;
         pid_t child;
@@ -189,10 +193,16 @@ static int idle_strace(Idle *s, const IdleConfig *c, Daemon d) {
 }
 
 static void print_row(unsigned run, const char *label, Daemon d, const IdleResult *r, unsigned seconds) {
-        printf("%-6u %-12s %-16s %9.0f %9.0f %8.0f %11.2f %12.0f   ", run, label, daemon_names[d], r->wakeups,
-               r->pings, r->wakeups - r->pings, r->cpu_ms, r->involuntary);
-        for (unsigned i = 0; i < seconds && i < 20; i++)
-                printf("%u%s", r->per_second[i], i + 1 < seconds ? " " : "");
+        printf("%-6u %-12s %-16s %9.0f %9.0f %8.0f %11.2f %12.0f   ", run, label, daemon_names[d],
+               r->wakeups, r->pings, r->wakeups - r->pings, r->cpu_ms, r->involuntary);
+        /* The seconds of the window in which it woke up, "12x2" for two wakeups in second 12. */
+        for (unsigned i = 0; i < seconds; i++) {
+                if (r->per_second[i] == 0)
+                        continue;
+                printf(" %u", i);
+                if (r->per_second[i] > 1)
+                        printf("x%u", r->per_second[i]);
+        }
         printf("\n");
 }
 
@@ -220,8 +230,8 @@ static int idle_case(const IdleConfig *c, bool watchdog, IdleResult res[][_DAEMO
                 int r = idle_run(c, watchdog, i + 1, res[i]);
 
                 if (r < 0) {
-                        fprintf(stderr, "bench-idle: %s, run %u: %s\n", watchdog ? "watchdog" : "no watchdog", i + 1,
-                                strerror(-r));
+                        fprintf(stderr, "bench-idle: %s, run %u: %s\n",
+                                watchdog ? "watchdog" : "no watchdog", i + 1, strerror(-r));
                         return r;
                 }
         }
@@ -239,11 +249,13 @@ static void print_summary(const IdleConfig *c, bool watchdog, IdleResult res[][_
                         o[i] = res[i][d].wakeups - res[i][d].pings;
                         cpu[i] = res[i][d].cpu_ms;
                 }
-                printf("%-12s %-16s %9.1f %9.1f %8.1f %11.2f\n", label, daemon_names[d], bench_median(w, c->runs),
-                       bench_median(p, c->runs), bench_median(o, c->runs), bench_median(cpu, c->runs));
+                printf("%-12s %-16s %9.1f %9.1f %8.1f %11.2f\n", label, daemon_names[d],
+                       bench_median(w, c->runs), bench_median(p, c->runs), bench_median(o, c->runs),
+                       bench_median(cpu, c->runs));
                 printf("RESULT idle_%s_%s wakeups=%.1f pings=%.1f other=%.1f cpu_ms=%.2f seconds=%u\n",
-                       watchdog ? "watchdog" : "nowatchdog", d == DAEMON_BUS ? "bus" : "scheduler", bench_median(w, c->runs),
-                       bench_median(p, c->runs), bench_median(o, c->runs), bench_median(cpu, c->runs), c->seconds);
+                       watchdog ? "watchdog" : "nowatchdog", d == DAEMON_BUS ? "bus" : "scheduler",
+                       bench_median(w, c->runs), bench_median(p, c->runs), bench_median(o, c->runs),
+                       bench_median(cpu, c->runs), c->seconds);
         }
 }
 
@@ -262,7 +274,14 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], IdleConfig *c) {
-        enum { ARG_SECONDS = 0x100, ARG_WATCHDOG, ARG_RUNS, ARG_STRACE, ARG_BUS_BINARY, ARG_SCHEDULER_BINARY };
+        enum {
+                ARG_SECONDS = 0x100,
+                ARG_WATCHDOG,
+                ARG_RUNS,
+                ARG_STRACE,
+                ARG_BUS_BINARY,
+                ARG_SCHEDULER_BINARY
+        };
         static const struct option options[] = {
                 { "seconds", required_argument, NULL, ARG_SECONDS },
                 { "watchdog", required_argument, NULL, ARG_WATCHDOG },
@@ -311,8 +330,11 @@ static int parse_argv(int argc, char *argv[], IdleConfig *c) {
 }
 
 int main(int argc, char *argv[]) {
-        IdleConfig config = { .seconds = 10, .runs = 5, .watchdog_usec = 2 * USEC_PER_SEC,
-                              .bus_binary = BUS_BINARY, .scheduler_binary = SCHEDULER_BINARY };
+        IdleConfig config = { .seconds = 10,
+                              .runs = 5,
+                              .watchdog_usec = 2 * USEC_PER_SEC,
+                              .bus_binary = BUS_BINARY,
+                              .scheduler_binary = SCHEDULER_BINARY };
         IdleResult(*off)[_DAEMON_MAX] = NULL, (*on)[_DAEMON_MAX] = NULL;
         int r;
 
@@ -325,17 +347,18 @@ int main(int argc, char *argv[]) {
                 return 1;
 
         bench_print_header("idle cost (bench-idle)");
-        printf("# %u s idle windows, bus with 2 clients (scheduler + producer), watchdog case WATCHDOG_USEC=%" PRIu64
-               "\n",
+        printf("# %u s idle windows, bus with 2 clients (scheduler + producer), watchdog case "
+               "WATCHDOG_USEC=%" PRIu64 "\n",
                config.seconds, config.watchdog_usec);
         printf("%-6s %-12s %-16s %9s %9s %8s %11s %12s   %s\n", "run", "case", "daemon", "wakeups", "pings",
-               "other", "CPU ms", "involuntary", "wakeups in each second");
+               "other", "CPU ms", "involuntary", "seconds with wakeups");
         r = idle_case(&config, false, off);
         if (r >= 0)
                 r = idle_case(&config, true, on);
         if (r >= 0) {
                 printf("\n## summary: medians of %u runs, per %u s window\n", config.runs, config.seconds);
-                printf("%-12s %-16s %9s %9s %8s %11s\n", "case", "daemon", "wakeups", "pings", "other", "CPU ms");
+                printf("%-12s %-16s %9s %9s %8s %11s\n", "case", "daemon", "wakeups", "pings", "other",
+                       "CPU ms");
                 print_summary(&config, false, off);
                 print_summary(&config, true, on);
         }

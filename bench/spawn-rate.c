@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench-spawn: the scheduler's job start/reap rate against a bare spawn loop, measured in the same
- * run. Each run does, in this order:
+ * run. The cases:
  *
  *   bare-1      posix_spawn + waitpid of /bin/true, one at a time
- *   bare-8      the same with SLOTS children in flight (waitpid(-1) and spawn the next)
- *   sched ...   N zero-runtime jobs submitted at once through sched-bus to sched-scheduler -s SLOTS,
- *               from the first submit to the STATUS= that reports the last one done, with the
- *               job command /bin/true (--exec) or the default test job (sleep 0.000), and the
- *               daemon's stderr (one line per job state) to /dev/null or to a file.
+ *   bare-N      the same with SLOTS children in flight (wait for any, spawn the next)
+ *   bare-N sleep the same with the scheduler's default job, `sleep 0.000`, found through PATH
+ *   sched ...   zero-runtime jobs submitted at once through sched-bus to sched-scheduler -s SLOTS,
+ *               from the first submit to the STATUS= that reports the last one done, with the job
+ *               command /bin/true (--exec) or the default test job (sleep 0.000), and the daemon's
+ *               stderr (one line per job state) to /dev/null or to a file.
  *
- * and reports jobs/s and the ratio of each scheduler case to bare-8 (same parallelism) and bare-1.
+ * The machine is shared and its load swings within seconds, so the cases are not run one after
+ * the other: a run cuts the N jobs of every case into slices and takes one slice of each case in
+ * turn (bare-1, bare-N, sched..., bare-1, ...), so that every case sees the same weather. Each
+ * scheduler case has its own bus and scheduler, started once per run and idle between its slices.
+ * A case's rate is its jobs over the sum of its slices' times; ratios are taken within a run. The
+ * "same job" ratio compares each scheduler case with the bare-N loop of the same job command.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,8 +35,9 @@
 #include "bench-util.h"
 #include "parse.h"
 
-#define RUNS_MAX        100
-#define JOB_TIMEOUT_NS  (600 * NSEC_PER_SEC)
+#define RUNS_MAX         100
+#define SLOTS_MAX        256
+#define SLICE_TIMEOUT_NS (600 * NSEC_PER_SEC)
 #define SETUP_TIMEOUT_NS (10 * NSEC_PER_SEC)
 
 extern char **environ;
@@ -38,6 +45,7 @@ extern char **environ;
 typedef enum Case {
         CASE_BARE_1,
         CASE_BARE_N,
+        CASE_BARE_N_SLEEP,
         CASE_SCHED_TRUE_NULL,
         CASE_SCHED_TRUE_FILE,
         CASE_SCHED_SLEEP_NULL,
@@ -45,19 +53,23 @@ typedef enum Case {
         _CASE_MAX,
 } Case;
 
+#define CASE_IS_SCHED(k) ((k) >= CASE_SCHED_TRUE_NULL)
+
 static const char *const case_names[_CASE_MAX] = {
         [CASE_BARE_1] = "bare loop, 1 in flight",
         [CASE_BARE_N] = "bare loop, SLOTS in flight",
+        [CASE_BARE_N_SLEEP] = "bare loop, SLOTS in flight, sleep 0.000",
         [CASE_SCHED_TRUE_NULL] = "scheduler --exec /bin/true, stderr /dev/null",
         [CASE_SCHED_TRUE_FILE] = "scheduler --exec /bin/true, stderr to a file",
         [CASE_SCHED_SLEEP_NULL] = "scheduler default job (sleep 0.000), stderr /dev/null",
         [CASE_SCHED_SLEEP_FILE] = "scheduler default job (sleep 0.000), stderr to a file",
 };
 
-/* For the RESULT lines. */
+/* For --only and the RESULT lines. */
 static const char *const case_keys[_CASE_MAX] = {
         [CASE_BARE_1] = "bare_1",
         [CASE_BARE_N] = "bare_n",
+        [CASE_BARE_N_SLEEP] = "bare_n_sleep",
         [CASE_SCHED_TRUE_NULL] = "sched_true_devnull",
         [CASE_SCHED_TRUE_FILE] = "sched_true_file",
         [CASE_SCHED_SLEEP_NULL] = "sched_sleep_devnull",
@@ -65,26 +77,50 @@ static const char *const case_keys[_CASE_MAX] = {
 };
 
 typedef struct SpawnConfig {
-        unsigned n_jobs, slots, runs;
+        unsigned n_jobs, slots, runs, slices;
+        int only; /* a Case, for profiling one case alone; -1: every case */
         const char *bus_binary, *scheduler_binary;
 } SpawnConfig;
 
+/* One case in one run: the sum over its slices. */
 typedef struct CaseResult {
+        uint64_t jobs, elapsed_ns, cpu_ns; /* cpu: the spawning process's own (bare loop or scheduler) */
         double per_sec;
-        double parent_cpu_us_per_job; /* the spawning process's own CPU (not its children's): the
-                                       * bare loop's, or the scheduler's */
         double log_bytes_per_job;
         unsigned n_status; /* STATUS= datagrams the scheduler sent */
 } CaseResult;
 
-/* ---- bare loops ---- */
+/* A scheduler case's daemons and connection, alive for a whole run. */
+typedef struct SchedCase {
+        BenchNet *net;
+        BenchDaemon *bus, *sched;
+        BenchConn *producer;
+        char log_path[128];
+        uint64_t done, failed, target, t_done;
+        bool connected;
+} SchedCase;
 
-static int spawn_true(pid_t *ret) {
-        static char *const argv[] = { (char *) "/bin/true", NULL };
-        int r = posix_spawn(ret, "/bin/true", NULL, NULL, argv, environ);
-
-        return r == 0 ? 0 : -r;
+static bool case_selected(const SpawnConfig *c, Case k) {
+        return c->only < 0 || (int) k == c->only;
 }
+
+static const char *case_name(const SpawnConfig *c, Case k, char *buf, size_t size) {
+        if (k == CASE_BARE_N || k == CASE_BARE_N_SLEEP) {
+                (void) snprintf(buf, size, "bare loop, %u in flight%s", c->slots,
+                                k == CASE_BARE_N_SLEEP ? ", sleep 0.000" : "");
+                return buf;
+        }
+        return case_names[k];
+}
+
+/* The bare loop that runs the same job command as a scheduler case. */
+static Case case_same_job(Case k) {
+        return k == CASE_SCHED_SLEEP_NULL || k == CASE_SCHED_SLEEP_FILE || k == CASE_BARE_N_SLEEP
+                       ? CASE_BARE_N_SLEEP
+                       : CASE_BARE_N;
+}
+
+/* ---- bare loops ---- */
 
 static uint64_t self_cpu_ns(void) {
         struct rusage ru;
@@ -95,67 +131,83 @@ static uint64_t self_cpu_ns(void) {
                (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * NSEC_PER_USEC;
 }
 
-static int bare_loop(unsigned n_jobs, unsigned in_flight, CaseResult *ret) {
+static int spawn_job(bool sleep, pid_t *ret) {
+        static char *const true_argv[] = { (char *) "/bin/true", NULL };
+        static char *const sleep_argv[] = { (char *) "sleep", (char *) "0.000", NULL };
+        int r = sleep ? posix_spawnp(ret, "sleep", NULL, NULL, sleep_argv, environ)
+                      : posix_spawn(ret, "/bin/true", NULL, NULL, true_argv, environ);
+
+        return r == 0 ? 0 : -r;
+}
+
+/* Reaps one of `pids` (the daemons are our children too: they must not be mistaken for a job). */
+static int reap_one(pid_t *pids, unsigned *n) {
+        int status;
+        pid_t pid = waitpid(-1, &status, 0);
+
+        if (pid < 0)
+                return -errno;
+        for (unsigned i = 0; i < *n; i++)
+                if (pids[i] == pid) {
+                        pids[i] = pids[--*n];
+                        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPROTO;
+                }
+        return -ECHILD; /* a daemon of ours died */
+}
+
+static int bare_slice(unsigned n_jobs, unsigned in_flight, bool sleep, CaseResult *acc) {
+        pid_t pids[SLOTS_MAX];
         unsigned started = 0, running = 0;
         uint64_t t0 = bench_now_ns(), cpu0 = self_cpu_ns();
-        int status, r;
-        pid_t pid;
+        int r;
 
         while (started < n_jobs || running > 0) {
                 if (started < n_jobs && running < in_flight) {
-                        r = spawn_true(&pid);
+                        r = spawn_job(sleep, &pids[running]);
                         if (r < 0)
                                 return r;
                         started++;
                         running++;
                         continue;
                 }
-                pid = waitpid(-1, &status, 0);
-                if (pid < 0)
-                        return -errno;
-                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                        return -EPROTO;
-                running--;
+                r = reap_one(pids, &running);
+                if (r < 0)
+                        return r;
         }
-        ret->per_sec = (double) n_jobs / ((double) (bench_now_ns() - t0) / 1e9);
-        ret->parent_cpu_us_per_job = (double) (self_cpu_ns() - cpu0) / 1000.0 / n_jobs;
+        acc->jobs += n_jobs;
+        acc->elapsed_ns += bench_now_ns() - t0;
+        acc->cpu_ns += self_cpu_ns() - cpu0;
         return 0;
 }
 
 /* ---- through the scheduler ---- */
 
-typedef struct SchedRun {
-        uint64_t base_done, target;
-        uint64_t done, failed;
-        uint64_t t_done;
-        bool connected;
-} SchedRun;
-
 static void on_scheduler_status(BenchDaemon *d, const char *status, uint64_t now_ns, void *userdata) {
-        SchedRun *run = userdata;
+        SchedCase *s = userdata;
         long long done = bench_status_number(status, "done"), failed = bench_status_number(status, "failed");
 
-        run->connected = strstr(status, "bus connected") != NULL;
+        s->connected = strstr(status, "bus connected") != NULL;
         if (done >= 0)
-                run->done = (uint64_t) done;
+                s->done = (uint64_t) done;
         if (failed >= 0)
-                run->failed = (uint64_t) failed;
-        if (run->target > 0 && run->t_done == 0 && run->done + run->failed >= run->target)
-                run->t_done = now_ns;
+                s->failed = (uint64_t) failed;
+        if (s->target > 0 && s->t_done == 0 && s->done + s->failed >= s->target)
+                s->t_done = now_ns;
 }
 
 static bool sched_connected(void *userdata) {
-        return ((SchedRun *) userdata)->connected;
+        return ((SchedCase *) userdata)->connected;
 }
 
 static bool sched_finished(void *userdata) {
-        SchedRun *run = userdata;
+        SchedCase *s = userdata;
 
-        return run->target > 0 && run->t_done > 0;
+        return s->t_done > 0;
 }
 
 static int send_jobs(BenchConn *producer, unsigned n) {
-        static const char job[] = "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 0}}";
+        static const char job[] =
+                "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 0}}";
 
         for (unsigned i = 0; i < n; i++) {
                 int r = bench_conn_send(producer, job, sizeof job - 1);
@@ -166,14 +218,44 @@ static int send_jobs(BenchConn *producer, unsigned n) {
         return 0;
 }
 
-/* Bus, scheduler and a producer connection, with one warm-up job done. */
-static int sched_setup(const SpawnConfig *c, bool exec_true, const char *log_path, SchedRun *run, BenchNet **ret_net,
-                       BenchDaemon **ret_bus, BenchDaemon **ret_sched, BenchConn **ret_producer) {
-        char url[64], size[16], *argv[16];
+/* Submits n jobs and runs the loop until the scheduler reports them all ended. */
+static int sched_submit(SchedCase *s, unsigned n, uint64_t *ret_elapsed) {
+        uint64_t t0;
+        int r;
+
+        s->target = s->done + s->failed + n;
+        s->t_done = 0;
+        t0 = bench_now_ns();
+        r = send_jobs(s->producer, n);
+        if (r < 0)
+                return r;
+        r = bench_net_run_until(s->net, sched_finished, s, SLICE_TIMEOUT_NS);
+        if (r < 0)
+                return r;
+        if (s->failed > 0) {
+                fprintf(stderr, "bench-spawn: %" PRIu64 " jobs failed.\n", s->failed);
+                return -EPROTO;
+        }
+        *ret_elapsed = s->t_done - t0;
+        return 0;
+}
+
+static void sched_case_done(SchedCase *s) {
+        s->sched = bench_daemon_free(s->sched);
+        s->bus = bench_daemon_free(s->bus);
+        s->net = bench_net_free(s->net);
+        if (s->log_path[0])
+                (void) unlink(s->log_path);
+        s->log_path[0] = 0;
+}
+
+static int sched_start_daemons(SchedCase *s, const SpawnConfig *c, bool exec_true, char *url,
+                               size_t url_size) {
+        char size[16], *argv[16];
         size_t n = 0;
         int r;
 
-        r = bench_daemon_start_bus(ret_bus, c->bus_binary, NULL, NULL, url, sizeof url);
+        r = bench_daemon_start_bus(&s->bus, c->bus_binary, NULL, NULL, url, url_size);
         if (r < 0)
                 return r;
         (void) snprintf(size, sizeof size, "%u", c->slots);
@@ -187,153 +269,206 @@ static int sched_setup(const SpawnConfig *c, bool exec_true, const char *log_pat
                 argv[n++] = (char *) "/bin/true";
         }
         argv[n] = NULL;
-        r = bench_daemon_spawn(ret_sched, argv, -1, log_path, NULL);
+        r = bench_daemon_spawn(&s->sched, argv, -1, s->log_path[0] ? s->log_path : NULL, NULL);
         if (r < 0)
                 return r;
-        r = bench_daemon_wait_ready(*ret_sched, 10000);
-        if (r < 0)
-                return r;
-
-        r = bench_net_new(ret_net, NULL);
-        if (r < 0)
-                return r;
-        r = bench_daemon_attach(*ret_bus, bench_net_event(*ret_net), NULL, NULL);
-        if (r < 0)
-                return r;
-        r = bench_daemon_attach(*ret_sched, bench_net_event(*ret_net), on_scheduler_status, run);
-        if (r < 0)
-                return r;
-        on_scheduler_status(*ret_sched, bench_daemon_status(*ret_sched), bench_now_ns(), run);
-        r = bench_net_run_until(*ret_net, sched_connected, run, SETUP_TIMEOUT_NS);
-        if (r < 0)
-                return r;
-        r = bench_conn_connect(*ret_net, url, ret_producer);
-        if (r < 0)
-                return r;
-        r = bench_conn_register(*ret_producer, "producer");
-        if (r < 0)
-                return r;
-
-        /* One job end to end: the scheduler's registration has surely reached the bus. */
-        run->target = 1;
-        r = send_jobs(*ret_producer, 1);
-        if (r < 0)
-                return r;
-        return bench_net_run_until(*ret_net, sched_finished, run, SETUP_TIMEOUT_NS);
+        return bench_daemon_wait_ready(s->sched, 10000);
 }
 
-static int sched_measure(const SpawnConfig *c, bool exec_true, const char *log_path, CaseResult *ret) {
-        _cleanup_(bench_daemon_freep) BenchDaemon *bus = NULL, *sched = NULL;
-        _cleanup_(bench_net_freep) BenchNet *net = NULL;
-        BenchConn *producer = NULL;
-        SchedRun run = {};
-        ProcStats st0, st1;
-        struct stat st;
-        uint64_t t0;
+/* Bus, scheduler and a producer connection, with one job done end to end (so the scheduler's
+ * registration has surely reached the bus). */
+static int sched_case_setup(SchedCase *s, const SpawnConfig *c, Case k) {
+        bool exec_true = k == CASE_SCHED_TRUE_NULL || k == CASE_SCHED_TRUE_FILE;
+        bool to_file = k == CASE_SCHED_TRUE_FILE || k == CASE_SCHED_SLEEP_FILE;
+        uint64_t elapsed;
+        char url[64];
         int r;
 
-        r = sched_setup(c, exec_true, log_path, &run, &net, &bus, &sched, &producer);
+        if (to_file)
+                (void) snprintf(s->log_path, sizeof s->log_path, "/tmp/sched-bench-spawn-%d-%d.log",
+                                (int) getpid(), (int) k);
+        r = sched_start_daemons(s, c, exec_true, url, sizeof url);
         if (r < 0)
                 return r;
-        r = proc_stats_read(bench_daemon_pid(sched), &st0);
+        r = bench_net_new(&s->net, NULL);
         if (r < 0)
                 return r;
+        r = bench_daemon_attach(s->bus, bench_net_event(s->net), NULL, NULL);
+        if (r >= 0)
+                r = bench_daemon_attach(s->sched, bench_net_event(s->net), on_scheduler_status, s);
+        if (r < 0)
+                return r;
+        on_scheduler_status(s->sched, bench_daemon_status(s->sched), bench_now_ns(), s);
+        r = bench_net_run_until(s->net, sched_connected, s, SETUP_TIMEOUT_NS);
+        if (r < 0)
+                return r;
+        r = bench_conn_connect(s->net, url, &s->producer);
+        if (r < 0)
+                return r;
+        r = bench_conn_register(s->producer, "producer");
+        if (r < 0)
+                return r;
+        return sched_submit(s, 1, &elapsed);
+}
 
-        run.base_done = run.done + run.failed;
-        run.target = run.base_done + c->n_jobs;
-        run.t_done = 0;
-        t0 = bench_now_ns();
-        r = send_jobs(producer, c->n_jobs);
+static int sched_slice(SchedCase *s, unsigned n_jobs, CaseResult *acc) {
+        ProcStats st0, st1;
+        uint64_t elapsed;
+        int r;
+
+        r = proc_stats_read(bench_daemon_pid(s->sched), &st0);
         if (r < 0)
                 return r;
-        r = bench_net_run_until(net, sched_finished, &run, JOB_TIMEOUT_NS);
+        r = sched_submit(s, n_jobs, &elapsed);
         if (r < 0)
                 return r;
-        r = proc_stats_read(bench_daemon_pid(sched), &st1);
+        r = proc_stats_read(bench_daemon_pid(s->sched), &st1);
         if (r < 0)
                 return r;
-        if (run.failed > 0) {
-                fprintf(stderr, "bench-spawn: %" PRIu64 " jobs failed.\n", run.failed);
-                return -EPROTO;
-        }
-        *ret = (CaseResult){
-                .per_sec = (double) c->n_jobs / ((double) (run.t_done - t0) / 1e9),
-                .parent_cpu_us_per_job = (double) (st1.cpu_ns - st0.cpu_ns) / 1000.0 / c->n_jobs,
-                .log_bytes_per_job = log_path && stat(log_path, &st) == 0 ? (double) st.st_size / (c->n_jobs + 1)
-                                                                          : 0,
-                .n_status = bench_daemon_n_datagrams(sched),
-        };
+        acc->jobs += n_jobs;
+        acc->elapsed_ns += elapsed;
+        acc->cpu_ns += st1.cpu_ns - st0.cpu_ns;
         return 0;
 }
 
-static int sched_case(const SpawnConfig *c, bool exec_true, bool log_to_file, CaseResult *ret) {
-        char log_path[128];
+static void sched_case_finish(SchedCase *s, CaseResult *res) {
+        struct stat st;
+
+        res->n_status = bench_daemon_n_datagrams(s->sched);
+        if (s->log_path[0] && stat(s->log_path, &st) == 0)
+                res->log_bytes_per_job = (double) st.st_size / (double) (res->jobs + 1);
+}
+
+/* ---- runs ---- */
+
+static int run_slice(const SpawnConfig *c, Case k, SchedCase *sched, unsigned n, CaseResult *acc) {
+        switch (k) {
+        case CASE_BARE_1:
+                return bare_slice(n, 1, false, acc);
+        case CASE_BARE_N:
+                return bare_slice(n, c->slots, false, acc);
+        case CASE_BARE_N_SLEEP:
+                return bare_slice(n, c->slots, true, acc);
+        default:
+                return sched_slice(&sched[k], n, acc);
+        }
+}
+
+static int spawn_run_slices(const SpawnConfig *c, SchedCase *sched, CaseResult res[_CASE_MAX]) {
+        char name[64];
         int r;
 
-        (void) snprintf(log_path, sizeof log_path, "/tmp/sched-bench-spawn-%d.log", (int) getpid());
-        r = sched_measure(c, exec_true, log_to_file ? log_path : NULL, ret);
-        if (log_to_file)
-                (void) unlink(log_path);
+        for (unsigned i = 0; i < c->slices; i++) {
+                /* The jobs spread over the slices as evenly as they divide. */
+                unsigned n = c->n_jobs / c->slices + (i < c->n_jobs % c->slices ? 1 : 0);
+
+                for (Case k = 0; k < _CASE_MAX && n > 0; k++) {
+                        if (!case_selected(c, k))
+                                continue;
+                        r = run_slice(c, k, sched, n, &res[k]);
+                        if (r < 0) {
+                                fprintf(stderr, "bench-spawn: %s, slice %u: %s\n",
+                                        case_name(c, k, name, sizeof name), i + 1, strerror(-r));
+                                return r;
+                        }
+                }
+        }
+        return 0;
+}
+
+static int spawn_run(const SpawnConfig *c, CaseResult res[_CASE_MAX]) {
+        SchedCase sched[_CASE_MAX] = {};
+        char name[64];
+        int r = 0;
+
+        for (Case k = CASE_SCHED_TRUE_NULL; k < _CASE_MAX && r >= 0; k++)
+                if (case_selected(c, k)) {
+                        r = sched_case_setup(&sched[k], c, k);
+                        if (r < 0)
+                                fprintf(stderr, "bench-spawn: setting up %s: %s\n",
+                                        case_name(c, k, name, sizeof name), strerror(-r));
+                }
+        if (r >= 0)
+                r = spawn_run_slices(c, sched, res);
+        for (Case k = 0; k < _CASE_MAX; k++) {
+                if (res[k].elapsed_ns > 0)
+                        res[k].per_sec = (double) res[k].jobs / ((double) res[k].elapsed_ns / 1e9);
+                if (CASE_IS_SCHED(k) && sched[k].sched)
+                        sched_case_finish(&sched[k], &res[k]);
+                sched_case_done(&sched[k]);
+        }
         return r;
 }
 
-static int run_case(const SpawnConfig *c, Case k, CaseResult *ret) {
-        *ret = (CaseResult){};
-        switch (k) {
-        case CASE_BARE_1:
-                return bare_loop(c->n_jobs, 1, ret);
-        case CASE_BARE_N:
-                return bare_loop(c->n_jobs, c->slots, ret);
-        case CASE_SCHED_TRUE_NULL:
-                return sched_case(c, true, false, ret);
-        case CASE_SCHED_TRUE_FILE:
-                return sched_case(c, true, true, ret);
-        case CASE_SCHED_SLEEP_NULL:
-                return sched_case(c, false, false, ret);
-        case CASE_SCHED_SLEEP_FILE:
-                return sched_case(c, false, true, ret);
-        default:
-                return -EINVAL;
-        }
+/* ---- output ---- */
+
+static double cpu_us_per_job(const CaseResult *r) {
+        return r->jobs > 0 ? (double) r->cpu_ns / 1000.0 / (double) r->jobs : 0;
 }
 
-static const char *case_name(const SpawnConfig *c, Case k, char *buf, size_t size) {
-        if (k == CASE_BARE_N) {
-                (void) snprintf(buf, size, "bare loop, %u in flight", c->slots);
-                return buf;
+static void print_run(const SpawnConfig *c, unsigned run, CaseResult res[_CASE_MAX]) {
+        char name[64];
+
+        for (Case k = 0; k < _CASE_MAX; k++) {
+                if (!case_selected(c, k))
+                        continue;
+                printf("%-5u %-56s %8.0f", run, case_name(c, k, name, sizeof name), res[k].per_sec);
+                if (k != CASE_BARE_N && res[CASE_BARE_N].per_sec > 0)
+                        printf(" %8.0f%%", 100 * res[k].per_sec / res[CASE_BARE_N].per_sec);
+                else
+                        printf(" %9s", "");
+                printf(" %11.0f µs", cpu_us_per_job(&res[k]));
+                if (CASE_IS_SCHED(k))
+                        printf(" %8u", res[k].n_status);
+                printf("\n");
         }
-        return case_names[k];
+        fflush(stdout);
+}
+
+static double ratio_median(const SpawnConfig *c, CaseResult res[][_CASE_MAX], Case k, Case base) {
+        double v[RUNS_MAX];
+
+        for (unsigned i = 0; i < c->runs; i++)
+                v[i] = res[i][k].per_sec / res[i][base].per_sec;
+        return bench_median(v, c->runs);
 }
 
 static void print_summary(const SpawnConfig *c, CaseResult res[][_CASE_MAX]) {
-        double v[RUNS_MAX], to_n[RUNS_MAX], to_1[RUNS_MAX], cpu[RUNS_MAX], logb[RUNS_MAX];
+        double v[RUNS_MAX], cpu[RUNS_MAX], logb[RUNS_MAX];
         char name[64];
 
-        printf("\n## summary: medians of %u runs; ratios are taken within each run, then the median\n", c->runs);
-        printf("%-56s %10s %9s %9s %14s %10s\n", "case", "jobs/s", "vs bare-N", "vs bare-1", "parent CPU/job",
-               "log B/job");
+        printf("\n## summary: medians of %u runs; ratios are taken within each run, then the median\n",
+               c->runs);
+        printf("%-56s %8s %9s %9s %9s %14s %9s\n", "case", "jobs/s", "vs bare-N", "vs bare-1", "same job",
+               "parent CPU/job", "log B/job");
         for (Case k = 0; k < _CASE_MAX; k++) {
+                if (!case_selected(c, k))
+                        continue;
                 for (unsigned i = 0; i < c->runs; i++) {
                         v[i] = res[i][k].per_sec;
-                        to_n[i] = res[i][k].per_sec / res[i][CASE_BARE_N].per_sec;
-                        to_1[i] = res[i][k].per_sec / res[i][CASE_BARE_1].per_sec;
-                        cpu[i] = res[i][k].parent_cpu_us_per_job;
+                        cpu[i] = cpu_us_per_job(&res[i][k]);
                         logb[i] = res[i][k].log_bytes_per_job;
                 }
-                printf("%-56s %10.0f %8.0f%% %8.0f%%", case_name(c, k, name, sizeof name), bench_median(v, c->runs),
-                       100 * bench_median(to_n, c->runs), 100 * bench_median(to_1, c->runs));
+                printf("%-56s %8.0f", case_name(c, k, name, sizeof name), bench_median(v, c->runs));
+                if (c->only < 0)
+                        printf(" %8.0f%% %8.0f%% %8.0f%%", 100 * ratio_median(c, res, k, CASE_BARE_N),
+                               100 * ratio_median(c, res, k, CASE_BARE_1),
+                               100 * ratio_median(c, res, k, case_same_job(k)));
+                else
+                        printf(" %9s %9s %9s", "", "", "");
                 printf(" %11.0f µs", bench_median(cpu, c->runs));
-                if (k >= CASE_SCHED_TRUE_NULL)
-                        printf(" %10.0f", bench_median(logb, c->runs));
+                if (CASE_IS_SCHED(k))
+                        printf(" %9.0f", bench_median(logb, c->runs));
                 printf("\n");
         }
-        for (Case k = CASE_SCHED_TRUE_NULL; k < _CASE_MAX; k++) {
-                for (unsigned i = 0; i < c->runs; i++) {
+        for (Case k = CASE_SCHED_TRUE_NULL; k < _CASE_MAX && c->only < 0; k++) {
+                for (unsigned i = 0; i < c->runs; i++)
                         v[i] = res[i][k].per_sec;
-                        to_n[i] = res[i][k].per_sec / res[i][CASE_BARE_N].per_sec;
-                }
-                printf("RESULT spawn_%s jobs_per_s=%.0f ratio_to_bare_%u=%.3f\n", case_keys[k], bench_median(v, c->runs),
-                       c->slots, bench_median(to_n, c->runs));
+                printf("RESULT spawn_%s jobs_per_s=%.0f ratio_to_bare_%u=%.3f ratio_to_bare_1=%.3f "
+                       "ratio_to_same_job=%.3f\n",
+                       case_keys[k], bench_median(v, c->runs), c->slots,
+                       ratio_median(c, res, k, CASE_BARE_N), ratio_median(c, res, k, CASE_BARE_1),
+                       ratio_median(c, res, k, case_same_job(k)));
         }
 }
 
@@ -341,19 +476,40 @@ static void help(void) {
         printf("Usage: bench-spawn [OPTIONS]\n"
                "\n"
                "Job start/reap rate of sched-scheduler (through sched-bus) against a bare\n"
-               "posix_spawn+waitpid loop of /bin/true, in the same run.\n"
+               "posix_spawn+waitpid loop of /bin/true, interleaved slice by slice in each run.\n"
                "\n"
-               "  -n N                  jobs per case (default 10000)\n"
+               "  -n N                  jobs per case and run (default 10000)\n"
                "  -s SLOTS              scheduler slots and bare-loop parallelism (default 8)\n"
+               "  --slices N            slices each case's jobs are cut into (default 10)\n"
                "  --runs N              runs; the summary quotes medians (default 5)\n"
+               "  --only CASE           run one case alone, for profiling: bare_1, bare_n, bare_n_sleep,\n"
+               "                        sched_true_devnull, sched_true_file, sched_sleep_devnull,\n"
+               "                        sched_sleep_file\n"
                "  --bus-binary PATH     (default " BUS_BINARY ")\n"
                "  --scheduler-binary PATH  (default " SCHEDULER_BINARY ")\n");
 }
 
+static int parse_only(const char *s, int *ret) {
+        for (Case k = 0; k < _CASE_MAX; k++)
+                if (strcmp(s, case_keys[k]) == 0) {
+                        *ret = (int) k;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
 static int parse_argv(int argc, char *argv[], SpawnConfig *c) {
-        enum { ARG_RUNS = 0x100, ARG_BUS_BINARY, ARG_SCHEDULER_BINARY };
+        enum {
+                ARG_RUNS = 0x100,
+                ARG_SLICES,
+                ARG_ONLY,
+                ARG_BUS_BINARY,
+                ARG_SCHEDULER_BINARY,
+        };
         static const struct option options[] = {
                 { "runs", required_argument, NULL, ARG_RUNS },
+                { "slices", required_argument, NULL, ARG_SLICES },
+                { "only", required_argument, NULL, ARG_ONLY },
                 { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
                 { "scheduler-binary", required_argument, NULL, ARG_SCHEDULER_BINARY },
                 { "help", no_argument, NULL, 'h' },
@@ -368,10 +524,16 @@ static int parse_argv(int argc, char *argv[], SpawnConfig *c) {
                         r = parse_unsigned(optarg, 1, 1000000, &c->n_jobs);
                         break;
                 case 's':
-                        r = parse_unsigned(optarg, 1, 256, &c->slots);
+                        r = parse_unsigned(optarg, 1, SLOTS_MAX, &c->slots);
                         break;
                 case ARG_RUNS:
                         r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
+                        break;
+                case ARG_SLICES:
+                        r = parse_unsigned(optarg, 1, 1000, &c->slices);
+                        break;
+                case ARG_ONLY:
+                        r = parse_only(optarg, &c->only);
                         break;
                 case ARG_BUS_BINARY:
                         c->bus_binary = optarg;
@@ -392,10 +554,14 @@ static int parse_argv(int argc, char *argv[], SpawnConfig *c) {
 }
 
 int main(int argc, char *argv[]) {
-        SpawnConfig config = { .n_jobs = 10000, .slots = 8, .runs = 5, .bus_binary = BUS_BINARY,
+        SpawnConfig config = { .n_jobs = 10000,
+                               .slots = 8,
+                               .runs = 5,
+                               .slices = 10,
+                               .only = -1,
+                               .bus_binary = BUS_BINARY,
                                .scheduler_binary = SCHEDULER_BINARY };
         CaseResult(*res)[_CASE_MAX] = NULL;
-        char name[64];
         int r;
 
         r = parse_argv(argc, argv, &config);
@@ -406,29 +572,18 @@ int main(int argc, char *argv[]) {
                 return 1;
 
         bench_print_header("scheduler start/reap rate (bench-spawn)");
-        printf("# %u jobs per case, %u slots, %u runs\n", config.n_jobs, config.slots, config.runs);
-        printf("%-5s %-56s %10s %9s %14s %8s\n", "run", "case", "jobs/s", "vs bare-N", "parent CPU/job", "STATUS=");
-        for (unsigned i = 0; i < config.runs; i++)
-                for (Case k = 0; k < _CASE_MAX; k++) {
-                        r = run_case(&config, k, &res[i][k]);
-                        if (r < 0) {
-                                fprintf(stderr, "bench-spawn: run %u, %s: %s\n", i + 1,
-                                        case_name(&config, k, name, sizeof name), strerror(-r));
-                                free(res);
-                                return 1;
-                        }
-                        printf("%-5u %-56s %10.0f", i + 1, case_name(&config, k, name, sizeof name),
-                               res[i][k].per_sec);
-                        if (k != CASE_BARE_N && res[i][CASE_BARE_N].per_sec > 0)
-                                printf(" %8.0f%%", 100 * res[i][k].per_sec / res[i][CASE_BARE_N].per_sec);
-                        else
-                                printf(" %9s", "");
-                        printf(" %11.0f µs", res[i][k].parent_cpu_us_per_job);
-                        if (k >= CASE_SCHED_TRUE_NULL)
-                                printf(" %8u", res[i][k].n_status);
-                        printf("\n");
-                        fflush(stdout);
+        printf("# %u jobs per case and run in %u interleaved slices, %u slots, %u runs\n", config.n_jobs,
+               config.slices, config.slots, config.runs);
+        printf("%-5s %-56s %8s %9s %14s %8s\n", "run", "case", "jobs/s", "vs bare-N", "parent CPU/job",
+               "STATUS=");
+        for (unsigned i = 0; i < config.runs; i++) {
+                r = spawn_run(&config, res[i]);
+                if (r < 0) {
+                        free(res);
+                        return 1;
                 }
+                print_run(&config, i + 1, res[i]);
+        }
         print_summary(&config, res);
         free(res);
         return 0;

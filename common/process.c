@@ -19,7 +19,7 @@
 
 #include "process.h"
 
-#define PROCESS_TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
+#define PROCESS_TIMER_ACCURACY_USEC 100
 
 extern char **environ;
 

@@ -177,6 +177,7 @@ static void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *re
         if (!c->identified) {
                 c->identified = true;
                 b->n_unidentified--;
+                bus_arm_identify(b);
         }
         bus_client_set_role(b, c, _ROLE_INVALID);
         bus_status_changed(b);
@@ -311,6 +312,7 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
         if (!c->identified) {
                 c->identified = true;
                 b->n_unidentified--;
+                bus_arm_identify(b);
         }
 
         bus_command_table[f.command](b, c, &f);
@@ -391,8 +393,10 @@ static void on_ws_close(WsConn *conn, void *userdata) {
         bus_client_set_role(b, c, _ROLE_INVALID);
         LIST_REMOVE(clients, b->clients, c);
         b->n_clients--;
-        if (!c->identified)
+        if (!c->identified) {
                 b->n_unidentified--;
+                bus_arm_identify(b);
+        }
         log_debug("Client %s disconnected (%u clients).", bus_client_peer(c), b->n_clients);
         bus_client_free(c);
         bus_status_changed(b);

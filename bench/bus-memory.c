@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench-memory: the bus's memory per idle client. Starts sched-bus with room for the largest
+ * count (--max-clients), then opens idle WebSocket connections to it in steps (default 0, 1000,
+ * 5000) and reads the bus's RSS and private bytes at each step, once the bus has settled. Each
+ * client does the handshake, registers (as a producer by default) and then stays silent.
+ *
+ * The clients are plain blocking sockets that speak just enough RFC 6455 (an upgrade request and
+ * one masked text frame): thousands of them cost the benchmark little, and nothing of the glue
+ * under test runs on this side. Socket buffers live in the kernel and are not in the RSS.
+ *
+ * The clients never answer the bus's pings and, with --role none, never identify themselves: the
+ * bus drops them after its identify timeout (30 s) or three ping intervals. A run takes seconds.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "bench-daemon.h"
+#include "bench-util.h"
+#include "parse.h"
+
+#define RUNS_MAX     100
+#define STEPS_MAX    16
+#define SETTLE_NS    (500 * NSEC_PER_MSEC)
+#define IO_TIMEOUT_S 5
+
+typedef struct MemoryConfig {
+        unsigned steps[STEPS_MAX];
+        unsigned n_steps, runs;
+        const char *role; /* NULL: do not register */
+        const char *bus_binary;
+} MemoryConfig;
+
+typedef struct StepResult {
+        double rss, private_bytes;
+} StepResult;
+
+static int write_all(int fd, const void *buf, size_t size) {
+        const char *p = buf;
+
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Reads the HTTP answer up to its blank line and checks for 101 Switching Protocols. */
+static int read_upgrade(int fd) {
+        char buf[1024];
+        size_t n = 0;
+
+        while (n < sizeof buf - 1) {
+                ssize_t k = read(fd, buf + n, sizeof buf - 1 - n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -ECONNRESET;
+                n += (size_t) k;
+                buf[n] = 0;
+                if (strstr(buf, "\r\n\r\n"))
+                        return strncmp(buf, "HTTP/1.1 101", 12) == 0 ? 0 : -EPROTO;
+        }
+        return -EPROTO;
+}
+
+/* One masked text frame, as a client must send it; payloads under 126 bytes only. */
+static int send_text(int fd, const char *text) {
+        static const unsigned char mask[4] = { 0x5a, 0xc3, 0x17, 0x88 };
+        unsigned char frame[2 + 4 + 125];
+        size_t len = strlen(text);
+
+        if (len > 125)
+                return -EMSGSIZE;
+        frame[0] = 0x81;
+        frame[1] = 0x80 | (unsigned char) len;
+        memcpy(frame + 2, mask, 4);
+        for (size_t i = 0; i < len; i++)
+                frame[6 + i] = (unsigned char) text[i] ^ mask[i & 3];
+        return write_all(fd, frame, 6 + len);
+}
+
+static int client_open(int port, const char *role) {
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons((uint16_t) port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+        _cleanup_close_ int fd = -EBADF;
+        char req[256], reg[96];
+        int n, r;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        n = snprintf(req, sizeof req,
+                     "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: c2NoZWQtYmVuY2gta2V5MQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     port);
+        r = write_all(fd, req, (size_t) n);
+        if (r >= 0)
+                r = read_upgrade(fd);
+        if (r >= 0 && role) {
+                (void) snprintf(reg, sizeof reg, "{\"cmd\": \"register\", \"type\": \"%s\"}", role);
+                r = send_text(fd, reg);
+        }
+        if (r < 0)
+                return r;
+        return TAKE_FD(fd);
+}
+
+static int measure(pid_t pid, StepResult *ret) {
+        ProcStats st;
+        uint64_t priv = 0;
+        int r;
+
+        r = proc_stats_read(pid, &st);
+        if (r < 0)
+                return r;
+        (void) proc_private_bytes(pid, &priv);
+        *ret = (StepResult){ .rss = (double) st.rss_bytes, .private_bytes = (double) priv };
+        return 0;
+}
+
+static void close_all(int *fds, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                fds[i] = safe_close(fds[i]);
+}
+
+static int memory_run(const MemoryConfig *c, int *fds, StepResult *ret) {
+        _cleanup_(bench_daemon_freep) BenchDaemon *bus = NULL;
+        unsigned max = c->steps[c->n_steps - 1], open = 0;
+        char max_clients[32], url[64], *args[] = { (char *) "--max-clients", max_clients, NULL };
+        int port, r = 0;
+
+        (void) snprintf(max_clients, sizeof max_clients, "%u", max + 100);
+        r = bench_daemon_start_bus(&bus, c->bus_binary, args, NULL, url, sizeof url);
+        if (r < 0)
+                return r;
+        port = atoi(strrchr(url, ':') + 1);
+
+        for (unsigned s = 0; s < c->n_steps && r >= 0; s++) {
+                while (open < c->steps[s]) {
+                        int fd = client_open(port, c->role);
+
+                        if (fd < 0) {
+                                fprintf(stderr, "bench-memory: client %u: %s\n", open + 1, strerror(-fd));
+                                r = fd;
+                                break;
+                        }
+                        fds[open++] = fd;
+                        /* Keep the bus's notify queue from filling up while we are busy. */
+                        if (open % 16 == 0)
+                                bench_daemon_drain(bus);
+                }
+                if (r < 0)
+                        break;
+                bench_sleep_ns(SETTLE_NS);
+                bench_daemon_drain(bus);
+                r = measure(bench_daemon_pid(bus), &ret[s]);
+        }
+        close_all(fds, open);
+        return r;
+}
+
+static int parse_steps(const char *s, MemoryConfig *c) {
+        _cleanup_free_ char *copy = strdup(s);
+        char *save = NULL;
+        unsigned prev = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        c->n_steps = 0;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                unsigned v;
+                int r = parse_unsigned(tok, 0, 15000, &v);
+
+                if (r < 0)
+                        return r;
+                if (c->n_steps == STEPS_MAX || (c->n_steps > 0 && v <= prev))
+                        return -EINVAL;
+                c->steps[c->n_steps++] = prev = v;
+        }
+        return c->n_steps >= 2 && c->steps[0] == 0 ? 0 : -EINVAL;
+}
+
+static void help(void) {
+        printf("Usage: bench-memory [OPTIONS]\n"
+               "\n"
+               "RSS of sched-bus with growing numbers of idle WebSocket clients, and the bytes\n"
+               "each client costs.\n"
+               "\n"
+               "  --steps LIST          client counts, increasing, starting at 0 (default 0,1000,5000)\n"
+               "  --role ROLE           what the clients register as: producer, scheduler or none\n"
+               "                        (default producer)\n"
+               "  --runs N              runs; the summary quotes medians (default 5)\n"
+               "  --bus-binary PATH     (default " BUS_BINARY ")\n");
+}
+
+static int parse_argv(int argc, char *argv[], MemoryConfig *c) {
+        enum {
+                ARG_STEPS = 0x100,
+                ARG_ROLE,
+                ARG_RUNS,
+                ARG_BUS_BINARY
+        };
+        static const struct option options[] = {
+                { "steps", required_argument, NULL, ARG_STEPS },
+                { "role", required_argument, NULL, ARG_ROLE },
+                { "runs", required_argument, NULL, ARG_RUNS },
+                { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int opt, longindex, r;
+
+        while ((opt = (longindex = -1, getopt_long(argc, argv, "h", options, &longindex))) >= 0) {
+                r = 0;
+                switch (opt) {
+                case ARG_STEPS:
+                        r = parse_steps(optarg, c);
+                        break;
+                case ARG_ROLE:
+                        if (strcmp(optarg, "none") == 0)
+                                c->role = NULL;
+                        else if (strcmp(optarg, "producer") == 0 || strcmp(optarg, "scheduler") == 0)
+                                c->role = optarg;
+                        else
+                                r = -EINVAL;
+                        break;
+                case ARG_RUNS:
+                        r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
+                        break;
+                case ARG_BUS_BINARY:
+                        c->bus_binary = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return parse_option_error("bench-memory", options, opt, longindex, optarg, r);
+        }
+        return 1;
+}
+
+static void print_summary(const MemoryConfig *c, StepResult res[][STEPS_MAX]) {
+        unsigned last = c->n_steps - 1;
+        double rss[RUNS_MAX], priv[RUNS_MAX], per[RUNS_MAX], marginal[RUNS_MAX];
+
+        printf("\n## summary: medians of %u runs\n", c->runs);
+        printf("%-8s %12s %14s %16s\n", "clients", "RSS KiB", "private KiB", "RSS B/client");
+        for (unsigned s = 0; s < c->n_steps; s++) {
+                for (unsigned i = 0; i < c->runs; i++) {
+                        rss[i] = res[i][s].rss;
+                        priv[i] = res[i][s].private_bytes;
+                        per[i] = s > 0 ? (res[i][s].rss - res[i][0].rss) / c->steps[s] : 0;
+                }
+                printf("%-8u %12.0f %14.0f", c->steps[s], bench_median(rss, c->runs) / 1024,
+                       bench_median(priv, c->runs) / 1024);
+                if (s > 0)
+                        printf(" %16.0f", bench_median(per, c->runs));
+                printf("\n");
+        }
+        for (unsigned i = 0; i < c->runs; i++) {
+                per[i] = (res[i][last].rss - res[i][0].rss) / c->steps[last];
+                marginal[i] =
+                        (res[i][last].rss - res[i][last - 1].rss) / (c->steps[last] - c->steps[last - 1]);
+        }
+        printf("bytes per idle client: %.0f (0 -> %u clients), %.0f (%u -> %u)\n",
+               bench_median(per, c->runs), c->steps[last], bench_median(marginal, c->runs),
+               c->steps[last - 1], c->steps[last]);
+        printf("RESULT memory bytes_per_client=%.0f marginal=%.0f clients=%u\n", bench_median(per, c->runs),
+               bench_median(marginal, c->runs), c->steps[last]);
+}
+
+int main(int argc, char *argv[]) {
+        MemoryConfig config = { .steps = { 0, 1000, 5000 },
+                                .n_steps = 3,
+                                .runs = 5,
+                                .role = "producer",
+                                .bus_binary = BUS_BINARY };
+        StepResult(*res)[STEPS_MAX] = NULL;
+        _cleanup_free_ int *fds = NULL;
+        unsigned max;
+        long limit;
+        int r;
+
+        r = parse_argv(argc, argv, &config);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        max = config.steps[config.n_steps - 1];
+        limit = bench_raise_nofile(max + 256);
+        if (limit < 0 || (unsigned long) limit < max + 64UL) {
+                fprintf(stderr, "bench-memory: cannot raise the open file limit to %u.\n", max + 256);
+                return 1;
+        }
+        res = calloc(config.runs, sizeof *res);
+        fds = calloc(max, sizeof(int));
+        if (!res || !fds)
+                return 1;
+
+        bench_print_header("bus memory per idle client (bench-memory)");
+        printf("# clients register as %s; RSS is VmRSS, private is Private_Clean+Private_Dirty "
+               "(smaps_rollup)\n",
+               config.role ?: "nothing");
+        printf("%-6s %-8s %12s %14s %16s\n", "run", "clients", "RSS KiB", "private KiB", "RSS B/client");
+        for (unsigned i = 0; i < config.runs; i++) {
+                r = memory_run(&config, fds, res[i]);
+                if (r < 0) {
+                        fprintf(stderr, "bench-memory: run %u: %s\n", i + 1, strerror(-r));
+                        free(res);
+                        return 1;
+                }
+                for (unsigned s = 0; s < config.n_steps; s++) {
+                        printf("%-6u %-8u %12.0f %14.0f", i + 1, config.steps[s], res[i][s].rss / 1024,
+                               res[i][s].private_bytes / 1024);
+                        if (s > 0)
+                                printf(" %16.0f", (res[i][s].rss - res[i][0].rss) / config.steps[s]);
+                        printf("\n");
+                }
+                fflush(stdout);
+        }
+        print_summary(&config, res);
+        free(res);
+        return 0;
+}
