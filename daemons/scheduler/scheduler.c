@@ -24,6 +24,13 @@ struct Scheduler {
         JobScope *scope; /* --scope only */
         sd_event_source *status_source;
 
+        /* Jobs received from the bus and not yet given to the runner. Each loop pass hands over one,
+         * so that a burst of arrivals (every start is a spawn) cannot hold back due timeouts, child
+         * exits or the bus connection: those sources come first. A ring, at most max_pending long. */
+        JobRequest *inbox;
+        size_t inbox_head, inbox_size, inbox_alloc;
+        sd_event_source *intake_source;
+
         uint64_t next_local_id; /* for payloads without a bus id, or whose id is taken */
         RateLimit bad_job_limit;
         bool stopping;
@@ -39,6 +46,8 @@ Scheduler *scheduler_free(Scheduler *s) {
         s->runner = runner_free(s->runner);
         s->scope = job_scope_free(s->scope);
         sd_event_source_disable_unref(s->status_source);
+        sd_event_source_disable_unref(s->intake_source);
+        free(s->inbox);
         sd_event_unref(s->event);
         free(s->config.bus_url);
         free(s->config.instance);
@@ -51,8 +60,9 @@ static int scheduler_send_status(Scheduler *s) {
         return sd_notifyf(false,
                           "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64
                           ", timeout %" PRIu64 ", evicted %" PRIu64 ", bus %s",
-                          runner_n_running(s->runner), s->config.size, runner_n_pending(s->runner), st->done,
-                          st->failed, st->timeout, st->evicted,
+                          runner_n_running(s->runner), s->config.size,
+                          runner_n_pending(s->runner) + (unsigned) s->inbox_size, st->done, st->failed,
+                          st->timeout, st->evicted,
                           s->stopping                      ? "closed"
                           : bus_link_is_connected(s->link) ? "connected"
                                                            : "connecting");
@@ -202,10 +212,53 @@ static void scheduler_submit(Scheduler *s, const JobRequest *req) {
                 log_error_errno(r, "Failed to schedule job %" PRIu64 ": %m", id);
 }
 
+static int scheduler_inbox_push(Scheduler *s, const JobRequest *req) {
+        if (s->inbox_size == s->inbox_alloc) {
+                size_t n = MIN(MAX(s->inbox_alloc * 2, (size_t) 64), (size_t) s->config.max_pending);
+                JobRequest *p;
+
+                if (n <= s->inbox_alloc)
+                        return -ENOBUFS;
+                p = malloc(n * sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                for (size_t i = 0; i < s->inbox_size; i++)
+                        p[i] = s->inbox[(s->inbox_head + i) % s->inbox_alloc];
+                free(s->inbox);
+                s->inbox = p;
+                s->inbox_alloc = n;
+                s->inbox_head = 0;
+        }
+        s->inbox[(s->inbox_head + s->inbox_size) % s->inbox_alloc] = *req;
+        s->inbox_size++;
+        return sd_event_source_set_enabled(s->intake_source, SD_EVENT_ONESHOT);
+}
+
+static bool scheduler_inbox_pop(Scheduler *s, JobRequest *ret) {
+        if (s->inbox_size == 0)
+                return false;
+        *ret = s->inbox[s->inbox_head];
+        s->inbox_head = (s->inbox_head + 1) % s->inbox_alloc;
+        s->inbox_size--;
+        return true;
+}
+
+static int on_intake(sd_event_source *src, void *userdata) {
+        Scheduler *s = userdata;
+        JobRequest req;
+
+        if (scheduler_inbox_pop(s, &req))
+                scheduler_submit(s, &req);
+        if (s->inbox_size > 0)
+                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
         Scheduler *s = userdata;
         ProtocolStatus st = {};
         JobRequest req;
+        int r;
 
         if (s->stopping)
                 return;
@@ -215,7 +268,10 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
                                     protocol_error_to_string(st.error), st.message);
                 return;
         }
-        scheduler_submit(s, &req);
+        r = scheduler_inbox_push(s, &req);
+        if (r < 0 && ratelimit_below(&s->bad_job_limit, 0))
+                log_warning_errno(r, "Dropping a job from the bus: %zu jobs wait to be scheduled: %m",
+                                  s->inbox_size);
 }
 
 static void on_link_connected(BusLink *l, void *userdata) {
@@ -244,6 +300,14 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
                  si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", runner_n_alive(s->runner));
         (void) sd_notify(false, "STOPPING=1");
         s->link = bus_link_free(s->link);
+        for (JobRequest req; scheduler_inbox_pop(s, &req);) {
+                LogJob lj = {
+                        .id = req.id, .priority = req.priority, .runtime = req.runtime, .state = JOB_DROPPED
+                };
+                log_job(LOG_NOTICE, &lj,
+                        "Job %" PRIu64 " dropped: the scheduler is stopping (it was not scheduled yet).",
+                        req.id);
+        }
         (void) runner_stop_all(s->runner);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
@@ -282,6 +346,13 @@ static int scheduler_setup_event(Scheduler *s) {
                 return log_error_errno(r, "Failed to add the status source: %m");
         (void) sd_event_source_set_enabled(s->status_source, SD_EVENT_OFF);
         (void) sd_event_source_set_description(s->status_source, "scheduler-status");
+
+        r = sd_event_add_defer(s->event, &s->intake_source, on_intake, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the job intake source: %m");
+        (void) sd_event_source_set_enabled(s->intake_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(s->intake_source, SD_EVENT_PRIORITY_NORMAL + 10);
+        (void) sd_event_source_set_description(s->intake_source, "scheduler-intake");
         return 0;
 }
 
