@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bus-link.h"
+#include "event-util.h"
 #include "log.h"
 #include "macro.h"
 #include "ws.h"
@@ -50,16 +51,8 @@ static void bus_link_schedule_retry(BusLink *l) {
 
         if (!l->reconnect)
                 return;
-        if (!l->retry_source) {
-                r = sd_event_add_time_relative(l->event, &l->retry_source, CLOCK_MONOTONIC, l->backoff_usec,
-                                               USEC_PER_MSEC, on_retry, l);
-                if (r >= 0)
-                        (void) sd_event_source_set_description(l->retry_source, "bus-link-retry");
-        } else {
-                r = sd_event_source_set_time_relative(l->retry_source, l->backoff_usec);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(l->retry_source, SD_EVENT_ONESHOT);
-        }
+        r = event_timer_arm(l->event, &l->retry_source, l->backoff_usec, USEC_PER_MSEC, on_retry, l,
+                            "bus-link-retry", false);
         if (r < 0) {
                 log_error_errno(r, "Failed to schedule reconnecting to %s: %m", l->url);
                 return;

@@ -33,3 +33,21 @@ int event_new_daemon(sd_event **ret, sd_event_signal_handler_t handler, void *us
         *ret = TAKE_PTR(e);
         return 0;
 }
+
+int event_timer_arm(sd_event *e, sd_event_source **s, uint64_t usec, uint64_t accuracy,
+                    sd_event_time_handler_t handler, void *userdata, const char *description, bool keep) {
+        int enabled = SD_EVENT_OFF, r;
+
+        if (!*s) {
+                r = sd_event_add_time_relative(e, s, CLOCK_MONOTONIC, usec, accuracy, handler, userdata);
+                if (r >= 0 && description)
+                        (void) sd_event_source_set_description(*s, description);
+                return r;
+        }
+        if (keep && sd_event_source_get_enabled(*s, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return 0;
+        r = sd_event_source_set_time_relative(*s, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+}

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "uv-event.h"
+#include "event-util.h"
 #include "ws.h"
 
 /* Clients that send no Sec-WebSocket-Protocol get the vhost's first protocol: this one. */
@@ -705,8 +706,8 @@ static void ws_context_pause_accept(WsContext *ctx, bool pause) {
         for (WsListener *l = ctx->listeners; l; l = l->next)
                 (void) sd_event_source_set_enabled(l->io_source, pause ? SD_EVENT_OFF : SD_EVENT_ON);
         if (pause) {
-                (void) sd_event_source_set_time_relative(ctx->accept_pause_source, WS_ACCEPT_PAUSE_USEC);
-                (void) sd_event_source_set_enabled(ctx->accept_pause_source, SD_EVENT_ONESHOT);
+                (void) event_timer_arm(ctx->event, &ctx->accept_pause_source, WS_ACCEPT_PAUSE_USEC, 0, NULL,
+                                       NULL, NULL, false);
         }
 }
 

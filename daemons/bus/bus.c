@@ -120,17 +120,11 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* Marks STATUS= stale: it goes out once within STATUS_DELAY_USEC, however many changes come. */
 static void bus_status_changed(Bus *b) {
-        int enabled = 0;
         int r;
 
         if (b->stopping || !b->status_source)
                 return;
-        r = sd_event_source_get_enabled(b->status_source, &enabled);
-        if (r >= 0 && enabled != SD_EVENT_OFF)
-                return;
-        r = sd_event_source_set_time_relative(b->status_source, STATUS_DELAY_USEC);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(b->status_source, SD_EVENT_ONESHOT);
+        r = event_timer_arm(b->event, &b->status_source, STATUS_DELAY_USEC, 0, NULL, NULL, NULL, true);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the status timer, ignoring: %m");
 }
@@ -144,9 +138,7 @@ static void bus_update_idle(Bus *b) {
                 (void) sd_event_source_set_enabled(b->idle_source, SD_EVENT_OFF);
                 return;
         }
-        r = sd_event_source_set_time_relative(b->idle_source, b->config.exit_idle_usec);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(b->idle_source, SD_EVENT_ONESHOT);
+        r = event_timer_arm(b->event, &b->idle_source, b->config.exit_idle_usec, 0, NULL, NULL, NULL, false);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the idle timer, ignoring: %m");
 }
@@ -337,27 +329,15 @@ static int on_identify_timer(sd_event_source *src, uint64_t now, void *userdata)
 }
 
 static void bus_arm_identify(Bus *b) {
-        int enabled = 0, r;
+        int r;
 
         if (b->n_unidentified == 0 || b->config.identify_usec == 0) {
                 if (b->identify_source)
                         (void) sd_event_source_set_enabled(b->identify_source, SD_EVENT_OFF);
                 return;
         }
-        if (b->identify_source && sd_event_source_get_enabled(b->identify_source, &enabled) >= 0 &&
-            enabled != SD_EVENT_OFF)
-                return;
-        if (!b->identify_source) {
-                r = sd_event_add_time_relative(b->event, &b->identify_source, CLOCK_MONOTONIC,
-                                               b->config.identify_usec / 3, USEC_PER_SEC, on_identify_timer,
-                                               b);
-                if (r >= 0)
-                        (void) sd_event_source_set_description(b->identify_source, "bus-identify");
-        } else {
-                r = sd_event_source_set_time_relative(b->identify_source, b->config.identify_usec / 3);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(b->identify_source, SD_EVENT_ONESHOT);
-        }
+        r = event_timer_arm(b->event, &b->identify_source, b->config.identify_usec / 3, USEC_PER_SEC,
+                            on_identify_timer, b, "bus-identify", true);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the timer for silent clients, ignoring: %m");
 }

@@ -165,8 +165,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Demo *d = userdata;
 
         log_info("callback: waiting");
-        (void) sd_event_source_set_time_relative(s, demo_usec(d, 1));
-        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return event_timer_arm(d->event, &s, demo_usec(d, 1), 0, NULL, NULL, NULL, false);
 }
 
 static void on_callback_done(Process *p, ProcessResult result, void *userdata) {

@@ -64,8 +64,7 @@ static int on_drain(sd_event_source *s, uint64_t usec, void *userdata) {
                 producer_exit(p, 0);
                 return 0;
         }
-        (void) sd_event_source_set_time_relative(s, DRAIN_POLL_USEC);
-        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        (void) event_timer_arm(p->event, &s, DRAIN_POLL_USEC, 0, NULL, NULL, NULL, false);
         return 0;
 }
 
