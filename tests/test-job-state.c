@@ -7,12 +7,14 @@
 
 #include "job-state.h"
 
-static void test_round_trip(void **state) {
+/* Every state has a name of its own: a journal match on SCHED_JOB_STATE= finds exactly one. */
+static void test_every_state_named_once(void **state) {
         for (JobState s = 0; s < _JOB_STATE_MAX; s++) {
                 const char *name = job_state_to_string(s);
 
                 assert_non_null(name);
-                assert_int_equal(job_state_from_string(name), s);
+                for (JobState t = 0; t < s; t++)
+                        assert_string_not_equal(job_state_to_string(t), name);
         }
 }
 
@@ -20,20 +22,17 @@ static void test_names(void **state) {
         assert_string_equal(job_state_to_string(JOB_QUEUED), "queued");
         assert_string_equal(job_state_to_string(JOB_EVICTED), "evicted");
         assert_string_equal(job_state_to_string(JOB_DROPPED), "dropped");
-        assert_int_equal(job_state_from_string("timeout"), JOB_TIMEOUT);
+        assert_string_equal(job_state_to_string(JOB_TIMEOUT), "timeout");
 }
 
 static void test_invalid(void **state) {
         assert_null(job_state_to_string(_JOB_STATE_MAX));
         assert_null(job_state_to_string(_JOB_STATE_INVALID));
-        assert_int_equal(job_state_from_string("Running"), _JOB_STATE_INVALID);
-        assert_int_equal(job_state_from_string(""), _JOB_STATE_INVALID);
-        assert_int_equal(job_state_from_string(NULL), _JOB_STATE_INVALID);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_every_state_named_once),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_invalid),
         };

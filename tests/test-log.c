@@ -36,28 +36,6 @@ static char *capture_stderr(void (*fn)(void)) {
         return buf;
 }
 
-static void emit_job(void) {
-        LogJob j = { .id = 42, .priority = 3, .runtime = 1.5, .state = JOB_EVICTED };
-
-        log_job_extra(LOG_INFO, &j, LOG_FIELDS("SCHED_JOB_EVICTED_BY=43"), "Job %u evicted.", 42u);
-}
-
-static void test_plain_job_tokens(void **state) {
-        char *out;
-
-        log_force_journal(false);
-        out = capture_stderr(emit_job);
-        assert_non_null(strstr(out, "Job 42 evicted."));
-        assert_non_null(strstr(out, " job=42"));
-        assert_non_null(strstr(out, " priority=3"));
-        assert_non_null(strstr(out, " state=evicted"));
-        assert_non_null(strstr(out, " runtime=1.5"));
-        assert_non_null(strstr(out, " evicted_by=43"));
-        assert_int_equal(out[strlen(out) - 1], '\n');
-        /* One event, one line. */
-        assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
-}
-
 static void emit_errno(void) {
         int r = log_warning_errno(-ENOENT, "Failed to open %s: %m", "x");
 
@@ -89,23 +67,6 @@ static void test_max_level(void **state) {
         assert_non_null(strstr(out, "shown"));
 }
 
-static void emit_absent_fields(void) {
-        LogJob j = { .id = 7, .priority = -1, .runtime = -1, .state = _JOB_STATE_INVALID };
-
-        log_job(LOG_INFO, &j, "bare");
-}
-
-static void test_absent_fields_left_out(void **state) {
-        char *out;
-
-        log_force_journal(false);
-        out = capture_stderr(emit_absent_fields);
-        assert_non_null(strstr(out, "bare job=7"));
-        assert_null(strstr(out, "priority="));
-        assert_null(strstr(out, "state="));
-        assert_null(strstr(out, "runtime="));
-}
-
 static void test_field_tokens(void **state) {
         char buf[32];
 
@@ -121,24 +82,79 @@ static void test_field_tokens(void **state) {
         assert_string_equal(buf, "pri");
 }
 
-static void test_journal_stream_detection(void **state) {
-        struct stat st;
-        char env[64];
+static unsigned count_lines(const char *text, const char *needle) {
+        unsigned n = 0;
 
-        assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+        for (const char *p = text; (p = strstr(p, needle)); p++)
+                n++;
+        return n;
+}
+
+static void emit_info(void) {
+        log_info("where does this go");
+}
+
+/* JOURNAL_STREAM naming stderr's own device and inode means stderr is the journal: lines go out
+ * through sd_journal_send() instead. Anything else is plain stderr. */
+static void test_journal_stream_detection(void **state) {
+        char path[] = "/tmp/test-log-XXXXXX", env[64], buf[256];
+        struct stat st;
+        int fd, saved;
+        ssize_t n;
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        (void) unlink(path);
+        assert_int_equal(fstat(fd, &st), 0);
+        saved = dup(STDERR_FILENO);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+
         (void) snprintf(env, sizeof env, "%llu:%llu", (unsigned long long) st.st_dev,
                         (unsigned long long) st.st_ino);
         setenv("JOURNAL_STREAM", env, 1);
         log_setup("test-log");
-        assert_true(log_is_journal());
-
+        emit_info();
         setenv("JOURNAL_STREAM", "1:2", 1);
         log_setup("test-log");
-        assert_false(log_is_journal());
-
+        emit_info();
         unsetenv("JOURNAL_STREAM");
         log_setup("test-log");
-        assert_false(log_is_journal());
+        emit_info();
+
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        n = pread(fd, buf, sizeof buf - 1, 0);
+        assert_true(n > 0);
+        buf[n] = 0;
+        close(fd);
+        /* The first went to the journal; the two others are plain lines. */
+        assert_int_equal(count_lines(buf, "where does this go"), 2);
+}
+
+static RateLimit emit_limit;
+
+static void emit_ratelimited(void) {
+        for (int i = 0; i < 5; i++)
+                if (log_ratelimit_allowed(&emit_limit, "test lines"))
+                        log_info("line %d", i);
+        /* A new window: the next line is preceded by a count of what was held back. */
+        emit_limit.begin_usec = 0;
+        if (log_ratelimit_allowed(&emit_limit, "test lines"))
+                log_info("line after");
+}
+
+static void test_ratelimited_lines_counted(void **state) {
+        char *out;
+
+        log_force_journal(false);
+        emit_limit = RATELIMIT_INIT(3600 * USEC_PER_SEC, 2);
+        out = capture_stderr(emit_ratelimited);
+        assert_non_null(strstr(out, "line 0"));
+        assert_non_null(strstr(out, "line 1"));
+        assert_null(strstr(out, "line 2"));
+        assert_null(strstr(out, "line 4"));
+        assert_non_null(strstr(out, "3 log lines about test lines suppressed by the rate limit."));
+        assert_true(strstr(out, "suppressed") < strstr(out, "line after"));
 }
 
 static void test_ratelimit(void **state) {
@@ -166,10 +182,10 @@ static void test_ratelimit_disabled(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_plain_job_tokens), cmocka_unit_test(test_errno_return_and_format),
-                cmocka_unit_test(test_max_level),        cmocka_unit_test(test_absent_fields_left_out),
-                cmocka_unit_test(test_field_tokens),     cmocka_unit_test(test_journal_stream_detection),
-                cmocka_unit_test(test_ratelimit),        cmocka_unit_test(test_ratelimit_disabled),
+                cmocka_unit_test(test_errno_return_and_format),  cmocka_unit_test(test_max_level),
+                cmocka_unit_test(test_field_tokens),             cmocka_unit_test(test_journal_stream_detection),
+                cmocka_unit_test(test_ratelimited_lines_counted), cmocka_unit_test(test_ratelimit),
+                cmocka_unit_test(test_ratelimit_disabled),
         };
 
         log_setup("test-log");

@@ -12,7 +12,7 @@
 #include "bus-client.h"
 #include "bus.h"
 #include "event-util.h"
-#include "log.h"
+#include "job-log.h"
 #include "protocol.h"
 #include "ratelimit.h"
 #include "ws.h"
@@ -545,7 +545,7 @@ static int bus_setup_event(Bus *b) {
 
         r = event_new_daemon(&b->event, on_signal, b);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to set up the event loop: %m");
 
         r = sd_event_add_time_relative(b->event, &b->status_source, CLOCK_MONOTONIC, STATUS_DELAY_USEC,
                                        10 * USEC_PER_MSEC, on_status_timer, b);

@@ -288,7 +288,7 @@ static int demo_new(Demo **ret, const DemoConfig *config) {
 
         r = event_new_daemon(&d->event, on_signal, d);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to set up the event loop: %m");
 
         *ret = TAKE_PTR(d);
         return 0;

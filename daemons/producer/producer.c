@@ -192,18 +192,22 @@ static int producer_setup(Producer *p) {
                 .on_disconnected = on_link_disconnected,
                 .on_message = on_link_message,
         };
+        _cleanup_free_ char *hello = NULL;
         int r;
 
         r = event_new_daemon(&p->event, on_signal, p);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to set up the event loop: %m");
 
         r = sd_event_add_time_relative(p->event, &p->deadline_source, CLOCK_MONOTONIC,
                                        p->config.connect_timeout_usec, USEC_PER_MSEC, on_deadline, p);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the connect timer: %m");
 
-        r = bus_link_new(&p->link, p->event, p->config.bus_url, ROLE_PRODUCER, &handlers, p);
+        r = protocol_dump_register(ROLE_PRODUCER, &hello, NULL);
+        if (r < 0)
+                return log_oom();
+        r = bus_link_new(&p->link, p->event, p->config.bus_url, hello, &handlers, p);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the connection to %s: %m",
                                        p->config.bus_url ?: BUS_LINK_URL_DEFAULT);

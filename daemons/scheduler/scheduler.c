@@ -339,7 +339,7 @@ static int scheduler_setup_event(Scheduler *s) {
 
         r = event_new_daemon(&s->event, on_signal, s);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "Failed to set up the event loop: %m");
 
         r = sd_event_add_defer(s->event, &s->status_source, on_status, s);
         if (r < 0)
@@ -367,6 +367,7 @@ static int scheduler_setup(Scheduler *s) {
                 .on_disconnected = on_link_disconnected,
                 .on_message = on_link_message,
         };
+        _cleanup_free_ char *hello = NULL;
         int r;
 
         r = scheduler_setup_event(s);
@@ -387,7 +388,10 @@ static int scheduler_setup(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to create the runner: %m");
 
-        r = bus_link_new(&s->link, s->event, s->config.bus_url, ROLE_SCHEDULER, &link_handlers, s);
+        r = protocol_dump_register(ROLE_SCHEDULER, &hello, NULL);
+        if (r < 0)
+                return log_oom();
+        r = bus_link_new(&s->link, s->event, s->config.bus_url, hello, &link_handlers, s);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the bus connection to %s: %m",
                                        s->config.bus_url);

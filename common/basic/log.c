@@ -46,10 +46,6 @@ int log_get_max_level(void) {
         return log_max_level;
 }
 
-bool log_is_journal(void) {
-        return log_journal;
-}
-
 void log_force_journal(bool journal) {
         log_journal = journal;
 }
@@ -173,51 +169,34 @@ static int log_dispatch(int level, int error, const char *file, int line, const 
         return -abs(error);
 }
 
+int log_internalv(int level, int error, const char *file, int line, const char *func,
+                  const char *const *fields, const char *format, va_list ap) {
+        if (level > log_max_level)
+                return -abs(error);
+        return log_dispatch(level, error, file, line, func, fields, format, ap);
+}
+
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *const *fields, const char *format, ...) {
         va_list ap;
         int r;
 
-        if (level > log_max_level)
-                return -abs(error);
-
         va_start(ap, format);
-        r = log_dispatch(level, error, file, line, func, fields, format, ap);
+        r = log_internalv(level, error, file, line, func, fields, format, ap);
         va_end(ap);
         return r;
 }
 
-int log_job_internal(int level, const LogJob *job, const char *const *extra, const char *file, int line,
-                     const char *func, const char *format, ...) {
-        char id[48], priority[48], runtime[64], state[48];
-        const char *fields[16];
-        size_t n = 0;
-        va_list ap;
-        int r;
+bool log_ratelimit_allowed(RateLimit *rl, const char *what) {
+        unsigned suppressed;
 
-        if (level > log_max_level)
-                return 0;
+        assert(rl);
+        assert(what);
 
-        (void) snprintf(id, sizeof id, "SCHED_JOB_ID=%" PRIu64, job->id);
-        fields[n++] = id;
-        if (job->priority >= 0) {
-                (void) snprintf(priority, sizeof priority, "SCHED_JOB_PRIORITY=%d", job->priority);
-                fields[n++] = priority;
-        }
-        if (job_state_to_string(job->state)) {
-                (void) snprintf(state, sizeof state, "SCHED_JOB_STATE=%s", job_state_to_string(job->state));
-                fields[n++] = state;
-        }
-        if (job->runtime >= 0) {
-                (void) snprintf(runtime, sizeof runtime, "SCHED_JOB_RUNTIME=%g", job->runtime);
-                fields[n++] = runtime;
-        }
-        for (const char *const *e = extra; e && *e && n < ELEMENTSOF(fields) - 1; e++)
-                fields[n++] = *e;
-        fields[n] = NULL;
-
-        va_start(ap, format);
-        r = log_dispatch(level, 0, file, line, func, fields, format, ap);
-        va_end(ap);
-        return r;
+        if (!ratelimit_below(rl, 0))
+                return false;
+        suppressed = ratelimit_take_suppressed(rl);
+        if (suppressed > 0)
+                log_notice("%u log lines about %s suppressed by the rate limit.", suppressed, what);
+        return true;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * BusLink: a client's connection to sched-bus. Connects to the bus URL, registers with its role on
- * every (re)connection, hands each received text message to its owner, and — when reconnecting is
+ * BusLink: a client's connection to sched-bus. Connects to the bus URL, sends its greeting (the
+ * register frame its owner made) on every (re)connection, hands each received text message to its
+ * owner, and — when reconnecting is
  * on — comes back after a lost or refused connection with capped exponential backoff
  * (250 ms doubling to 5 s, reset by a successful connection). Owned by the daemon that created it;
  * owns its WebSocket context and timer.
@@ -12,7 +13,7 @@
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
-#include "protocol.h"
+#include "macro.h"
 
 typedef struct BusLink BusLink;
 
@@ -28,13 +29,15 @@ typedef struct BusLinkHandlers {
 /* The largest message taken from the bus: its largest --max-frame. */
 #define BUS_LINK_MAX_MESSAGE (16 * 1024 * 1024)
 
-int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const BusLinkHandlers *h,
+/* `hello` (copied) is the first frame of every connection. Does not log. */
+int bus_link_new(BusLink **ret, sd_event *e, const char *url, const char *hello, const BusLinkHandlers *h,
                  void *userdata);
 BusLink *bus_link_free(BusLink *l);
 
 /* Whether to retry after a failure (default on). Off: a lost connection stays lost. */
 void bus_link_set_reconnect(BusLink *l, bool reconnect);
-/* Starts connecting. */
+/* Starts connecting. A URL that cannot work (bad syntax, wss://) fails here; network failures come
+ * through on_disconnected. */
 int bus_link_start(BusLink *l);
 bool bus_link_is_connected(const BusLink *l);
 const char *bus_link_get_url(const BusLink *l);

@@ -13,22 +13,24 @@ int event_new_daemon(sd_event **ret, sd_event_signal_handler_t handler, void *us
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        assert(ret);
+
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(-errno, "Failed to block SIGTERM and SIGINT: %m");
+                return -errno;
         (void) signal(SIGPIPE, SIG_IGN);
 
         r = sd_event_new(&e);
         if (r < 0)
-                return log_error_errno(r, "Failed to allocate the event loop: %m");
+                return r;
         r = sd_event_add_signal(e, NULL, SIGTERM, handler, userdata);
         if (r >= 0)
                 r = sd_event_add_signal(e, NULL, SIGINT, handler, userdata);
         if (r < 0)
-                return log_error_errno(r, "Failed to watch SIGTERM and SIGINT: %m");
+                return r;
 
         r = sd_event_set_watchdog(e, true);
         if (r < 0)
-                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+                log_debug_errno(r, "Failed to enable the watchdog, ignoring: %m");
 
         *ret = TAKE_PTR(e);
         return 0;
@@ -37,6 +39,9 @@ int event_new_daemon(sd_event **ret, sd_event_signal_handler_t handler, void *us
 int event_timer_arm(sd_event *e, sd_event_source **s, uint64_t usec, uint64_t accuracy,
                     sd_event_time_handler_t handler, void *userdata, const char *description, bool keep) {
         int enabled = SD_EVENT_OFF, r;
+
+        assert(e);
+        assert(s);
 
         if (!*s) {
                 r = sd_event_add_time_relative(e, s, CLOCK_MONOTONIC, usec, accuracy, handler, userdata);

@@ -3,7 +3,8 @@
  * Logging for every program of the project. When stderr is connected to the journal
  * (JOURNAL_STREAM names stderr's device:inode) each event goes out through sd_journal_send() with
  * structured fields (SCHED_JOB_ID=, SCHED_JOB_STATE=, ...); otherwise it is one timestamped line on
- * stderr that carries the same facts as `job=ID priority=P state=S` tokens.
+ * stderr that carries the same facts as `key=value` tokens (SCHED_CLIENT= becomes client=). What a
+ * job's log line carries is the sched layer's business (job-log.h); this file knows no job.
  *
  * A function either logs or returns an error, never both: log_*_errno(r, ...) returns -abs(r) so a
  * failure can be logged where it is handled with `return log_error_errno(r, "...: %m");`.
@@ -14,20 +15,23 @@
 #include <stdint.h>
 #include <syslog.h>
 
-#include "job-state.h"
+#include <stdarg.h>
+
 #include "macro.h"
+#include "ratelimit.h"
 
 /* Picks the output (journal or plain stderr) and the identifier shown in each line. */
 void log_setup(const char *ident);
 void log_set_max_level(int level);
 int log_get_max_level(void);
-bool log_is_journal(void);
 /* Forces plain stderr output or the journal; for tests. */
 void log_force_journal(bool journal);
 
 /* `fields` is NULL or a NULL-terminated array of "KEY=value" strings. Returns -abs(error). */
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *const *fields, const char *format, ...) _printf_(7, 8);
+int log_internalv(int level, int error, const char *file, int line, const char *func,
+                  const char *const *fields, const char *format, va_list ap) _printf_(7, 0);
 
 #define log_full_errno(level, error, ...) \
         log_internal((level), (error), __FILE__, __LINE__, __func__, NULL, __VA_ARGS__)
@@ -49,24 +53,10 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
 #define log_oom() log_error_errno(-ENOMEM, "Out of memory.")
 
-/* The facts of one job, for log_job(). A negative priority or runtime, or an invalid state, is left
- * out of the line. */
-typedef struct LogJob {
-        uint64_t id;
-        int priority;
-        double runtime;
-        JobState state;
-} LogJob;
-
-int log_job_internal(int level, const LogJob *job, const char *const *extra, const char *file, int line,
-                     const char *func, const char *format, ...) _printf_(7, 8);
-
-/* One job event: SCHED_JOB_ID, SCHED_JOB_PRIORITY, SCHED_JOB_RUNTIME, SCHED_JOB_STATE, plus `extra`
- * ("KEY=value" strings, NULL-terminated, may be NULL). */
-#define log_job(level, job, ...) \
-        log_job_internal((level), (job), NULL, __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_job_extra(level, job, extra, ...) \
-        log_job_internal((level), (job), (extra), __FILE__, __LINE__, __func__, __VA_ARGS__)
+/* Whether a line of a kind that outside events can trigger (a client's bad frame, a peer's error)
+ * may be logged now under `rl`. The first line let through after some were held back is preceded
+ * by one notice: "N log lines about WHAT suppressed by the rate limit." */
+bool log_ratelimit_allowed(RateLimit *rl, const char *what);
 
 /* The plain-mode token for a journal field name: SCHED_JOB_ID -> "job", SCHED_JOB_STATE -> "state",
  * SCHED_CLIENT -> "client". Writes at most `size` bytes including the NUL. Exposed for tests. */

@@ -10,7 +10,7 @@
 
 /* A new loop on which SIGTERM and SIGINT (blocked first, as sd-event needs) call `handler`,
  * SIGPIPE is ignored, and the watchdog is kept when systemd asks for one (WATCHDOG_USEC). The
- * signal sources belong to the loop. Logs its failures. */
+ * signal sources belong to the loop. Does not log. */
 int event_new_daemon(sd_event **ret, sd_event_signal_handler_t handler, void *userdata);
 
 /* Arms the one-shot CLOCK_MONOTONIC timer *s to fire `usec` from now, creating it (with `accuracy`,

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -12,17 +13,28 @@
 #include <unistd.h>
 
 #define _cleanup_(f)   __attribute__((cleanup(f)))
-#define _unused_       __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _noreturn_     __attribute__((noreturn))
-#define _likely_(x)    (__builtin_expect(!!(x), 1))
-#define _unlikely_(x)  (__builtin_expect(!!(x), 0))
-#define _sentinel_     __attribute__((sentinel))
 
 #define ELEMENTSOF(x)    (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b)        ((a) < (b) ? (a) : (b))
 #define MAX(a, b)        ((a) > (b) ? (a) : (b))
 #define CLAMP(x, lo, hi) MIN(MAX((x), (lo)), (hi))
+
+/* Evaluates to p after asserting that it is not NULL: `Bus *b = ASSERT_PTR(userdata);`. */
+#define ASSERT_PTR(p)                      \
+        ({                                 \
+                __typeof__(p) _p = (p);    \
+                assert(_p);                \
+                _p;                        \
+        })
+
+/* An assertion whose expression runs even with NDEBUG. */
+#define assert_se(expr)                  \
+        do {                             \
+                if (!(expr))             \
+                        abort();         \
+        } while (0)
 
 #define USEC_PER_SEC  UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
@@ -78,10 +90,3 @@ static inline void closep(int *fd) {
                 if (*p)                         \
                         (void) func(*p);        \
         }
-
-/* Cleanup helpers for the libraries every object uses. Declared here so that one include gives them. */
-#include <jansson.h>
-#include <systemd/sd-event.h>
-
-/* json_decrefp comes from jansson.h (2.14); sd_event_unrefp and sd_event_source_unrefp come from sd-event.h
- * itself (_SD_DEFINE_POINTER_CLEANUP_FUNC). */

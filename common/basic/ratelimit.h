@@ -20,7 +20,7 @@ typedef struct RateLimit {
 #define RATELIMIT_INIT(interval, b) ((RateLimit){ .interval_usec = (interval), .burst = (b) })
 
 /* Returns true when the event may go ahead. `now_usec` is CLOCK_MONOTONIC; pass 0 to read the clock. */
-bool ratelimit_below(RateLimit *rl, uint64_t now_usec);
+bool ratelimit_below(RateLimit *rl, uint64_t now);
 
 /* The number of events refused since the last call that returned it, then resets it. */
 unsigned ratelimit_take_suppressed(RateLimit *rl);

@@ -11,7 +11,7 @@
 struct BusLink {
         sd_event *event;
         char *url;
-        Role role;
+        char *hello;
         BusLinkHandlers handlers;
         void *userdata;
 
@@ -33,16 +33,18 @@ BusLink *bus_link_free(BusLink *l) {
         sd_event_source_disable_unref(l->retry_source);
         sd_event_unref(l->event);
         free(l->url);
+        free(l->hello);
         return mfree(l);
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        BusLink *l = userdata;
+        BusLink *l = ASSERT_PTR(userdata);
         int r;
 
+        /* On failure bus_link_connect() has scheduled the next try already. */
         r = bus_link_connect(l);
-        if (r < 0)
-                log_warning_errno(r, "Failed to start connecting to %s, will retry: %m", l->url);
+        if (r < 0 && l->handlers.on_disconnected)
+                l->handlers.on_disconnected(l, "cannot start a connection", l->userdata);
         return 0;
 }
 
@@ -54,7 +56,8 @@ static void bus_link_schedule_retry(BusLink *l) {
         r = event_timer_arm(l->event, &l->retry_source, l->backoff_usec, USEC_PER_MSEC, on_retry, l,
                             "bus-link-retry", false);
         if (r < 0) {
-                log_error_errno(r, "Failed to schedule reconnecting to %s: %m", l->url);
+                /* Without the timer there is no retry: the owner hears of it as a lost link. */
+                log_debug_errno(r, "Failed to arm the reconnect timer for %s: %m", l->url);
                 return;
         }
         l->backoff_usec = MIN(l->backoff_usec * 2, BUS_LINK_BACKOFF_MAX_USEC);
@@ -69,16 +72,14 @@ static void bus_link_lost(BusLink *l, const char *reason) {
 }
 
 static void on_ws_open(WsConn *c, void *userdata) {
-        BusLink *l = userdata;
-        _cleanup_free_ char *text = NULL;
-        size_t size;
+        BusLink *l = ASSERT_PTR(userdata);
         int r;
 
-        r = protocol_dump_register(l->role, &text, &size);
-        if (r >= 0)
-                r = ws_conn_send_text(c, text, size);
+        assert(c);
+
+        r = ws_conn_send_text(c, l->hello, strlen(l->hello));
         if (r < 0) {
-                log_error_errno(r, "Failed to register with %s: %m", l->url);
+                log_debug_errno(r, "Failed to queue the register frame for %s: %m", l->url);
                 ws_conn_close(c, WS_CLOSE_INTERNAL, "registration failed");
                 return;
         }
@@ -89,21 +90,21 @@ static void on_ws_open(WsConn *c, void *userdata) {
 }
 
 static void on_ws_message(WsConn *c, const char *data, size_t size, void *userdata) {
-        BusLink *l = userdata;
+        BusLink *l = ASSERT_PTR(userdata);
 
         if (l->handlers.on_message)
                 l->handlers.on_message(l, data, size, l->userdata);
 }
 
 static void on_ws_close(WsConn *c, void *userdata) {
-        BusLink *l = userdata;
+        BusLink *l = ASSERT_PTR(userdata);
 
         if (c == l->conn)
                 bus_link_lost(l, "connection closed");
 }
 
 static void on_ws_connect_error(WsConn *c, const char *reason, void *userdata) {
-        BusLink *l = userdata;
+        BusLink *l = ASSERT_PTR(userdata);
 
         if (c == l->conn)
                 bus_link_lost(l, reason ?: "connection refused");
@@ -123,7 +124,7 @@ static int bus_link_connect(BusLink *l) {
         return 0;
 }
 
-int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const BusLinkHandlers *h,
+int bus_link_new(BusLink **ret, sd_event *e, const char *url, const char *hello, const BusLinkHandlers *h,
                  void *userdata) {
         static const WsHandlers ws_handlers = {
                 .on_open = on_ws_open,
@@ -140,17 +141,22 @@ int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const B
         BusLink *l;
         int r;
 
+        assert(ret);
+        assert(e);
+        assert(hello);
+        assert(h);
+
         l = calloc(1, sizeof *l);
         if (!l)
                 return -ENOMEM;
         l->event = sd_event_ref(e);
         l->url = strdup(url ?: BUS_LINK_URL_DEFAULT);
-        l->role = role;
+        l->hello = strdup(hello);
         l->handlers = *h;
         l->userdata = userdata;
         l->reconnect = true;
         l->backoff_usec = BUS_LINK_BACKOFF_MIN_USEC;
-        if (!l->url) {
+        if (!l->url || !l->hello) {
                 bus_link_free(l);
                 return -ENOMEM;
         }
@@ -165,27 +171,35 @@ int bus_link_new(BusLink **ret, sd_event *e, const char *url, Role role, const B
 }
 
 void bus_link_set_reconnect(BusLink *l, bool reconnect) {
+        assert(l);
         l->reconnect = reconnect;
 }
 
 int bus_link_start(BusLink *l) {
+        assert(l);
         return bus_link_connect(l);
 }
 
 bool bus_link_is_connected(const BusLink *l) {
+        assert(l);
         return l->connected;
 }
 
 const char *bus_link_get_url(const BusLink *l) {
+        assert(l);
         return l->url;
 }
 
 int bus_link_send(BusLink *l, const char *data, size_t size) {
+        assert(l);
+        assert(data || size == 0);
+
         if (!l->connected || !l->conn)
                 return -ENOTCONN;
         return ws_conn_send_text(l->conn, data, size);
 }
 
 size_t bus_link_queued(const BusLink *l) {
+        assert(l);
         return l->conn ? ws_conn_queued_messages(l->conn) : 0;
 }

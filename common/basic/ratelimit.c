@@ -1,24 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-#include <time.h>
-
 #include "macro.h"
 #include "ratelimit.h"
+#include "time-util.h"
 
-static uint64_t now_monotonic(void) {
-        struct timespec ts;
+bool ratelimit_below(RateLimit *rl, uint64_t now) {
+        assert(rl);
 
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
-bool ratelimit_below(RateLimit *rl, uint64_t now_usec) {
         if (rl->interval_usec == 0 || rl->burst == 0)
                 return true;
-        if (now_usec == 0)
-                now_usec = now_monotonic();
+        if (now == 0)
+                now = now_usec(CLOCK_MONOTONIC);
 
-        if (rl->begin_usec == 0 || now_usec >= rl->begin_usec + rl->interval_usec) {
-                rl->begin_usec = now_usec;
+        if (rl->begin_usec == 0 || now >= rl->begin_usec + rl->interval_usec) {
+                rl->begin_usec = now;
                 rl->num = 0;
         }
 
@@ -32,6 +26,8 @@ bool ratelimit_below(RateLimit *rl, uint64_t now_usec) {
 }
 
 unsigned ratelimit_take_suppressed(RateLimit *rl) {
+        assert(rl);
+
         unsigned n = rl->suppressed;
 
         rl->suppressed = 0;

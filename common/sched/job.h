@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "job-state.h"
-#include "log.h"
+#include "job-log.h"
 #include "macro.h"
 
 typedef struct Job Job;

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "job-log.h"
+
+/* Runs `fn` with stderr redirected to a temporary file and returns what it wrote. */
+static char *capture_stderr(void (*fn)(void)) {
+        char path[] = "/tmp/test-log-XXXXXX";
+        static char buf[8192];
+        int fd, saved;
+        ssize_t n;
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        (void) unlink(path);
+        saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+
+        fn();
+
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        n = pread(fd, buf, sizeof buf - 1, 0);
+        assert_true(n >= 0);
+        buf[n] = 0;
+        close(fd);
+        return buf;
+}
+
+static void emit_job(void) {
+        LogJob j = { .id = 42, .priority = 3, .runtime = 1.5, .state = JOB_EVICTED };
+
+        log_job_extra(LOG_INFO, &j, LOG_FIELDS("SCHED_JOB_EVICTED_BY=43"), "Job %u evicted.", 42u);
+}
+
+static void test_plain_job_tokens(void **state) {
+        char *out;
+
+        log_force_journal(false);
+        out = capture_stderr(emit_job);
+        assert_non_null(strstr(out, "Job 42 evicted."));
+        assert_non_null(strstr(out, " job=42"));
+        assert_non_null(strstr(out, " priority=3"));
+        assert_non_null(strstr(out, " state=evicted"));
+        assert_non_null(strstr(out, " runtime=1.5"));
+        assert_non_null(strstr(out, " evicted_by=43"));
+        assert_int_equal(out[strlen(out) - 1], '\n');
+        /* One event, one line. */
+        assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+}
+
+static void emit_absent_fields(void) {
+        LogJob j = { .id = 7, .priority = -1, .runtime = -1, .state = _JOB_STATE_INVALID };
+
+        log_job(LOG_INFO, &j, "bare");
+}
+
+static void test_absent_fields_left_out(void **state) {
+        char *out;
+
+        log_force_journal(false);
+        out = capture_stderr(emit_absent_fields);
+        assert_non_null(strstr(out, "bare job=7"));
+        assert_null(strstr(out, "priority="));
+        assert_null(strstr(out, "state="));
+        assert_null(strstr(out, "runtime="));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_plain_job_tokens),
+                cmocka_unit_test(test_absent_fields_left_out),
+        };
+
+        log_setup("test-job-log");
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
