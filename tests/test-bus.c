@@ -313,19 +313,24 @@ static void test_frame_just_under_limit(void **state) {
 }
 
 static void test_slow_reader_closed(void **state) {
+        static const char reg[] = "{\"cmd\": \"register\", \"type\": \"scheduler\"}";
         Fixture *f = *state;
         const char *args[] = { "--max-queue", "64", NULL };
-        TestClient *slow, *fast, *p;
+        TestClient *fast, *p;
         char frame[1200], pad[1025];
         size_t sent = 0;
+        int slow;
 
         /* Restart the bus with a small send queue. */
         fixture_restart(f, args);
 
-        slow = connect_as(f, "scheduler");
+        /* A raw client that registers as a scheduler and never reads. */
+        slow = harness_raw_ws_connect(f->port);
+        assert_true(slow >= 0);
+        assert_int_equal(harness_raw_ws_send(slow, 1, true, reg, sizeof reg - 1), 0);
         fast = connect_as(f, "scheduler");
+        assert_int_equal(daemon_wait_status(&f->bus, "producers 0, schedulers 2", 5000), 0);
         p = connect_as(f, "producer");
-        assert_int_equal(ws_conn_pause_rx(slow->conn, true), 0);
         memset(pad, 'x', sizeof pad - 1);
         pad[sizeof pad - 1] = 0;
 
@@ -345,7 +350,7 @@ static void test_slow_reader_closed(void **state) {
         }
         assert_false(fast->closed);
         assert_false(p->closed);
-        assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 1", 10000), 0);
 
         /* The bus goes on serving the others. */
         assert_int_equal(
@@ -353,6 +358,7 @@ static void test_slow_reader_closed(void **state) {
                         p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"),
                 0);
         assert_int_equal(test_client_wait_messages(fast, sent + 1, 5000), 0);
+        close(slow);
 }
 
 static void test_many_clients(void **state) {

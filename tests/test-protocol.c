@@ -51,20 +51,17 @@ static void frame_ok(Frame *f, const char *s) {
 static void test_enum_tables(void **state) {
         for (Role r = 0; r < _ROLE_MAX; r++)
                 assert_int_equal(role_from_string(role_to_string(r)), r);
-        for (Command c = 0; c < _COMMAND_MAX; c++)
-                assert_int_equal(command_from_string(command_to_string(c)), c);
-        for (ProtocolError e = 0; e < _PROTOCOL_ERROR_MAX; e++)
-                assert_int_equal(protocol_error_from_string(protocol_error_to_string(e)), e);
-
         assert_string_equal(role_to_string(ROLE_SCHEDULER), "scheduler");
-        assert_string_equal(command_to_string(COMMAND_JOB_REQUEST), "job_request");
+        assert_int_equal(command_from_string("register"), COMMAND_REGISTER);
+        assert_int_equal(command_from_string("job_request"), COMMAND_JOB_REQUEST);
         assert_string_equal(protocol_error_to_string(PROTOCOL_INVALID_MESSAGE), "invalid_message");
         assert_string_equal(protocol_error_to_string(PROTOCOL_UNKNOWN_CMD), "unknown_cmd");
         assert_null(role_to_string(_ROLE_MAX));
+        assert_null(protocol_error_to_string(_PROTOCOL_ERROR_MAX));
         assert_null(protocol_error_to_string(_PROTOCOL_ERROR_INVALID));
         assert_int_equal(role_from_string("Producer"), _ROLE_INVALID);
         assert_int_equal(command_from_string(NULL), _COMMAND_INVALID);
-        assert_int_equal(protocol_error_from_string(""), _PROTOCOL_ERROR_INVALID);
+        assert_int_equal(command_from_string("Register"), _COMMAND_INVALID);
 }
 
 static void test_register(void **state) {
@@ -470,6 +467,10 @@ static void test_dump_error(void **state) {
                 assert_string_equal(json_string_value(json_object_get(back, "error")),
                                     protocol_error_to_string(e));
                 assert_string_equal(json_string_value(json_object_get(back, "message")), st.message);
+                /* A client tells the codes apart by name only. */
+                for (ProtocolError other = 0; other < e; other++)
+                        assert_string_not_equal(protocol_error_to_string(other),
+                                                protocol_error_to_string(e));
         }
 
         ProtocolStatus bad = { .error = _PROTOCOL_ERROR_MAX };

@@ -50,14 +50,12 @@ static int item_compare(const void *a, const void *b) {
 
 static void test_empty(void **state) {
         _cleanup_(queue_freep) Queue *q = NULL;
-        int x;
 
         assert_int_equal(queue_new(&q), 0);
         assert_int_equal(queue_size(q), 0);
         assert_null(queue_peek(q));
         assert_null(queue_pop(q));
         assert_null(queue_get(q, 0));
-        assert_false(queue_remove(q, &x));
         assert_int_equal(queue_push(q, NULL, 1), -EINVAL);
         assert_int_equal(queue_size(q), 0);
         assert_null(queue_free(NULL));
@@ -140,35 +138,6 @@ static void test_fifo_interleaved(void **state) {
         assert_int_equal(queue_size(q), 0);
 }
 
-static void test_remove(void **state) {
-        _cleanup_(queue_freep) Queue *q = NULL;
-        Item items[10], stranger;
-        unsigned seq = 0;
-
-        assert_int_equal(queue_new(&q), 0);
-        for (size_t i = 0; i < ELEMENTSOF(items); i++)
-                push(q, &items[i], (int) (i % 3), &seq);
-
-        /* The head, an item in the middle, and whatever sits last in the heap array. */
-        assert_ptr_equal(queue_peek(q), &items[0]);
-        assert_true(queue_remove(q, &items[0]));
-        items[0].queued = false;
-        assert_true(queue_remove(q, &items[4]));
-        items[4].queued = false;
-        {
-                Item *last = queue_get(q, queue_size(q) - 1);
-                assert_true(queue_remove(q, last));
-                last->queued = false;
-        }
-        assert_false(queue_remove(q, &items[4]));
-        assert_false(queue_remove(q, &stranger));
-        assert_int_equal(queue_size(q), ELEMENTSOF(items) - 3);
-
-        for (Item *want; (want = reference_min(items, ELEMENTSOF(items))); want->queued = false)
-                assert_ptr_equal(queue_pop(q), want);
-        assert_null(queue_pop(q));
-}
-
 static void test_get(void **state) {
         _cleanup_(queue_freep) Queue *q = NULL;
         Item items[50];
@@ -214,7 +183,7 @@ static void test_random_sorted(void **state) {
         assert_int_equal(queue_size(q), 0);
 }
 
-/* Random pushes, pops and removals against the linear reference. */
+/* Random pushes and pops against the linear reference. */
 static void test_random_ops(void **state) {
         enum {
                 N = 4000
@@ -232,7 +201,7 @@ static void test_random_ops(void **state) {
                 if (what < 5 && n < N) {
                         push(q, &items[n++], (int) rand_below(&seed, 11), &seq);
                         queued++;
-                } else if (what < 8) {
+                } else {
                         Item *want = reference_min(items, n), *got = queue_pop(q);
 
                         assert_ptr_equal(got, want);
@@ -240,13 +209,6 @@ static void test_random_ops(void **state) {
                                 got->queued = false;
                                 queued--;
                         }
-                } else if (n > 0) {
-                        Item *it = &items[rand_below(&seed, (unsigned) n)];
-
-                        assert_int_equal(queue_remove(q, it), it->queued);
-                        if (it->queued)
-                                queued--;
-                        it->queued = false;
                 }
                 assert_int_equal(queue_size(q), queued);
                 assert_ptr_equal(queue_peek(q), reference_min(items, n));
@@ -260,7 +222,6 @@ int main(void) {
                 cmocka_unit_test(test_extreme_priorities),
                 cmocka_unit_test(test_fifo_equal),
                 cmocka_unit_test(test_fifo_interleaved),
-                cmocka_unit_test(test_remove),
                 cmocka_unit_test(test_get),
                 cmocka_unit_test(test_random_sorted),
                 cmocka_unit_test(test_random_ops),

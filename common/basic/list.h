@@ -31,6 +31,32 @@
                 _item->name##_next = _item->name##_prev = NULL;               \
         } while (0)
 
+/* Inserts `item` after `a`, or at the head when `a` is NULL. A FIFO keeps a tail pointer next to its
+ * head and appends in O(1): LIST_INSERT_AFTER(name, head, tail, item); tail = item; */
+#define LIST_INSERT_AFTER(name, head, a, item)                                     \
+        do {                                                                       \
+                __typeof__(*(head)) **_head = &(head), *_a = (a), *_item = (item); \
+                _item->name##_prev = _a;                                           \
+                _item->name##_next = _a ? _a->name##_next : *_head;                \
+                if (_item->name##_next)                                            \
+                        _item->name##_next->name##_prev = _item;                   \
+                if (_a)                                                            \
+                        _a->name##_next = _item;                                   \
+                else                                                               \
+                        *_head = _item;                                            \
+        } while (0)
+
+/* Removes the first item and evaluates to it, or to NULL when the list is empty. */
+#define LIST_POP(name, head)                                          \
+        ({                                                            \
+                __typeof__(head) *_phead = &(head), _first = *_phead; \
+                if (_first)                                           \
+                        LIST_REMOVE(name, *_phead, _first);           \
+                _first;                                               \
+        })
+
+#define LIST_FOREACH(name, i, head) for ((i) = (head); (i); (i) = (i)->name##_next)
+
 /* Safe against removing `i` inside the loop. */
 #define LIST_FOREACH_SAFE(name, i, n, head) \
         for ((i) = (head); (i) && (((n) = (i)->name##_next), 1); (i) = (n))

@@ -153,8 +153,8 @@ static void log_send_journal(int level, int error, const char *file, int line, c
         free(message_field);
 }
 
-static int log_dispatch(int level, int error, const char *file, int line, const char *func,
-                        const char *const *fields, const char *format, va_list ap) {
+_printf_(7, 0) static int log_dispatch(int level, int error, const char *file, int line, const char *func,
+                                       const char *const *fields, const char *format, va_list ap) {
         char message[LOG_LINE_MAX];
 
         if (error != 0)

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "macro.h"
 #include "parse.h"
 
 int parse_uint64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         unsigned long long v;
         char *end;
+
+        assert(ret);
 
         if (!s || !isdigit((unsigned char) s[0]))
                 return -EINVAL;
@@ -39,20 +42,23 @@ int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret) {
 }
 
 int parse_int(const char *s, int min, int max, int *ret) {
-        long v;
-        char *end;
+        bool negative = s && s[0] == '-';
+        uint64_t v;
+        long long x;
+        int r;
 
-        if (!s || !*s || isspace((unsigned char) s[0]))
+        assert(ret);
+
+        if (!s)
                 return -EINVAL;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno == ERANGE)
+        /* A sign, then what parse_uint64() takes: the digits alone. */
+        r = parse_uint64(s + (s[0] == '-' || s[0] == '+'), 0, (uint64_t) INT_MAX + negative, &v);
+        if (r < 0)
+                return r;
+        x = negative ? -(long long) v : (long long) v;
+        if (x < min || x > max)
                 return -ERANGE;
-        if (*end != 0)
-                return -EINVAL;
-        if (v < min || v > max)
-                return -ERANGE;
-        *ret = (int) v;
+        *ret = (int) x;
         return 0;
 }
 
@@ -127,4 +133,37 @@ int parse_option_error(const char *prog, const struct option *options, int opt, 
         else
                 fprintf(stderr, "%s: invalid value '%s' for -%c: %s\n", prog, value, opt, reason);
         return error;
+}
+
+int parse_common_option(const char *prog, int opt, void (*help)(void)) {
+        assert(prog);
+        assert(help);
+
+        switch (opt) {
+        case 'v':
+                log_set_max_level(LOG_DEBUG);
+                return 1;
+        case 'h':
+                help();
+                return 0;
+        case PARSE_ARG_VERSION:
+                printf("%s " SCHED_VERSION "\n", prog);
+                return 0;
+        default:
+                /* getopt said what was wrong. */
+                fprintf(stderr, "Try '%s --help'.\n", prog);
+                return -EINVAL;
+        }
+}
+
+int parse_no_arguments(const char *prog, int argc, char *argv[]) {
+        assert(prog);
+        assert(argv);
+
+        if (optind < argc) {
+                fprintf(stderr, "%s: unexpected argument '%s'. Try '%s --help'.\n", prog, argv[optind],
+                        prog);
+                return -EINVAL;
+        }
+        return 1;
 }

@@ -2,9 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include "log.h"
+#include "time-util.h"
 #include "uv-event.h"
 
 /* How many non-blocking rounds uv_event_free() gives closing handles to finish. */
@@ -20,22 +20,19 @@ struct UvEvent {
         uint64_t timer_armed_usec;     /* deadline timer_source holds, UINT64_MAX when off */
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static void uv_event_arm_timer(UvEvent *u) {
-        uint64_t deadline = UINT64_MAX, armed = u->timer_armed_usec;
+        uint64_t deadline = UINT64_MAX, armed;
         int r, timeout;
+
+        assert(u);
+
+        armed = u->timer_armed_usec;
 
         /* A dead loop reports a timeout of 0: it has nothing to wait for, so the timer stays off. */
         if (uv_loop_alive(&u->loop)) {
                 timeout = uv_backend_timeout(&u->loop);
                 if (timeout >= 0)
-                        deadline = now_usec() + (uint64_t) timeout * USEC_PER_MSEC;
+                        deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) timeout * USEC_PER_MSEC;
         }
 
         /* uv counts in milliseconds, so the same uv timer yields deadlines that wobble by one; an
@@ -53,7 +50,7 @@ static void uv_event_arm_timer(UvEvent *u) {
                         r = sd_event_source_set_enabled(u->timer_source, SD_EVENT_ONESHOT);
         }
         if (r < 0) {
-                log_warning_errno(r, "Failed to arm the libuv timer, ignoring: %m");
+                log_debug_errno(r, "Failed to arm the libuv timer, ignoring: %m");
                 return;
         }
         u->timer_armed_usec = deadline;
@@ -63,7 +60,9 @@ static void uv_event_arm_timer(UvEvent *u) {
  * wanted, a timer added) takes effect here, before the thread goes to sleep. Pumping uv from a
  * defer or post source instead would starve: uv's epoll fd stays readable until uv runs. */
 static int on_uv_prepare(sd_event_source *s, void *userdata) {
-        UvEvent *u = userdata;
+        UvEvent *u = ASSERT_PTR(userdata);
+
+        assert(s);
 
         if (uv_loop_alive(&u->loop))
                 (void) uv_run(&u->loop, UV_RUN_NOWAIT);
@@ -73,11 +72,15 @@ static int on_uv_prepare(sd_event_source *s, void *userdata) {
 
 /* The io and timer sources only wake the loop up: the next prepare callback does the work. */
 static int on_uv_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        assert(s);
+        assert(userdata);
         return 0;
 }
 
 static int on_uv_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        UvEvent *u = userdata;
+        UvEvent *u = ASSERT_PTR(userdata);
+
+        assert(s);
 
         u->timer_armed_usec = UINT64_MAX; /* a oneshot source turns itself off */
         return 0;
@@ -86,6 +89,9 @@ static int on_uv_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 int uv_event_new(UvEvent **ret, sd_event *e) {
         _cleanup_(uv_event_freep) UvEvent *u = NULL;
         int r;
+
+        assert(ret);
+        assert(e);
 
         u = calloc(1, sizeof *u);
         if (!u)
@@ -120,10 +126,13 @@ int uv_event_new(UvEvent **ret, sd_event *e) {
 }
 
 uv_loop_t *uv_event_get_loop(UvEvent *u) {
+        assert(u);
         return &u->loop;
 }
 
 bool uv_event_run_once(UvEvent *u) {
+        assert(u);
+
         if (!uv_loop_alive(&u->loop))
                 return false;
         (void) uv_run(&u->loop, UV_RUN_NOWAIT);
@@ -131,12 +140,16 @@ bool uv_event_run_once(UvEvent *u) {
 }
 
 static void close_handle(uv_handle_t *h, void *arg) {
+        assert(h);
+
         if (!uv_is_closing(h))
                 uv_close(h, NULL);
 }
 
 static void uv_event_close_loop(UvEvent *u) {
         int r = 0;
+
+        assert(u);
 
         uv_walk(&u->loop, close_handle, NULL);
         for (unsigned i = 0; i < UV_EVENT_CLOSE_ROUNDS; i++) {
@@ -146,7 +159,7 @@ static void uv_event_close_loop(UvEvent *u) {
                         break;
         }
         if (r < 0)
-                log_warning_errno(r, "Failed to close the libuv loop, ignoring: %m");
+                log_debug_errno(r, "Failed to close the libuv loop, ignoring: %m");
 }
 
 UvEvent *uv_event_free(UvEvent *u) {

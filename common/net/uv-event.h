@@ -10,9 +10,11 @@
 
 #include <sys/types.h>
 #include <systemd/sd-event.h>
-#include <uv.h>
 
+/* Before uv.h: its sys/param.h keeps a MIN and MAX defined first, macro.h would not. */
 #include "macro.h"
+
+#include <uv.h>
 
 typedef struct UvEvent UvEvent;
 

@@ -22,6 +22,9 @@
  * set, otherwise through on_message like text (so that the protocol layer judges the bytes and
  * answers with an error frame instead of the glue closing a connection needlessly).
  *
+ * Library code: it logs at debug level only and returns errors or reports them through WsHandlers;
+ * the daemon decides what to say. The implementation is split by job into ws-*.c (ws-internal.h).
+ *
  * Single-threaded: every function is called from the thread that runs the sd_event loop.
  */
 #pragma once
@@ -74,6 +77,10 @@ typedef struct WsHandlers {
         void (*on_connect_error)(WsConn *c, const char *reason, void *userdata);
         /* Server side: a connection over max_connections was closed right after accept(). */
         void (*on_refused)(const char *peer, void *userdata);
+        /* Optional, server side: accept() failed with an error that is not about one peer (out of fds
+         * or memory; error is a negative errno), so the listeners pause for 100 ms. Called at most
+         * once per pause; the glue logs it at debug level only, the owner decides what to say. */
+        void (*on_accept_error)(int error, void *userdata);
 } WsHandlers;
 
 int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const WsHandlers *handlers,
@@ -96,8 +103,6 @@ int ws_message_new(WsMessage **ret, const char *data, size_t size);
 WsMessage *ws_message_ref(WsMessage *m);
 WsMessage *ws_message_unref(WsMessage *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(WsMessage *, ws_message_unref);
-const char *ws_message_get_data(const WsMessage *m);
-size_t ws_message_get_size(const WsMessage *m);
 
 /* Queues m (taking a ref of its own) as one text frame. The ref is dropped as soon as the frame is
  * written. A client connection that is not open yet queues too. Returns -ENOBUFS when the queue
@@ -121,6 +126,3 @@ bool ws_conn_is_client(WsConn *c);
 uint16_t ws_conn_get_close_code(WsConn *c);
 size_t ws_conn_queued_messages(WsConn *c);
 size_t ws_conn_queued_bytes(WsConn *c);
-/* Stops (true) or resumes reading from the peer; lets tests and benchmarks act as a client that
- * never reads. */
-int ws_conn_pause_rx(WsConn *c, bool pause);

@@ -18,5 +18,5 @@ typedef enum JobState {
         _JOB_STATE_INVALID = -EINVAL,
 } JobState;
 
+/* NULL for a value out of range. */
 const char *job_state_to_string(JobState s);
-JobState job_state_from_string(const char *s);

@@ -4,8 +4,11 @@
 #include "job.h"
 
 int job_new(Job **ret, uint64_t id, int priority, double runtime) {
-        Job *j = calloc(1, sizeof(Job));
+        Job *j;
 
+        assert(ret);
+
+        j = calloc(1, sizeof(Job));
         if (!j)
                 return -ENOMEM;
 

@@ -14,6 +14,7 @@
 
 #include "job-state.h"
 #include "job-log.h"
+#include "list.h"
 #include "macro.h"
 
 typedef struct Job Job;
@@ -40,9 +41,9 @@ struct Job {
 
         /* Runner bookkeeping, not for other users: the list of jobs whose work is alive, the jobs
          * submitted but not yet announced, and the jobs to free once the Runner is idle. */
-        Job *alive_prev, *alive_next;
-        Job *fresh_next;
-        Job *dead_next;
+        LIST_FIELDS(Job, alive);
+        LIST_FIELDS(Job, fresh);
+        LIST_FIELDS(Job, dead);
 };
 
 int job_new(Job **ret, uint64_t id, int priority, double runtime);
@@ -53,5 +54,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Job *, job_free);
 
 /* The facts of the job for log_job(). */
 static inline LogJob job_log(const Job *j) {
+        assert(j);
+
         return (LogJob){ .id = j->id, .priority = j->priority, .runtime = j->runtime, .state = j->state };
 }

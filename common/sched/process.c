@@ -12,16 +12,15 @@
  * kill(-pid) below is sent while that holds and can never reach an unrelated group.
  */
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
+#include "process-spawn.h"
 #include "process.h"
+#include "string-table.h"
+#include "time-util.h"
 
 #define PROCESS_TIMER_ACCURACY_USEC 100
-
-extern char **environ;
 
 typedef struct ProcessCallback {
         process_done_t callback;
@@ -56,9 +55,6 @@ struct Process {
         bool freed;
 };
 
-/* Signals a daemon blocks or handles, whose ignored state a child must not inherit. */
-static const int process_reset_signals[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGPIPE };
-
 static const char *const process_result_table[_PROCESS_RESULT_MAX] = {
         [PROCESS_SUCCESS] = "success",
         [PROCESS_ERROR] = "error",
@@ -66,27 +62,7 @@ static const char *const process_result_table[_PROCESS_RESULT_MAX] = {
         [PROCESS_TERMINATED] = "terminated",
 };
 
-const char *process_result_to_string(ProcessResult r) {
-        if (r < 0 || r >= _PROCESS_RESULT_MAX)
-                return NULL;
-        return process_result_table[r];
-}
-
-ProcessResult process_result_from_string(const char *s) {
-        if (!s)
-                return _PROCESS_RESULT_INVALID;
-        for (ProcessResult r = 0; r < _PROCESS_RESULT_MAX; r++)
-                if (strcmp(process_result_table[r], s) == 0)
-                        return r;
-        return _PROCESS_RESULT_INVALID;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(process_result, ProcessResult, _PROCESS_RESULT_MAX);
 
 static char **strv_free(char **l) {
         for (char **i = l; i && *i; i++)
@@ -98,6 +74,8 @@ static char **strv_free(char **l) {
 static char **strv_copy(char *const *l) {
         size_t n = 0;
         char **copy;
+
+        assert(l);
 
         while (l[n])
                 n++;
@@ -116,7 +94,10 @@ int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_
         _cleanup_(process_freep) Process *p = NULL;
         int r;
 
-        if (!ret || !argv || !argv[0])
+        assert(ret);
+        assert(argv);
+
+        if (!argv[0])
                 return -EINVAL;
 
         p = calloc(1, sizeof *p);
@@ -149,6 +130,8 @@ int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_
 }
 
 static void process_destroy(Process *p) {
+        assert(p);
+
         sd_event_source_disable_unref(p->child_source);
         sd_event_source_disable_unref(p->timeout_source);
         sd_event_source_disable_unref(p->kill_source);
@@ -161,6 +144,9 @@ static void process_destroy(Process *p) {
 
 /* Drops one guard taken by a dispatch or a wait; returns true when that destroyed the Process. */
 static bool process_unbusy(Process *p) {
+        assert(p);
+        assert(p->n_busy > 0);
+
         if (--p->n_busy > 0 || !p->freed)
                 return false;
         process_destroy(p);
@@ -168,10 +154,16 @@ static bool process_unbusy(Process *p) {
 }
 
 static int process_kill_group(Process *p, int sig) {
+        assert(p);
+        assert(p->pid > 0);
+
         return kill(-p->pid, sig) < 0 ? -errno : 0;
 }
 
 static void process_record_exit(Process *p, const siginfo_t *si) {
+        assert(p);
+        assert(si);
+
         if (si->si_code == CLD_EXITED)
                 p->exit_status = si->si_status;
         else
@@ -181,6 +173,8 @@ static void process_record_exit(Process *p, const siginfo_t *si) {
 /* Kills the group and reaps the leader before its end was dispatched; no callbacks. */
 static void process_reap_now(Process *p) {
         siginfo_t si = {};
+
+        assert(p);
 
         if (!process_is_running(p))
                 return;
@@ -207,15 +201,15 @@ Process *process_free(Process *p) {
 }
 
 int process_set_grace(Process *p, uint64_t usec) {
-        if (!p)
-                return -EINVAL;
+        assert(p);
+
         p->grace_usec = usec;
         return 0;
 }
 
 int process_set_output_fd(Process *p, int fd) {
-        if (!p)
-                return -EINVAL;
+        assert(p);
+
         if (p->started)
                 return -EBUSY;
         p->output_fd = fd < 0 ? -EBADF : fd;
@@ -225,7 +219,9 @@ int process_set_output_fd(Process *p, int fd) {
 int process_add_done_callback(Process *p, process_done_t cb, void *userdata) {
         ProcessCallback *callbacks;
 
-        if (!p || !cb)
+        assert(p);
+
+        if (!cb)
                 return -EINVAL;
         if (p->done)
                 return -ESTALE;
@@ -239,7 +235,7 @@ int process_add_done_callback(Process *p, process_done_t cb, void *userdata) {
 }
 
 static int on_kill(sd_event_source *s, uint64_t usec, void *userdata) {
-        Process *p = userdata;
+        Process *p = ASSERT_PTR(userdata);
 
         (void) process_kill_group(p, SIGKILL);
         return 0;
@@ -249,13 +245,17 @@ static int on_kill(sd_event_source *s, uint64_t usec, void *userdata) {
 static bool process_leader_ended(Process *p) {
         siginfo_t si = {};
 
+        assert(p);
+
         return waitid(P_PID, p->pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 && si.si_pid == p->pid;
 }
 
 /* Armed once: a Process is stopped at most once. */
 static int process_arm_kill(Process *p) {
-        uint64_t now = now_usec(), deadline;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), deadline;
         int r;
+
+        assert(p);
 
         /* A grace too large to represent never ends. */
         deadline = p->grace_usec >= UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + p->grace_usec;
@@ -269,6 +269,8 @@ static int process_arm_kill(Process *p) {
 
 /* SIGTERM (and SIGCONT, so that a stopped group gets to handle it) now, SIGKILL after the grace. */
 static void process_stop(Process *p, ProcessResult reason) {
+        assert(p);
+
         if (p->stop_reason >= 0)
                 return;
         /* Its own end is already there, only not dispatched yet: that result stands. */
@@ -286,7 +288,7 @@ static void process_stop(Process *p, ProcessResult reason) {
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Process *p = userdata;
+        Process *p = ASSERT_PTR(userdata);
 
         process_stop(p, PROCESS_TIMEOUT);
         return 0;
@@ -295,6 +297,8 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 static int process_arm_timeout(Process *p) {
         uint64_t deadline;
         int r;
+
+        assert(p);
 
         if (p->timeout_usec == 0)
                 return sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
@@ -319,8 +323,8 @@ static int process_arm_timeout(Process *p) {
 }
 
 int process_set_timeout(Process *p, uint64_t usec) {
-        if (!p)
-                return -EINVAL;
+        assert(p);
+
         p->timeout_usec = usec;
         if (!process_is_running(p) || p->stop_reason >= 0)
                 return 0;
@@ -328,6 +332,8 @@ int process_set_timeout(Process *p, uint64_t usec) {
 }
 
 static void process_dispatch_done(Process *p) {
+        assert(p);
+
         p->n_busy++;
         for (size_t i = 0; i < p->n_callbacks && !p->freed; i++)
                 p->callbacks[i].callback(p, p->result, p->callbacks[i].userdata);
@@ -335,7 +341,9 @@ static void process_dispatch_done(Process *p) {
 }
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Process *p = userdata;
+        Process *p = ASSERT_PTR(userdata);
+
+        assert(si);
 
         /* The leader is still a zombie here, so the group id is still ours: whatever it left behind
          * goes now, not at the end of some grace period. */
@@ -356,109 +364,6 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
-static bool env_same_key(const char *a, const char *b) {
-        size_t n = strcspn(a, "=");
-
-        return strncmp(a, b, n) == 0 && b[n] == '=';
-}
-
-/* The inherited environment without the keys env_extra sets, then env_extra. The strings are not
- * copied: the array only lives across the spawn. */
-static int process_build_env(Process *p, char ***ret) {
-        size_t n_environ = 0, n_extra = 0, n = 0;
-        char **env;
-
-        for (char **e = environ; e && *e; e++)
-                n_environ++;
-        for (char **x = p->env_extra; *x; x++)
-                n_extra++;
-
-        env = calloc(n_environ + n_extra + 1, sizeof(char *));
-        if (!env)
-                return -ENOMEM;
-        for (char **e = environ; e && *e; e++) {
-                bool overridden = false;
-
-                for (char **x = p->env_extra; *x && !overridden; x++)
-                        overridden = env_same_key(*x, *e);
-                if (!overridden)
-                        env[n++] = *e;
-        }
-        for (char **x = p->env_extra; *x; x++)
-                env[n++] = *x;
-
-        *ret = env;
-        return 0;
-}
-
-static int spawn_attr_init(posix_spawnattr_t *attr) {
-        sigset_t empty, dfl;
-        int r;
-
-        sigemptyset(&empty);
-        sigemptyset(&dfl);
-        for (size_t i = 0; i < ELEMENTSOF(process_reset_signals); i++)
-                sigaddset(&dfl, process_reset_signals[i]);
-
-        r = posix_spawnattr_init(attr);
-        if (r != 0)
-                return -r;
-        /* Own group (pgid = pid, set before exec, so a kill(-pid) right after the spawn reaches it). */
-        r = posix_spawnattr_setflags(attr,
-                                     POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        if (r == 0)
-                r = posix_spawnattr_setpgroup(attr, 0);
-        if (r == 0)
-                r = posix_spawnattr_setsigmask(attr, &empty);
-        if (r == 0)
-                r = posix_spawnattr_setsigdefault(attr, &dfl);
-        if (r != 0) {
-                (void) posix_spawnattr_destroy(attr);
-                return -r;
-        }
-        return 0;
-}
-
-static int spawn_output_init(posix_spawn_file_actions_t *actions, int fd) {
-        int r;
-
-        r = posix_spawn_file_actions_init(actions);
-        if (r != 0)
-                return -r;
-        r = posix_spawn_file_actions_adddup2(actions, fd, STDOUT_FILENO);
-        if (r == 0)
-                r = posix_spawn_file_actions_adddup2(actions, fd, STDERR_FILENO);
-        if (r != 0) {
-                (void) posix_spawn_file_actions_destroy(actions);
-                return -r;
-        }
-        return 0;
-}
-
-static int process_spawn(Process *p, char **envp, pid_t *ret_pid) {
-        posix_spawn_file_actions_t actions;
-        posix_spawnattr_t attr;
-        int r;
-
-        r = spawn_attr_init(&attr);
-        if (r < 0)
-                return r;
-        if (p->output_fd >= 0) {
-                r = spawn_output_init(&actions, p->output_fd);
-                if (r < 0) {
-                        (void) posix_spawnattr_destroy(&attr);
-                        return r;
-                }
-        }
-
-        r = -posix_spawnp(ret_pid, p->argv[0], p->output_fd >= 0 ? &actions : NULL, &attr, p->argv, envp);
-
-        if (p->output_fd >= 0)
-                (void) posix_spawn_file_actions_destroy(&actions);
-        (void) posix_spawnattr_destroy(&attr);
-        return r;
-}
-
 static int block_sigchld(void) {
         sigset_t ss;
 
@@ -471,6 +376,8 @@ static int block_sigchld(void) {
 static int process_watch(Process *p) {
         int r;
 
+        assert(p);
+
         r = sd_event_add_child(p->event, &p->child_source, p->pid, WEXITED, on_child, p);
         if (r < 0)
                 return r;
@@ -479,30 +386,24 @@ static int process_watch(Process *p) {
 }
 
 int process_start(Process *p) {
-        _cleanup_free_ char **env = NULL;
         pid_t pid;
         int r;
 
-        if (!p)
-                return -EINVAL;
+        assert(p);
+
         if (p->started)
                 return -EBUSY;
 
         r = block_sigchld();
         if (r < 0)
                 return r;
-        if (p->env_extra) {
-                r = process_build_env(p, &env);
-                if (r < 0)
-                        return r;
-        }
 
-        r = process_spawn(p, env ?: environ, &pid);
+        r = process_spawn(p->argv, p->env_extra, p->output_fd, &pid);
         if (r < 0)
                 return r;
         p->pid = pid;
         p->started = true;
-        p->start_usec = now_usec();
+        p->start_usec = now_usec(CLOCK_MONOTONIC);
 
         r = process_watch(p);
         if (r < 0) {
@@ -517,8 +418,8 @@ int process_start(Process *p) {
 }
 
 int process_terminate(Process *p) {
-        if (!p)
-                return -EINVAL;
+        assert(p);
+
         if (!process_is_running(p))
                 return -ESRCH;
         process_stop(p, PROCESS_TERMINATED);
@@ -528,8 +429,8 @@ int process_terminate(Process *p) {
 int process_wait(Process *p) {
         int r = 0;
 
-        if (!p)
-                return -EINVAL;
+        assert(p);
+
         if (!p->started)
                 return -ECHILD;
 
@@ -546,17 +447,25 @@ int process_wait(Process *p) {
 }
 
 pid_t process_get_pid(Process *p) {
-        return p ? p->pid : 0;
+        assert(p);
+
+        return p->pid;
 }
 
 bool process_is_running(Process *p) {
-        return p && p->started && !p->done;
+        assert(p);
+
+        return p->started && !p->done;
 }
 
 ProcessResult process_get_result(Process *p) {
-        return p ? p->result : _PROCESS_RESULT_INVALID;
+        assert(p);
+
+        return p->result;
 }
 
 int process_get_exit_status(Process *p) {
-        return p && p->done ? p->exit_status : -1;
+        assert(p);
+
+        return p->done ? p->exit_status : -1;
 }

@@ -33,8 +33,8 @@ typedef enum ProcessResult {
         _PROCESS_RESULT_INVALID = -EINVAL,
 } ProcessResult;
 
+/* NULL for a value out of range. */
 const char *process_result_to_string(ProcessResult r);
-ProcessResult process_result_from_string(const char *s);
 
 #define PROCESS_GRACE_USEC_DEFAULT (2 * UINT64_C(1000000))
 

@@ -12,6 +12,7 @@
 
 #include "macro.h"
 #include "protocol.h"
+#include "string-table.h"
 
 /* How much of a client-supplied name (an unknown "cmd", a bad "type") the detail quotes. */
 #define QUOTE_MAX 32
@@ -33,42 +34,16 @@ static const char *const protocol_error_table[_PROTOCOL_ERROR_MAX] = {
         [PROTOCOL_INVALID_RUNTIME] = "invalid_runtime",
 };
 
-static int table_lookup(const char *const *table, int n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (int i = 0; i < n; i++)
-                if (strcmp(table[i], s) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-const char *role_to_string(Role r) {
-        return r >= 0 && r < _ROLE_MAX ? role_table[r] : NULL;
-}
-
-Role role_from_string(const char *s) {
-        return table_lookup(role_table, _ROLE_MAX, s);
-}
-
-const char *command_to_string(Command c) {
-        return c >= 0 && c < _COMMAND_MAX ? command_table[c] : NULL;
-}
-
-Command command_from_string(const char *s) {
-        return table_lookup(command_table, _COMMAND_MAX, s);
-}
-
-const char *protocol_error_to_string(ProtocolError e) {
-        return e >= 0 && e < _PROTOCOL_ERROR_MAX ? protocol_error_table[e] : NULL;
-}
-
-ProtocolError protocol_error_from_string(const char *s) {
-        return table_lookup(protocol_error_table, _PROTOCOL_ERROR_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP(role, Role, _ROLE_MAX);
+DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(command, Command, _COMMAND_MAX);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(protocol_error, ProtocolError, _PROTOCOL_ERROR_MAX);
 
 /* Client text shown in a detail: at most `max` bytes, each non-printable or non-ASCII byte as '?'. */
 static const char *printable(char *buf, size_t size, const char *s, size_t max) {
         size_t n = 0;
+
+        assert(buf);
+        assert(s);
 
         for (; s[n] && n < max && n + 4 < size; n++)
                 buf[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
@@ -81,6 +56,9 @@ static const char *printable(char *buf, size_t size, const char *s, size_t max) 
 _printf_(3, 4) static int protocol_fail(ProtocolStatus *st, ProtocolError e, const char *format, ...) {
         va_list ap;
 
+        assert(format);
+
+        /* The caller may not want the details. */
         if (!st)
                 return -EINVAL;
 
@@ -98,6 +76,8 @@ static int protocol_load(json_t **ret, const void *data, size_t size, ProtocolSt
         json_error_t error;
         json_t *v;
 
+        assert(ret);
+
         if (!data || size == 0)
                 return protocol_fail(st, PROTOCOL_INVALID_JSON, "empty frame");
 
@@ -112,9 +92,13 @@ static int protocol_load(json_t **ret, const void *data, size_t size, ProtocolSt
 }
 
 static int parse_priority(json_t *obj, int *ret, ProtocolStatus *st) {
-        json_t *v = json_object_get(obj, "priority");
         json_int_t p;
+        json_t *v;
 
+        assert(obj);
+        assert(ret);
+
+        v = json_object_get(obj, "priority");
         if (!v)
                 return protocol_fail(st, PROTOCOL_INVALID_PRIORITY, "\"priority\" is missing");
 
@@ -130,9 +114,13 @@ static int parse_priority(json_t *obj, int *ret, ProtocolStatus *st) {
 }
 
 static int parse_runtime(json_t *obj, double max_runtime, double *ret, ProtocolStatus *st) {
-        json_t *v = json_object_get(obj, "runtime");
         double r;
+        json_t *v;
 
+        assert(obj);
+        assert(ret);
+
+        v = json_object_get(obj, "runtime");
         if (!v)
                 return protocol_fail(st, PROTOCOL_INVALID_RUNTIME, "\"runtime\" is missing");
 
@@ -147,9 +135,13 @@ static int parse_runtime(json_t *obj, double max_runtime, double *ret, ProtocolS
 
 static int parse_register(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
         char quoted[QUOTE_MAX + 8];
-        json_t *v = json_object_get(msg, "type");
         const char *s;
+        json_t *v;
 
+        assert(f);
+        assert(msg);
+
+        v = json_object_get(msg, "type");
         if (!v)
                 return protocol_fail(st, PROTOCOL_INVALID_TYPE, "\"type\" is missing");
         s = json_string_value(v);
@@ -165,9 +157,13 @@ static int parse_register(Frame *f, json_t *msg, double max_runtime, ProtocolSta
 }
 
 static int parse_job_request(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
-        json_t *payload = json_object_get(msg, "payload");
+        json_t *payload;
         int r;
 
+        assert(f);
+        assert(msg);
+
+        payload = json_object_get(msg, "payload");
         if (!payload)
                 return protocol_fail(st, PROTOCOL_INVALID_PAYLOAD, "\"payload\" is missing");
         if (!json_is_object(payload))
@@ -199,6 +195,8 @@ int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, P
         json_t *v;
         int r;
 
+        assert(ret);
+
         *ret = f;
         r = protocol_load(&msg, data, size, ret_status);
         if (r < 0)
@@ -227,15 +225,19 @@ int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, P
 }
 
 void frame_done(Frame *f) {
-        if (!f)
-                return;
+        assert(f);
+
         json_decref(f->payload);
         f->payload = NULL;
 }
 
 static int parse_id(json_t *obj, JobRequest *jr, ProtocolStatus *st) {
-        json_t *v = json_object_get(obj, "id");
+        json_t *v;
 
+        assert(obj);
+        assert(jr);
+
+        v = json_object_get(obj, "id");
         if (!v)
                 return 0;
         if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -251,6 +253,8 @@ int job_request_parse(JobRequest *ret, const void *data, size_t size, double max
         _cleanup_(json_decrefp) json_t *job = NULL;
         JobRequest jr = {};
         int r;
+
+        assert(ret);
 
         r = protocol_load(&job, data, size, ret_status);
         if (r < 0)
@@ -273,8 +277,12 @@ int job_request_parse(JobRequest *ret, const void *data, size_t size, double max
 }
 
 static int protocol_dumps(json_t *v, size_t flags, char **ret, size_t *ret_size) {
-        char *s = json_dumps(v, flags);
+        char *s;
 
+        assert(v);
+        assert(ret);
+
+        s = json_dumps(v, flags);
         if (!s)
                 return -ENOMEM;
         if (ret_size)
@@ -285,6 +293,8 @@ static int protocol_dumps(json_t *v, size_t flags, char **ret, size_t *ret_size)
 
 int protocol_dump_job(json_t *payload, uint64_t id, char **ret, size_t *ret_size) {
         _cleanup_(json_decrefp) json_t *job = NULL;
+
+        assert(ret);
 
         if (!json_is_object(payload))
                 return -EINVAL;
@@ -303,8 +313,12 @@ int protocol_dump_job(json_t *payload, uint64_t id, char **ret, size_t *ret_size
 
 int protocol_dump_error(const ProtocolStatus *st, char **ret, size_t *ret_size) {
         _cleanup_(json_decrefp) json_t *frame = NULL;
-        const char *code = protocol_error_to_string(st->error);
+        const char *code;
 
+        assert(st);
+        assert(ret);
+
+        code = protocol_error_to_string(st->error);
         if (!code)
                 return -EINVAL;
 
@@ -324,6 +338,9 @@ _printf_(3, 4) static int protocol_printf(char **ret, size_t *ret_size, const ch
         char *s;
         int n;
 
+        assert(ret);
+        assert(format);
+
         va_start(ap, format);
         n = vasprintf(&s, format, ap);
         va_end(ap);
@@ -339,6 +356,8 @@ _printf_(3, 4) static int protocol_printf(char **ret, size_t *ret_size, const ch
 int protocol_dump_register(Role role, char **ret, size_t *ret_size) {
         const char *type = role_to_string(role);
 
+        assert(ret);
+
         if (!type)
                 return -EINVAL;
         return protocol_printf(ret, ret_size, "{\"cmd\": \"register\", \"type\": \"%s\"}", type);
@@ -348,6 +367,8 @@ int protocol_dump_register(Role role, char **ret, size_t *ret_size) {
  * others as the shortest text that reads back exactly. Our programs keep the "C" LC_NUMERIC locale, so
  * the decimal point is a dot. */
 static void format_runtime(char *buf, size_t size, double runtime) {
+        assert(buf);
+
         if (runtime == floor(runtime) && runtime <= 0x1p53) {
                 (void) snprintf(buf, size, "%.0f", runtime);
                 return;
@@ -361,6 +382,8 @@ static void format_runtime(char *buf, size_t size, double runtime) {
 
 int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *ret_size) {
         char number[32];
+
+        assert(ret);
 
         if (priority < PROTOCOL_PRIORITY_MIN || priority > PROTOCOL_PRIORITY_MAX)
                 return -EINVAL;

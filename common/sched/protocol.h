@@ -32,6 +32,7 @@ typedef enum Role {
         _ROLE_INVALID = -EINVAL,
 } Role;
 
+/* to_string: NULL for a value out of range; from_string: _INVALID for an unknown or NULL string. */
 const char *role_to_string(Role r);
 Role role_from_string(const char *s);
 
@@ -42,7 +43,6 @@ typedef enum Command {
         _COMMAND_INVALID = -EINVAL,
 } Command;
 
-const char *command_to_string(Command c);
 Command command_from_string(const char *s);
 
 /* The CODE of an error frame. */
@@ -59,7 +59,6 @@ typedef enum ProtocolError {
 } ProtocolError;
 
 const char *protocol_error_to_string(ProtocolError e);
-ProtocolError protocol_error_from_string(const char *s);
 
 /* Why a frame was rejected. `message` is printable ASCII: bytes taken from the input are replaced by
  * '?' unless printable, and shortened. */

@@ -24,8 +24,11 @@ struct Queue {
 };
 
 int queue_new(Queue **ret) {
-        Queue *q = calloc(1, sizeof(Queue));
+        Queue *q;
 
+        assert(ret);
+
+        q = calloc(1, sizeof(Queue));
         if (!q)
                 return -ENOMEM;
         *ret = q;
@@ -40,19 +43,27 @@ Queue *queue_free(Queue *q) {
 }
 
 static bool entry_before(const QueueEntry *a, const QueueEntry *b) {
+        assert(a);
+        assert(b);
+
         if (a->priority != b->priority)
                 return a->priority < b->priority;
         return a->seq < b->seq;
 }
 
 static void entry_swap(QueueEntry *e, size_t i, size_t j) {
-        QueueEntry t = e[i];
+        QueueEntry t;
 
+        assert(e);
+
+        t = e[i];
         e[i] = e[j];
         e[j] = t;
 }
 
-static size_t sift_up(Queue *q, size_t i) {
+static void sift_up(Queue *q, size_t i) {
+        assert(q);
+
         while (i > 0) {
                 size_t parent = (i - 1) / 2;
 
@@ -61,10 +72,11 @@ static size_t sift_up(Queue *q, size_t i) {
                 entry_swap(q->entries, i, parent);
                 i = parent;
         }
-        return i;
 }
 
 static void sift_down(Queue *q, size_t i) {
+        assert(q);
+
         for (;;) {
                 size_t l = 2 * i + 1, r = l + 1, best = i;
 
@@ -80,6 +92,8 @@ static void sift_down(Queue *q, size_t i) {
 }
 
 int queue_push(Queue *q, void *item, int priority) {
+        assert(q);
+
         if (!item)
                 return -EINVAL;
 
@@ -94,45 +108,36 @@ int queue_push(Queue *q, void *item, int priority) {
         }
 
         q->entries[q->n_entries] = (QueueEntry){ .item = item, .priority = priority, .seq = q->seq++ };
-        (void) sift_up(q, q->n_entries++);
+        sift_up(q, q->n_entries++);
         return 0;
 }
 
 void *queue_peek(Queue *q) {
-        return q->n_entries > 0 ? q->entries[0].item : NULL;
-}
+        assert(q);
 
-/* Fills the hole at i with the last entry and restores the heap around it. */
-static void queue_remove_at(Queue *q, size_t i) {
-        q->n_entries--;
-        if (i == q->n_entries)
-                return;
-        q->entries[i] = q->entries[q->n_entries];
-        if (sift_up(q, i) == i)
-                sift_down(q, i);
+        return q->n_entries > 0 ? q->entries[0].item : NULL;
 }
 
 void *queue_pop(Queue *q) {
         void *item = queue_peek(q);
 
-        if (item)
-                queue_remove_at(q, 0);
+        if (!item)
+                return NULL;
+
+        /* The last entry fills the hole at the root and sinks to its place. */
+        q->entries[0] = q->entries[--q->n_entries];
+        sift_down(q, 0);
         return item;
 }
 
 size_t queue_size(Queue *q) {
+        assert(q);
+
         return q->n_entries;
 }
 
-bool queue_remove(Queue *q, void *item) {
-        for (size_t i = 0; i < q->n_entries; i++)
-                if (q->entries[i].item == item) {
-                        queue_remove_at(q, i);
-                        return true;
-                }
-        return false;
-}
-
 void *queue_get(Queue *q, size_t i) {
+        assert(q);
+
         return i < q->n_entries ? q->entries[i].item : NULL;
 }

@@ -6,7 +6,6 @@
  */
 #pragma once
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "macro.h"
@@ -24,8 +23,6 @@ int queue_push(Queue *q, void *item, int priority);
 void *queue_peek(Queue *q);
 void *queue_pop(Queue *q);
 size_t queue_size(Queue *q);
-/* Removes `item` wherever it is (a linear search). Returns true if it was queued. */
-bool queue_remove(Queue *q, void *item);
 /* The i-th item in heap order, which is no particular order; NULL past the end. For lookups. */
 void *queue_get(Queue *q, size_t i);
 

@@ -21,7 +21,7 @@ struct Runner {
 
         Queue *pending;
         Job *alive;
-        Job *fresh, *fresh_tail;
+        Job *fresh, *fresh_tail; /* a FIFO: jobs are announced in the order submitted */
         Job *dead;
         Job *starting; /* inside ops.start(): holds a slot but is not running yet */
 
@@ -38,6 +38,8 @@ struct Runner {
 int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata) {
         _cleanup_(runner_freep) Runner *r = NULL;
         int k;
+
+        assert(ret);
 
         if (size == 0 || !ops || !ops->start || !ops->stop)
                 return -EINVAL;
@@ -57,36 +59,37 @@ int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata
         return 0;
 }
 
+/* Each job is taken off the list before it is freed: its data_free() may bury more. */
 static void runner_free_dead(Runner *r) {
         Job *j;
 
-        while ((j = r->dead)) {
-                r->dead = j->dead_next;
+        assert(r);
+
+        while ((j = LIST_POP(dead, r->dead)))
                 job_free(j);
-        }
 }
 
 static bool job_is_alive(Runner *r, Job *j) {
+        assert(r);
+        assert(j);
+
         return j->alive_prev || r->alive == j;
 }
 
 static void alive_add(Runner *r, Job *j) {
-        j->alive_prev = NULL;
-        j->alive_next = r->alive;
-        if (r->alive)
-                r->alive->alive_prev = j;
-        r->alive = j;
+        assert(r);
+        assert(j);
+
+        LIST_PREPEND(alive, r->alive, j);
         r->n_alive++;
 }
 
 static void alive_remove(Runner *r, Job *j) {
-        if (j->alive_prev)
-                j->alive_prev->alive_next = j->alive_next;
-        else
-                r->alive = j->alive_next;
-        if (j->alive_next)
-                j->alive_next->alive_prev = j->alive_prev;
-        j->alive_prev = j->alive_next = NULL;
+        assert(r);
+        assert(j);
+        assert(r->n_alive > 0);
+
+        LIST_REMOVE(alive, r->alive, j);
         r->n_alive--;
 }
 
@@ -110,11 +113,15 @@ Runner *runner_free(Runner *r) {
 
 /* The job stays readable until the outermost runner call returns. */
 static void runner_bury(Runner *r, Job *j) {
-        j->dead_next = r->dead;
-        r->dead = j;
+        assert(r);
+        assert(j);
+
+        LIST_PREPEND(dead, r->dead, j);
 }
 
 static uint64_t *runner_counter(Runner *r, JobState state) {
+        assert(r);
+
         switch (state) {
         case JOB_DONE:
                 return &r->stats.done;
@@ -133,9 +140,14 @@ static uint64_t *runner_counter(Runner *r, JobState state) {
 
 /* Counters first, callback last: what the callback reads (STATUS=) is already current. */
 static void runner_set_state(Runner *r, Job *j, JobState state) {
-        JobState old = j->state;
-        uint64_t *counter = runner_counter(r, state);
+        uint64_t *counter;
+        JobState old;
 
+        assert(r);
+        assert(j);
+
+        old = j->state;
+        counter = runner_counter(r, state);
         j->state = state;
         if (counter)
                 (*counter)++;
@@ -147,6 +159,8 @@ static void runner_set_state(Runner *r, Job *j, JobState state) {
 /* The job lost its slot; its work keeps running until stop() has ended it and the exit is
  * reported. */
 static void runner_terminate(Runner *r, Job *j, JobState reason, uint64_t evicted_by) {
+        assert(r);
+        assert(j);
         assert(j->state == JOB_RUNNING);
 
         r->n_running--;
@@ -162,9 +176,11 @@ static void runner_terminate(Runner *r, Job *j, JobState reason, uint64_t evicte
 /* The eviction policy: the job a more urgent one may take the slot of. The least urgent running
  * job, and among those the most recently started, which loses the least work. */
 static Job *runner_pick_victim(Runner *r) {
-        Job *victim = NULL;
+        Job *victim = NULL, *j;
 
-        for (Job *j = r->alive; j; j = j->alive_next) {
+        assert(r);
+
+        LIST_FOREACH (alive, j, r->alive) {
                 if (j->state != JOB_RUNNING)
                         continue;
                 if (!victim || j->priority > victim->priority ||
@@ -176,6 +192,9 @@ static Job *runner_pick_victim(Runner *r) {
 
 static void runner_start(Runner *r, Job *j) {
         int k;
+
+        assert(r);
+        assert(j);
 
         j->start_seq = ++r->start_seq;
         alive_add(r, j);
@@ -205,6 +224,8 @@ static void runner_start(Runner *r, Job *j) {
 static void runner_dispatch(Runner *r) {
         Job *j;
 
+        assert(r);
+
         while (!r->stopping && (j = queue_peek(r->pending))) {
                 if (r->n_running >= r->size) {
                         Job *victim = runner_pick_victim(r);
@@ -224,14 +245,14 @@ static void runner_dispatch(Runner *r) {
  * callbacks are left for the next dispatch. Returns true when a callback ran, since it may have left
  * work. */
 static bool runner_announce_queued(Runner *r) {
-        Job *next = r->fresh;
+        Job *batch, *j;
         bool any = false;
 
-        r->fresh = r->fresh_tail = NULL;
-        for (Job *j; (j = next);) {
-                next = j->fresh_next;
-                j->fresh_next = NULL;
+        assert(r);
 
+        batch = TAKE_PTR(r->fresh);
+        r->fresh_tail = NULL;
+        while ((j = LIST_POP(fresh, batch))) {
                 if (j->state == _JOB_STATE_INVALID) {
                         runner_set_state(r, j, JOB_QUEUED);
                         any = true;
@@ -241,10 +262,13 @@ static bool runner_announce_queued(Runner *r) {
 }
 
 static void runner_enter(Runner *r) {
+        assert(r);
+
         r->depth++;
 }
 
 static void runner_leave(Runner *r) {
+        assert(r);
         assert(r->depth > 0);
 
         /* The depth stays 1 meanwhile: calls from callbacks (data_free included) only add work to
@@ -263,6 +287,9 @@ static void runner_leave(Runner *r) {
 int runner_submit(Runner *r, Job *j) {
         int k;
 
+        assert(r);
+        assert(j);
+
         if (j->state != _JOB_STATE_INVALID)
                 return -EEXIST;
 
@@ -273,10 +300,7 @@ int runner_submit(Runner *r, Job *j) {
                 runner_set_state(r, j, JOB_DROPPED);
                 runner_bury(r, j);
         } else {
-                if (r->fresh_tail)
-                        r->fresh_tail->fresh_next = j;
-                else
-                        r->fresh = j;
+                LIST_INSERT_AFTER(fresh, r->fresh, r->fresh_tail, j);
                 r->fresh_tail = j;
         }
         runner_leave(r);
@@ -284,6 +308,9 @@ int runner_submit(Runner *r, Job *j) {
 }
 
 int runner_job_exited(Runner *r, Job *j, JobState final) {
+        assert(r);
+        assert(j);
+
         if (j == r->starting)
                 return -EBUSY;
         if (!job_is_alive(r, j))
@@ -304,7 +331,11 @@ int runner_job_exited(Runner *r, Job *j, JobState final) {
 }
 
 static Job *runner_first_running(Runner *r) {
-        for (Job *j = r->alive; j; j = j->alive_next)
+        Job *j;
+
+        assert(r);
+
+        LIST_FOREACH (alive, j, r->alive)
                 if (j->state == JOB_RUNNING)
                         return j;
         return NULL;
@@ -312,6 +343,8 @@ static Job *runner_first_running(Runner *r) {
 
 int runner_stop_all(Runner *r) {
         Job *j;
+
+        assert(r);
 
         runner_enter(r);
         r->stopping = true;
@@ -327,29 +360,41 @@ int runner_stop_all(Runner *r) {
 }
 
 unsigned runner_size(Runner *r) {
+        assert(r);
+
         return r->size;
 }
 
 unsigned runner_n_running(Runner *r) {
+        assert(r);
+
         return r->n_running;
 }
 
 unsigned runner_n_pending(Runner *r) {
+        assert(r);
+
         return (unsigned) queue_size(r->pending);
 }
 
 unsigned runner_n_alive(Runner *r) {
+        assert(r);
+
         return r->n_alive;
 }
 
 const RunnerStats *runner_stats(Runner *r) {
+        assert(r);
+
         return &r->stats;
 }
 
 Job *runner_find(Runner *r, uint64_t id) {
         Job *j;
 
-        for (j = r->alive; j; j = j->alive_next)
+        assert(r);
+
+        LIST_FOREACH (alive, j, r->alive)
                 if (j->id == id)
                         return j;
         for (size_t i = 0; (j = queue_get(r->pending, i)); i++)
@@ -360,6 +405,8 @@ Job *runner_find(Runner *r, uint64_t id) {
 
 bool runner_would_start(Runner *r, int priority) {
         Job *victim;
+
+        assert(r);
 
         if (r->stopping)
                 return false;

@@ -6,6 +6,9 @@
 int bus_client_new(BusClient **ret, WsConn *conn) {
         BusClient *c = calloc(1, sizeof *c);
 
+        assert(ret);
+        assert(conn);
+
         if (!c)
                 return -ENOMEM;
         c->conn = conn;
@@ -22,9 +25,13 @@ BusClient *bus_client_free(BusClient *c) {
 const char *bus_client_peer(const BusClient *c) {
         const char *p = c->conn ? ws_conn_get_peer(c->conn) : NULL;
 
+        assert(c);
+
         return p ?: "unknown";
 }
 
 const char *bus_client_role(const BusClient *c) {
+        assert(c);
+
         return role_to_string(c->role) ?: "unregistered";
 }

@@ -1,91 +1,22 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The bus's protocol logic: each client's role, what a register and a job request do (a job gets an
+ * id and goes to every registered scheduler but its sender), error frames for bad input, and closing
+ * the clients that misbehave. Every line a client can cause is rate-limited.
+ */
 #include <inttypes.h>
-#include <netdb.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 
-#include "bus-client.h"
-#include "bus.h"
+#include "bus-internal.h"
 #include "event-util.h"
 #include "job-log.h"
 #include "protocol.h"
-#include "ratelimit.h"
-#include "ws.h"
-
-/* STATUS= is sent at most this often, so that a busy bus does not pay a notify per message. */
-#define STATUS_DELAY_USEC (100 * USEC_PER_MSEC)
-
-struct Bus {
-        BusConfig config;
-        sd_event *event;
-        WsContext *ws;
-        sd_event_source *status_source, *idle_source, *stop_source, *identify_source;
-
-        BusClient *clients;    /* every connection */
-        BusClient *schedulers; /* the registered schedulers, a subset */
-        unsigned n_clients, n_producers, n_schedulers, n_unidentified;
-        uint64_t next_id, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
-
-        /* Every log line a client can trigger is rate-limited; one kind cannot hide another. */
-        RateLimit reject_limit; /* bad frames */
-        RateLimit drop_limit;   /* jobs dropped */
-        RateLimit conn_limit;   /* registrations, slow or idle clients closed, refused connections */
-        bool socket_activated;
-        bool stopping;
-};
 
 typedef void (*BusCommandHandler)(Bus *b, BusClient *c, Frame *f);
 
-static void bus_status_changed(Bus *b);
 static void bus_arm_identify(Bus *b);
-
-Bus *bus_free(Bus *b) {
-        if (!b)
-                return NULL;
-
-        /* The context closes every connection; on_close frees their BusClients. */
-        b->ws = ws_context_free(b->ws);
-        sd_event_source_disable_unref(b->status_source);
-        sd_event_source_disable_unref(b->idle_source);
-        sd_event_source_disable_unref(b->stop_source);
-        sd_event_source_disable_unref(b->identify_source);
-        sd_event_unref(b->event);
-        free(b->config.listen);
-        return mfree(b);
-}
-
-int bus_new(Bus **ret, const BusConfig *config) {
-        _cleanup_free_ Bus *b = calloc(1, sizeof *b);
-
-        if (!b)
-                return -ENOMEM;
-        b->config = *config;
-        b->config.listen = strdup(config->listen ?: BUS_LISTEN_DEFAULT);
-        if (!b->config.listen)
-                return -ENOMEM;
-        b->reject_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
-        b->drop_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
-        b->conn_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
-        *ret = TAKE_PTR(b);
-        return 0;
-}
-
-/* Whether a line of this kind may be logged now; says once how many were held back before. */
-static bool bus_log_allowed(RateLimit *rl, const char *kind) {
-        unsigned suppressed;
-
-        if (!ratelimit_below(rl, 0))
-                return false;
-        suppressed = ratelimit_take_suppressed(rl);
-        if (suppressed > 0)
-                log_notice("%u log lines about %s suppressed by the rate limit.", suppressed, kind);
-        return true;
-}
 
 /* Logs a line a remote client caused: rate-limited, with its address and role as fields. */
 _printf_(5, 6) static void bus_log_client(Bus *b, RateLimit *rl, const BusClient *c, int level,
@@ -93,7 +24,7 @@ _printf_(5, 6) static void bus_log_client(Bus *b, RateLimit *rl, const BusClient
         char message[512], client[96], role[48];
         va_list ap;
 
-        if (!bus_log_allowed(rl, rl == &b->reject_limit ? "rejected frames" : "clients"))
+        if (!log_ratelimit_allowed(rl, rl == &b->reject_limit ? "rejected frames" : "clients"))
                 return;
 
         va_start(ap, format);
@@ -104,46 +35,10 @@ _printf_(5, 6) static void bus_log_client(Bus *b, RateLimit *rl, const BusClient
         log_fields(level, 0, LOG_FIELDS(client, role), "%s", message);
 }
 
-static int bus_send_status(Bus *b) {
-        return sd_notifyf(false,
-                          "STATUS=producers %u, schedulers %u, forwarded %" PRIu64 ", dropped %" PRIu64
-                          ", errors %" PRIu64,
-                          b->n_producers, b->n_schedulers, b->n_forwarded, b->n_dropped, b->n_errors);
-}
-
-static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Bus *b = userdata;
-
-        (void) bus_send_status(b);
-        return 0;
-}
-
-/* Marks STATUS= stale: it goes out once within STATUS_DELAY_USEC, however many changes come. */
-static void bus_status_changed(Bus *b) {
-        int r;
-
-        if (b->stopping || !b->status_source)
-                return;
-        r = event_timer_arm(b->event, &b->status_source, STATUS_DELAY_USEC, 0, NULL, NULL, NULL, true);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the status timer, ignoring: %m");
-}
-
-static void bus_update_idle(Bus *b) {
-        int r;
-
-        if (!b->idle_source)
-                return;
-        if (b->n_clients > 0) {
-                (void) sd_event_source_set_enabled(b->idle_source, SD_EVENT_OFF);
-                return;
-        }
-        r = event_timer_arm(b->event, &b->idle_source, b->config.exit_idle_usec, 0, NULL, NULL, NULL, false);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the idle timer, ignoring: %m");
-}
-
 static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
+        assert(b);
+        assert(c);
+
         if (c->role == role)
                 return;
         if (c->role == ROLE_SCHEDULER) {
@@ -163,6 +58,10 @@ static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
 /* Closes a client from our side: it leaves its role at once, so no job goes its way while the close
  * handshake runs, and what it still sends is ignored. */
 static void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *reason) {
+        assert(b);
+        assert(c);
+        assert(reason);
+
         if (c->closing)
                 return;
         c->closing = true;
@@ -180,6 +79,10 @@ static void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *re
  * whether the message was queued. */
 static bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
         int r = ws_conn_send(c->conn, m);
+
+        assert(b);
+        assert(c);
+        assert(m);
 
         if (r == -ENOBUFS) {
                 b->n_closed_slow++;
@@ -199,6 +102,10 @@ static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
         _cleanup_free_ char *text = NULL;
         WsMessage *m = NULL;
         size_t size;
+
+        assert(b);
+        assert(c);
+        assert(st);
 
         b->n_errors++;
         bus_status_changed(b);
@@ -220,6 +127,10 @@ static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
 }
 
 static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
+        assert(b);
+        assert(c);
+        assert(f);
+
         bus_client_set_role(b, c, f->role);
         bus_status_changed(b);
         bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as %s.", bus_client_peer(c),
@@ -230,9 +141,14 @@ static void bus_drop(Bus *b, BusClient *c, uint64_t id, const Frame *f, const ch
         LogJob job = { .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_DROPPED };
         char client[96];
 
+        assert(b);
+        assert(c);
+        assert(f);
+        assert(why);
+
         b->n_dropped++;
         bus_status_changed(b);
-        if (!bus_log_allowed(&b->drop_limit, "dropped jobs"))
+        if (!log_ratelimit_allowed(&b->drop_limit, "dropped jobs"))
                 return;
         (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", bus_client_peer(c));
         log_job_extra(LOG_NOTICE, &job, LOG_FIELDS(client), "Job %" PRIu64 " dropped: %s.", id, why);
@@ -245,6 +161,10 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         BusClient *s, *next;
         WsMessage *m = NULL;
         size_t size;
+
+        assert(b);
+        assert(c);
+        assert(f);
 
         c->n_submitted++;
         if (n_targets == 0)
@@ -293,9 +213,11 @@ static const BusCommandHandler bus_command_table[_COMMAND_MAX] = {
 
 static void on_ws_message(WsConn *conn, const char *data, size_t size, void *userdata) {
         BusClient *c = ws_conn_get_userdata(conn);
-        Bus *b = userdata;
+        Bus *b = ASSERT_PTR(userdata);
         ProtocolStatus st = {};
         Frame f = {};
+
+        assert(conn);
 
         if (!c || c->closing)
                 return;
@@ -314,7 +236,7 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
 /* Closes the connections that sent no valid frame within --identify-timeout: they only hold a slot.
  * The timer only runs while such connections exist, so an idle bus has no wakeup of its own. */
 static int on_identify_timer(sd_event_source *src, uint64_t now, void *userdata) {
-        Bus *b = userdata;
+        Bus *b = ASSERT_PTR(userdata);
         BusClient *c, *next;
 
         LIST_FOREACH_SAFE (clients, c, next, b->clients)
@@ -331,6 +253,8 @@ static int on_identify_timer(sd_event_source *src, uint64_t now, void *userdata)
 static void bus_arm_identify(Bus *b) {
         int r;
 
+        assert(b);
+
         if (b->n_unidentified == 0 || b->config.identify_usec == 0) {
                 if (b->identify_source)
                         (void) sd_event_source_set_enabled(b->identify_source, SD_EVENT_OFF);
@@ -343,9 +267,11 @@ static void bus_arm_identify(Bus *b) {
 }
 
 static void on_ws_open(WsConn *conn, void *userdata) {
-        Bus *b = userdata;
+        Bus *b = ASSERT_PTR(userdata);
         BusClient *c;
         int r;
+
+        assert(conn);
 
         r = bus_client_new(&c, conn);
         if (r < 0) {
@@ -365,7 +291,9 @@ static void on_ws_open(WsConn *conn, void *userdata) {
 
 static void on_ws_close(WsConn *conn, void *userdata) {
         BusClient *c = ws_conn_get_userdata(conn);
-        Bus *b = userdata;
+        Bus *b = ASSERT_PTR(userdata);
+
+        assert(conn);
 
         if (!c)
                 return;
@@ -386,182 +314,28 @@ static void on_ws_close(WsConn *conn, void *userdata) {
 }
 
 static void on_ws_refused(const char *peer, void *userdata) {
-        Bus *b = userdata;
+        Bus *b = ASSERT_PTR(userdata);
 
         b->n_refused++;
-        if (bus_log_allowed(&b->conn_limit, "clients"))
+        if (log_ratelimit_allowed(&b->conn_limit, "clients"))
                 log_warning("Refused a connection from %s: %u clients is the limit (--max-clients).",
                             peer ?: "unknown", b->config.max_clients);
 }
 
-static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Bus *b = userdata;
+static void on_ws_accept_error(int error, void *userdata) {
+        Bus *b = ASSERT_PTR(userdata);
 
-        log_warning("%u clients did not answer the close within 1 s; closing anyway.", b->n_clients);
-        (void) sd_event_exit(b->event, 0);
-        return 0;
+        if (log_ratelimit_allowed(&b->conn_limit, "clients"))
+                log_warning_errno(error, "Failed to accept a connection, pausing for 100 ms: %m");
 }
 
-/* Says goodbye (1001 going away) to every client, then leaves the loop once all are gone or after
- * a second, whichever comes first. */
-static void bus_stop(Bus *b, const char *why) {
-        BusClient *c, *next;
-        int r;
-
-        if (b->stopping)
-                return;
-        b->stopping = true;
-        log_info("%s", why);
-        (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
-
-        if (b->n_clients == 0) {
-                (void) sd_event_exit(b->event, 0);
-                return;
-        }
-        LIST_FOREACH_SAFE (clients, c, next, b->clients)
-                ws_conn_close(c->conn, WS_CLOSE_GOING_AWAY, "bus stopping");
-        r = sd_event_add_time_relative(b->event, &b->stop_source, CLOCK_MONOTONIC, USEC_PER_SEC,
-                                       10 * USEC_PER_MSEC, on_stop_timeout, b);
-        if (r < 0)
-                (void) sd_event_exit(b->event, 0);
-}
-
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Bus *b = userdata;
-
-        bus_stop(b, si->ssi_signo == SIGTERM ? "Received SIGTERM, stopping." : "Received SIGINT, stopping.");
-        return 0;
-}
-
-static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Bus *b = userdata;
-
-        if (b->n_clients == 0)
-                bus_stop(b, "No client for the idle time, exiting; the socket stays with systemd.");
-        return 0;
-}
-
-int bus_listen_address(const char *address, int *ret_fd) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC,
-                                  .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_PASSIVE };
-        _cleanup_free_ char *host = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        struct addrinfo *ai = NULL;
-        const char *port, *colon;
-        int r, one = 1;
-
-        colon = strrchr(address, ':');
-        if (!colon) {
-                port = address;
-        } else {
-                const char *h = address;
-                size_t len = (size_t) (colon - address);
-
-                if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
-                        h++;
-                        len -= 2;
-                }
-                host = len > 0 ? strndup(h, len) : NULL;
-                if (len > 0 && !host)
-                        return -ENOMEM;
-                port = colon + 1;
-        }
-        if (!*port)
-                return -EINVAL;
-
-        r = getaddrinfo(host, port, &hints, &ai);
-        if (r != 0)
-                return r == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
-
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-                r = -errno;
-                freeaddrinfo(ai);
-                return r;
-        }
-        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
-                r = -errno;
-                freeaddrinfo(ai);
-                return r;
-        }
-        freeaddrinfo(ai);
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-static int bus_take_sockets(Bus *b) {
-        int n, r;
-
-        n = sd_listen_fds(true);
-        if (n < 0)
-                return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
-
-        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
-                r = sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to check socket-activated fd %d: %m", fd);
-                if (r == 0)
-                        return log_error_errno(-EINVAL,
-                                               "Socket-activated fd %d is not a listening TCP socket; "
-                                               "sched-bus.socket must use ListenStream=.",
-                                               fd);
-                r = ws_context_listen(b->ws, fd);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to serve socket-activated fd %d: %m", fd);
-        }
-        if (n > 0) {
-                b->socket_activated = true;
-                log_info("Serving %d socket-activated listening socket%s.", n, n > 1 ? "s" : "");
-                return 0;
-        }
-
-        int fd = -EBADF;
-        r = bus_listen_address(b->config.listen, &fd);
-        if (r < 0)
-                return log_error_errno(r, "Failed to listen on %s: %m", b->config.listen);
-        r = ws_context_listen(b->ws, fd);
-        if (r < 0)
-                return log_error_errno(r, "Failed to serve %s: %m", b->config.listen);
-        log_info("Listening on %s.", b->config.listen);
-        return 0;
-}
-
-/* Each client holds a socket: make room for max_clients of them within the hard limit. */
-static void bus_raise_fd_limit(Bus *b) {
-        struct rlimit rl;
-        rlim_t want = (rlim_t) b->config.max_clients + 64;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-                return;
-        rl.rlim_cur = MIN(want, rl.rlim_max);
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                log_warning_errno(-errno, "Failed to raise the open file limit, ignoring: %m");
-}
-
-static int bus_setup_event(Bus *b) {
-        int r;
-
-        r = event_new_daemon(&b->event, on_signal, b);
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the event loop: %m");
-
-        r = sd_event_add_time_relative(b->event, &b->status_source, CLOCK_MONOTONIC, STATUS_DELAY_USEC,
-                                       10 * USEC_PER_MSEC, on_status_timer, b);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the status timer: %m");
-        (void) sd_event_source_set_enabled(b->status_source, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(b->status_source, "bus-status");
-        return 0;
-}
-
-static int bus_setup_ws(Bus *b) {
+int bus_setup_ws(Bus *b) {
         static const WsHandlers handlers = {
                 .on_open = on_ws_open,
                 .on_message = on_ws_message,
                 .on_close = on_ws_close,
                 .on_refused = on_ws_refused,
+                .on_accept_error = on_ws_accept_error,
         };
         WsConfig wc = {
                 .max_message = b->config.max_frame,
@@ -572,51 +346,10 @@ static int bus_setup_ws(Bus *b) {
         };
         int r;
 
+        assert(b);
+
         r = ws_context_new(&b->ws, b->event, &wc, &handlers, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the WebSocket server: %m");
-        return 0;
-}
-
-static int bus_setup_idle(Bus *b) {
-        int r;
-
-        if (!b->socket_activated || b->config.exit_idle_usec == 0)
-                return 0;
-        r = sd_event_add_time_relative(b->event, &b->idle_source, CLOCK_MONOTONIC, b->config.exit_idle_usec,
-                                       USEC_PER_SEC / 10, on_idle_timer, b);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the idle timer: %m");
-        (void) sd_event_source_set_description(b->idle_source, "bus-idle-exit");
-        return 0;
-}
-
-int bus_run(Bus *b) {
-        int r;
-
-        bus_raise_fd_limit(b);
-        r = bus_setup_event(b);
-        if (r < 0)
-                return r;
-        r = bus_setup_ws(b);
-        if (r < 0)
-                return r;
-        r = bus_take_sockets(b);
-        if (r < 0)
-                return r;
-        r = bus_setup_idle(b);
-        if (r < 0)
-                return r;
-
-        (void) sd_notify(false, "READY=1");
-        (void) bus_send_status(b);
-
-        r = sd_event_loop(b->event);
-        if (r < 0)
-                return log_error_errno(r, "Event loop failed: %m");
-
-        log_info("Stopped: forwarded %" PRIu64 ", dropped %" PRIu64 ", errors %" PRIu64
-                 ", slow clients closed %" PRIu64 ", refused %" PRIu64 ".",
-                 b->n_forwarded, b->n_dropped, b->n_errors, b->n_closed_slow, b->n_refused);
         return 0;
 }

@@ -44,6 +44,3 @@ Bus *bus_free(Bus *b);
 /* Takes the listening sockets (socket activation, or binds config->listen), serves until SIGTERM,
  * SIGINT or the idle timeout. Returns 0 on a clean stop. */
 int bus_run(Bus *b);
-
-/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" and returns a bound, listening, non-blocking socket. */
-int bus_listen_address(const char *address, int *ret_fd);

@@ -35,6 +35,8 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], BusConfig *c) {
+        assert(c);
+
         enum {
                 ARG_MAX_FRAME = 0x100,
                 ARG_MAX_QUEUE,
@@ -42,8 +44,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 ARG_MAX_CLIENTS,
                 ARG_MAX_RUNTIME,
                 ARG_EXIT_IDLE,
-                ARG_IDENTIFY,
-                ARG_VERSION
+                ARG_IDENTIFY
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
@@ -54,9 +55,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
                 { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE },
                 { "identify-timeout", required_argument, NULL, ARG_IDENTIFY },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
+                PARSE_COMMON_OPTIONS,
                 {},
         };
         uint64_t u;
@@ -92,27 +91,18 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 case ARG_IDENTIFY:
                         r = parse_seconds(optarg, 86400, &c->identify_usec);
                         break;
-                case 'v':
-                        log_set_max_level(LOG_DEBUG);
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("sched-bus " SCHED_VERSION "\n");
-                        return 0;
                 default:
-                        fprintf(stderr, "Try 'sched-bus --help'.\n");
-                        return -EINVAL;
+                        r = parse_common_option("sched-bus", opt, help);
+                        if (r <= 0)
+                                return r;
+                        continue;
                 }
                 if (r < 0)
                         return parse_option_error("sched-bus", options, opt, longindex, optarg, r);
         }
-        if (optind < argc) {
-                fprintf(stderr, "sched-bus: unexpected argument '%s'. Try 'sched-bus --help'.\n",
-                        argv[optind]);
-                return -EINVAL;
-        }
+        r = parse_no_arguments("sched-bus", argc, argv);
+        if (r < 0)
+                return r;
         return 1;
 }
 

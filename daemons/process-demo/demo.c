@@ -46,6 +46,8 @@ const char *demo_command_to_string(DemoCommand c) {
 }
 
 DemoCommand demo_command_from_string(const char *s) {
+        assert(s);
+
         if (!s)
                 return _DEMO_COMMAND_INVALID;
         for (DemoCommand c = 0; c < _DEMO_COMMAND_MAX; c++)
@@ -63,6 +65,8 @@ static double now_sec(void) {
 
 /* A scaled duration; never 0, which would mean "no timeout" to Process. */
 static uint64_t demo_usec(const Demo *d, double sec) {
+        assert(d);
+
         return MAX((uint64_t) (sec * d->config.scale * (double) USEC_PER_SEC), UINT64_C(1));
 }
 
@@ -71,6 +75,10 @@ static int demo_spawn(Demo *d, const char *name, double sec, double timeout_sec,
         _cleanup_(process_freep) Process *p = NULL;
         char duration[32];
         int r;
+
+        assert(d);
+        assert(name);
+        assert(ret);
 
         (void) snprintf(duration, sizeof duration, "%.3f", sec * d->config.scale);
         r = process_new(&p, d->event, (char *[]){ (char *) "sleep", duration, NULL }, NULL);
@@ -90,6 +98,9 @@ static int demo_spawn(Demo *d, const char *name, double sec, double timeout_sec,
 }
 
 static void demo_log_outcome(const char *name, Process *p, double t0) {
+        assert(name);
+        assert(p);
+
         log_info("%s: pid %d result=%s exit_status=%d elapsed=%.3fs", name, (int) process_get_pid(p),
                  process_result_to_string(process_get_result(p)), process_get_exit_status(p),
                  now_sec() - t0);
@@ -98,6 +109,9 @@ static void demo_log_outcome(const char *name, Process *p, double t0) {
 /* Logs each process that ended since the last call; returns how many are still running. */
 static unsigned demo_raw_check(Process **ps, bool *reported, unsigned n, double t0) {
         unsigned running = 0;
+
+        assert(ps);
+        assert(reported);
 
         for (unsigned i = 0; i < n; i++) {
                 if (process_is_running(ps[i]))
@@ -115,6 +129,9 @@ static int demo_raw_poll(Demo *d, Process **ps, unsigned n, double t0) {
         bool reported[DEMO_RAW_COUNT_MAX] = {};
         unsigned running = n, last = n;
         int r;
+
+        assert(d);
+        assert(ps);
 
         while (running > 0) {
                 r = sd_event_run(d->event, demo_usec(d, 1));
@@ -137,6 +154,8 @@ static int demo_raw(Demo *d) {
         double t0 = now_sec();
         int r = 0;
 
+        assert(d);
+
         for (unsigned i = 0; i < n && r >= 0; i++)
                 r = demo_spawn(d, "raw", i + 1, 0, &ps[i]);
         if (r >= 0)
@@ -151,6 +170,8 @@ static int demo_wait(Demo *d) {
         double t0 = now_sec();
         int r;
 
+        assert(d);
+
         r = demo_spawn(d, "wait", 3, 0, &p);
         if (r < 0)
                 return r;
@@ -162,14 +183,16 @@ static int demo_wait(Demo *d) {
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
-        Demo *d = userdata;
+        Demo *d = ASSERT_PTR(userdata);
 
         log_info("callback: waiting");
         return event_timer_arm(d->event, &s, demo_usec(d, 1), 0, NULL, NULL, NULL, false);
 }
 
 static void on_callback_done(Process *p, ProcessResult result, void *userdata) {
-        Demo *d = userdata;
+        Demo *d = ASSERT_PTR(userdata);
+
+        assert(p);
 
         log_info("callback: done callback called with result=%s", process_result_to_string(result));
         d->callback_done = true;
@@ -180,6 +203,8 @@ static int demo_callback(Demo *d) {
         _cleanup_(process_freep) Process *p = NULL;
         double t0 = now_sec();
         int r;
+
+        assert(d);
 
         d->callback_done = false;
         r = demo_spawn(d, "callback", 3, 0, &p);
@@ -208,6 +233,8 @@ static int demo_timeout(Demo *d) {
         double t0 = now_sec();
         int r;
 
+        assert(d);
+
         r = demo_spawn(d, "timeout", 300, 5, &p);
         if (r < 0)
                 return r;
@@ -219,7 +246,7 @@ static int demo_timeout(Demo *d) {
 }
 
 static int on_terminate_delay(sd_event_source *s, uint64_t usec, void *userdata) {
-        Demo *d = userdata;
+        Demo *d = ASSERT_PTR(userdata);
 
         log_info("terminate: terminating pid %d", (int) process_get_pid(d->terminate_target));
         (void) process_terminate(d->terminate_target);
@@ -230,6 +257,8 @@ static int demo_terminate(Demo *d) {
         _cleanup_(process_freep) Process *p = NULL;
         double t0 = now_sec();
         int r;
+
+        assert(d);
 
         r = demo_spawn(d, "terminate", 300, 0, &p);
         if (r < 0)
@@ -258,7 +287,7 @@ static const DemoScenario demo_scenarios[] = {
 };
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Demo *d = userdata;
+        Demo *d = ASSERT_PTR(userdata);
 
         log_notice("Received SIG%s, stopping.", sigabbrev_np((int) si->ssi_signo));
         d->signal = (int) si->ssi_signo;
@@ -281,6 +310,9 @@ static int demo_new(Demo **ret, const DemoConfig *config) {
         _cleanup_(demo_freep) Demo *d = NULL;
         int r;
 
+        assert(ret);
+        assert(config);
+
         d = calloc(1, sizeof *d);
         if (!d)
                 return -ENOMEM;
@@ -299,6 +331,9 @@ static bool demo_run_scenario(Demo *d, const DemoScenario *s) {
         double t0 = now_sec();
         int r;
 
+        assert(d);
+        assert(s);
+
         log_info("%s: --- expecting %s", name, process_result_to_string(s->expected));
         r = s->run(d);
         if (r < 0) {
@@ -315,6 +350,8 @@ int demo_run(const DemoConfig *config, DemoCommand command) {
         _cleanup_(demo_freep) Demo *d = NULL;
         bool ok = true;
         int r;
+
+        assert(config);
 
         r = demo_new(&d, config);
         if (r == -ENOMEM)

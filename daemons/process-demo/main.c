@@ -47,6 +47,9 @@ static _printf_(1, 2) int usage_error(const char *format, ...) {
 static int parse_command(int argc, char *argv[], DemoConfig *c, DemoCommand *ret) {
         DemoCommand command;
 
+        assert(c);
+        assert(ret);
+
         if (optind >= argc)
                 return usage_error("missing COMMAND");
         command = demo_command_from_string(argv[optind]);
@@ -67,17 +70,15 @@ static int parse_command(int argc, char *argv[], DemoConfig *c, DemoCommand *ret
 }
 
 static int parse_argv(int argc, char *argv[], DemoConfig *c, DemoCommand *ret) {
-        enum {
-                ARG_VERSION = 0x100
-        };
         static const struct option options[] = {
                 { "scale", required_argument, NULL, 's' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
+                PARSE_COMMON_OPTIONS,
                 {},
         };
-        int opt;
+        int opt, r;
+
+        assert(c);
+        assert(ret);
 
         /* Options may come before or after COMMAND ("all --scale 0.1"): getopt moves them first. */
         while ((opt = getopt_long(argc, argv, "s:vh", options, NULL)) >= 0) {
@@ -86,18 +87,11 @@ static int parse_argv(int argc, char *argv[], DemoConfig *c, DemoCommand *ret) {
                         if (parse_double(optarg, 0.001, 100, &c->scale) < 0)
                                 return usage_error("invalid --scale '%s' (a number in 0.001..100)", optarg);
                         break;
-                case 'v':
-                        log_set_max_level(LOG_DEBUG);
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("sched-process-demo " SCHED_VERSION "\n");
-                        return 0;
                 default:
-                        fprintf(stderr, "Try 'sched-process-demo --help'.\n");
-                        return -EINVAL;
+                        r = parse_common_option("sched-process-demo", opt, help);
+                        if (r <= 0)
+                                return r;
+                        continue;
                 }
         }
         return parse_command(argc, argv, c, ret);

@@ -34,12 +34,13 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
+        assert(c);
+
         enum {
                 ARG_SEED = 0x100,
                 ARG_PRIORITY,
                 ARG_RUNTIME,
-                ARG_CONNECT_TIMEOUT,
-                ARG_VERSION
+                ARG_CONNECT_TIMEOUT
         };
         static const struct option options[] = {
                 { "period", required_argument, NULL, 'p' },
@@ -51,9 +52,7 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                 { "runtime", required_argument, NULL, ARG_RUNTIME },
                 { "bus", required_argument, NULL, 'b' },
                 { "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
+                PARSE_COMMON_OPTIONS,
                 {},
         };
         int opt, longindex, r;
@@ -90,27 +89,18 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                 case ARG_CONNECT_TIMEOUT:
                         r = parse_seconds(optarg, 3600, &c->connect_timeout_usec);
                         break;
-                case 'v':
-                        log_set_max_level(LOG_DEBUG);
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("sched-producer " SCHED_VERSION "\n");
-                        return 0;
                 default:
-                        fprintf(stderr, "Try 'sched-producer --help'.\n");
-                        return -EINVAL;
+                        r = parse_common_option("sched-producer", opt, help);
+                        if (r <= 0)
+                                return r;
+                        continue;
                 }
                 if (r < 0)
                         return parse_option_error("sched-producer", options, opt, longindex, optarg, r);
         }
-        if (optind < argc) {
-                fprintf(stderr, "sched-producer: unexpected argument '%s'. Try 'sched-producer --help'.\n",
-                        argv[optind]);
-                return -EINVAL;
-        }
+        r = parse_no_arguments("sched-producer", argc, argv);
+        if (r < 0)
+                return r;
         return 1;
 }
 

@@ -42,6 +42,9 @@ Producer *producer_free(Producer *p) {
 int producer_new(Producer **ret, const ProducerConfig *config) {
         Producer *p = calloc(1, sizeof *p);
 
+        assert(ret);
+        assert(config);
+
         if (!p)
                 return -ENOMEM;
         p->config = *config;
@@ -52,12 +55,14 @@ int producer_new(Producer **ret, const ProducerConfig *config) {
 }
 
 static void producer_exit(Producer *p, int code) {
+        assert(p);
+
         p->exit_code = code;
         (void) sd_event_exit(p->event, code);
 }
 
 static int on_drain(sd_event_source *s, uint64_t usec, void *userdata) {
-        Producer *p = userdata;
+        Producer *p = ASSERT_PTR(userdata);
 
         if (bus_link_queued(p->link) == 0) {
                 log_info("Sent %" PRIu64 " job%s, done.", p->n_sent, p->n_sent == 1 ? "" : "s");
@@ -71,6 +76,8 @@ static int on_drain(sd_event_source *s, uint64_t usec, void *userdata) {
 /* Exits once every frame is written to the socket. */
 static void producer_finish(Producer *p) {
         int r;
+
+        assert(p);
 
         (void) sd_event_source_set_enabled(p->send_source, SD_EVENT_OFF);
         r = sd_event_add_time_relative(p->event, &p->drain_source, CLOCK_MONOTONIC, 0, 0, on_drain, p);
@@ -87,6 +94,9 @@ static int producer_send_one(Producer *p, double *ret_wait) {
         _cleanup_free_ char *text = NULL;
         size_t size;
         int r;
+
+        assert(p);
+        assert(ret_wait);
 
         r = protocol_dump_job_request(priority, runtime, &text, &size);
         if (r < 0)
@@ -106,7 +116,7 @@ static int producer_send_one(Producer *p, double *ret_wait) {
 }
 
 static int on_send(sd_event_source *s, uint64_t usec, void *userdata) {
-        Producer *p = userdata;
+        Producer *p = ASSERT_PTR(userdata);
         double wait = 0;
         int r;
 
@@ -133,8 +143,10 @@ static int on_send(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void on_link_connected(BusLink *l, void *userdata) {
-        Producer *p = userdata;
+        Producer *p = ASSERT_PTR(userdata);
         int r;
+
+        assert(l);
 
         p->connected_once = true;
         bus_link_set_reconnect(l, false);
@@ -152,7 +164,10 @@ static void on_link_connected(BusLink *l, void *userdata) {
 }
 
 static void on_link_disconnected(BusLink *l, const char *reason, void *userdata) {
-        Producer *p = userdata;
+        Producer *p = ASSERT_PTR(userdata);
+
+        assert(l);
+        assert(reason);
 
         if (!p->connected_once) {
                 log_debug("Bus at %s not reachable yet (%s), retrying.", bus_link_get_url(l), reason);
@@ -164,12 +179,14 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
 }
 
 static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
+        assert(l);
+
         /* The bus only answers a producer to reject a frame: show it. */
         log_warning("Bus says: %.*s", (int) MIN(size, (size_t) 512), data);
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
-        Producer *p = userdata;
+        Producer *p = ASSERT_PTR(userdata);
 
         log_error("Cannot reach the bus at %s within %.1f s. Is sched-bus running (systemctl start "
                   "sched-bus.socket)?",
@@ -179,7 +196,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Producer *p = userdata;
+        Producer *p = ASSERT_PTR(userdata);
 
         log_info("Interrupted after sending %" PRIu64 " jobs.", p->n_sent);
         producer_exit(p, 0);
@@ -194,6 +211,8 @@ static int producer_setup(Producer *p) {
         };
         _cleanup_free_ char *hello = NULL;
         int r;
+
+        assert(p);
 
         r = event_new_daemon(&p->event, on_signal, p);
         if (r < 0)
@@ -219,6 +238,8 @@ static int producer_setup(Producer *p) {
 
 int producer_run(Producer *p) {
         int r;
+
+        assert(p);
 
         r = producer_setup(p);
         if (r < 0)

@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "job-output.h"
 #include "job-run.h"
-#include "log.h"
 #include "process.h"
-
-#define OUTPUT_LINE_MAX 2048
 
 typedef struct JobRun {
         Job *job; /* the owner */
@@ -19,10 +16,7 @@ typedef struct JobRun {
         void (*on_exited)(void *userdata);
         void *userdata;
         char *unit; /* scope unit name, with --scope */
-        int output_fd;
-        sd_event_source *output_source;
-        size_t line_size;
-        char line[OUTPUT_LINE_MAX];
+        JobOutput *output;
 } JobRun;
 
 static void job_run_free(void *p) {
@@ -36,53 +30,8 @@ static void job_run_free(void *p) {
                 (void) job_scope_stop(run->scope, run->unit);
                 free(run->unit);
         }
-        sd_event_source_disable_unref(run->output_source);
-        safe_close(run->output_fd);
+        job_output_free(run->output);
         free(run);
-}
-
-static void job_run_flush_line(JobRun *run) {
-        LogJob lj = { .id = run->job->id,
-                      .priority = run->job->priority,
-                      .runtime = -1,
-                      .state = _JOB_STATE_INVALID };
-
-        if (run->line_size == 0)
-                return;
-        log_job(LOG_INFO, &lj, "job %" PRIu64 ": %.*s", run->job->id, (int) run->line_size, run->line);
-        run->line_size = 0;
-}
-
-/* Reads what the job wrote; returns false at end of file. */
-static bool job_run_read_output(JobRun *run) {
-        char buf[4096];
-        ssize_t n;
-
-        for (;;) {
-                n = read(run->output_fd, buf, sizeof buf);
-                if (n < 0)
-                        return errno == EAGAIN || errno == EINTR;
-                if (n == 0) {
-                        job_run_flush_line(run);
-                        return false;
-                }
-                for (ssize_t i = 0; i < n; i++) {
-                        if (buf[i] == '\n' || run->line_size == sizeof run->line) {
-                                job_run_flush_line(run);
-                                if (buf[i] == '\n')
-                                        continue;
-                        }
-                        run->line[run->line_size++] = buf[i];
-                }
-        }
-}
-
-static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        JobRun *run = userdata;
-
-        if (!job_run_read_output(run))
-                run->output_source = sd_event_source_disable_unref(run->output_source);
-        return 0;
 }
 
 static JobState job_state_from_result(ProcessResult result) {
@@ -99,14 +48,14 @@ static JobState job_state_from_result(ProcessResult result) {
 }
 
 static void on_process_done(Process *p, ProcessResult result, void *userdata) {
-        JobRun *run = userdata;
+        JobRun *run = ASSERT_PTR(userdata);
         void (*on_exited)(void *) = run->on_exited;
         void *exited_userdata = run->userdata;
 
+        assert(p);
+
         /* The group is gone: collect the last lines before the Job (and this JobRun) may be freed. */
-        if (run->output_source)
-                (void) job_run_read_output(run);
-        job_run_flush_line(run);
+        job_output_drain(run->output);
         /* An evicted or dropped job's final state is already set; the runner ignores ours then. */
         (void) runner_job_exited(run->runner, run->job, job_state_from_result(result));
         if (on_exited)
@@ -116,6 +65,10 @@ static void on_process_done(Process *p, ProcessResult result, void *userdata) {
 static int job_run_argv(const Job *j, char **exec_argv, char ***ret_argv, char **ret_runtime) {
         static char sleep_cmd[] = "sleep";
         char **argv;
+
+        assert(j);
+        assert(ret_argv);
+        assert(ret_runtime);
 
         if (exec_argv) {
                 *ret_argv = exec_argv;
@@ -140,6 +93,9 @@ static int job_run_spawn(JobRun *run, const JobRunConfig *config, int output_fd)
         const Job *j = run->job;
         char **argv = NULL;
         int r;
+
+        assert(run);
+        assert(config);
 
         (void) snprintf(env_id, sizeof env_id, "SCHED_JOB_ID=%" PRIu64, j->id);
         (void) snprintf(env_priority, sizeof env_priority, "SCHED_JOB_PRIORITY=%d", j->priority);
@@ -168,6 +124,8 @@ static int job_run_spawn(JobRun *run, const JobRunConfig *config, int output_fd)
 static int job_run_attach_scope(JobRun *run, const JobRunConfig *config) {
         char description[128];
 
+        assert(run);
+
         if (asprintf(&run->unit, "sched-job-%s-%" PRIu64 ".scope", config->instance, run->job->id) < 0) {
                 run->unit = NULL;
                 return -ENOMEM;
@@ -179,16 +137,12 @@ static int job_run_attach_scope(JobRun *run, const JobRunConfig *config) {
 }
 
 int job_run_start(Job *j, const JobRunConfig *config, Runner *runner) {
-        _cleanup_close_ int out_read = -EBADF, out_write = -EBADF;
         JobRun *run;
-        int fds[2], r;
+        int out_write, r;
 
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        out_read = fds[0];
-        out_write = fds[1];
-        if (fcntl(out_read, F_SETFL, O_NONBLOCK) < 0)
-                return -errno;
+        assert(j);
+        assert(config);
+        assert(runner);
 
         run = calloc(1, sizeof *run);
         if (!run)
@@ -197,20 +151,16 @@ int job_run_start(Job *j, const JobRunConfig *config, Runner *runner) {
         run->runner = runner;
         run->on_exited = config->on_exited;
         run->userdata = config->userdata;
-        run->output_fd = -EBADF;
         j->data = run;
         j->data_free = job_run_free;
 
-        r = job_run_spawn(run, config, out_write);
+        r = job_output_new(&run->output, config->event, j->id, j->priority, &out_write);
         if (r < 0)
                 return r; /* the Job frees run */
-        out_write = safe_close(out_write);
-
-        r = sd_event_add_io(config->event, &run->output_source, out_read, EPOLLIN, on_output, run);
+        r = job_run_spawn(run, config, out_write);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_description(run->output_source, "job-output");
-        run->output_fd = TAKE_FD(out_read);
+        job_output_spawned(run->output);
 
         if (config->scope) {
                 r = job_run_attach_scope(run, config);
@@ -221,6 +171,8 @@ int job_run_start(Job *j, const JobRunConfig *config, Runner *runner) {
 }
 
 int job_run_terminate(Job *j) {
+        assert(j);
+
         JobRun *run = j->data;
 
         if (!run || !run->process)
@@ -234,6 +186,8 @@ const char *job_run_describe_exit(const Job *j) {
         static char buf[64];
         const JobRun *run = j->data;
         int status = run && run->process ? process_get_exit_status(run->process) : -1;
+
+        assert(j);
 
         if (status < 0)
                 return "did not start";

@@ -33,6 +33,9 @@ static int job_scope_stop_leftovers(JobScope *s, const char *instance) {
         unsigned n = 0;
         int r;
 
+        assert(s);
+        assert(instance);
+
         if (asprintf(&pattern, "sched-job-%s-*.scope", instance) < 0)
                 return -ENOMEM;
         r = sd_bus_call_method(s->bus, MANAGER_SERVICE, MANAGER_PATH, MANAGER_INTERFACE,
@@ -55,6 +58,10 @@ int job_scope_new(JobScope **ret, sd_event *e, bool user, const char *instance) 
         JobScope *s;
         int r;
 
+        assert(ret);
+        assert(e);
+        assert(instance);
+
         s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
@@ -75,8 +82,10 @@ int job_scope_new(JobScope **ret, sd_event *e, bool user, const char *instance) 
 }
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        char *unit = userdata;
+        char *unit = ASSERT_PTR(userdata);
         const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        assert(m);
 
         /* A job that ended before its scope was made (or stopped) is not worth a warning. */
         if (e && !sd_bus_error_has_names(e, "org.freedesktop.systemd1.NoSuchUnit",
@@ -90,6 +99,10 @@ static int call_async(JobScope *s, sd_bus_message *m, const char *unit) {
         char *copy = strdup(unit);
         int r;
 
+        assert(s);
+        assert(m);
+        assert(unit);
+
         if (!copy)
                 return -ENOMEM;
         r = sd_bus_call_async(s->bus, NULL, m, on_reply, copy, 0);
@@ -101,6 +114,10 @@ static int call_async(JobScope *s, sd_bus_message *m, const char *unit) {
 int job_scope_attach(JobScope *s, pid_t pid, const char *unit, const char *description) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
+
+        assert(s);
+        assert(unit);
+        assert(description);
 
         r = sd_bus_message_new_method_call(s->bus, &m, MANAGER_SERVICE, MANAGER_PATH, MANAGER_INTERFACE,
                                            "StartTransientUnit");
@@ -120,6 +137,9 @@ int job_scope_attach(JobScope *s, pid_t pid, const char *unit, const char *descr
 int job_scope_stop(JobScope *s, const char *unit) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
+
+        assert(s);
+        assert(unit);
 
         if (!s)
                 return -EINVAL;

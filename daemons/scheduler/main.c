@@ -41,6 +41,9 @@ static void help(void) {
 
 /* --exec takes every argument after it, so cut the command line there before getopt sees it. */
 static int split_exec(int *argc, char *argv[], SchedulerConfig *c) {
+        assert(argc);
+        assert(c);
+
         for (int i = 1; i < *argc; i++) {
                 if (strcmp(argv[i], "--") == 0)
                         return 0;
@@ -58,14 +61,15 @@ static int split_exec(int *argc, char *argv[], SchedulerConfig *c) {
 }
 
 static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
+        assert(c);
+
         enum {
                 ARG_GRACE = 0x100,
                 ARG_MAX_RUNTIME,
                 ARG_MAX_PENDING,
                 ARG_SCOPE,
                 ARG_USER,
-                ARG_INSTANCE,
-                ARG_VERSION
+                ARG_INSTANCE
         };
         static const struct option options[] = {
                 { "size", required_argument, NULL, 's' },
@@ -77,9 +81,7 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 { "scope", no_argument, NULL, ARG_SCOPE },
                 { "user", no_argument, NULL, ARG_USER },
                 { "instance", required_argument, NULL, ARG_INSTANCE },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
+                PARSE_COMMON_OPTIONS,
                 {},
         };
         int opt, longindex, r;
@@ -118,27 +120,18 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 case ARG_INSTANCE:
                         c->instance = optarg;
                         break;
-                case 'v':
-                        log_set_max_level(LOG_DEBUG);
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("sched-scheduler " SCHED_VERSION "\n");
-                        return 0;
                 default:
-                        fprintf(stderr, "Try 'sched-scheduler --help'.\n");
-                        return -EINVAL;
+                        r = parse_common_option("sched-scheduler", opt, help);
+                        if (r <= 0)
+                                return r;
+                        continue;
                 }
                 if (r < 0)
                         return parse_option_error("sched-scheduler", options, opt, longindex, optarg, r);
         }
-        if (optind < argc) {
-                fprintf(stderr, "sched-scheduler: unexpected argument '%s'. Try 'sched-scheduler --help'.\n",
-                        argv[optind]);
-                return -EINVAL;
-        }
+        r = parse_no_arguments("sched-scheduler", argc, argv);
+        if (r < 0)
+                return r;
         if (c->user && !c->scope) {
                 fprintf(stderr, "sched-scheduler: --user only makes sense with --scope.\n");
                 return -EINVAL;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "protocol.h"
 #include "ratelimit.h"
+#include "ring.h"
 #include "runner.h"
 #include "scheduler.h"
 
@@ -26,9 +27,8 @@ struct Scheduler {
 
         /* Jobs received from the bus and not yet given to the runner. Each loop pass hands over one,
          * so that a burst of arrivals (every start is a spawn) cannot hold back due timeouts, child
-         * exits or the bus connection: those sources come first. A ring, at most max_pending long. */
-        JobRequest *inbox;
-        size_t inbox_head, inbox_size, inbox_alloc;
+         * exits or the bus connection: those sources come first. JobRequests, at most max_pending. */
+        Ring inbox;
         sd_event_source *intake_source;
 
         uint64_t next_local_id; /* for payloads without a bus id, or whose id is taken */
@@ -47,7 +47,7 @@ Scheduler *scheduler_free(Scheduler *s) {
         s->scope = job_scope_free(s->scope);
         sd_event_source_disable_unref(s->status_source);
         sd_event_source_disable_unref(s->intake_source);
-        free(s->inbox);
+        ring_done(&s->inbox);
         sd_event_unref(s->event);
         free(s->config.bus_url);
         free(s->config.instance);
@@ -57,19 +57,21 @@ Scheduler *scheduler_free(Scheduler *s) {
 static int scheduler_send_status(Scheduler *s) {
         const RunnerStats *st = runner_stats(s->runner);
 
+        assert(s);
+
         return sd_notifyf(false,
                           "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64
                           ", timeout %" PRIu64 ", evicted %" PRIu64 ", bus %s",
                           runner_n_running(s->runner), s->config.size,
-                          runner_n_pending(s->runner) + (unsigned) s->inbox_size, st->done, st->failed,
-                          st->timeout, st->evicted,
+                          runner_n_pending(s->runner) + (unsigned) ring_size(&s->inbox), st->done,
+                          st->failed, st->timeout, st->evicted,
                           s->stopping                      ? "closed"
                           : bus_link_is_connected(s->link) ? "connected"
                                                            : "connecting");
 }
 
 static int on_status(sd_event_source *src, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
 
         (void) scheduler_send_status(s);
         return 0;
@@ -77,11 +79,15 @@ static int on_status(sd_event_source *src, void *userdata) {
 
 /* STATUS= goes out once per loop iteration in which anything changed. */
 static void scheduler_status_changed(Scheduler *s) {
+        assert(s);
+
         if (s->status_source)
                 (void) sd_event_source_set_enabled(s->status_source, SD_EVENT_ONESHOT);
 }
 
 static void scheduler_maybe_exit(Scheduler *s) {
+        assert(s);
+
         if (s->stopping && runner_n_alive(s->runner) == 0)
                 (void) sd_event_exit(s->event, 0);
 }
@@ -89,6 +95,9 @@ static void scheduler_maybe_exit(Scheduler *s) {
 static void log_job_state(Scheduler *s, const Job *j, JobState old) {
         LogJob lj = job_log(j);
         char by[64];
+
+        assert(s);
+        assert(j);
 
         switch (j->state) {
         case JOB_QUEUED:
@@ -129,7 +138,7 @@ static void on_job_exited(void *userdata) {
 }
 
 static int on_runner_start(Runner *r, Job *j, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
         JobRunConfig rc = {
                 .event = s->event,
                 .exec_argv = s->config.exec_argv,
@@ -142,6 +151,9 @@ static int on_runner_start(Runner *r, Job *j, void *userdata) {
         };
         int k;
 
+        assert(r);
+        assert(j);
+
         k = job_run_start(j, &rc, s->runner);
         if (k < 0) {
                 LogJob lj = job_log(j);
@@ -151,11 +163,17 @@ static int on_runner_start(Runner *r, Job *j, void *userdata) {
 }
 
 static int on_runner_stop(Runner *r, Job *j, JobState reason, void *userdata) {
+        assert(r);
+        assert(j);
+
         return job_run_terminate(j);
 }
 
 static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        assert(r);
+        assert(j);
 
         log_job_state(s, j, old);
         scheduler_status_changed(s);
@@ -169,12 +187,15 @@ static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userd
 static uint64_t scheduler_pick_id(Scheduler *s, const JobRequest *req) {
         uint64_t id;
 
+        assert(s);
+        assert(req);
+
         if (req->has_id && !runner_find(s->runner, req->id))
                 return req->id;
         do
                 id = LOCAL_ID_BASE + ++s->next_local_id;
         while (runner_find(s->runner, id));
-        if (req->has_id && ratelimit_below(&s->bad_job_limit, 0))
+        if (req->has_id && log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
                 log_notice("Job id %" PRIu64 " from the bus is still in use here (did the bus restart?); "
                            "running the new job as job %" PRIu64 ".",
                            req->id, id);
@@ -185,10 +206,13 @@ static uint64_t scheduler_pick_id(Scheduler *s, const JobRequest *req) {
 static bool scheduler_refuse(Scheduler *s, const JobRequest *req, uint64_t id) {
         LogJob lj = { .id = id, .priority = req->priority, .runtime = req->runtime, .state = JOB_DROPPED };
 
+        assert(s);
+        assert(req);
+
         if (runner_n_pending(s->runner) < s->config.max_pending ||
             runner_would_start(s->runner, req->priority))
                 return false;
-        if (ratelimit_below(&s->bad_job_limit, 0))
+        if (log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
                 log_job(LOG_WARNING, &lj,
                         "Job %" PRIu64 " dropped: %u jobs are already pending (--max-pending).", id,
                         runner_n_pending(s->runner));
@@ -199,6 +223,9 @@ static void scheduler_submit(Scheduler *s, const JobRequest *req) {
         uint64_t id = scheduler_pick_id(s, req);
         Job *j;
         int r;
+
+        assert(s);
+        assert(req);
 
         if (scheduler_refuse(s, req, id))
                 return;
@@ -213,76 +240,64 @@ static void scheduler_submit(Scheduler *s, const JobRequest *req) {
 }
 
 static int scheduler_inbox_push(Scheduler *s, const JobRequest *req) {
-        if (s->inbox_size == s->inbox_alloc) {
-                size_t n = MIN(MAX(s->inbox_alloc * 2, (size_t) 64), (size_t) s->config.max_pending);
-                JobRequest *p;
+        int r;
 
-                if (n <= s->inbox_alloc)
-                        return -ENOBUFS;
-                p = malloc(n * sizeof *p);
-                if (!p)
-                        return -ENOMEM;
-                for (size_t i = 0; i < s->inbox_size; i++)
-                        p[i] = s->inbox[(s->inbox_head + i) % s->inbox_alloc];
-                free(s->inbox);
-                s->inbox = p;
-                s->inbox_alloc = n;
-                s->inbox_head = 0;
-        }
-        s->inbox[(s->inbox_head + s->inbox_size) % s->inbox_alloc] = *req;
-        s->inbox_size++;
+        assert(s);
+        assert(req);
+
+        r = ring_push(&s->inbox, req, s->config.max_pending);
+        if (r < 0)
+                return r;
         return sd_event_source_set_enabled(s->intake_source, SD_EVENT_ONESHOT);
 }
 
-static bool scheduler_inbox_pop(Scheduler *s, JobRequest *ret) {
-        if (s->inbox_size == 0)
-                return false;
-        *ret = s->inbox[s->inbox_head];
-        s->inbox_head = (s->inbox_head + 1) % s->inbox_alloc;
-        s->inbox_size--;
-        return true;
-}
-
 static int on_intake(sd_event_source *src, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
         JobRequest req;
 
-        if (scheduler_inbox_pop(s, &req))
+        if (ring_pop(&s->inbox, &req))
                 scheduler_submit(s, &req);
-        if (s->inbox_size > 0)
+        if (ring_size(&s->inbox) > 0)
                 (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
         return 0;
 }
 
 static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
         ProtocolStatus st = {};
         JobRequest req;
         int r;
 
+        assert(l);
+
         if (s->stopping)
                 return;
         if (job_request_parse(&req, data, size, s->config.max_runtime, &st) < 0) {
-                if (ratelimit_below(&s->bad_job_limit, 0))
+                if (log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
                         log_warning("Ignoring a message from the bus: %s: %s",
                                     protocol_error_to_string(st.error), st.message);
                 return;
         }
         r = scheduler_inbox_push(s, &req);
-        if (r < 0 && ratelimit_below(&s->bad_job_limit, 0))
+        if (r < 0 && log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
                 log_warning_errno(r, "Dropping a job from the bus: %zu jobs wait to be scheduled: %m",
-                                  s->inbox_size);
+                                  ring_size(&s->inbox));
 }
 
 static void on_link_connected(BusLink *l, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        assert(l);
 
         log_info("Connected to the bus at %s, registered as scheduler.", bus_link_get_url(l));
         scheduler_status_changed(s);
 }
 
 static void on_link_disconnected(BusLink *l, const char *reason, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        assert(l);
+        assert(reason);
 
         if (!s->stopping)
                 log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting.",
@@ -291,7 +306,7 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
 }
 
 static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
-        Scheduler *s = userdata;
+        Scheduler *s = ASSERT_PTR(userdata);
 
         if (s->stopping)
                 return 0;
@@ -300,7 +315,7 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
                  si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", runner_n_alive(s->runner));
         (void) sd_notify(false, "STOPPING=1");
         s->link = bus_link_free(s->link);
-        for (JobRequest req; scheduler_inbox_pop(s, &req);) {
+        for (JobRequest req; ring_pop(&s->inbox, &req);) {
                 LogJob lj = {
                         .id = req.id, .priority = req.priority, .runtime = req.runtime, .state = JOB_DROPPED
                 };
@@ -318,6 +333,9 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
         _cleanup_free_ Scheduler *s = calloc(1, sizeof *s);
         char size[16];
 
+        assert(ret);
+        assert(config);
+
         if (!s)
                 return -ENOMEM;
         s->config = *config;
@@ -330,12 +348,15 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
                 return -ENOMEM;
         }
         s->bad_job_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
+        s->inbox = RING_INIT(JobRequest);
         *ret = TAKE_PTR(s);
         return 0;
 }
 
 static int scheduler_setup_event(Scheduler *s) {
         int r;
+
+        assert(s);
 
         r = event_new_daemon(&s->event, on_signal, s);
         if (r < 0)
@@ -370,6 +391,8 @@ static int scheduler_setup(Scheduler *s) {
         _cleanup_free_ char *hello = NULL;
         int r;
 
+        assert(s);
+
         r = scheduler_setup_event(s);
         if (r < 0)
                 return r;
@@ -403,6 +426,8 @@ static int scheduler_setup(Scheduler *s) {
 
 int scheduler_run(Scheduler *s) {
         int r;
+
+        assert(s);
 
         r = scheduler_setup(s);
         if (r < 0)

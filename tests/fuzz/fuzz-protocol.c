@@ -56,7 +56,7 @@ static void fuzz_frame(const uint8_t *data, size_t size, uint64_t id) {
                 return;
         }
 
-        check(command_to_string(f.command));
+        check(f.command >= 0 && f.command < _COMMAND_MAX);
         if (f.command == COMMAND_REGISTER) {
                 check(role_to_string(f.role) && !f.payload);
                 frame_done(&f);

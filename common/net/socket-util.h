@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Listening sockets of a server: the ones systemd passes (socket activation) or one bound by hand
+ * from an address on the command line. Start-up only: the address lookup may block. No state.
+ */
+#pragma once
+
+/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" (every address) and returns a bound, listening,
+ * non-blocking, close-on-exec stream socket. -EINVAL for a bad address, -EADDRNOTAVAIL when HOST
+ * does not resolve. */
+int socket_listen_address(const char *address, int *ret_fd);
+
+/* How many sockets systemd passed (from SD_LISTEN_FDS_START on, unset from the environment), each
+ * checked to be a listening TCP stream socket; -EPROTOTYPE for one that is not, with its number in
+ * *ret_bad_fd. 0 when not socket-activated. */
+int socket_activation_fds(int *ret_bad_fd);

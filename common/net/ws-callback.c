@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one libwebsockets protocol callback of every WsContext: recovers the WsConn that lws carries as
+ * its opaque user data and dispatches each reason to the side of the glue that handles it. Owns
+ * nothing; plain HTTP and whatever concerns no WsConn goes to lws' own dummy handler.
+ */
+#include "ws-internal.h"
+
+int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+        WsConn *c;
+
+        assert(wsi);
+
+        c = lws_get_opaque_user_data(wsi);
+        if (!c || c->dead)
+                return lws_callback_http_dummy(wsi, reason, user, in, len);
+        c->wsi = wsi;
+
+        switch (reason) {
+        case LWS_CALLBACK_ESTABLISHED:
+        case LWS_CALLBACK_CLIENT_ESTABLISHED:
+                return ws_conn_on_established(c);
+        case LWS_CALLBACK_RECEIVE:
+        case LWS_CALLBACK_CLIENT_RECEIVE:
+                return ws_conn_on_receive(c, in, len);
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+        case LWS_CALLBACK_CLIENT_WRITEABLE:
+                return ws_conn_on_writeable(c);
+        case LWS_CALLBACK_TIMER:
+                return ws_conn_on_timer(c);
+        case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+                ws_conn_on_peer_close(c, in, len);
+                return 0;
+        case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+                ws_conn_on_connect_error(c, in, len);
+                return 0;
+        case LWS_CALLBACK_WSI_DESTROY:
+                ws_conn_detach(c);
+                return 0;
+        case LWS_CALLBACK_HTTP:
+                return -1; /* plain HTTP is not served (yet): only WebSocket upgrades */
+        default:
+                return lws_callback_http_dummy(wsi, reason, user, in, len);
+        }
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * WsConn, the connection core shared by both sides: the bounded send queue (a Ring of message refs,
+ * one ref per entry), the close, the accessors, and what the lws callback does for an open
+ * connection: reassembly of incoming messages, flushing the queue, the close handshake. A WsConn is
+ * owned by its context (created here, listed in ctx->conns, finalized by ws-context.c).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ws-internal.h"
+
+#define WS_CLOSE_TIMEOUT_SEC 5
+#define WS_TIMEOUT_CLOSING   (PENDING_TIMEOUT_USER_REASON_BASE + 1)
+#define WS_RX_KEEP_MAX       4096 /* a reassembly buffer above this is freed once its message is out */
+
+/* ---- send queue ---- */
+
+void ws_conn_queue_pop(WsConn *c) {
+        WsMessage *m;
+
+        assert(c);
+
+        if (!ring_pop(&c->queue, &m))
+                return;
+        c->queue_bytes -= m->size;
+        ws_message_unref(m);
+}
+
+void ws_conn_queue_clear(WsConn *c) {
+        assert(c);
+
+        while (ring_size(&c->queue) > 0)
+                ws_conn_queue_pop(c);
+}
+
+int ws_conn_new(WsContext *ctx, bool client, const char *peer, WsConn **ret) {
+        WsConn *c;
+
+        assert(ctx);
+        assert(peer);
+        assert(ret);
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->ctx = ctx;
+        c->client = client;
+        c->queue = RING_INIT(WsMessage *);
+        (void) snprintf(c->peer, sizeof c->peer, "%s", peer);
+
+        LIST_PREPEND(conns, ctx->conns, c);
+        if (!client)
+                ctx->n_server_conns++;
+        *ret = c;
+        return 0;
+}
+
+WsConn *ws_conn_free(WsConn *c) {
+        if (!c)
+                return NULL;
+        ws_conn_queue_clear(c);
+        ring_done(&c->queue);
+        free(c->rx);
+        free(c->tx);
+        return mfree(c);
+}
+
+/* ---- public API ---- */
+
+void ws_conn_set_userdata(WsConn *c, void *userdata) {
+        assert(c);
+        c->userdata = userdata;
+}
+
+void *ws_conn_get_userdata(WsConn *c) {
+        assert(c);
+        return c->userdata;
+}
+
+const char *ws_conn_get_peer(WsConn *c) {
+        assert(c);
+        return c->peer;
+}
+
+bool ws_conn_is_client(WsConn *c) {
+        assert(c);
+        return c->client;
+}
+
+uint16_t ws_conn_get_close_code(WsConn *c) {
+        assert(c);
+        return c->final_code;
+}
+
+size_t ws_conn_queued_messages(WsConn *c) {
+        assert(c);
+        return ring_size(&c->queue);
+}
+
+size_t ws_conn_queued_bytes(WsConn *c) {
+        assert(c);
+        return c->queue_bytes;
+}
+
+static bool ws_conn_is_leaving(WsConn *c) {
+        assert(c);
+        return c->dead || c->closing || c->ctx->freeing;
+}
+
+int ws_conn_send(WsConn *c, WsMessage *m) {
+        int r;
+
+        assert(c);
+        assert(m);
+
+        if (ws_conn_is_leaving(c))
+                return -ENOTCONN;
+        if (m->size > c->ctx->config.max_queue_bytes - c->queue_bytes)
+                return -ENOBUFS;
+        r = ring_push(&c->queue, &m, c->ctx->config.max_queue_messages);
+        if (r < 0)
+                return r;
+        ws_message_ref(m);
+        c->queue_bytes += m->size;
+        /* A non-empty queue always has a writable callback pending: ask only on the first message. */
+        if (ring_size(&c->queue) == 1 && c->opened)
+                lws_callback_on_writable(c->wsi);
+        return 0;
+}
+
+int ws_conn_send_text(WsConn *c, const char *data, size_t size) {
+        _cleanup_(ws_message_unrefp) WsMessage *m = NULL;
+        int r;
+
+        assert(c);
+        assert(data || size == 0);
+
+        if (ws_conn_is_leaving(c))
+                return -ENOTCONN;
+        r = ws_message_new(&m, data, size);
+        if (r < 0)
+                return r;
+        return ws_conn_send(c, m);
+}
+
+void ws_conn_close(WsConn *c, uint16_t code, const char *reason) {
+        assert(c);
+
+        if (ws_conn_is_leaving(c))
+                return;
+        c->closing = true;
+        c->close_code = code;
+        (void) snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ?: "");
+        if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_GOING_AWAY)
+                ws_conn_queue_clear(c);
+
+        if (!c->opened) {
+                /* A client still connecting: there is no WebSocket yet to send a close frame on. */
+                (void) snprintf(c->error, sizeof c->error, "aborted");
+                lws_set_timeout(c->wsi, WS_TIMEOUT_CLOSING, LWS_TO_KILL_ASYNC);
+        } else {
+                /* The writeable callback flushes what must go first, then starts the close. A peer
+                 * that takes nothing is cut off when the timeout hits. */
+                lws_set_timeout(c->wsi, WS_TIMEOUT_CLOSING, WS_CLOSE_TIMEOUT_SEC);
+                lws_callback_on_writable(c->wsi);
+        }
+        ws_context_kick(c->ctx);
+}
+
+/* ---- from the lws callback ---- */
+
+int ws_conn_on_established(WsConn *c) {
+        WsContext *ctx;
+
+        assert(c);
+
+        ctx = c->ctx;
+        if (c->closing)
+                return -1; /* aborted while connecting: it ends in on_connect_error */
+        c->opened = true;
+        c->error[0] = 0;
+        if (ctx->handlers.on_open)
+                ctx->handlers.on_open(c, ctx->userdata);
+        if (ring_size(&c->queue) > 0)
+                lws_callback_on_writable(c->wsi);
+        return 0;
+}
+
+/* Closes from inside a callback for this very connection: set the code, then return -1 to lws. */
+static int ws_conn_fail(WsConn *c, uint16_t code, const char *reason) {
+        assert(c);
+        assert(reason);
+
+        c->closing = true;
+        c->close_code = code;
+        ws_conn_queue_clear(c);
+        lws_close_reason(c->wsi, (enum lws_close_status) code, (unsigned char *) reason, strlen(reason));
+        return -1;
+}
+
+static void ws_conn_deliver(WsConn *c) {
+        const WsHandlers *h;
+
+        assert(c);
+
+        h = &c->ctx->handlers;
+        c->rx[c->rx_size] = 0;
+        if (c->rx_binary && h->on_binary)
+                h->on_binary(c, c->rx, c->rx_size, c->ctx->userdata);
+        else if (h->on_message)
+                h->on_message(c, c->rx, c->rx_size, c->ctx->userdata);
+}
+
+int ws_conn_on_receive(WsConn *c, const void *data, size_t len) {
+        size_t max, remaining, room, need;
+
+        assert(c);
+        assert(data || len == 0);
+
+        if (c->closing)
+                return 0; /* we are leaving: what comes now has no reader */
+        if (!c->rx_active) {
+                c->rx_active = true;
+                c->rx_binary = lws_frame_is_binary(c->wsi);
+                c->rx_size = 0;
+        }
+
+        /* Checked before buffering, with what the frame header announces still to come. */
+        max = c->ctx->config.max_message;
+        remaining = lws_remaining_packet_payload(c->wsi);
+        room = max - c->rx_size;
+        if (len > room || remaining > room - len)
+                return ws_conn_fail(c, WS_CLOSE_TOO_BIG, "message too big");
+
+        /* Room for the whole announced frame at once, and geometric growth across fragments, so
+         * that a peer sending a message one byte per fragment costs no quadratic copying. */
+        need = c->rx_size + len + remaining + 1;
+        if (need > c->rx_alloc) {
+                size_t n = MAX(need, MIN(c->rx_alloc * 2, max + 1));
+                char *p = realloc(c->rx, n);
+
+                if (!p)
+                        return ws_conn_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+                c->rx = p;
+                c->rx_alloc = n;
+        }
+        if (len > 0)
+                memcpy(c->rx + c->rx_size, data, len);
+        c->rx_size += len;
+        if (!lws_is_final_fragment(c->wsi))
+                return 0;
+
+        c->rx_active = false;
+        ws_conn_deliver(c);
+        if (c->rx_alloc > WS_RX_KEEP_MAX && !c->dead) {
+                c->rx = mfree(c->rx);
+                c->rx_alloc = 0;
+        }
+        c->rx_size = 0;
+        return 0;
+}
+
+int ws_conn_on_writeable(WsConn *c) {
+        struct lws *wsi;
+        int r;
+
+        assert(c);
+
+        /* Write until the queue is empty or the kernel is full: lws then keeps the unsent rest and
+         * calls back once it is out. Small messages go many to a send() (ws-frame.c): one syscall
+         * and one TCP segment per message would cap the bus far below its target.
+         * lws_partial_buffered() is checked instead of lws_send_pipe_choked(), which costs a poll(). */
+        wsi = c->wsi;
+        while (ring_size(&c->queue) > 0) {
+                r = ws_conn_write_frames(c);
+                if (r == -ENOMEM)
+                        return ws_conn_fail(c, WS_CLOSE_INTERNAL, "out of memory");
+                if (r < 0)
+                        return -1;
+                if (lws_partial_buffered(wsi))
+                        break;
+        }
+
+        if (ring_size(&c->queue) > 0 || (c->closing && lws_partial_buffered(wsi)))
+                lws_callback_on_writable(wsi);
+        else if (c->closing) {
+                /* In 4.1, -1 from a writeable callback (or a timeout) drops the socket without the
+                 * close frame; -1 from the timer callback sends lws_close_reason()'s frame and waits
+                 * for the peer's answer, as a close from a receive callback does. */
+                lws_set_timer_usecs(wsi, 1);
+                ws_context_kick(c->ctx);
+        }
+        return 0;
+}
+
+int ws_conn_on_timer(WsConn *c) {
+        assert(c);
+
+        if (!c->closing)
+                return 0;
+        lws_close_reason(c->wsi, (enum lws_close_status) c->close_code, (unsigned char *) c->close_reason,
+                         strlen(c->close_reason));
+        return -1;
+}
+
+void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len) {
+        assert(c);
+        assert(in || len == 0);
+
+        c->final_code = len >= 2 ? (uint16_t) (in[0] << 8 | in[1]) : WS_CLOSE_NO_STATUS;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The private side of ws.h: the structs every ws-*.c file shares, and the functions they call across
+ * files. Nothing outside common/net/ws-*.c includes it.
+ *
+ * Who owns what: the WsContext owns its listeners (ws-server.c), every WsConn (in ctx->conns while
+ * libwebsockets holds it, then in ctx->dead until its final callback, ws-context.c), the shared
+ * batch buffer of ws-frame.c and the lws context. A WsConn owns one ref of every message in its send
+ * queue and its receive buffer. A WsMessage is shared by ref count between its creator and queues.
+ */
+#pragma once
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "list.h"
+#include "ratelimit.h"
+#include "ring.h"
+#include "uv-event.h"
+#include "ws.h"
+
+/* Clients that send no Sec-WebSocket-Protocol get the vhost's first protocol: this one. */
+#define WS_PROTOCOL_NAME    "sched"
+#define WS_CLOSE_REASON_MAX 123 /* a close frame's payload is at most 125 bytes, 2 for the code */
+#define WS_PEER_MAX         64
+#define WS_ERROR_MAX        128
+
+struct WsMessage {
+        unsigned n_ref;
+        size_t size;
+        unsigned char buf[]; /* LWS_PRE bytes of header room, the payload, a NUL */
+};
+
+typedef struct WsListener WsListener;
+struct WsListener {
+        WsContext *ctx;
+        int fd;
+        sd_event_source *io_source;
+        LIST_FIELDS(WsListener, listeners);
+};
+
+struct WsConn {
+        WsContext *ctx;
+        struct lws *wsi;            /* NULL once libwebsockets has destroyed it */
+        LIST_FIELDS(WsConn, conns); /* in ctx->conns while lws holds it */
+        LIST_FIELDS(WsConn, dead);  /* then in ctx->dead until its final callback */
+        void *userdata;
+        char peer[WS_PEER_MAX];
+
+        bool client;
+        bool opened;
+        bool closing;
+        bool dead;
+        bool rx_active; /* a message is being reassembled */
+        bool rx_binary;
+
+        Ring queue; /* WsMessage *, each holding a ref */
+        size_t queue_bytes;
+
+        char *rx;
+        size_t rx_size, rx_alloc;
+
+        /* Client side only: lws masks the payload in place, so a shared message is copied here. */
+        unsigned char *tx;
+        size_t tx_alloc;
+
+        uint16_t close_code;
+        uint16_t final_code; /* what ws_conn_get_close_code() reports */
+        char close_reason[WS_CLOSE_REASON_MAX + 1];
+        char error[WS_ERROR_MAX];
+};
+
+struct WsContext {
+        sd_event *event;
+        UvEvent *uv;
+        struct lws_context *lws; /* set to NULL by lws itself when its destruction completes */
+        struct lws_vhost *vhost;
+        struct lws_protocols protocols[2]; /* lws keeps pointers to these and to retry */
+        lws_retry_bo_t retry;
+        unsigned char *batch; /* ws-frame.c: frames of small messages, built per write */
+        uint32_t mask_state;
+
+        WsConfig config;
+        WsHandlers handlers;
+        void *userdata;
+
+        WsListener *listeners;
+        sd_event_source *accept_pause_source; /* accepting resumes after running out of fds */
+        sd_event_source *dead_source;         /* delivers final callbacks outside lws */
+
+        WsConn *conns;
+        WsConn *dead, *dead_tail;
+        unsigned n_server_conns;
+        bool freeing;
+};
+
+/* Shared by every debug line a remote peer can trigger. */
+extern RateLimit ws_log_limit;
+
+/* ws-conn.c: the connection core. */
+int ws_conn_new(WsContext *ctx, bool client, const char *peer, WsConn **ret);
+WsConn *ws_conn_free(WsConn *c);
+void ws_conn_queue_pop(WsConn *c);
+void ws_conn_queue_clear(WsConn *c);
+int ws_conn_on_established(WsConn *c);
+int ws_conn_on_receive(WsConn *c, const void *data, size_t len);
+int ws_conn_on_writeable(WsConn *c);
+int ws_conn_on_timer(WsConn *c);
+void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len);
+
+/* ws-frame.c: frame encoding. */
+int ws_context_setup_frames(WsContext *ctx);
+int ws_conn_write_frames(WsConn *c);
+
+/* ws-callback.c: the one lws protocol callback. */
+int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+/* ws-server.c: listeners and the accept loop. */
+int ws_context_setup_accept(WsContext *ctx);
+void ws_context_stop_accept(WsContext *ctx);
+
+/* ws-client.c */
+void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len);
+
+/* ws-context.c: the dead-connection list and final callbacks. */
+void ws_conn_detach(WsConn *c);
+void ws_context_kick(WsContext *ctx);

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server side of a WsContext: the listening sockets it was given (each a WsListener, owned by
+ * the context's list), the accept loop that hands new sockets to lws in bounded batches, and the
+ * pause that keeps a listener quiet for a moment after accept() ran out of fds or memory. The
+ * WsConn of an adopted socket is the context's, like any other.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+
+#include "event-util.h"
+#include "log.h"
+#include "ws-internal.h"
+
+#define WS_ACCEPT_BATCH      64 /* accepts per wake-up, so a connection flood cannot hog the loop */
+#define WS_ACCEPT_PAUSE_USEC (100 * USEC_PER_MSEC)
+
+static void ws_format_peer(const struct sockaddr_storage *sa, char *buf, size_t size) {
+        char host[INET6_ADDRSTRLEN];
+
+        assert(sa);
+        assert(buf);
+
+        if (sa->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+
+                (void) inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+                (void) snprintf(buf, size, "%s:%u", host, (unsigned) ntohs(in->sin_port));
+        } else if (sa->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+
+                (void) inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+                (void) snprintf(buf, size, "[%s]:%u", host, (unsigned) ntohs(in6->sin6_port));
+        } else
+                (void) snprintf(buf, size, "%s", sa->ss_family == AF_UNIX ? "unix" : "unknown");
+}
+
+/* Hands an accepted socket to lws; over max_connections it is closed right away instead. */
+static void ws_context_adopt(WsContext *ctx, int fd, const struct sockaddr_storage *sa) {
+        _cleanup_close_ int cfd = fd;
+        char peer[WS_PEER_MAX];
+        struct lws *wsi;
+        WsConn *c;
+        int one = 1, r;
+
+        assert(ctx);
+        assert(sa);
+
+        ws_format_peer(sa, peer, sizeof peer);
+        if (ctx->config.max_connections > 0 && ctx->n_server_conns >= ctx->config.max_connections) {
+                cfd = safe_close(cfd);
+                if (ctx->handlers.on_refused)
+                        ctx->handlers.on_refused(peer, ctx->userdata);
+                return;
+        }
+        /* lws does not set it on adopted sockets; without it small frames wait for Nagle. */
+        if (sa->ss_family == AF_INET || sa->ss_family == AF_INET6)
+                (void) setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+        r = ws_conn_new(ctx, false, peer, &c);
+        if (r < 0) {
+                if (ratelimit_below(&ws_log_limit, 0))
+                        log_debug_errno(r, "Failed to adopt a WebSocket connection, closing it: %m");
+                return;
+        }
+        wsi = lws_adopt_descriptor_vhost_via_info(&(lws_adopt_desc_t){
+                .vh = ctx->vhost,
+                .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
+                .fd.sockfd = TAKE_FD(cfd), /* lws closes it on failure */
+                .opaque = c,
+        });
+        if (!wsi)
+                ws_conn_detach(c); /* freed quietly: it never opened */
+        else if (!c->dead)
+                c->wsi = wsi;
+}
+
+static void ws_context_pause_accept(WsContext *ctx, bool pause) {
+        WsListener *l;
+
+        assert(ctx);
+
+        LIST_FOREACH (listeners, l, ctx->listeners)
+                (void) sd_event_source_set_enabled(l->io_source, pause ? SD_EVENT_OFF : SD_EVENT_ON);
+        if (pause) {
+                (void) event_timer_arm(ctx->event, &ctx->accept_pause_source, WS_ACCEPT_PAUSE_USEC, 0, NULL,
+                                       NULL, NULL, false);
+        }
+}
+
+static int on_accept_pause_done(sd_event_source *s, uint64_t usec, void *userdata) {
+        WsContext *ctx = ASSERT_PTR(userdata);
+
+        assert(s);
+
+        ws_context_pause_accept(ctx, false);
+        return 0;
+}
+
+/* accept() passes on errors already pending on the new connection: they are about that one peer. */
+static bool accept_error_is_transient(int e) {
+        static const int transient[] = { EINTR,       ECONNABORTED, EPROTO, ENETDOWN,
+                                         ENOPROTOOPT, EHOSTDOWN,    ENONET, EHOSTUNREACH,
+                                         EOPNOTSUPP,  ENETUNREACH,  EPERM };
+
+        for (size_t i = 0; i < ELEMENTSOF(transient); i++)
+                if (e == transient[i])
+                        return true;
+        return false;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        WsListener *l = ASSERT_PTR(userdata);
+        WsContext *ctx = ASSERT_PTR(l->ctx);
+
+        assert(s);
+
+        for (unsigned i = 0; i < WS_ACCEPT_BATCH; i++) {
+                struct sockaddr_storage sa = {};
+                socklen_t salen = sizeof sa;
+                int cfd = accept4(fd, (struct sockaddr *) &sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC), e;
+
+                if (cfd >= 0) {
+                        ws_context_adopt(ctx, cfd, &sa);
+                        continue;
+                }
+                e = errno;
+                if (e == EAGAIN || e == EWOULDBLOCK)
+                        return 0;
+                if (accept_error_is_transient(e))
+                        continue;
+                /* Out of fds or memory: a level-triggered listener would spin, so rest a moment. The
+                 * owner hears of it (at most once per pause) and decides what to say. */
+                if (ratelimit_below(&ws_log_limit, 0))
+                        log_debug_errno(-e, "Failed to accept a connection, pausing for 100 ms: %m");
+                ws_context_pause_accept(ctx, true);
+                if (ctx->handlers.on_accept_error)
+                        ctx->handlers.on_accept_error(-e, ctx->userdata);
+                return 0;
+        }
+        return 0;
+}
+
+static WsListener *ws_listener_free(WsListener *l) {
+        if (!l)
+                return NULL;
+        sd_event_source_disable_unref(l->io_source);
+        safe_close(l->fd);
+        return mfree(l);
+}
+
+int ws_context_listen(WsContext *ctx, int fd) {
+        _cleanup_close_ int lfd = fd;
+        WsListener *l;
+        int flags, r;
+
+        assert(ctx);
+
+        if (fd < 0)
+                return -EBADF;
+        if (ctx->freeing)
+                return -ESHUTDOWN;
+        /* Sockets from systemd may be blocking; the accept loop must see EAGAIN. */
+        flags = fcntl(lfd, F_GETFL);
+        if (flags < 0 || fcntl(lfd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+
+        l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->ctx = ctx;
+        l->fd = TAKE_FD(lfd);
+        r = sd_event_add_io(ctx->event, &l->io_source, l->fd, EPOLLIN, on_accept, l);
+        if (r < 0) {
+                ws_listener_free(l);
+                return r;
+        }
+        (void) sd_event_source_set_description(l->io_source, "ws-accept");
+        LIST_PREPEND(listeners, ctx->listeners, l);
+        return 0;
+}
+
+int ws_context_setup_accept(WsContext *ctx) {
+        int r;
+
+        assert(ctx);
+
+        /* Made up front, so that pausing later cannot fail and leave the listeners off for good. */
+        r = sd_event_add_time_relative(ctx->event, &ctx->accept_pause_source, CLOCK_MONOTONIC,
+                                       WS_ACCEPT_PAUSE_USEC, 0, on_accept_pause_done, ctx);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(ctx->accept_pause_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(ctx->accept_pause_source, "ws-accept-pause");
+        return 0;
+}
+
+void ws_context_stop_accept(WsContext *ctx) {
+        WsListener *l;
+
+        assert(ctx);
+
+        while ((l = LIST_POP(listeners, ctx->listeners)))
+                ws_listener_free(l);
+        ctx->accept_pause_source = sd_event_source_disable_unref(ctx->accept_pause_source);
+}
