@@ -348,7 +348,7 @@ static bool test_name_matches(const char *name, const char *pattern) {
         return strcmp(name, pattern) == 0;
 }
 
-size_t harness_select_tests(struct CMUnitTest *tests, size_t n, int argc, char *argv[]) {
+static size_t select_tests(struct CMUnitTest *tests, size_t n, int argc, char *argv[]) {
         size_t kept = 0;
 
         if (argc <= 1)
@@ -372,94 +372,71 @@ size_t harness_select_tests(struct CMUnitTest *tests, size_t n, int argc, char *
         return kept;
 }
 
-int harness_raw_ws_connect(int port) {
-        static const char request[] = "GET / HTTP/1.1\r\n"
-                                      "Host: 127.0.0.1\r\n"
-                                      "Upgrade: websocket\r\n"
-                                      "Connection: Upgrade\r\n"
-                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                      "Sec-WebSocket-Version: 13\r\n\r\n";
-        struct sockaddr_in sa = { .sin_family = AF_INET,
-                                  .sin_port = htons(port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        char buf[1024];
-        size_t n = 0;
-        int fd;
-
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
-            write(fd, request, sizeof request - 1) < 0) {
-                close(fd);
-                return -errno;
-        }
-        /* Read the response headers byte by byte so that no frame byte is swallowed. */
-        while (n < sizeof buf - 1) {
-                if (read(fd, buf + n, 1) != 1) {
-                        close(fd);
-                        return -ECONNRESET;
+int harness_run_tests(const char *name, struct CMUnitTest *tests, size_t n, int (*setup)(void **state),
+                      int (*teardown)(void **state), int argc, char *argv[]) {
+        for (size_t i = 0; i < n; i++)
+                if (!tests[i].setup_func && !tests[i].teardown_func) {
+                        tests[i].setup_func = setup;
+                        tests[i].teardown_func = teardown;
                 }
-                n++;
-                buf[n] = 0;
-                if (n >= 4 && memcmp(buf + n - 4, "\r\n\r\n", 4) == 0)
-                        break;
+        n = select_tests(tests, n, argc, argv);
+        return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+}
+
+size_t harness_raw_ws_frame(uint8_t *out, int opcode, bool fin, const void *data, size_t size) {
+        static const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+        size_t h = 0;
+
+        out[h++] = (uint8_t) ((fin ? 0x80 : 0) | (opcode & 0x0f));
+        if (size < 126)
+                out[h++] = (uint8_t) (0x80 | size);
+        else if (size <= 0xffff) {
+                out[h++] = 0x80 | 126;
+                out[h++] = (uint8_t) (size >> 8);
+                out[h++] = (uint8_t) size;
+        } else {
+                out[h++] = 0x80 | 127;
+                for (int i = 7; i >= 0; i--)
+                        out[h++] = (uint8_t) ((uint64_t) size >> (8 * i));
         }
-        if (!strstr(buf, " 101 ")) {
-                close(fd);
-                return -EPROTO;
-        }
-        return fd;
+        memcpy(out + h, mask, 4);
+        h += 4;
+        for (size_t i = 0; i < size; i++)
+                out[h + i] = ((const uint8_t *) data)[i] ^ mask[i % 4];
+        return h + size;
 }
 
 int harness_raw_ws_send(int fd, int opcode, bool fin, const void *data, size_t size) {
-        static const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
-        uint8_t head[14];
-        size_t h = 0;
-        uint8_t *frame;
-        int r = 0;
+        _cleanup_free_ uint8_t *frame = malloc(size + 14);
+        size_t n;
 
-        head[h++] = (uint8_t) ((fin ? 0x80 : 0) | (opcode & 0x0f));
-        if (size < 126)
-                head[h++] = (uint8_t) (0x80 | size);
-        else if (size <= 0xffff) {
-                head[h++] = 0x80 | 126;
-                head[h++] = (uint8_t) (size >> 8);
-                head[h++] = (uint8_t) size;
-        } else {
-                head[h++] = 0x80 | 127;
-                for (int i = 7; i >= 0; i--)
-                        head[h++] = (uint8_t) ((uint64_t) size >> (8 * i));
-        }
-        memcpy(head + h, mask, 4);
-        h += 4;
-
-        frame = malloc(h + size);
         if (!frame)
                 return -ENOMEM;
-        memcpy(frame, head, h);
-        for (size_t i = 0; i < size; i++)
-                frame[h + i] = ((const uint8_t *) data)[i] ^ mask[i % 4];
-        for (size_t off = 0; off < h + size;) {
-                ssize_t k = send(fd, frame + off, h + size - off, MSG_NOSIGNAL);
-                if (k < 0) {
-                        r = -errno;
-                        break;
-                }
+        n = harness_raw_ws_frame(frame, opcode, fin, data, size);
+        for (size_t off = 0; off < n;) {
+                ssize_t k = send(fd, frame + off, n - off, MSG_NOSIGNAL);
+                if (k < 0)
+                        return -errno;
                 off += (size_t) k;
         }
-        free(frame);
-        return r;
+        return 0;
 }
 
-static int read_exact(int fd, void *buf, size_t size, long long deadline) {
+static int read_exact(int fd, void *buf, size_t size, long long deadline, void (*wait)(void *userdata),
+                      void *userdata) {
         for (size_t off = 0; off < size;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 long long left = deadline - harness_now_ms();
                 ssize_t k;
 
-                if (left <= 0 || poll(&p, 1, (int) left) <= 0)
+                if (left <= 0)
                         return -ETIMEDOUT;
+                if (poll(&p, 1, wait ? 0 : (int) left) <= 0) {
+                        if (!wait)
+                                return -ETIMEDOUT;
+                        wait(userdata);
+                        continue;
+                }
                 k = read(fd, (uint8_t *) buf + off, size - off);
                 if (k <= 0)
                         return -ECONNRESET;
@@ -468,38 +445,102 @@ static int read_exact(int fd, void *buf, size_t size, long long deadline) {
         return 0;
 }
 
-int harness_raw_ws_read_close(int fd, int timeout_ms) {
+int harness_raw_ws_handshake(int fd, int timeout_ms, void (*wait)(void *userdata), void *userdata) {
+        static const char request[] = "GET / HTTP/1.1\r\n"
+                                      "Host: 127.0.0.1\r\n"
+                                      "Upgrade: websocket\r\n"
+                                      "Connection: Upgrade\r\n"
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                      "Sec-WebSocket-Version: 13\r\n\r\n";
         long long deadline = harness_now_ms() + timeout_ms;
+        char buf[4096];
+        size_t n = 0;
+        ssize_t k;
+
+        k = send(fd, request, sizeof request - 1, MSG_NOSIGNAL);
+        if (k != (ssize_t) sizeof request - 1)
+                return k < 0 ? -errno : -EIO;
+        /* Read the response headers byte by byte so that no frame byte is swallowed. */
+        while (n < 4 || memcmp(buf + n - 4, "\r\n\r\n", 4) != 0) {
+                int r;
+
+                if (n == sizeof buf - 1)
+                        return -EPROTO;
+                r = read_exact(fd, buf + n, 1, deadline, wait, userdata);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        buf[n] = 0;
+        /* The accept key of RFC 6455's own example, which uses the same key. */
+        if (!strstr(buf, " 101 ") || !strstr(buf, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
+                return -EPROTO;
+        return 0;
+}
+
+int harness_raw_ws_connect(int port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd, r;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        r = connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0
+                    ? -errno
+                    : harness_raw_ws_handshake(fd, 10000, NULL, NULL);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int harness_raw_ws_read_frames(int fd, int timeout_ms, unsigned *ret_n_text, void (*wait)(void *userdata),
+                               void *userdata) {
+        long long deadline = harness_now_ms() + timeout_ms;
+        unsigned n_text = 0;
 
         for (;;) {
-                uint8_t head[2], ext[8], payload[128];
+                uint8_t head[2], ext[8], payload[4096];
+                unsigned opcode;
                 uint64_t len;
                 int r;
 
-                r = read_exact(fd, head, 2, deadline);
+                r = read_exact(fd, head, 2, deadline, wait, userdata);
                 if (r < 0)
                         return r;
+                opcode = head[0] & 0x0f;
                 len = head[1] & 0x7f;
                 if (len >= 126) {
                         size_t n = len == 126 ? 2 : 8;
-                        r = read_exact(fd, ext, n, deadline);
+                        r = read_exact(fd, ext, n, deadline, wait, userdata);
                         if (r < 0)
                                 return r;
                         len = 0;
                         for (size_t i = 0; i < n; i++)
                                 len = len << 8 | ext[i];
                 }
-                /* Server frames are not masked. */
-                while (len > 0) {
-                        size_t n = MIN(len, sizeof payload);
-                        r = read_exact(fd, payload, n, deadline);
+                /* Server frames are not masked. A close frame has at most 125 bytes: all in payload. */
+                for (uint64_t left = len; left > 0;) {
+                        size_t n = MIN(left, sizeof payload);
+
+                        r = read_exact(fd, payload, n, deadline, wait, userdata);
                         if (r < 0)
                                 return r;
-                        if ((head[0] & 0x0f) == 8)
-                                return n >= 2 ? (payload[0] << 8 | payload[1]) : 1005;
-                        len -= n;
+                        left -= n;
                 }
-                if ((head[0] & 0x0f) == 8)
-                        return 1005;
+                if (opcode == 8) {
+                        if (ret_n_text)
+                                *ret_n_text = n_text;
+                        return len >= 2 ? (payload[0] << 8 | payload[1]) : 1005;
+                }
+                if (opcode == 1)
+                        n_text++;
         }
+}
+
+int harness_raw_ws_read_close(int fd, int timeout_ms) {
+        return harness_raw_ws_read_frames(fd, timeout_ms, NULL, NULL, NULL);
 }

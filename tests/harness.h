@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define HARNESS_NOTIFY_MAX 4096
@@ -54,20 +55,36 @@ int daemon_poll(Daemon *d);
 /* Kills (if running), reaps and removes the temporary files. Safe to call twice. */
 void daemon_cleanup(Daemon *d);
 
-/* A bare WebSocket client over a blocking socket, for what the glue's client would not send:
- * handshake without subprotocol, then frames exactly as asked. */
+/* A bare WebSocket client, for what the glue's client would not send: handshake without subprotocol,
+ * then frames exactly as asked. The calls that read take `wait` (may be NULL): when given, they never
+ * block, and call wait(userdata) while no byte is ready, so that a test running the server in its own
+ * process (test-ws) turns the server's loop there. */
+
+/* Connects to 127.0.0.1:port over a blocking socket and does the handshake. Returns the fd. */
 int harness_raw_ws_connect(int port);
-/* One masked frame: `opcode` 1 text, 0 continuation, 8 close; `fin` whether it ends the message. */
+/* The client's side of the handshake on a connected socket: 0 once the server accepted it (status 101
+ * and the right accept key); -ETIMEDOUT, -ECONNRESET, or -EPROTO. */
+int harness_raw_ws_handshake(int fd, int timeout_ms, void (*wait)(void *userdata), void *userdata);
+/* Writes one masked client frame into `out` (room for size + 14 bytes) and returns its length:
+ * `opcode` 1 text, 2 binary, 0 continuation, 8 close; `fin` whether it ends the message. */
+size_t harness_raw_ws_frame(uint8_t *out, int opcode, bool fin, const void *data, size_t size);
+/* Sends one frame as harness_raw_ws_frame() makes it. */
 int harness_raw_ws_send(int fd, int opcode, bool fin, const void *data, size_t size);
-/* Reads frames (skipping others) until a close frame, and returns its status code; -ETIMEDOUT, or
- * -ECONNRESET when the connection ended without one. */
+/* Reads server frames until a close frame, and returns its status code (1005 when it has none);
+ * -ETIMEDOUT, or -ECONNRESET when the connection ended without one. Counts the text frames before the
+ * close in *ret_n_text when given. */
+int harness_raw_ws_read_frames(int fd, int timeout_ms, unsigned *ret_n_text, void (*wait)(void *userdata),
+                               void *userdata);
+/* harness_raw_ws_read_frames() without counting or `wait`, for a server in another process. */
 int harness_raw_ws_read_close(int fd, int timeout_ms);
 
-/* Keeps only the tests named on the command line (exact names, or a prefix ending in '*'); all when
- * none is named. A name that matches nothing is an error: exits 1, so a typo cannot pass. Returns the
- * new count. */
+/* The main() of an integration test: runs, as cmocka group `name`, the tests named on the command
+ * line (exact names, or a prefix ending in '*'); all when none is named. A name that matches nothing
+ * is an error: exits 1, so a typo cannot pass. Each test without a setup of its own runs between
+ * `setup` and `teardown`, the file's fixture: a fresh daemon for every test. */
 struct CMUnitTest;
-size_t harness_select_tests(struct CMUnitTest *tests, size_t n, int argc, char *argv[]);
+int harness_run_tests(const char *name, struct CMUnitTest *tests, size_t n, int (*setup)(void **state),
+                      int (*teardown)(void **state), int argc, char *argv[]);
 
 /* Whether a process with that pid exists (zombies count as gone). */
 bool harness_pid_alive(pid_t pid);

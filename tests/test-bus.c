@@ -108,6 +108,25 @@ static void assert_error_frame(TestClient *c, size_t i, const char *code) {
         json_decref(j);
 }
 
+/* Sends a valid job request, which the bus forwards to every scheduler. */
+static void send_job(TestClient *c, int priority, int runtime) {
+        char frame[128];
+
+        (void) snprintf(frame, sizeof frame,
+                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %d}}",
+                        priority, runtime);
+        assert_int_equal(test_client_send(c, frame), 0);
+}
+
+/* After the bus refused something from another client: `producer` and `scheduler` are served as
+ * before, a job from one reaches the other (its first message), and neither was closed. */
+static void check_still_served(TestClient *producer, TestClient *scheduler, int priority, int runtime) {
+        send_job(producer, priority, runtime);
+        assert_int_equal(test_client_wait_messages(scheduler, 1, 5000), 0);
+        assert_false(scheduler->closed);
+        assert_false(producer->closed);
+}
+
 static void test_ready_and_status(void **state) {
         Fixture *f = *state;
         TestClient *p, *s;
@@ -116,10 +135,7 @@ static void test_ready_and_status(void **state) {
         s = connect_as(f, "scheduler");
         p = connect_as(f, "producer");
         assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 1", 5000), 0);
-        assert_int_equal(
-                test_client_send(
-                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 3}}"),
-                0);
+        send_job(p, 1, 3);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         assert_int_equal(daemon_wait_status(&f->bus, "forwarded 1, dropped 0, errors 0", 5000), 0);
         test_client_close(s);
@@ -171,10 +187,7 @@ static void test_not_back_to_sender(void **state) {
         Fixture *f = *state;
         TestClient *a = connect_as(f, "scheduler"), *b = connect_as(f, "scheduler");
 
-        assert_int_equal(
-                test_client_send(
-                        a, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 1}}"),
-                0);
+        send_job(a, 5, 1);
         assert_int_equal(test_client_wait_messages(b, 1, 5000), 0);
         test_net_run_for(f->net, 150);
         assert_int_equal(a->n_messages, 0);
@@ -185,10 +198,7 @@ static void test_unregistered_sender_accepted(void **state) {
         Fixture *f = *state;
         TestClient *s = connect_as(f, "scheduler"), *anon = connect_as(f, NULL);
 
-        assert_int_equal(
-                test_client_send(
-                        anon, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"),
-                0);
+        send_job(anon, 3, 2);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         test_net_run_for(f->net, 100);
         assert_int_equal(anon->n_messages, 0);
@@ -198,10 +208,7 @@ static void test_dropped_without_scheduler(void **state) {
         Fixture *f = *state;
         TestClient *p = connect_as(f, "producer");
 
-        assert_int_equal(
-                test_client_send(
-                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 3, \"runtime\": 2}}"),
-                0);
+        send_job(p, 3, 2);
         assert_int_equal(daemon_wait_log(&f->bus, "state=dropped", 1, 5000), 0);
         assert_int_equal(daemon_wait_status(&f->bus, "forwarded 0, dropped 1", 5000), 0);
         assert_true(daemon_count_log(&f->bus, "Job 1 dropped") == 1);
@@ -246,10 +253,7 @@ static void test_every_error_code(void **state) {
         }
         /* The connection is kept and still works. */
         assert_false(c->closed);
-        assert_int_equal(
-                test_client_send(
-                        c, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 0, \"runtime\": 0}}"),
-                0);
+        send_job(c, 0, 0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         assert_int_equal(s->n_messages, 1);
         char needle[64];
@@ -284,13 +288,7 @@ static void test_oversized_frame(void **state) {
         free(data);
 
         /* Everybody else is served as before. */
-        assert_int_equal(
-                test_client_send(
-                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"),
-                0);
-        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
-        assert_false(s->closed);
-        assert_false(p->closed);
+        check_still_served(p, s, 4, 1);
 }
 
 static void test_frame_just_under_limit(void **state) {
@@ -353,10 +351,7 @@ static void test_slow_reader_closed(void **state) {
         assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 1", 10000), 0);
 
         /* The bus goes on serving the others. */
-        assert_int_equal(
-                test_client_send(
-                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 4, \"runtime\": 1}}"),
-                0);
+        send_job(p, 4, 1);
         assert_int_equal(test_client_wait_messages(fast, sent + 1, 5000), 0);
         close(slow);
 }
@@ -380,10 +375,7 @@ static void test_many_clients(void **state) {
         }
         assert_int_equal(daemon_wait_status(&f->bus, "schedulers 200", 10000), 0);
         p = connect_as(f, "producer");
-        assert_int_equal(
-                test_client_send(
-                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"),
-                0);
+        send_job(p, 7, 3);
         for (size_t i = 0; i < N; i++)
                 assert_int_equal(test_client_wait_messages(c[i], 1, 10000), 0);
 }
@@ -417,11 +409,7 @@ static void test_max_clients(void **state) {
         assert_true(test_client_connect(f->net, f->url, &c) < 0);
         assert_int_equal(daemon_wait_log(&f->bus, "--max-clients", 1, 5000), 0);
         /* The two served clients are unharmed. */
-        assert_int_equal(
-                test_client_send(
-                        b, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 7, \"runtime\": 3}}"),
-                0);
-        assert_int_equal(test_client_wait_messages(a, 1, 5000), 0);
+        check_still_served(b, a, 7, 3);
 }
 
 static void test_exit_idle(void **state) {
@@ -469,12 +457,7 @@ static void test_too_many_bad_frames(void **state) {
         for (size_t i = 0; i < bad->n_messages; i++)
                 assert_error_frame(bad, i, "invalid_json");
         assert_int_equal(daemon_wait_log(&f->bus, "too many bad frames", 1, 5000), 0);
-
-        assert_int_equal(
-                test_client_send(
-                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"),
-                0);
-        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        check_still_served(p, s, 1, 1);
 }
 
 static void test_forward_too_large(void **state) {
@@ -502,13 +485,7 @@ static void test_forward_too_large(void **state) {
         json_decref(j);
 
         /* Nobody was disconnected and the next job goes through. */
-        assert_int_equal(
-                test_client_send(
-                        p, "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1}}"),
-                0);
-        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
-        assert_false(s->closed);
-        assert_false(p->closed);
+        check_still_served(p, s, 1, 1);
 }
 
 static void test_listen_by_hand(void **state) {
@@ -548,27 +525,25 @@ static void test_bad_usage(void **state) {
 
 int main(int argc, char *argv[]) {
         struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_ready_and_status, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_broadcast, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_not_back_to_sender, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unregistered_sender_accepted, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dropped_without_scheduler, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_every_error_code, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_frame_just_under_limit, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_slow_reader_closed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sigterm, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_exit_idle, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_silent_client_closed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_too_many_bad_frames, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_forward_too_large, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_listen_by_hand, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+                cmocka_unit_test(test_ready_and_status),
+                cmocka_unit_test(test_broadcast),
+                cmocka_unit_test(test_not_back_to_sender),
+                cmocka_unit_test(test_unregistered_sender_accepted),
+                cmocka_unit_test(test_dropped_without_scheduler),
+                cmocka_unit_test(test_every_error_code),
+                cmocka_unit_test(test_oversized_frame),
+                cmocka_unit_test(test_frame_just_under_limit),
+                cmocka_unit_test(test_slow_reader_closed),
+                cmocka_unit_test(test_many_clients),
+                cmocka_unit_test(test_sigterm),
+                cmocka_unit_test(test_max_clients),
+                cmocka_unit_test(test_exit_idle),
+                cmocka_unit_test(test_silent_client_closed),
+                cmocka_unit_test(test_too_many_bad_frames),
+                cmocka_unit_test(test_forward_too_large),
+                cmocka_unit_test(test_listen_by_hand),
+                cmocka_unit_test(test_bad_usage),
         };
 
-        size_t n = harness_select_tests(tests, ELEMENTSOF(tests), argc, argv);
-
-        return _cmocka_run_group_tests("bus", tests, n, NULL, NULL);
+        return harness_run_tests("bus", tests, ELEMENTSOF(tests), setup, teardown, argc, argv);
 }

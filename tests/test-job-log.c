@@ -3,36 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "job-log.h"
-
-/* Runs `fn` with stderr redirected to a temporary file and returns what it wrote. */
-static char *capture_stderr(void (*fn)(void)) {
-        char path[] = "/tmp/test-log-XXXXXX";
-        static char buf[8192];
-        int fd, saved;
-        ssize_t n;
-
-        fd = mkstemp(path);
-        assert_true(fd >= 0);
-        (void) unlink(path);
-        saved = dup(STDERR_FILENO);
-        assert_true(saved >= 0);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-
-        fn();
-
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        n = pread(fd, buf, sizeof buf - 1, 0);
-        assert_true(n >= 0);
-        buf[n] = 0;
-        close(fd);
-        return buf;
-}
+#include "stderr-capture.h"
 
 static void emit_job(void) {
         LogJob j = { .id = 42, .priority = 3, .runtime = 1.5, .state = JOB_EVICTED };
@@ -41,10 +16,10 @@ static void emit_job(void) {
 }
 
 static void test_plain_job_tokens(void **state) {
-        char *out;
+        const char *out;
 
         log_force_journal(false);
-        out = capture_stderr(emit_job);
+        out = stderr_capture_run(emit_job);
         assert_non_null(strstr(out, "Job 42 evicted."));
         assert_non_null(strstr(out, " job=42"));
         assert_non_null(strstr(out, " priority=3"));
@@ -63,10 +38,10 @@ static void emit_absent_fields(void) {
 }
 
 static void test_absent_fields_left_out(void **state) {
-        char *out;
+        const char *out;
 
         log_force_journal(false);
-        out = capture_stderr(emit_absent_fields);
+        out = stderr_capture_run(emit_absent_fields);
         assert_non_null(strstr(out, "bare job=7"));
         assert_null(strstr(out, "priority="));
         assert_null(strstr(out, "state="));

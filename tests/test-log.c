@@ -10,31 +10,7 @@
 
 #include "log.h"
 #include "ratelimit.h"
-
-/* Runs `fn` with stderr redirected to a temporary file and returns what it wrote. */
-static char *capture_stderr(void (*fn)(void)) {
-        char path[] = "/tmp/test-log-XXXXXX";
-        static char buf[8192];
-        int fd, saved;
-        ssize_t n;
-
-        fd = mkstemp(path);
-        assert_true(fd >= 0);
-        (void) unlink(path);
-        saved = dup(STDERR_FILENO);
-        assert_true(saved >= 0);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-
-        fn();
-
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        n = pread(fd, buf, sizeof buf - 1, 0);
-        assert_true(n >= 0);
-        buf[n] = 0;
-        close(fd);
-        return buf;
-}
+#include "stderr-capture.h"
 
 static void emit_errno(void) {
         int r = log_warning_errno(-ENOENT, "Failed to open %s: %m", "x");
@@ -44,10 +20,10 @@ static void emit_errno(void) {
 }
 
 static void test_errno_return_and_format(void **state) {
-        char *out;
+        const char *out;
 
         log_force_journal(false);
-        out = capture_stderr(emit_errno);
+        out = stderr_capture_run(emit_errno);
         assert_non_null(strstr(out, "warning: Failed to open x: No such file or directory"));
         assert_non_null(strstr(out, "error: positive errno is normalised"));
 }
@@ -58,11 +34,11 @@ static void emit_debug(void) {
 }
 
 static void test_max_level(void **state) {
-        char *out;
+        const char *out;
 
         log_force_journal(false);
         log_set_max_level(LOG_INFO);
-        out = capture_stderr(emit_debug);
+        out = stderr_capture_run(emit_debug);
         assert_null(strstr(out, "hidden"));
         assert_non_null(strstr(out, "shown"));
 }
@@ -97,18 +73,13 @@ static void emit_info(void) {
 /* JOURNAL_STREAM naming stderr's own device and inode means stderr is the journal: lines go out
  * through sd_journal_send() instead. Anything else is plain stderr. */
 static void test_journal_stream_detection(void **state) {
-        char path[] = "/tmp/test-log-XXXXXX", env[64], buf[256];
+        StderrCapture capture;
+        const char *out;
         struct stat st;
-        int fd, saved;
-        ssize_t n;
+        char env[64];
 
-        fd = mkstemp(path);
-        assert_true(fd >= 0);
-        (void) unlink(path);
-        assert_int_equal(fstat(fd, &st), 0);
-        saved = dup(STDERR_FILENO);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-
+        stderr_capture_begin(&capture);
+        assert_int_equal(fstat(capture.fd, &st), 0);
         (void) snprintf(env, sizeof env, "%llu:%llu", (unsigned long long) st.st_dev,
                         (unsigned long long) st.st_ino);
         setenv("JOURNAL_STREAM", env, 1);
@@ -121,14 +92,10 @@ static void test_journal_stream_detection(void **state) {
         log_setup("test-log");
         emit_info();
 
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        n = pread(fd, buf, sizeof buf - 1, 0);
-        assert_true(n > 0);
-        buf[n] = 0;
-        close(fd);
+        out = stderr_capture_end(&capture);
+        assert_true(strlen(out) > 0);
         /* The first went to the journal; the two others are plain lines. */
-        assert_int_equal(count_lines(buf, "where does this go"), 2);
+        assert_int_equal(count_lines(out, "where does this go"), 2);
 }
 
 static RateLimit emit_limit;
@@ -144,11 +111,11 @@ static void emit_ratelimited(void) {
 }
 
 static void test_ratelimited_lines_counted(void **state) {
-        char *out;
+        const char *out;
 
         log_force_journal(false);
         emit_limit = RATELIMIT_INIT(3600 * USEC_PER_SEC, 2);
-        out = capture_stderr(emit_ratelimited);
+        out = stderr_capture_run(emit_ratelimited);
         assert_non_null(strstr(out, "line 0"));
         assert_non_null(strstr(out, "line 1"));
         assert_null(strstr(out, "line 2"));
@@ -182,9 +149,12 @@ static void test_ratelimit_disabled(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_errno_return_and_format),  cmocka_unit_test(test_max_level),
-                cmocka_unit_test(test_field_tokens),             cmocka_unit_test(test_journal_stream_detection),
-                cmocka_unit_test(test_ratelimited_lines_counted), cmocka_unit_test(test_ratelimit),
+                cmocka_unit_test(test_errno_return_and_format),
+                cmocka_unit_test(test_max_level),
+                cmocka_unit_test(test_field_tokens),
+                cmocka_unit_test(test_journal_stream_detection),
+                cmocka_unit_test(test_ratelimited_lines_counted),
+                cmocka_unit_test(test_ratelimit),
                 cmocka_unit_test(test_ratelimit_disabled),
         };
 

@@ -123,6 +123,30 @@ static Process *start(sd_event *e, char *const argv[], char *const env[]) {
         return p;
 }
 
+/* Starts argv with its stdout and stderr into a pipe; returns the read end in *ret_out. */
+static Process *start_with_output(sd_event *e, char *const argv[], char *const env[], int *ret_out) {
+        Process *p = NULL;
+        int fds[2];
+
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        assert_int_equal(process_new(&p, e, argv, env), 0);
+        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
+        assert_int_equal(process_start(p), 0);
+        /* The output is fixed once started. */
+        assert_int_equal(process_set_output_fd(p, fds[1]), -EBUSY);
+        (void) close(fds[1]);
+        *ret_out = fds[0];
+        return p;
+}
+
+/* Checks that what began at t0 took at least min_ms, and not an order of magnitude more. */
+static void check_elapsed(long long t0, long long min_ms) {
+        long long elapsed = now_msec() - t0;
+
+        assert_true(elapsed >= min_ms);
+        assert_true(elapsed < SLACK_MSEC);
+}
+
 static void check_run(char *const argv[], ProcessResult result, int exit_status) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
@@ -183,7 +207,7 @@ static void test_command_not_found(void **state) {
 static void test_timeout(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
-        long long t0, elapsed;
+        long long t0;
 
         assert_int_equal(sd_event_new(&e), 0);
         assert_int_equal(process_new(&p, e, (char *[]){ "sleep", "30", NULL }, NULL), 0);
@@ -192,9 +216,7 @@ static void test_timeout(void **state) {
         assert_int_equal(process_start(p), 0);
 
         assert_int_equal(process_wait(p), PROCESS_TIMEOUT);
-        elapsed = now_msec() - t0;
-        assert_true(elapsed >= 190);
-        assert_true(elapsed < SLACK_MSEC);
+        check_elapsed(t0, 190);
         assert_int_equal(process_get_exit_status(p), 128 + SIGTERM);
 }
 
@@ -219,7 +241,7 @@ static void test_terminate(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
         _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
-        long long t0, elapsed;
+        long long t0;
 
         assert_int_equal(sd_event_new(&e), 0);
         t0 = now_msec();
@@ -229,41 +251,35 @@ static void test_terminate(void **state) {
                          0);
 
         assert_int_equal(process_wait(p), PROCESS_TERMINATED);
-        elapsed = now_msec() - t0;
-        assert_true(elapsed >= 90);
-        assert_true(elapsed < SLACK_MSEC);
+        check_elapsed(t0, 90);
         assert_int_equal(process_get_exit_status(p), 128 + SIGTERM);
+}
+
+/* Starts `sh -c script` with that grace and its output in a pipe (read end in *ret_out), and returns
+ * once the script printed "ready": its traps are in place, SIGTERM may come. */
+static Process *start_ready(sd_event *e, const char *script, uint64_t grace_usec, int *ret_out) {
+        Process *p = start_with_output(e, (char *[]){ "sh", "-c", (char *) script, NULL }, NULL, ret_out);
+        char buf[64];
+
+        assert_int_equal(process_set_grace(p, grace_usec), 0);
+        read_until(*ret_out, buf, sizeof buf, "ready", SLACK_MSEC);
+        assert_non_null(strstr(buf, "ready"));
+        return p;
 }
 
 static void test_terminate_grace_sigkill(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
         _cleanup_close_ int out = -EBADF;
-        long long t0, elapsed;
-        char buf[64];
-        int fds[2];
+        long long t0;
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-        out = fds[0];
-        assert_int_equal(
-                process_new(&p, e, (char *[]){ "sh", "-c", "trap '' TERM; echo ready; exec sleep 30", NULL },
-                            NULL),
-                0);
-        assert_int_equal(process_set_grace(p, 200 * USEC_PER_MSEC), 0);
-        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
-        assert_int_equal(process_start(p), 0);
-        (void) close(fds[1]);
-        /* SIGTERM only once the trap is in place. */
-        read_until(out, buf, sizeof buf, "ready", SLACK_MSEC);
-        assert_non_null(strstr(buf, "ready"));
+        p = start_ready(e, "trap '' TERM; echo ready; exec sleep 30", 200 * USEC_PER_MSEC, &out);
 
         t0 = now_msec();
         assert_int_equal(process_terminate(p), 0);
         assert_int_equal(process_wait(p), PROCESS_TERMINATED);
-        elapsed = now_msec() - t0;
-        assert_true(elapsed >= 190);
-        assert_true(elapsed < SLACK_MSEC);
+        check_elapsed(t0, 190);
         assert_int_equal(process_get_exit_status(p), 128 + SIGKILL);
 }
 
@@ -275,26 +291,13 @@ static void test_terminate_signals_group(void **state) {
         _cleanup_close_ int out = -EBADF;
         long long t0;
         char buf[256];
-        int fds[2];
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-        out = fds[0];
-        assert_int_equal(
-                process_new(&p, e,
-                            (char *[]){ "sh", "-c",
-                                        "trap 'wait; exit 0' TERM; "
-                                        "sh -c 'trap \"echo member-term; exit 0\" TERM; echo ready; "
-                                        "while :; do sleep 0.05; done' & wait",
-                                        NULL },
-                            NULL),
-                0);
-        assert_int_equal(process_set_grace(p, 3 * USEC_PER_SEC), 0);
-        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
-        assert_int_equal(process_start(p), 0);
-        (void) close(fds[1]);
-        read_until(out, buf, sizeof buf, "ready", SLACK_MSEC);
-        assert_non_null(strstr(buf, "ready"));
+        p = start_ready(e,
+                        "trap 'wait; exit 0' TERM; "
+                        "sh -c 'trap \"echo member-term; exit 0\" TERM; echo ready; "
+                        "while :; do sleep 0.05; done' & wait",
+                        3 * USEC_PER_SEC, &out);
 
         t0 = now_msec();
         assert_int_equal(process_terminate(p), 0);
@@ -318,7 +321,9 @@ static Process *start_with_grandchild(sd_event *e, const char *pid_file, bool le
         return p;
 }
 
-static void test_timeout_kills_grandchild(void **state) {
+/* Starts a shell that leaves a grandchild in its group, lets `end` finish the shell, and checks
+ * that the grandchild goes with it. */
+static void check_grandchild_gone(bool leader_waits, void (*end)(Process *p)) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
         char path[64];
@@ -326,41 +331,37 @@ static void test_timeout_kills_grandchild(void **state) {
 
         assert_int_equal(sd_event_new(&e), 0);
         make_temp(path, sizeof path);
-        p = start_with_grandchild(e, path, true, &gc);
-        assert_int_equal(process_set_timeout(p, 200 * USEC_PER_MSEC), 0);
-        assert_int_equal(process_wait(p), PROCESS_TIMEOUT);
+        p = start_with_grandchild(e, path, leader_waits, &gc);
+        end(p);
         assert_true(wait_pid_gone(gc, 2000));
         (void) unlink(path);
+}
+
+static void end_by_timeout(Process *p) {
+        assert_int_equal(process_set_timeout(p, 200 * USEC_PER_MSEC), 0);
+        assert_int_equal(process_wait(p), PROCESS_TIMEOUT);
+}
+
+static void end_by_terminate(Process *p) {
+        assert_int_equal(process_terminate(p), 0);
+        assert_int_equal(process_wait(p), PROCESS_TERMINATED);
+}
+
+static void end_by_leader_exit(Process *p) {
+        assert_int_equal(process_wait(p), PROCESS_SUCCESS);
+        assert_int_equal(process_get_exit_status(p), 0);
+}
+
+static void test_timeout_kills_grandchild(void **state) {
+        check_grandchild_gone(true, end_by_timeout);
 }
 
 static void test_terminate_kills_grandchild(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
-        _cleanup_(process_freep) Process *p = NULL;
-        char path[64];
-        pid_t gc;
-
-        assert_int_equal(sd_event_new(&e), 0);
-        make_temp(path, sizeof path);
-        p = start_with_grandchild(e, path, true, &gc);
-        assert_int_equal(process_terminate(p), 0);
-        assert_int_equal(process_wait(p), PROCESS_TERMINATED);
-        assert_true(wait_pid_gone(gc, 2000));
-        (void) unlink(path);
+        check_grandchild_gone(true, end_by_terminate);
 }
 
 static void test_leader_exit_kills_grandchild(void **state) {
-        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
-        _cleanup_(process_freep) Process *p = NULL;
-        char path[64];
-        pid_t gc;
-
-        assert_int_equal(sd_event_new(&e), 0);
-        make_temp(path, sizeof path);
-        p = start_with_grandchild(e, path, false, &gc);
-        assert_int_equal(process_wait(p), PROCESS_SUCCESS);
-        assert_int_equal(process_get_exit_status(p), 0);
-        assert_true(wait_pid_gone(gc, 2000));
-        (void) unlink(path);
+        check_grandchild_gone(false, end_by_leader_exit);
 }
 
 typedef struct CallLog {
@@ -481,23 +482,16 @@ static void test_env_extra(void **state) {
         _cleanup_(process_freep) Process *p = NULL;
         _cleanup_close_ int out = -EBADF;
         char buf[256];
-        int fds[2];
 
         assert_int_equal(setenv("TEST_PROCESS_INHERITED", "kept", 1), 0);
         assert_int_equal(setenv("TEST_PROCESS_OVERRIDDEN", "old", 1), 0);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-        out = fds[0];
-        assert_int_equal(process_new(&p, e,
-                                     (char *[]){ "sh", "-c",
-                                                 "echo \"$TEST_PROCESS_INHERITED $TEST_PROCESS_OVERRIDDEN "
-                                                 "$SCHED_JOB_ID\"; env | grep -c TEST_PROCESS_OVERRIDDEN=",
-                                                 NULL },
-                                     (char *[]){ "SCHED_JOB_ID=42", "TEST_PROCESS_OVERRIDDEN=new", NULL }),
-                         0);
-        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
-        assert_int_equal(process_start(p), 0);
-        (void) close(fds[1]);
+        p = start_with_output(e,
+                              (char *[]){ "sh", "-c",
+                                          "echo \"$TEST_PROCESS_INHERITED $TEST_PROCESS_OVERRIDDEN "
+                                          "$SCHED_JOB_ID\"; env | grep -c TEST_PROCESS_OVERRIDDEN=",
+                                          NULL },
+                              (char *[]){ "SCHED_JOB_ID=42", "TEST_PROCESS_OVERRIDDEN=new", NULL }, &out);
         assert_int_equal(process_wait(p), PROCESS_SUCCESS);
 
         read_until(out, buf, sizeof buf, NULL, SLACK_MSEC);
@@ -511,17 +505,9 @@ static void test_output_fd(void **state) {
         _cleanup_(process_freep) Process *p = NULL;
         _cleanup_close_ int out = -EBADF;
         char buf[256];
-        int fds[2];
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-        out = fds[0];
-        assert_int_equal(process_new(&p, e, (char *[]){ "sh", "-c", "echo out; echo err >&2", NULL }, NULL),
-                         0);
-        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
-        assert_int_equal(process_start(p), 0);
-        assert_int_equal(process_set_output_fd(p, fds[1]), -EBUSY);
-        (void) close(fds[1]);
+        p = start_with_output(e, (char *[]){ "sh", "-c", "echo out; echo err >&2", NULL }, NULL, &out);
 
         assert_int_equal(process_wait(p), PROCESS_SUCCESS);
         read_until(out, buf, sizeof buf, NULL, SLACK_MSEC);
@@ -538,16 +524,10 @@ static void test_child_signal_state(void **state) {
         unsigned long long ignored;
         char buf[4096], *line;
         sigset_t mask;
-        int fds[2];
 
         assert_int_equal(sigaction(SIGPIPE, &(struct sigaction){ .sa_handler = SIG_IGN }, &old_pipe), 0);
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-        out = fds[0];
-        assert_int_equal(process_new(&p, e, (char *[]){ "cat", "/proc/self/status", NULL }, NULL), 0);
-        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
-        assert_int_equal(process_start(p), 0);
-        (void) close(fds[1]);
+        p = start_with_output(e, (char *[]){ "cat", "/proc/self/status", NULL }, NULL, &out);
         assert_int_equal(sigprocmask(SIG_SETMASK, NULL, &mask), 0);
         assert_true(sigismember(&mask, SIGCHLD));
         assert_int_equal(process_wait(p), PROCESS_SUCCESS);

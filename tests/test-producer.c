@@ -226,15 +226,10 @@ static void test_bad_usage(void **state) {
 
 int main(int argc, char *argv[]) {
         struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_count_and_period, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_seed_reproducible, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_fixed_values, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bus_lost, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+                cmocka_unit_test(test_count_and_period), cmocka_unit_test(test_seed_reproducible),
+                cmocka_unit_test(test_fixed_values),     cmocka_unit_test(test_unreachable),
+                cmocka_unit_test(test_bus_lost),         cmocka_unit_test(test_bad_usage),
         };
 
-        size_t n = harness_select_tests(tests, ELEMENTSOF(tests), argc, argv);
-
-        return _cmocka_run_group_tests("producer", tests, n, NULL, NULL);
+        return harness_run_tests("producer", tests, ELEMENTSOF(tests), setup, teardown, argc, argv);
 }

@@ -230,6 +230,17 @@ static void test_invalid_payload(void **state) {
                 assert_int_equal(frame_error(inputs[i]), PROTOCOL_INVALID_PAYLOAD);
 }
 
+/* Each value between `head` and `tail` makes a frame that is rejected with `expected`. */
+static void check_values_rejected(const char *head, const char *const *values, size_t n, const char *tail,
+                                  ProtocolError expected) {
+        for (size_t i = 0; i < n; i++) {
+                char buf[256];
+
+                (void) snprintf(buf, sizeof(buf), "%s%s%s", head, values[i], tail);
+                assert_int_equal(frame_error(buf), expected);
+        }
+}
+
 static void test_invalid_priority(void **state) {
         static const char *const values[] = {
                 "11",
@@ -247,14 +258,9 @@ static void test_invalid_priority(void **state) {
                 "-9223372036854775808",
                 "9223372036854775807",
         };
-        char buf[256];
 
-        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
-                (void) snprintf(buf, sizeof(buf),
-                                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":%s,\"runtime\":1}}",
-                                values[i]);
-                assert_int_equal(frame_error(buf), PROTOCOL_INVALID_PRIORITY);
-        }
+        check_values_rejected("{\"cmd\":\"job_request\",\"payload\":{\"priority\":", values,
+                              ELEMENTSOF(values), ",\"runtime\":1}}", PROTOCOL_INVALID_PRIORITY);
         assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"runtime\":1}}"),
                          PROTOCOL_INVALID_PRIORITY);
         /* Priority is checked before runtime. */
@@ -277,14 +283,9 @@ static void test_invalid_runtime(void **state) {
                 "1e308",
                 "9223372036854775807",
         };
-        char buf[256];
 
-        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
-                (void) snprintf(buf, sizeof(buf),
-                                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":%s}}",
-                                values[i]);
-                assert_int_equal(frame_error(buf), PROTOCOL_INVALID_RUNTIME);
-        }
+        check_values_rejected("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":", values,
+                              ELEMENTSOF(values), "}}", PROTOCOL_INVALID_RUNTIME);
         assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1}}"),
                          PROTOCOL_INVALID_RUNTIME);
 }

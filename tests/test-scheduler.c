@@ -431,21 +431,19 @@ static void test_bad_usage(void **state) {
 
 int main(int argc, char *argv[]) {
         struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_eviction_rules, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pending_order, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_evicted_group_gone, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_failed_and_output, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_payloads, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bus_restart, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_max_pending, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sigterm_terminates_jobs, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_no_bus_at_start, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_scope_without_manager, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+                cmocka_unit_test(test_eviction_rules),
+                cmocka_unit_test(test_pending_order),
+                cmocka_unit_test(test_timeout_kills_group),
+                cmocka_unit_test(test_evicted_group_gone),
+                cmocka_unit_test(test_failed_and_output),
+                cmocka_unit_test(test_bad_payloads),
+                cmocka_unit_test(test_bus_restart),
+                cmocka_unit_test(test_max_pending),
+                cmocka_unit_test(test_sigterm_terminates_jobs),
+                cmocka_unit_test(test_no_bus_at_start),
+                cmocka_unit_test(test_scope_without_manager),
+                cmocka_unit_test(test_bad_usage),
         };
 
-        size_t n = harness_select_tests(tests, ELEMENTSOF(tests), argc, argv);
-
-        return _cmocka_run_group_tests("scheduler", tests, n, NULL, NULL);
+        return harness_run_tests("scheduler", tests, ELEMENTSOF(tests), setup, teardown, argc, argv);
 }

@@ -19,33 +19,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "harness.h"
 #include "log.h"
 #include "ws.h"
 
 #define MAX_PEERS 256
-
-static long long now_ms(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A listening socket on 127.0.0.1 with an ephemeral port. */
-static int listen_tcp(int *ret_port) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
-        assert_int_equal(listen(fd, 512), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
-        *ret_port = ntohs(sa.sin_port);
-        return fd;
-}
 
 /* What the test saw of one connection; the WsConn's userdata. */
 typedef struct Peer {
@@ -202,7 +181,8 @@ static Fixture *fixture_new(const WsConfig *server_config, const WsConfig *clien
                 ws_context_new(&f->server.ctx, f->event, server_config, sh ?: &handlers, &f->server), 0);
         assert_int_equal(ws_context_new(&f->client.ctx, f->event, client_config, &handlers, &f->client), 0);
 
-        fd = listen_tcp(&f->port);
+        fd = harness_listen_tcp(&f->port);
+        assert_true(fd >= 0);
         assert_int_equal(ws_context_listen(f->server.ctx, fd), 0);
         (void) snprintf(f->url, sizeof f->url, "ws://127.0.0.1:%d/", f->port);
         return f;
@@ -219,10 +199,10 @@ typedef bool (*Condition)(Fixture *f, const void *arg);
 
 /* Runs the loop until cond holds or timeout_ms passes; returns whether it holds. */
 static bool run_until(Fixture *f, Condition cond, const void *arg, int timeout_ms) {
-        long long deadline = now_ms() + timeout_ms;
+        long long deadline = harness_now_ms() + timeout_ms;
 
         while (!cond(f, arg)) {
-                if (now_ms() >= deadline)
+                if (harness_now_ms() >= deadline)
                         return false;
                 assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
         }
@@ -230,9 +210,9 @@ static bool run_until(Fixture *f, Condition cond, const void *arg, int timeout_m
 }
 
 static void run_for(Fixture *f, int ms) {
-        long long deadline = now_ms() + ms;
+        long long deadline = harness_now_ms() + ms;
 
-        while (now_ms() < deadline)
+        while (harness_now_ms() < deadline)
                 assert_true(sd_event_run(f->event, 5 * USEC_PER_MSEC) >= 0);
 }
 
@@ -306,7 +286,7 @@ static int raw_connect(Fixture *f) {
 
 static void raw_send(Fixture *f, int fd, const void *data, size_t size) {
         const char *p = data;
-        long long deadline = now_ms() + 5000;
+        long long deadline = harness_now_ms() + 5000;
 
         while (size > 0) {
                 ssize_t n = send(fd, p, size, MSG_NOSIGNAL);
@@ -317,7 +297,7 @@ static void raw_send(Fixture *f, int fd, const void *data, size_t size) {
                         continue;
                 }
                 assert_true(n < 0 && errno == EAGAIN);
-                assert_true(now_ms() < deadline);
+                assert_true(harness_now_ms() < deadline);
                 assert_true(sd_event_run(f->event, 1 * USEC_PER_MSEC) >= 0);
         }
 }
@@ -325,14 +305,14 @@ static void raw_send(Fixture *f, int fd, const void *data, size_t size) {
 /* Reads into buf (NUL-terminated) until `needle` shows up, or returns -ETIMEDOUT or -ECONNRESET. */
 static int raw_read_until(Fixture *f, int fd, char *buf, size_t size, size_t *len, const char *needle,
                           size_t needle_len) {
-        long long deadline = now_ms() + 5000;
+        long long deadline = harness_now_ms() + 5000;
 
         for (;;) {
                 ssize_t n;
 
                 if (memmem(buf, *len, needle, needle_len))
                         return 0;
-                if (now_ms() >= deadline)
+                if (harness_now_ms() >= deadline)
                         return -ETIMEDOUT;
                 n = recv(fd, buf + *len, size - 1 - *len, 0);
                 if (n == 0)
@@ -349,47 +329,18 @@ static int raw_read_until(Fixture *f, int fd, char *buf, size_t size, size_t *le
         }
 }
 
-static int raw_handshake(Fixture *f) {
-        static const char request[] = "GET / HTTP/1.1\r\n"
-                                      "Host: 127.0.0.1\r\n"
-                                      "Upgrade: websocket\r\n"
-                                      "Connection: Upgrade\r\n"
-                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                      "Sec-WebSocket-Version: 13\r\n\r\n";
-        char buf[4096] = {};
-        size_t len = 0;
-        int fd = raw_connect(f);
+/* The raw peer's reads turn the loop: the server it talks to runs in this process. */
+static void raw_wait(void *userdata) {
+        Fixture *f = userdata;
 
-        raw_send(f, fd, request, strlen(request));
-        assert_int_equal(raw_read_until(f, fd, buf, sizeof buf, &len, "\r\n\r\n", 4), 0);
-        assert_non_null(strstr(buf, " 101 "));
-        /* The accept key of RFC 6455's own example. */
-        assert_non_null(strstr(buf, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
-        return fd;
+        assert_true(sd_event_run(f->event, 1 * USEC_PER_MSEC) >= 0);
 }
 
-/* One client frame (masked, as RFC 6455 wants), header and payload. */
-static size_t raw_frame(unsigned char *out, bool fin, unsigned opcode, const char *data, size_t size) {
-        static const unsigned char mask[4] = { 0x11, 0x22, 0x33, 0x44 };
-        size_t n = 0;
+static int raw_handshake(Fixture *f) {
+        int fd = raw_connect(f);
 
-        out[n++] = (unsigned char) ((fin ? 0x80 : 0) | opcode);
-        if (size < 126)
-                out[n++] = (unsigned char) (0x80 | size);
-        else if (size < 65536) {
-                out[n++] = 0x80 | 126;
-                out[n++] = (unsigned char) (size >> 8);
-                out[n++] = (unsigned char) size;
-        } else {
-                out[n++] = 0x80 | 127;
-                for (int i = 7; i >= 0; i--)
-                        out[n++] = (unsigned char) ((uint64_t) size >> (8 * i));
-        }
-        memcpy(out + n, mask, 4);
-        n += 4;
-        for (size_t i = 0; i < size; i++)
-                out[n + i] = (unsigned char) data[i] ^ mask[i % 4];
-        return n + size;
+        assert_int_equal(harness_raw_ws_handshake(fd, 5000, raw_wait, f), 0);
+        return fd;
 }
 
 static void raw_send_frame(Fixture *f, int fd, bool fin, unsigned opcode, const char *data, size_t size) {
@@ -397,74 +348,13 @@ static void raw_send_frame(Fixture *f, int fd, bool fin, unsigned opcode, const 
         size_t n;
 
         assert_non_null(buf);
-        n = raw_frame(buf, fin, opcode, data, size);
+        n = harness_raw_ws_frame(buf, (int) opcode, fin, data, size);
         raw_send(f, fd, buf, n);
         free(buf);
 }
 
-/* Reads server frames, while running the loop, until a close frame; returns its code (1005 when it
- * has none, -1 when the connection ends first or timeout_ms passes). Counts the complete text
- * frames before it in *ret_n_text when given. */
-static int raw_read_frames(Fixture *f, int fd, int timeout_ms, unsigned *ret_n_text) {
-        static char buf[1 << 20];
-        size_t len = 0;
-        long long deadline = now_ms() + timeout_ms;
-        unsigned n_text = 0;
-
-        while (now_ms() < deadline) {
-                ssize_t n = recv(fd, buf + len, sizeof buf - len, 0);
-                size_t pos = 0;
-
-                if (n > 0)
-                        len += (size_t) n;
-                else if (n == 0 || errno != EAGAIN)
-                        return -1;
-                else
-                        assert_true(sd_event_run(f->event, 1 * USEC_PER_MSEC) >= 0);
-
-                /* Take whole frames; server frames are not masked. */
-                while (len - pos >= 2) {
-                        unsigned opcode = (unsigned char) buf[pos] & 0x0f;
-                        uint64_t plen = (unsigned char) buf[pos + 1] & 0x7f;
-                        size_t hlen = 2;
-
-                        if (plen == 126) {
-                                if (len - pos < 4)
-                                        break;
-                                plen = (uint64_t) (unsigned char) buf[pos + 2] << 8 |
-                                       (unsigned char) buf[pos + 3];
-                                hlen = 4;
-                        } else if (plen == 127) {
-                                if (len - pos < 10)
-                                        break;
-                                plen = 0;
-                                for (int i = 0; i < 8; i++)
-                                        plen = plen << 8 | (unsigned char) buf[pos + 2 + i];
-                                hlen = 10;
-                        }
-                        assert_true(hlen + plen <= sizeof buf);
-                        if (len - pos < hlen + plen)
-                                break;
-                        if (opcode == 0x8) {
-                                if (ret_n_text)
-                                        *ret_n_text = n_text;
-                                return plen >= 2 ? (unsigned char) buf[pos + hlen] << 8 |
-                                                           (unsigned char) buf[pos + hlen + 1]
-                                                 : 1005;
-                        }
-                        if (opcode == 0x1)
-                                n_text++;
-                        pos += hlen + plen;
-                }
-                /* Keep the start of a frame that is not complete yet. */
-                memmove(buf, buf + pos, len - pos);
-                len -= pos;
-        }
-        return -1;
-}
-
 static int raw_read_close(Fixture *f, int fd) {
-        return raw_read_frames(f, fd, 5000, NULL);
+        return harness_raw_ws_read_frames(fd, 5000, NULL, raw_wait, f);
 }
 
 /* ---- tests ---- */
@@ -593,7 +483,7 @@ static void test_queue_overflow(void **state) {
 
         /* Once the peer reads again it gets what was in flight, then the close code. An error
          * close drops the queue: everything but those 64 arrived. */
-        assert_int_equal(raw_read_frames(f, fd, 8000, &received), WS_CLOSE_POLICY);
+        assert_int_equal(harness_raw_ws_read_frames(fd, 8000, &received, raw_wait, f), WS_CLOSE_POLICY);
         assert_int_equal(received, sent - 64);
         raw_send_frame(f, fd, true, 0x8, "\x03\xf0", 2); /* answer the close with its code */
         assert_true(run_until(f, cond_peer_closed, s, 5000));
@@ -670,19 +560,19 @@ static void test_many_clients(void **state) {
 
 static void test_connect_refused(void **state) {
         Fixture *f = fixture_new(NULL, NULL, NULL);
-        int port, fd = listen_tcp(&port);
+        int port = harness_free_port();
         long long start;
         WsConn *c = NULL;
         Peer *p;
         char url[64];
 
-        close(fd); /* nobody listens there now */
+        assert_true(port > 0);
         (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d/", port);
-        start = now_ms();
+        start = harness_now_ms();
         assert_int_equal(ws_context_connect(f->client.ctx, url, &c), 0);
         p = peer_new(&f->client, c);
         assert_true(run_until(f, cond_flag, &p->connect_error, 5000));
-        assert_true(now_ms() - start < 2000);
+        assert_true(harness_now_ms() - start < 2000);
         run_for(f, 50);
         assert_false(p->closed);
         assert_int_equal(f->client.n_closed, 0);
@@ -787,7 +677,7 @@ static void test_reset_mid_frame(void **state) {
         s = f->server.peers[0];
 
         /* A header announcing 1000 bytes, 10 of them, then a reset. */
-        n = raw_frame(frame, true, 0x1, "0123456789", 10);
+        n = harness_raw_ws_frame(frame, 0x1, true, "0123456789", 10);
         frame[1] = 0x80 | 126;
         memmove(frame + 4, frame + 2, n - 2);
         frame[2] = 1000 >> 8;
@@ -894,9 +784,9 @@ static void test_send_from_timer(void **state) {
         assert_int_equal(sd_event_add_time_relative(f->event, &t, CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 1,
                                                     on_timer_send, f),
                          0);
-        start = now_ms();
+        start = harness_now_ms();
         assert_true(wait_message(f, f->client.peers[0], 1));
-        assert_true(now_ms() - start < 1000);
+        assert_true(harness_now_ms() - start < 1000);
         assert_string_equal(f->client.peers[0]->last, "tick");
         sd_event_source_unref(t);
         fixture_free(f);
@@ -919,8 +809,8 @@ static void test_idle_no_spin(void **state) {
         connect_clients(f, 2);
         exchange(f, f->client.peers[0], f->server.peers[0], 10, 1);
         before = cpu_ms();
-        start = now_ms();
-        while (now_ms() - start < 1000) {
+        start = harness_now_ms();
+        while (harness_now_ms() - start < 1000) {
                 assert_true(sd_event_run(f->event, 100 * USEC_PER_MSEC) >= 0);
                 wakeups++;
         }
@@ -961,10 +851,10 @@ static void test_ping_hangup(void **state) {
 
         /* A raw peer that never answers is hung up on. */
         fd = raw_handshake(f);
-        start = now_ms();
+        start = harness_now_ms();
         assert_true(wait_count(f, &f->server.n_open, 2));
         assert_true(run_until(f, cond_peer_closed, f->server.peers[1], 8000));
-        assert_true(now_ms() - start >= 1000);
+        assert_true(harness_now_ms() - start >= 1000);
         assert_false(c->closed);
         assert_false(f->server.peers[0]->closed);
         close(fd);
@@ -984,7 +874,7 @@ static void test_throughput(void **state) {
         connect_clients(f, receivers + 1);
         producer = f->client.peers[receivers];
 
-        start = now_ms();
+        start = harness_now_ms();
         while (sent < n) {
                 while (sent < n && ws_conn_queued_messages(producer->conn) < 2000) {
                         char text[80];
@@ -999,13 +889,13 @@ static void test_throughput(void **state) {
         }
         want = n * receivers;
         total = 0;
-        while (total < want && now_ms() - start < 60000) {
+        while (total < want && harness_now_ms() - start < 60000) {
                 assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
                 total = 0;
                 for (unsigned k = 0; k < receivers; k++)
                         total += f->client.peers[k]->n_messages;
         }
-        ms = now_ms() - start;
+        ms = harness_now_ms() - start;
         assert_int_equal(total, want);
         for (unsigned k = 0; k < receivers; k++)
                 assert_false(f->client.peers[k]->out_of_order);
