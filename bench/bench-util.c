@@ -44,17 +44,22 @@ double bench_percentile(double *v, size_t n, double p) {
         return v[rank - 1];
 }
 
-double bench_median(const double *v, size_t n) {
-        _cleanup_free_ double *copy = NULL;
+double bench_median_field(const void *base, size_t n, size_t stride, size_t offset) {
+        _cleanup_free_ double *v = NULL;
 
         if (n == 0)
                 return 0;
-        copy = malloc(n * sizeof *copy);
-        if (!copy)
+        v = malloc(n * sizeof *v);
+        if (!v)
                 abort();
-        memcpy(copy, v, n * sizeof *copy);
-        qsort(copy, n, sizeof *copy, compare_double);
-        return n % 2 ? copy[n / 2] : (copy[n / 2 - 1] + copy[n / 2]) / 2;
+        for (size_t i = 0; i < n; i++)
+                v[i] = *(const double *) ((const char *) base + i * stride + offset);
+        qsort(v, n, sizeof *v, compare_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double bench_median(const double *v, size_t n) {
+        return bench_median_field(v, n, sizeof *v, 0);
 }
 
 static void cpu_model(char *buf, size_t size) {

@@ -14,6 +14,9 @@
 #define NSEC_PER_SEC  UINT64_C(1000000000)
 #define NSEC_PER_MSEC UINT64_C(1000000)
 
+/* The most runs (--runs) a benchmark takes: its per-run arrays are sized by it. */
+#define BENCH_RUNS_MAX 100
+
 /* CLOCK_MONOTONIC in nanoseconds: the same clock in every process of the machine. */
 uint64_t bench_now_ns(void);
 void bench_sleep_ns(uint64_t ns);
@@ -22,6 +25,15 @@ void bench_sleep_ns(uint64_t ns);
 double bench_percentile(double *v, size_t n, double p);
 /* The median of n samples, without changing v. 0 for n == 0. */
 double bench_median(const double *v, size_t n);
+/* The median of one double field over n structs `stride` bytes apart, `offset` into each. */
+double bench_median_field(const void *base, size_t n, size_t stride, size_t offset);
+/* The median of a->field over a[0..n): BENCH_MEDIAN_OF(results, runs, p99_us). */
+#define BENCH_MEDIAN_OF(a, n, field)                                                          \
+        ({                                                                                    \
+                _Static_assert(__builtin_types_compatible_p(__typeof__((a)->field), double),  \
+                               "BENCH_MEDIAN_OF() takes a double field");                     \
+                bench_median_field((a), (n), sizeof *(a), offsetof(__typeof__(*(a)), field)); \
+        })
 
 /* "2 cores, AMD EPYC, 2025-01-31 12:00 UTC, load 1.05" on stdout, under a benchmark's title. */
 void bench_print_header(const char *title);

@@ -17,7 +17,6 @@
  * The benchmark owns one Load per bus: its loop, its connections, the current run's counters.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,22 +25,21 @@
 
 #include "bench-daemon.h"
 #include "bench-net.h"
+#include "bench-option.h"
 #include "bench-util.h"
-#include "parse.h"
 
 #define TICK_NS           (200 * NSEC_PER_USEC) /* pacing step of latency runs */
 #define PROBE_INTERVAL_NS (20 * NSEC_PER_MSEC)
 #define SYNC_TIMEOUT_NS   (10 * NSEC_PER_SEC)
 #define DRAIN_TIMEOUT_NS  (60 * NSEC_PER_SEC)
-#define RUNS_MAX          100
 #define CONNS_MAX         256
 
 typedef struct LoadConfig {
         const char *url; /* NULL: start the bus binary */
         const char *bus_binary;
         const char *null_bus_binary;
-        bool baseline; /* also load the null bus, run for run */
-        pid_t bus_pid; /* for the bus's CPU figure; 0: unknown */
+        bool no_baseline; /* do not load the null bus, run for run */
+        pid_t bus_pid;    /* for the bus's CPU figure; 0: unknown */
         unsigned n_producers, n_schedulers;
         uint64_t n_jobs; /* per throughput run */
         uint64_t window;
@@ -217,26 +215,30 @@ static int load_sync(Load *l) {
         return 0;
 }
 
+/* Connection i of a role; on_message (may be NULL) gets what it receives. */
+static int load_connect_one(Load *l, const char *url, const char *role, bench_message_t on_message,
+                            unsigned i, BenchConn **ret) {
+        int r;
+
+        r = bench_conn_connect(l->net, url, ret);
+        if (r < 0)
+                return r;
+        (*ret)->index = i;
+        (*ret)->on_message = on_message;
+        (*ret)->userdata = l;
+        return bench_conn_register(*ret, role);
+}
+
 static int load_connect(Load *l, const char *url) {
         int r;
 
         for (unsigned i = 0; i < l->config.n_schedulers; i++) {
-                r = bench_conn_connect(l->net, url, &l->schedulers[i]);
-                if (r < 0)
-                        return r;
-                l->schedulers[i]->index = i;
-                l->schedulers[i]->on_message = on_scheduler_message;
-                l->schedulers[i]->userdata = l;
-                r = bench_conn_register(l->schedulers[i], "scheduler");
+                r = load_connect_one(l, url, "scheduler", on_scheduler_message, i, &l->schedulers[i]);
                 if (r < 0)
                         return r;
         }
         for (unsigned i = 0; i < l->config.n_producers; i++) {
-                r = bench_conn_connect(l->net, url, &l->producers[i]);
-                if (r < 0)
-                        return r;
-                l->producers[i]->index = i;
-                r = bench_conn_register(l->producers[i], "producer");
+                r = load_connect_one(l, url, "producer", NULL, i, &l->producers[i]);
                 if (r < 0)
                         return r;
         }
@@ -358,21 +360,11 @@ static double per_cpu_second(const RunResult *r) {
         return r->bus_cpu > 0 ? r->per_sec / r->bus_cpu : 0;
 }
 
-static double field_median(const RunResult *r, unsigned n, size_t offset) {
-        double v[RUNS_MAX];
-
-        for (unsigned i = 0; i < n; i++)
-                v[i] = *(const double *) ((const char *) &r[i] + offset);
-        return bench_median(v, n);
-}
-
-#define MEDIAN(r, n, field) field_median((r), (n), offsetof(RunResult, field))
-
 /* A bus under load: sched-bus, or the null bus that is its baseline. */
 typedef struct Target {
         const char *name;
         Load *load;
-        RunResult res[RUNS_MAX];
+        RunResult res[BENCH_RUNS_MAX];
 } Target;
 
 static void print_throughput_row(const char *run, const char *name, const RunResult *r) {
@@ -383,14 +375,14 @@ static void print_throughput_row(const char *run, const char *name, const RunRes
 }
 
 static void throughput_summary(const LoadConfig *c, Target *t, unsigned n_targets) {
-        double ratio[RUNS_MAX], cpu_ratio[RUNS_MAX], per_cpu[RUNS_MAX];
+        double ratio[BENCH_RUNS_MAX], cpu_ratio[BENCH_RUNS_MAX], per_cpu[BENCH_RUNS_MAX];
 
         for (unsigned k = 0; k < n_targets; k++) {
                 RunResult m = {
-                        .seconds = MEDIAN(t[k].res, c->runs, seconds),
-                        .per_sec = MEDIAN(t[k].res, c->runs, per_sec),
-                        .bus_cpu = MEDIAN(t[k].res, c->runs, bus_cpu),
-                        .bench_cpu = MEDIAN(t[k].res, c->runs, bench_cpu),
+                        .seconds = BENCH_MEDIAN_OF(t[k].res, c->runs, seconds),
+                        .per_sec = BENCH_MEDIAN_OF(t[k].res, c->runs, per_sec),
+                        .bus_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bus_cpu),
+                        .bench_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bench_cpu),
                 };
 
                 for (unsigned i = 0; i < c->runs; i++)
@@ -403,7 +395,7 @@ static void throughput_summary(const LoadConfig *c, Target *t, unsigned n_target
         for (unsigned i = 0; i < c->runs; i++)
                 per_cpu[i] = per_cpu_second(&t[0].res[i]);
         printf("RESULT bus_throughput_%ux%u delivered_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
-               c->n_schedulers, MEDIAN(t[0].res, c->runs, per_sec), bench_median(per_cpu, c->runs));
+               c->n_schedulers, BENCH_MEDIAN_OF(t[0].res, c->runs, per_sec), bench_median(per_cpu, c->runs));
         if (n_targets > 1) {
                 for (unsigned i = 0; i < c->runs; i++) {
                         ratio[i] = t[0].res[i].per_sec / t[1].res[i].per_sec;
@@ -472,19 +464,19 @@ static int run_latency(const LoadConfig *c, Target *t, unsigned n_targets) {
         for (unsigned k = 0; k < n_targets; k++) {
                 RunResult m = {
                         .delivered = t[k].res[0].delivered,
-                        .p50_us = MEDIAN(t[k].res, c->runs, p50_us),
-                        .p99_us = MEDIAN(t[k].res, c->runs, p99_us),
-                        .max_us = MEDIAN(t[k].res, c->runs, max_us),
-                        .bus_cpu = MEDIAN(t[k].res, c->runs, bus_cpu),
-                        .bench_cpu = MEDIAN(t[k].res, c->runs, bench_cpu),
+                        .p50_us = BENCH_MEDIAN_OF(t[k].res, c->runs, p50_us),
+                        .p99_us = BENCH_MEDIAN_OF(t[k].res, c->runs, p99_us),
+                        .max_us = BENCH_MEDIAN_OF(t[k].res, c->runs, max_us),
+                        .bus_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bus_cpu),
+                        .bench_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bench_cpu),
                 };
                 print_latency_row("median", t[k].name, &m);
         }
         printf("RESULT bus_latency_%ux%u_at_%" PRIu64 " p50_us=%.0f p99_us=%.0f max_us=%.0f", c->n_producers,
-               c->n_schedulers, c->rate, MEDIAN(t[0].res, c->runs, p50_us),
-               MEDIAN(t[0].res, c->runs, p99_us), MEDIAN(t[0].res, c->runs, max_us));
+               c->n_schedulers, c->rate, BENCH_MEDIAN_OF(t[0].res, c->runs, p50_us),
+               BENCH_MEDIAN_OF(t[0].res, c->runs, p99_us), BENCH_MEDIAN_OF(t[0].res, c->runs, max_us));
         if (n_targets > 1)
-                printf(" null_bus_p99_us=%.0f", MEDIAN(t[1].res, c->runs, p99_us));
+                printf(" null_bus_p99_us=%.0f", BENCH_MEDIAN_OF(t[1].res, c->runs, p99_us));
         printf("\n");
         return 0;
 }
@@ -513,85 +505,30 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], LoadConfig *c) {
-        enum {
-                ARG_URL = 0x100,
-                ARG_BUS_PID,
-                ARG_BUS_BINARY,
-                ARG_WINDOW,
-                ARG_RATE,
-                ARG_DURATION,
-                ARG_RUNS,
-                ARG_NO_BASELINE,
-                ARG_NULL_BUS_BINARY,
+        const BenchOption options[] = {
+                BENCH_OPT_STRING("url", 0, &c->url),
+                BENCH_OPT_INT("bus-pid", 0, 1, INT32_MAX, &c->bus_pid),
+                BENCH_OPT_BUS_BINARY(&c->bus_binary),
+                BENCH_OPT_UNSIGNED(NULL, 'p', 1, CONNS_MAX, &c->n_producers),
+                BENCH_OPT_UNSIGNED(NULL, 's', 1, CONNS_MAX, &c->n_schedulers),
+                BENCH_OPT_UINT64(NULL, 'n', 0, 100000000, &c->n_jobs),
+                BENCH_OPT_UINT64("window", 0, 1, 1000000, &c->window),
+                BENCH_OPT_UINT64("rate", 0, 0, 10000000, &c->rate),
+                BENCH_OPT_DOUBLE("duration", 0, 0.1, 600, &c->duration),
+                BENCH_OPT_RUNS(&c->runs),
+                BENCH_OPT_FLAG("no-baseline", 0, &c->no_baseline),
+                BENCH_OPT_STRING("null-bus-binary", 0, &c->null_bus_binary),
         };
-        static const struct option options[] = {
-                { "url", required_argument, NULL, ARG_URL },
-                { "bus-pid", required_argument, NULL, ARG_BUS_PID },
-                { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
-                { "window", required_argument, NULL, ARG_WINDOW },
-                { "rate", required_argument, NULL, ARG_RATE },
-                { "duration", required_argument, NULL, ARG_DURATION },
-                { "runs", required_argument, NULL, ARG_RUNS },
-                { "no-baseline", no_argument, NULL, ARG_NO_BASELINE },
-                { "null-bus-binary", required_argument, NULL, ARG_NULL_BUS_BINARY },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int opt, longindex, pid, r;
+        int r;
 
-        while ((opt = (longindex = -1, getopt_long(argc, argv, "p:s:n:h", options, &longindex))) >= 0) {
-                r = 0;
-                switch (opt) {
-                case ARG_URL:
-                        if (strncmp(optarg, "ws://127.0.0.1:", 15) != 0 &&
-                            strncmp(optarg, "ws://localhost:", 15) != 0) {
-                                fprintf(stderr, "bench-bus-load: --url must be a loopback ws:// URL.\n");
-                                return -EINVAL;
-                        }
-                        c->url = optarg;
-                        break;
-                case ARG_BUS_PID:
-                        r = parse_int(optarg, 1, INT32_MAX, &pid);
-                        c->bus_pid = pid;
-                        break;
-                case ARG_BUS_BINARY:
-                        c->bus_binary = optarg;
-                        break;
-                case 'p':
-                        r = parse_unsigned(optarg, 1, CONNS_MAX, &c->n_producers);
-                        break;
-                case 's':
-                        r = parse_unsigned(optarg, 1, CONNS_MAX, &c->n_schedulers);
-                        break;
-                case 'n':
-                        r = parse_uint64(optarg, 0, 100000000, &c->n_jobs);
-                        break;
-                case ARG_WINDOW:
-                        r = parse_uint64(optarg, 1, 1000000, &c->window);
-                        break;
-                case ARG_RATE:
-                        r = parse_uint64(optarg, 0, 10000000, &c->rate);
-                        break;
-                case ARG_DURATION:
-                        r = parse_double(optarg, 0.1, 600, &c->duration);
-                        break;
-                case ARG_RUNS:
-                        r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
-                        break;
-                case ARG_NO_BASELINE:
-                        c->baseline = false;
-                        break;
-                case ARG_NULL_BUS_BINARY:
-                        c->null_bus_binary = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return -EINVAL;
-                }
-                if (r < 0)
-                        return parse_option_error("bench-bus-load", options, opt, longindex, optarg, r);
+        r = BENCH_PARSE_ARGV("bench-bus-load", help, options, argc, argv);
+        if (r <= 0)
+                return r;
+        /* The benchmark floods what it loads: never anything beyond this machine. */
+        if (c->url && strncmp(c->url, "ws://127.0.0.1:", 15) != 0 &&
+            strncmp(c->url, "ws://localhost:", 15) != 0) {
+                fprintf(stderr, "bench-bus-load: --url must be a loopback ws:// URL.\n");
+                return -EINVAL;
         }
         return 1;
 }
@@ -629,7 +566,6 @@ static int connect_target(const LoadConfig *config, BenchDaemon *daemon, Load **
 int main(int argc, char *argv[]) {
         LoadConfig config = { .bus_binary = BUS_BINARY,
                               .null_bus_binary = NULL_BUS_BINARY,
-                              .baseline = true,
                               .n_producers = 1,
                               .n_schedulers = 4,
                               .n_jobs = 200000,
@@ -658,21 +594,21 @@ int main(int argc, char *argv[]) {
         null_config.url = NULL;
         if (start_target(&config, config.bus_binary, &bus, url, sizeof url) < 0)
                 return 1;
-        if (config.baseline &&
+        if (!config.no_baseline &&
             start_target(&null_config, config.null_bus_binary, &null_bus, null_url, sizeof null_url) < 0)
                 return 1;
 
         bench_print_header("bus fan-out (bench-bus-load)");
         printf("# %s: %s at %s%s\n", targets[0].name, external ? "external bus" : config.bus_binary,
                config.url, external ? "" : " (started by the benchmark)");
-        if (config.baseline)
+        if (!config.no_baseline)
                 printf("# null bus (baseline, same glue, no protocol work): %s at %s\n",
                        config.null_bus_binary, null_config.url);
 
         if (connect_target(&config, bus, &load) < 0)
                 return 1;
         targets[0].load = load;
-        if (config.baseline) {
+        if (!config.no_baseline) {
                 if (connect_target(&null_config, null_bus, &baseline) < 0)
                         return 1;
                 targets[1].load = baseline;

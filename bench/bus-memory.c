@@ -14,7 +14,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -25,10 +24,10 @@
 #include <unistd.h>
 
 #include "bench-daemon.h"
+#include "bench-option.h"
 #include "bench-util.h"
 #include "parse.h"
 
-#define RUNS_MAX     100
 #define STEPS_MAX    16
 #define SETTLE_NS    (500 * NSEC_PER_MSEC)
 #define IO_TIMEOUT_S 5
@@ -182,7 +181,8 @@ static int memory_run(const MemoryConfig *c, int *fds, StepResult *ret) {
         return r;
 }
 
-static int parse_steps(const char *s, MemoryConfig *c) {
+static int parse_steps(const char *s, void *userdata) {
+        MemoryConfig *c = userdata;
         _cleanup_free_ char *copy = strdup(s);
         char *save = NULL;
         unsigned prev = 0;
@@ -216,58 +216,33 @@ static void help(void) {
                "  --bus-binary PATH     (default " BUS_BINARY ")\n");
 }
 
-static int parse_argv(int argc, char *argv[], MemoryConfig *c) {
-        enum {
-                ARG_STEPS = 0x100,
-                ARG_ROLE,
-                ARG_RUNS,
-                ARG_BUS_BINARY
-        };
-        static const struct option options[] = {
-                { "steps", required_argument, NULL, ARG_STEPS },
-                { "role", required_argument, NULL, ARG_ROLE },
-                { "runs", required_argument, NULL, ARG_RUNS },
-                { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int opt, longindex, r;
+/* producer, scheduler, or none (NULL: the clients do not register). */
+static int parse_role(const char *s, void *userdata) {
+        const char **ret = userdata;
 
-        while ((opt = (longindex = -1, getopt_long(argc, argv, "h", options, &longindex))) >= 0) {
-                r = 0;
-                switch (opt) {
-                case ARG_STEPS:
-                        r = parse_steps(optarg, c);
-                        break;
-                case ARG_ROLE:
-                        if (strcmp(optarg, "none") == 0)
-                                c->role = NULL;
-                        else if (strcmp(optarg, "producer") == 0 || strcmp(optarg, "scheduler") == 0)
-                                c->role = optarg;
-                        else
-                                r = -EINVAL;
-                        break;
-                case ARG_RUNS:
-                        r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
-                        break;
-                case ARG_BUS_BINARY:
-                        c->bus_binary = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return -EINVAL;
-                }
-                if (r < 0)
-                        return parse_option_error("bench-memory", options, opt, longindex, optarg, r);
-        }
-        return 1;
+        if (strcmp(s, "none") == 0)
+                *ret = NULL;
+        else if (strcmp(s, "producer") == 0 || strcmp(s, "scheduler") == 0)
+                *ret = s;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[], MemoryConfig *c) {
+        const BenchOption options[] = {
+                BENCH_OPT_CUSTOM("steps", 0, parse_steps, c),
+                BENCH_OPT_CUSTOM("role", 0, parse_role, &c->role),
+                BENCH_OPT_RUNS(&c->runs),
+                BENCH_OPT_BUS_BINARY(&c->bus_binary),
+        };
+
+        return BENCH_PARSE_ARGV("bench-memory", help, options, argc, argv);
 }
 
 static void print_summary(const MemoryConfig *c, StepResult res[][STEPS_MAX]) {
         unsigned last = c->n_steps - 1;
-        double rss[RUNS_MAX], priv[RUNS_MAX], per[RUNS_MAX], marginal[RUNS_MAX];
+        double rss[BENCH_RUNS_MAX], priv[BENCH_RUNS_MAX], per[BENCH_RUNS_MAX], marginal[BENCH_RUNS_MAX];
 
         printf("\n## summary: medians of %u runs\n", c->runs);
         printf("%-8s %12s %14s %16s\n", "clients", "RSS KiB", "private KiB", "RSS B/client");

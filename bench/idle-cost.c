@@ -11,7 +11,6 @@
  * window per daemon under `strace -c -f` lists the system calls made while idle.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,14 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench-daemon.h"
-#include "bench-net.h"
+#include "bench-option.h"
+#include "bench-stack.h"
 #include "bench-util.h"
-#include "parse.h"
 
-#define RUNS_MAX         100
-#define SETTLE_NS        (500 * NSEC_PER_MSEC)
-#define SETUP_TIMEOUT_NS (10 * NSEC_PER_SEC)
+#define SETTLE_NS (500 * NSEC_PER_MSEC)
 
 typedef enum Daemon {
         DAEMON_BUS,
@@ -52,30 +48,11 @@ typedef struct IdleResult {
         unsigned per_second[600]; /* wakeups in each second of the window */
 } IdleResult;
 
-typedef struct Idle {
-        BenchNet *net;
-        BenchDaemon *daemons[_DAEMON_MAX];
-        BenchConn *producer;
-        bool connected;
-} Idle;
-
-static void idle_done(Idle *s) {
-        for (Daemon d = 0; d < _DAEMON_MAX; d++)
-                s->daemons[d] = bench_daemon_free(s->daemons[d]);
-        s->net = bench_net_free(s->net);
+static BenchDaemon *idle_daemon(BenchStack *s, Daemon d) {
+        return d == DAEMON_BUS ? s->bus : s->scheduler;
 }
 
-static void on_scheduler_status(BenchDaemon *d, const char *status, uint64_t now_ns, void *userdata) {
-        Idle *s = userdata;
-
-        s->connected = strstr(status, "bus connected") != NULL;
-}
-
-static bool scheduler_connected(void *userdata) {
-        return ((Idle *) userdata)->connected;
-}
-
-static int idle_setup(Idle *s, const IdleConfig *c, bool watchdog) {
+static int idle_setup(BenchStack *s, const IdleConfig *c, bool watchdog) {
         char url[64], wd[64], *env[] = { wd, NULL };
         char *argv[] = {
                 (char *) c->scheduler_binary, (char *) "-s", (char *) "5", (char *) "--bus", url, NULL
@@ -87,35 +64,17 @@ static int idle_setup(Idle *s, const IdleConfig *c, bool watchdog) {
         /* The bus gets its watchdog through the environment as well: start it by hand here. */
         if (watchdog)
                 (void) setenv("WATCHDOG_USEC", wd + strlen("WATCHDOG_USEC="), 1);
-        r = bench_daemon_start_bus(&s->daemons[DAEMON_BUS], c->bus_binary, bus_args, NULL, url, sizeof url);
+        r = bench_daemon_start_bus(&s->bus, c->bus_binary, bus_args, NULL, url, sizeof url);
         (void) unsetenv("WATCHDOG_USEC");
         if (r < 0)
                 return r;
-        r = bench_daemon_spawn(&s->daemons[DAEMON_SCHEDULER], argv, -1, NULL, watchdog ? env : NULL);
+        r = bench_daemon_spawn(&s->scheduler, argv, -1, NULL, watchdog ? env : NULL);
         if (r < 0)
                 return r;
-        r = bench_daemon_wait_ready(s->daemons[DAEMON_SCHEDULER], 10000);
+        r = bench_daemon_wait_ready(s->scheduler, 10000);
         if (r < 0)
                 return r;
-
-        r = bench_net_new(&s->net, NULL);
-        if (r < 0)
-                return r;
-        r = bench_daemon_attach(s->daemons[DAEMON_BUS], bench_net_event(s->net), NULL, NULL);
-        if (r >= 0)
-                r = bench_daemon_attach(s->daemons[DAEMON_SCHEDULER], bench_net_event(s->net),
-                                        on_scheduler_status, s);
-        if (r < 0)
-                return r;
-        on_scheduler_status(s->daemons[DAEMON_SCHEDULER], bench_daemon_status(s->daemons[DAEMON_SCHEDULER]),
-                            0, s);
-        r = bench_net_run_until(s->net, scheduler_connected, s, SETUP_TIMEOUT_NS);
-        if (r < 0)
-                return r;
-        r = bench_conn_connect(s->net, url, &s->producer);
-        if (r < 0)
-                return r;
-        r = bench_conn_register(s->producer, "producer");
+        r = bench_stack_connect(s, url, NULL, NULL);
         if (r < 0)
                 return r;
         /* Registration, STATUS= updates and the first watchdog ping settle before the window. */
@@ -124,23 +83,23 @@ static int idle_setup(Idle *s, const IdleConfig *c, bool watchdog) {
 }
 
 /* One window: /proc figures of both daemons, sampled every second. */
-static int idle_measure(Idle *s, const IdleConfig *c, IdleResult ret[_DAEMON_MAX]) {
+static int idle_measure(BenchStack *s, const IdleConfig *c, IdleResult ret[_DAEMON_MAX]) {
         ProcStats first[_DAEMON_MAX], prev[_DAEMON_MAX], cur;
         unsigned pings0[_DAEMON_MAX];
         int r;
 
         for (Daemon d = 0; d < _DAEMON_MAX; d++) {
-                r = proc_stats_read(bench_daemon_pid(s->daemons[d]), &first[d]);
+                r = proc_stats_read(bench_daemon_pid(idle_daemon(s, d)), &first[d]);
                 if (r < 0)
                         return r;
                 prev[d] = first[d];
-                pings0[d] = bench_daemon_n_watchdog(s->daemons[d]);
+                pings0[d] = bench_daemon_n_watchdog(idle_daemon(s, d));
                 ret[d] = (IdleResult){};
         }
         for (unsigned sec = 0; sec < c->seconds; sec++) {
                 bench_net_run_for(s->net, NSEC_PER_SEC);
                 for (Daemon d = 0; d < _DAEMON_MAX; d++) {
-                        r = proc_stats_read(bench_daemon_pid(s->daemons[d]), &cur);
+                        r = proc_stats_read(bench_daemon_pid(idle_daemon(s, d)), &cur);
                         if (r < 0)
                                 return r;
                         ret[d].per_second[sec] = (unsigned) (cur.ctx_voluntary - prev[d].ctx_voluntary);
@@ -151,13 +110,13 @@ static int idle_measure(Idle *s, const IdleConfig *c, IdleResult ret[_DAEMON_MAX
                 ret[d].wakeups = (double) (prev[d].ctx_voluntary - first[d].ctx_voluntary);
                 ret[d].involuntary = (double) (prev[d].ctx_involuntary - first[d].ctx_involuntary);
                 ret[d].cpu_ms = (double) (prev[d].cpu_ns - first[d].cpu_ns) / 1e6;
-                ret[d].pings = (double) (bench_daemon_n_watchdog(s->daemons[d]) - pings0[d]);
+                ret[d].pings = (double) (bench_daemon_n_watchdog(idle_daemon(s, d)) - pings0[d]);
         }
         return 0;
 }
 
 /* strace -c -f on one daemon for a window; its summary goes to stdout. */
-static int idle_strace(Idle *s, const IdleConfig *c, Daemon d) {
+static int idle_strace(BenchStack *s, const IdleConfig *c, Daemon d) {
         char pid[32], out[128];
         char *argv[] = { (char *) "strace", (char *) "-q", (char *) "-c", (char *) "-f", (char *) "-o", out,
                          (char *) "-p",     pid,           NULL };
@@ -167,7 +126,7 @@ static int idle_strace(Idle *s, const IdleConfig *c, Daemon d) {
         int status;
         FILE *f;
 
-        (void) snprintf(pid, sizeof pid, "%d", (int) bench_daemon_pid(s->daemons[d]));
+        (void) snprintf(pid, sizeof pid, "%d", (int) bench_daemon_pid(idle_daemon(s, d)));
         (void) snprintf(out, sizeof out, "/tmp/sched-bench-strace-%d", (int) getpid());
         fflush(stdout);
         child = fork();
@@ -207,7 +166,7 @@ static void print_row(unsigned run, const char *label, Daemon d, const IdleResul
 }
 
 static int idle_run(const IdleConfig *c, bool watchdog, unsigned run, IdleResult res[_DAEMON_MAX]) {
-        Idle s = {};
+        BenchStack s = {};
         int r;
 
         r = idle_setup(&s, c, watchdog);
@@ -221,7 +180,7 @@ static int idle_run(const IdleConfig *c, bool watchdog, unsigned run, IdleResult
         if (r >= 0 && c->strace && run == 1)
                 for (Daemon d = 0; d < _DAEMON_MAX && r >= 0; d++)
                         r = idle_strace(&s, c, d);
-        idle_done(&s);
+        bench_stack_done(&s);
         return r;
 }
 
@@ -240,7 +199,7 @@ static int idle_case(const IdleConfig *c, bool watchdog, IdleResult res[][_DAEMO
 
 static void print_summary(const IdleConfig *c, bool watchdog, IdleResult res[][_DAEMON_MAX]) {
         const char *label = watchdog ? "watchdog" : "no watchdog";
-        double w[RUNS_MAX], p[RUNS_MAX], o[RUNS_MAX], cpu[RUNS_MAX];
+        double w[BENCH_RUNS_MAX], p[BENCH_RUNS_MAX], o[BENCH_RUNS_MAX], cpu[BENCH_RUNS_MAX];
 
         for (Daemon d = 0; d < _DAEMON_MAX; d++) {
                 for (unsigned i = 0; i < c->runs; i++) {
@@ -274,59 +233,17 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], IdleConfig *c) {
-        enum {
-                ARG_SECONDS = 0x100,
-                ARG_WATCHDOG,
-                ARG_RUNS,
-                ARG_STRACE,
-                ARG_BUS_BINARY,
-                ARG_SCHEDULER_BINARY
+        const BenchOption options[] = {
+                BENCH_OPT_UNSIGNED("seconds", 0, 1, 600, &c->seconds),
+                /* At least 1 µs: WATCHDOG_USEC=0 would mean no watchdog. */
+                BENCH_OPT_SECONDS("watchdog", 0, 1e-6, 3600, &c->watchdog_usec),
+                BENCH_OPT_RUNS(&c->runs),
+                BENCH_OPT_FLAG("strace", 0, &c->strace),
+                BENCH_OPT_BUS_BINARY(&c->bus_binary),
+                BENCH_OPT_SCHEDULER_BINARY(&c->scheduler_binary),
         };
-        static const struct option options[] = {
-                { "seconds", required_argument, NULL, ARG_SECONDS },
-                { "watchdog", required_argument, NULL, ARG_WATCHDOG },
-                { "runs", required_argument, NULL, ARG_RUNS },
-                { "strace", no_argument, NULL, ARG_STRACE },
-                { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
-                { "scheduler-binary", required_argument, NULL, ARG_SCHEDULER_BINARY },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int opt, longindex, r;
 
-        while ((opt = (longindex = -1, getopt_long(argc, argv, "h", options, &longindex))) >= 0) {
-                r = 0;
-                switch (opt) {
-                case ARG_SECONDS:
-                        r = parse_unsigned(optarg, 1, 600, &c->seconds);
-                        break;
-                case ARG_WATCHDOG:
-                        r = parse_seconds(optarg, 3600, &c->watchdog_usec);
-                        if (r >= 0 && c->watchdog_usec == 0)
-                                r = -ERANGE;
-                        break;
-                case ARG_RUNS:
-                        r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
-                        break;
-                case ARG_STRACE:
-                        c->strace = true;
-                        break;
-                case ARG_BUS_BINARY:
-                        c->bus_binary = optarg;
-                        break;
-                case ARG_SCHEDULER_BINARY:
-                        c->scheduler_binary = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return -EINVAL;
-                }
-                if (r < 0)
-                        return parse_option_error("bench-idle", options, opt, longindex, optarg, r);
-        }
-        return 1;
+        return BENCH_PARSE_ARGV("bench-idle", help, options, argc, argv);
 }
 
 int main(int argc, char *argv[]) {

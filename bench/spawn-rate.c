@@ -19,7 +19,6 @@
  * "same job" ratio compares each scheduler case with the bare-N loop of the same job command.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -30,15 +29,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench-daemon.h"
-#include "bench-net.h"
+#include "bench-option.h"
+#include "bench-stack.h"
 #include "bench-util.h"
-#include "parse.h"
 
-#define RUNS_MAX         100
 #define SLOTS_MAX        256
 #define SLICE_TIMEOUT_NS (600 * NSEC_PER_SEC)
-#define SETUP_TIMEOUT_NS (10 * NSEC_PER_SEC)
 
 extern char **environ;
 
@@ -55,25 +51,19 @@ typedef enum Case {
 
 #define CASE_IS_SCHED(k) ((k) >= CASE_SCHED_TRUE_NULL)
 
-static const char *const case_names[_CASE_MAX] = {
-        [CASE_BARE_1] = "bare loop, 1 in flight",
-        [CASE_BARE_N] = "bare loop, SLOTS in flight",
-        [CASE_BARE_N_SLEEP] = "bare loop, SLOTS in flight, sleep 0.000",
-        [CASE_SCHED_TRUE_NULL] = "scheduler --exec /bin/true, stderr /dev/null",
-        [CASE_SCHED_TRUE_FILE] = "scheduler --exec /bin/true, stderr to a file",
-        [CASE_SCHED_SLEEP_NULL] = "scheduler default job (sleep 0.000), stderr /dev/null",
-        [CASE_SCHED_SLEEP_FILE] = "scheduler default job (sleep 0.000), stderr to a file",
-};
-
-/* For --only and the RESULT lines. */
-static const char *const case_keys[_CASE_MAX] = {
-        [CASE_BARE_1] = "bare_1",
-        [CASE_BARE_N] = "bare_n",
-        [CASE_BARE_N_SLEEP] = "bare_n_sleep",
-        [CASE_SCHED_TRUE_NULL] = "sched_true_devnull",
-        [CASE_SCHED_TRUE_FILE] = "sched_true_file",
-        [CASE_SCHED_SLEEP_NULL] = "sched_sleep_devnull",
-        [CASE_SCHED_SLEEP_FILE] = "sched_sleep_file",
+/* What the tables call each case, and its key for --only and the RESULT lines. */
+static const struct {
+        const char *name, *key;
+} cases[_CASE_MAX] = {
+        [CASE_BARE_1] = { "bare loop, 1 in flight", "bare_1" },
+        [CASE_BARE_N] = { "bare loop, SLOTS in flight", "bare_n" },
+        [CASE_BARE_N_SLEEP] = { "bare loop, SLOTS in flight, sleep 0.000", "bare_n_sleep" },
+        [CASE_SCHED_TRUE_NULL] = { "scheduler --exec /bin/true, stderr /dev/null", "sched_true_devnull" },
+        [CASE_SCHED_TRUE_FILE] = { "scheduler --exec /bin/true, stderr to a file", "sched_true_file" },
+        [CASE_SCHED_SLEEP_NULL] = { "scheduler default job (sleep 0.000), stderr /dev/null",
+                                    "sched_sleep_devnull" },
+        [CASE_SCHED_SLEEP_FILE] = { "scheduler default job (sleep 0.000), stderr to a file",
+                                    "sched_sleep_file" },
 };
 
 typedef struct SpawnConfig {
@@ -92,12 +82,9 @@ typedef struct CaseResult {
 
 /* A scheduler case's daemons and connection, alive for a whole run. */
 typedef struct SchedCase {
-        BenchNet *net;
-        BenchDaemon *bus, *sched;
-        BenchConn *producer;
+        BenchStack stack;
         char log_path[128];
         uint64_t done, failed, target, t_done;
-        bool connected;
 } SchedCase;
 
 static bool case_selected(const SpawnConfig *c, Case k) {
@@ -110,7 +97,7 @@ static const char *case_name(const SpawnConfig *c, Case k, char *buf, size_t siz
                                 k == CASE_BARE_N_SLEEP ? ", sleep 0.000" : "");
                 return buf;
         }
-        return case_names[k];
+        return cases[k].name;
 }
 
 /* The bare loop that runs the same job command as a scheduler case. */
@@ -186,17 +173,12 @@ static void on_scheduler_status(BenchDaemon *d, const char *status, uint64_t now
         SchedCase *s = userdata;
         long long done = bench_status_number(status, "done"), failed = bench_status_number(status, "failed");
 
-        s->connected = strstr(status, "bus connected") != NULL;
         if (done >= 0)
                 s->done = (uint64_t) done;
         if (failed >= 0)
                 s->failed = (uint64_t) failed;
         if (s->target > 0 && s->t_done == 0 && s->done + s->failed >= s->target)
                 s->t_done = now_ns;
-}
-
-static bool sched_connected(void *userdata) {
-        return ((SchedCase *) userdata)->connected;
 }
 
 static bool sched_finished(void *userdata) {
@@ -226,10 +208,10 @@ static int sched_submit(SchedCase *s, unsigned n, uint64_t *ret_elapsed) {
         s->target = s->done + s->failed + n;
         s->t_done = 0;
         t0 = bench_now_ns();
-        r = send_jobs(s->producer, n);
+        r = send_jobs(s->stack.producer, n);
         if (r < 0)
                 return r;
-        r = bench_net_run_until(s->net, sched_finished, s, SLICE_TIMEOUT_NS);
+        r = bench_net_run_until(s->stack.net, sched_finished, s, SLICE_TIMEOUT_NS);
         if (r < 0)
                 return r;
         if (s->failed > 0) {
@@ -241,9 +223,7 @@ static int sched_submit(SchedCase *s, unsigned n, uint64_t *ret_elapsed) {
 }
 
 static void sched_case_done(SchedCase *s) {
-        s->sched = bench_daemon_free(s->sched);
-        s->bus = bench_daemon_free(s->bus);
-        s->net = bench_net_free(s->net);
+        bench_stack_done(&s->stack);
         if (s->log_path[0])
                 (void) unlink(s->log_path);
         s->log_path[0] = 0;
@@ -255,7 +235,7 @@ static int sched_start_daemons(SchedCase *s, const SpawnConfig *c, bool exec_tru
         size_t n = 0;
         int r;
 
-        r = bench_daemon_start_bus(&s->bus, c->bus_binary, NULL, NULL, url, url_size);
+        r = bench_daemon_start_bus(&s->stack.bus, c->bus_binary, NULL, NULL, url, url_size);
         if (r < 0)
                 return r;
         (void) snprintf(size, sizeof size, "%u", c->slots);
@@ -269,10 +249,10 @@ static int sched_start_daemons(SchedCase *s, const SpawnConfig *c, bool exec_tru
                 argv[n++] = (char *) "/bin/true";
         }
         argv[n] = NULL;
-        r = bench_daemon_spawn(&s->sched, argv, -1, s->log_path[0] ? s->log_path : NULL, NULL);
+        r = bench_daemon_spawn(&s->stack.scheduler, argv, -1, s->log_path[0] ? s->log_path : NULL, NULL);
         if (r < 0)
                 return r;
-        return bench_daemon_wait_ready(s->sched, 10000);
+        return bench_daemon_wait_ready(s->stack.scheduler, 10000);
 }
 
 /* Bus, scheduler and a producer connection, with one job done end to end (so the scheduler's
@@ -290,22 +270,7 @@ static int sched_case_setup(SchedCase *s, const SpawnConfig *c, Case k) {
         r = sched_start_daemons(s, c, exec_true, url, sizeof url);
         if (r < 0)
                 return r;
-        r = bench_net_new(&s->net, NULL);
-        if (r < 0)
-                return r;
-        r = bench_daemon_attach(s->bus, bench_net_event(s->net), NULL, NULL);
-        if (r >= 0)
-                r = bench_daemon_attach(s->sched, bench_net_event(s->net), on_scheduler_status, s);
-        if (r < 0)
-                return r;
-        on_scheduler_status(s->sched, bench_daemon_status(s->sched), bench_now_ns(), s);
-        r = bench_net_run_until(s->net, sched_connected, s, SETUP_TIMEOUT_NS);
-        if (r < 0)
-                return r;
-        r = bench_conn_connect(s->net, url, &s->producer);
-        if (r < 0)
-                return r;
-        r = bench_conn_register(s->producer, "producer");
+        r = bench_stack_connect(&s->stack, url, on_scheduler_status, s);
         if (r < 0)
                 return r;
         return sched_submit(s, 1, &elapsed);
@@ -316,13 +281,13 @@ static int sched_slice(SchedCase *s, unsigned n_jobs, CaseResult *acc) {
         uint64_t elapsed;
         int r;
 
-        r = proc_stats_read(bench_daemon_pid(s->sched), &st0);
+        r = proc_stats_read(bench_daemon_pid(s->stack.scheduler), &st0);
         if (r < 0)
                 return r;
         r = sched_submit(s, n_jobs, &elapsed);
         if (r < 0)
                 return r;
-        r = proc_stats_read(bench_daemon_pid(s->sched), &st1);
+        r = proc_stats_read(bench_daemon_pid(s->stack.scheduler), &st1);
         if (r < 0)
                 return r;
         acc->jobs += n_jobs;
@@ -334,7 +299,7 @@ static int sched_slice(SchedCase *s, unsigned n_jobs, CaseResult *acc) {
 static void sched_case_finish(SchedCase *s, CaseResult *res) {
         struct stat st;
 
-        res->n_status = bench_daemon_n_datagrams(s->sched);
+        res->n_status = bench_daemon_n_datagrams(s->stack.scheduler);
         if (s->log_path[0] && stat(s->log_path, &st) == 0)
                 res->log_bytes_per_job = (double) st.st_size / (double) (res->jobs + 1);
 }
@@ -393,7 +358,7 @@ static int spawn_run(const SpawnConfig *c, CaseResult res[_CASE_MAX]) {
         for (Case k = 0; k < _CASE_MAX; k++) {
                 if (res[k].elapsed_ns > 0)
                         res[k].per_sec = (double) res[k].jobs / ((double) res[k].elapsed_ns / 1e9);
-                if (CASE_IS_SCHED(k) && sched[k].sched)
+                if (CASE_IS_SCHED(k) && sched[k].stack.scheduler)
                         sched_case_finish(&sched[k], &res[k]);
                 sched_case_done(&sched[k]);
         }
@@ -426,7 +391,7 @@ static void print_run(const SpawnConfig *c, unsigned run, CaseResult res[_CASE_M
 }
 
 static double ratio_median(const SpawnConfig *c, CaseResult res[][_CASE_MAX], Case k, Case base) {
-        double v[RUNS_MAX];
+        double v[BENCH_RUNS_MAX];
 
         for (unsigned i = 0; i < c->runs; i++)
                 v[i] = res[i][k].per_sec / res[i][base].per_sec;
@@ -434,7 +399,7 @@ static double ratio_median(const SpawnConfig *c, CaseResult res[][_CASE_MAX], Ca
 }
 
 static void print_summary(const SpawnConfig *c, CaseResult res[][_CASE_MAX]) {
-        double v[RUNS_MAX], cpu[RUNS_MAX], logb[RUNS_MAX];
+        double v[BENCH_RUNS_MAX], cpu[BENCH_RUNS_MAX], logb[BENCH_RUNS_MAX];
         char name[64];
 
         printf("\n## summary: medians of %u runs; ratios are taken within each run, then the median\n",
@@ -466,7 +431,7 @@ static void print_summary(const SpawnConfig *c, CaseResult res[][_CASE_MAX]) {
                         v[i] = res[i][k].per_sec;
                 printf("RESULT spawn_%s jobs_per_s=%.0f ratio_to_bare_%u=%.3f ratio_to_bare_1=%.3f "
                        "ratio_to_same_job=%.3f\n",
-                       case_keys[k], bench_median(v, c->runs), c->slots,
+                       cases[k].key, bench_median(v, c->runs), c->slots,
                        ratio_median(c, res, k, CASE_BARE_N), ratio_median(c, res, k, CASE_BARE_1),
                        ratio_median(c, res, k, case_same_job(k)));
         }
@@ -489,9 +454,11 @@ static void help(void) {
                "  --scheduler-binary PATH  (default " SCHEDULER_BINARY ")\n");
 }
 
-static int parse_only(const char *s, int *ret) {
+static int parse_only(const char *s, void *userdata) {
+        int *ret = userdata;
+
         for (Case k = 0; k < _CASE_MAX; k++)
-                if (strcmp(s, case_keys[k]) == 0) {
+                if (strcmp(s, cases[k].key) == 0) {
                         *ret = (int) k;
                         return 0;
                 }
@@ -499,58 +466,17 @@ static int parse_only(const char *s, int *ret) {
 }
 
 static int parse_argv(int argc, char *argv[], SpawnConfig *c) {
-        enum {
-                ARG_RUNS = 0x100,
-                ARG_SLICES,
-                ARG_ONLY,
-                ARG_BUS_BINARY,
-                ARG_SCHEDULER_BINARY,
+        const BenchOption options[] = {
+                BENCH_OPT_UNSIGNED(NULL, 'n', 1, 1000000, &c->n_jobs),
+                BENCH_OPT_UNSIGNED(NULL, 's', 1, SLOTS_MAX, &c->slots),
+                BENCH_OPT_RUNS(&c->runs),
+                BENCH_OPT_UNSIGNED("slices", 0, 1, 1000, &c->slices),
+                BENCH_OPT_CUSTOM("only", 0, parse_only, &c->only),
+                BENCH_OPT_BUS_BINARY(&c->bus_binary),
+                BENCH_OPT_SCHEDULER_BINARY(&c->scheduler_binary),
         };
-        static const struct option options[] = {
-                { "runs", required_argument, NULL, ARG_RUNS },
-                { "slices", required_argument, NULL, ARG_SLICES },
-                { "only", required_argument, NULL, ARG_ONLY },
-                { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
-                { "scheduler-binary", required_argument, NULL, ARG_SCHEDULER_BINARY },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int opt, longindex, r;
 
-        while ((opt = (longindex = -1, getopt_long(argc, argv, "n:s:h", options, &longindex))) >= 0) {
-                r = 0;
-                switch (opt) {
-                case 'n':
-                        r = parse_unsigned(optarg, 1, 1000000, &c->n_jobs);
-                        break;
-                case 's':
-                        r = parse_unsigned(optarg, 1, SLOTS_MAX, &c->slots);
-                        break;
-                case ARG_RUNS:
-                        r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
-                        break;
-                case ARG_SLICES:
-                        r = parse_unsigned(optarg, 1, 1000, &c->slices);
-                        break;
-                case ARG_ONLY:
-                        r = parse_only(optarg, &c->only);
-                        break;
-                case ARG_BUS_BINARY:
-                        c->bus_binary = optarg;
-                        break;
-                case ARG_SCHEDULER_BINARY:
-                        c->scheduler_binary = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return -EINVAL;
-                }
-                if (r < 0)
-                        return parse_option_error("bench-spawn", options, opt, longindex, optarg, r);
-        }
-        return 1;
+        return BENCH_PARSE_ARGV("bench-spawn", help, options, argc, argv);
 }
 
 int main(int argc, char *argv[]) {

@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,12 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench-daemon.h"
-#include "bench-net.h"
+#include "bench-option.h"
+#include "bench-stack.h"
 #include "bench-util.h"
-#include "parse.h"
 
-#define RUNS_MAX         100
 #define JOBS_MAX         4096
 #define SETUP_TIMEOUT_NS (10 * NSEC_PER_SEC)
 #define LOG_LINE_MAX     1024
@@ -54,16 +51,13 @@ typedef struct TimeoutConfig {
 /* One run: the daemons, our producer connection, and what STATUS= said last. */
 typedef struct TimeoutRun {
         const TimeoutConfig *config;
-        BenchNet *net;
-        BenchDaemon *bus, *sched;
-        BenchConn *producer;
+        BenchStack stack;
         sd_event_source *pace_source; /* staggered submission */
         unsigned to_send;
         int send_error;
 
         uint64_t timeouts, done, failed;
         uint64_t base_timeouts; /* the warm-up job's, when even it ran into a very short timeout */
-        bool connected;
 } TimeoutRun;
 
 /* What one job went through, in CLOCK_MONOTONIC ns. */
@@ -82,9 +76,7 @@ typedef struct TimeoutResult {
 
 static void timeout_run_done(TimeoutRun *run) {
         run->pace_source = sd_event_source_disable_unref(run->pace_source);
-        run->sched = bench_daemon_free(run->sched);
-        run->bus = bench_daemon_free(run->bus);
-        run->net = bench_net_free(run->net);
+        bench_stack_done(&run->stack);
 }
 
 static void on_scheduler_status(BenchDaemon *d, const char *status, uint64_t now_ns, void *userdata) {
@@ -92,17 +84,12 @@ static void on_scheduler_status(BenchDaemon *d, const char *status, uint64_t now
         long long t = bench_status_number(status, "timeout"), done = bench_status_number(status, "done");
         long long failed = bench_status_number(status, "failed");
 
-        run->connected = strstr(status, "bus connected") != NULL;
         if (t >= 0)
                 run->timeouts = (uint64_t) t;
         if (done >= 0)
                 run->done = (uint64_t) done;
         if (failed >= 0)
                 run->failed = (uint64_t) failed;
-}
-
-static bool connected(void *userdata) {
-        return ((TimeoutRun *) userdata)->connected;
 }
 
 static bool warmed_up(void *userdata) {
@@ -123,7 +110,7 @@ static int send_job(TimeoutRun *run, double runtime) {
                          "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": %g}}",
                          runtime);
 
-        return bench_conn_send(run->producer, job, (size_t) n);
+        return bench_conn_send(run->stack.producer, job, (size_t) n);
 }
 
 static int on_pace(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -161,37 +148,22 @@ static int timeout_setup(TimeoutRun *run, const char *jobs_path, const char *log
 
         (void) snprintf(slots, sizeof slots, "%u", c->slots);
         (void) snprintf(timeout, sizeof timeout, "%g", c->timeout);
-        r = bench_daemon_start_bus(&run->bus, c->bus_binary, NULL, NULL, url, sizeof url);
+        r = bench_daemon_start_bus(&run->stack.bus, c->bus_binary, NULL, NULL, url, sizeof url);
         if (r < 0)
                 return r;
-        r = bench_daemon_spawn(&run->sched, argv, -1, log_path, NULL);
+        r = bench_daemon_spawn(&run->stack.scheduler, argv, -1, log_path, NULL);
         if (r < 0)
                 return r;
-        r = bench_daemon_wait_ready(run->sched, 10000);
+        r = bench_daemon_wait_ready(run->stack.scheduler, 10000);
         if (r < 0)
                 return r;
-        r = bench_net_new(&run->net, NULL);
-        if (r < 0)
-                return r;
-        r = bench_daemon_attach(run->bus, bench_net_event(run->net), NULL, NULL);
-        if (r >= 0)
-                r = bench_daemon_attach(run->sched, bench_net_event(run->net), on_scheduler_status, run);
-        if (r < 0)
-                return r;
-        on_scheduler_status(run->sched, bench_daemon_status(run->sched), 0, run);
-        r = bench_net_run_until(run->net, connected, run, SETUP_TIMEOUT_NS);
-        if (r < 0)
-                return r;
-        r = bench_conn_connect(run->net, url, &run->producer);
-        if (r < 0)
-                return r;
-        r = bench_conn_register(run->producer, "producer");
+        r = bench_stack_connect(&run->stack, url, on_scheduler_status, run);
         if (r < 0)
                 return r;
         r = send_job(run, 0);
         if (r < 0)
                 return r;
-        return bench_net_run_until(run->net, warmed_up, run, SETUP_TIMEOUT_NS);
+        return bench_net_run_until(run->stack.net, warmed_up, run, SETUP_TIMEOUT_NS);
 }
 
 static int timeout_submit(TimeoutRun *run) {
@@ -207,8 +179,8 @@ static int timeout_submit(TimeoutRun *run) {
                 return 0;
         }
         run->to_send = c->n_jobs;
-        r = sd_event_add_time_relative(bench_net_event(run->net), &run->pace_source, CLOCK_MONOTONIC, 0, 1,
-                                       on_pace, run);
+        r = sd_event_add_time_relative(bench_net_event(run->stack.net), &run->pace_source, CLOCK_MONOTONIC,
+                                       0, 1, on_pace, run);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(run->pace_source, "bench-pacing");
@@ -332,13 +304,13 @@ static int timeout_measure(const TimeoutConfig *c, const char *jobs_path, const 
         if (r >= 0) {
                 double seconds = c->timeout + 30.0 + (c->rate > 0 ? c->n_jobs / c->rate : 0);
 
-                r = bench_net_run_until(run.net, all_timed_out, &run,
+                r = bench_net_run_until(run.stack.net, all_timed_out, &run,
                                         (uint64_t) (seconds * (double) NSEC_PER_SEC));
                 if (r >= 0 && run.send_error < 0)
                         r = run.send_error;
                 if (r < 0)
                         fprintf(stderr, "bench-timeout: %" PRIu64 " of %u jobs timed out; status: %s\n",
-                                run.timeouts, c->n_jobs, bench_daemon_status(run.sched));
+                                run.timeouts, c->n_jobs, bench_daemon_status(run.stack.scheduler));
         }
         /* Stopping the scheduler flushes nothing we need: each job's line is written before it exits,
          * and the scheduler counts a timeout only once the job has exited. */
@@ -477,65 +449,22 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], TimeoutConfig *c) {
-        enum {
-                ARG_RUNTIME = 0x100,
-                ARG_RATE,
-                ARG_RUNS,
-                ARG_BUS_BINARY,
-                ARG_SCHEDULER_BINARY,
-                ARG_JOB_BINARY
+        const BenchOption options[] = {
+                BENCH_OPT_UNSIGNED(NULL, 'n', 1, JOBS_MAX, &c->n_jobs),
+                BENCH_OPT_UNSIGNED(NULL, 's', 1, 4096, &c->slots),
+                BENCH_OPT_DOUBLE(NULL, 't', 0.01, 60, &c->timeout),
+                BENCH_OPT_DOUBLE("runtime", 0, 0.1, 600, &c->runtime),
+                BENCH_OPT_DOUBLE("rate", 0, 0, 100000, &c->rate),
+                BENCH_OPT_RUNS(&c->runs),
+                BENCH_OPT_BUS_BINARY(&c->bus_binary),
+                BENCH_OPT_SCHEDULER_BINARY(&c->scheduler_binary),
+                BENCH_OPT_STRING("job-binary", 0, &c->job_binary),
         };
-        static const struct option options[] = {
-                { "runtime", required_argument, NULL, ARG_RUNTIME },
-                { "rate", required_argument, NULL, ARG_RATE },
-                { "runs", required_argument, NULL, ARG_RUNS },
-                { "bus-binary", required_argument, NULL, ARG_BUS_BINARY },
-                { "scheduler-binary", required_argument, NULL, ARG_SCHEDULER_BINARY },
-                { "job-binary", required_argument, NULL, ARG_JOB_BINARY },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        int opt, longindex, r;
+        int r;
 
-        while ((opt = (longindex = -1, getopt_long(argc, argv, "n:s:t:h", options, &longindex))) >= 0) {
-                r = 0;
-                switch (opt) {
-                case 'n':
-                        r = parse_unsigned(optarg, 1, JOBS_MAX, &c->n_jobs);
-                        break;
-                case 's':
-                        r = parse_unsigned(optarg, 1, 4096, &c->slots);
-                        break;
-                case 't':
-                        r = parse_double(optarg, 0.01, 60, &c->timeout);
-                        break;
-                case ARG_RUNTIME:
-                        r = parse_double(optarg, 0.1, 600, &c->runtime);
-                        break;
-                case ARG_RATE:
-                        r = parse_double(optarg, 0, 100000, &c->rate);
-                        break;
-                case ARG_RUNS:
-                        r = parse_unsigned(optarg, 1, RUNS_MAX, &c->runs);
-                        break;
-                case ARG_BUS_BINARY:
-                        c->bus_binary = optarg;
-                        break;
-                case ARG_SCHEDULER_BINARY:
-                        c->scheduler_binary = optarg;
-                        break;
-                case ARG_JOB_BINARY:
-                        c->job_binary = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                default:
-                        return -EINVAL;
-                }
-                if (r < 0)
-                        return parse_option_error("bench-timeout", options, opt, longindex, optarg, r);
-        }
+        r = BENCH_PARSE_ARGV("bench-timeout", help, options, argc, argv);
+        if (r <= 0)
+                return r;
         if (c->slots < c->n_jobs && c->rate <= 0) {
                 fprintf(stderr, "bench-timeout: without --rate, -s must be at least -n: every job must run "
                                 "into its timeout.\n");
@@ -548,16 +477,6 @@ static int parse_argv(int argc, char *argv[], TimeoutConfig *c) {
         return 1;
 }
 
-static double median_field(const TimeoutResult *res, unsigned n, size_t offset) {
-        double v[RUNS_MAX];
-
-        for (unsigned i = 0; i < n; i++)
-                v[i] = *(const double *) ((const char *) &res[i] + offset);
-        return bench_median(v, n);
-}
-
-#define MEDIAN_OF(res, n, field) median_field((res), (n), offsetof(TimeoutResult, field))
-
 static void print_row(const char *label, const TimeoutResult *r) {
         printf("%-24s %8u %8.2f %8.2f %8.2f %8.2f %9.2f %9.2f %9.1f\n", label, r->samples, r->min_us / 1000,
                r->p50_us / 1000, r->p99_us / 1000, r->max_us / 1000, r->exec_p50_us / 1000,
@@ -567,13 +486,13 @@ static void print_row(const char *label, const TimeoutResult *r) {
 static TimeoutResult median_result(const TimeoutResult *res, unsigned runs) {
         return (TimeoutResult){
                 .samples = res[0].samples,
-                .min_us = MEDIAN_OF(res, runs, min_us),
-                .p50_us = MEDIAN_OF(res, runs, p50_us),
-                .p99_us = MEDIAN_OF(res, runs, p99_us),
-                .max_us = MEDIAN_OF(res, runs, max_us),
-                .exec_p50_us = MEDIAN_OF(res, runs, exec_p50_us),
-                .exec_max_us = MEDIAN_OF(res, runs, exec_max_us),
-                .spread_ms = MEDIAN_OF(res, runs, spread_ms),
+                .min_us = BENCH_MEDIAN_OF(res, runs, min_us),
+                .p50_us = BENCH_MEDIAN_OF(res, runs, p50_us),
+                .p99_us = BENCH_MEDIAN_OF(res, runs, p99_us),
+                .max_us = BENCH_MEDIAN_OF(res, runs, max_us),
+                .exec_p50_us = BENCH_MEDIAN_OF(res, runs, exec_p50_us),
+                .exec_max_us = BENCH_MEDIAN_OF(res, runs, exec_max_us),
+                .spread_ms = BENCH_MEDIAN_OF(res, runs, spread_ms),
         };
 }
 
@@ -598,7 +517,7 @@ static void print_summary(const TimeoutConfig *c, Series *sched, Series *bare) {
         TimeoutResult sm = median_result(sched->res, c->runs), bm = median_result(bare->res, c->runs);
         TimeoutResult sp = pooled_result(sched->pooled, sched->n_pooled);
         TimeoutResult bp = pooled_result(bare->pooled, bare->n_pooled);
-        double diff[RUNS_MAX];
+        double diff[BENCH_RUNS_MAX];
 
         for (unsigned i = 0; i < c->runs; i++)
                 diff[i] = sched->res[i].p99_us - bare->res[i].p99_us;
