@@ -165,21 +165,27 @@ static int demo_raw(Demo *d) {
         return r;
 }
 
-static int demo_wait(Demo *d) {
+/* One process of `sec` seconds (with a timeout unless 0), waited on. */
+static int demo_spawn_wait(Demo *d, const char *name, double sec, double timeout_sec) {
         _cleanup_(process_freep) Process *p = NULL;
         double t0 = now_sec();
         int r;
 
         assert(d);
+        assert(name);
 
-        r = demo_spawn(d, "wait", 3, 0, &p);
+        r = demo_spawn(d, name, sec, timeout_sec, &p);
         if (r < 0)
                 return r;
         r = process_wait(p);
         if (r < 0)
                 return r;
-        demo_log_outcome("wait", p, t0);
+        demo_log_outcome(name, p, t0);
         return r;
+}
+
+static int demo_wait(Demo *d) {
+        return demo_spawn_wait(d, "wait", 3, 0);
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -229,20 +235,7 @@ static int demo_callback(Demo *d) {
 }
 
 static int demo_timeout(Demo *d) {
-        _cleanup_(process_freep) Process *p = NULL;
-        double t0 = now_sec();
-        int r;
-
-        assert(d);
-
-        r = demo_spawn(d, "timeout", 300, 5, &p);
-        if (r < 0)
-                return r;
-        r = process_wait(p);
-        if (r < 0)
-                return r;
-        demo_log_outcome("timeout", p, t0);
-        return r;
+        return demo_spawn_wait(d, "timeout", 300, 5);
 }
 
 static int on_terminate_delay(sd_event_source *s, uint64_t usec, void *userdata) {
