@@ -10,6 +10,7 @@
 #include <systemd/sd-journal.h>
 #include <time.h>
 
+#include "escape.h"
 #include "log.h"
 
 #define LOG_LINE_MAX 4096
@@ -199,4 +200,17 @@ bool log_ratelimit_allowed(RateLimit *rl, const char *what) {
         if (suppressed > 0)
                 log_notice("%u log lines about %s suppressed by the rate limit.", suppressed, what);
         return true;
+}
+
+const char *log_outside(const char *s, size_t n, char *buf, size_t size) {
+        assert(s || n == 0);
+        assert(buf);
+        assert(size >= 8);
+
+        if (!log_journal)
+                return escape_quoted(s, n, buf, size);
+        n = MIN(n, size - 1);
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        return buf;
 }

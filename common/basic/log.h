@@ -58,6 +58,11 @@ int log_internalv(int level, int error, const char *file, int line, const char *
  * by one notice: "N log lines about WHAT suppressed by the rate limit." */
 bool log_ratelimit_allowed(RateLimit *rl, const char *what);
 
+/* Text from outside (a client's frame, a job's output line) for a log message: as it is when
+ * logging to the journal, where the message is a field of its own; quoted with escape_quoted() on
+ * plain stderr, so that it can never forge one of our `key=value` tokens or a line. Returns buf. */
+const char *log_outside(const char *s, size_t n, char *buf, size_t size);
+
 /* The plain-mode token for a journal field name: SCHED_JOB_ID -> "job", SCHED_JOB_STATE -> "state",
  * SCHED_CLIENT -> "client". Writes at most `size` bytes including the NUL. Exposed for tests. */
 void log_field_token(const char *key, size_t key_len, char *buf, size_t size);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#include "event-util.h"
+#include "macro.h"
+#include "throttle.h"
+#include "time-util.h"
+
+static void throttle_call(Throttle *t, uint64_t now) {
+        t->last_usec = now;
+        t->callback(t->userdata);
+}
+
+static int on_throttle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Throttle *t = ASSERT_PTR(userdata);
+
+        throttle_call(t, now_usec(CLOCK_MONOTONIC));
+        return 0;
+}
+
+void throttle_kick(Throttle *t, sd_event *e) {
+        int enabled = SD_EVENT_OFF;
+        uint64_t now;
+
+        assert(t);
+        assert(e);
+        assert(t->callback);
+
+        /* A call is already due at the end of this interval: it will carry this kick too. */
+        if (t->timer && sd_event_source_get_enabled(t->timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        now = now_usec(CLOCK_MONOTONIC);
+        if (t->last_usec == 0 || now >= t->last_usec + t->interval_usec) {
+                throttle_call(t, now);
+                return;
+        }
+        if (event_timer_arm(e, &t->timer, t->last_usec + t->interval_usec - now, USEC_PER_MSEC,
+                            on_throttle_timer, t, "throttle", false) < 0)
+                throttle_call(t, now);
+}
+
+void throttle_done(Throttle *t) {
+        assert(t);
+        t->timer = sd_event_source_disable_unref(t->timer);
+}
