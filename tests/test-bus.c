@@ -261,6 +261,20 @@ static void test_every_error_code(void **state) {
         assert_int_equal(daemon_wait_status(&f->bus, needle, 5000), 0);
 }
 
+/* A client's own text in a rejected frame is quoted and escaped in the bus's log: it cannot forge a
+ * job's tokens or a line of its own. */
+static void test_client_text_escaped(void **state) {
+        Fixture *f = *state;
+        TestClient *c = connect_as(f, "producer");
+
+        assert_int_equal(test_client_send(c, "{\"cmd\": \"x job=77 state=done\"}"), 0);
+        assert_int_equal(test_client_wait_messages(c, 1, 5000), 0);
+        assert_error_frame(c, 0, "unknown_cmd");
+        assert_int_equal(daemon_wait_log(&f->bus, "unknown_cmd", 1, 5000), 0);
+        assert_int_equal(daemon_count_log(&f->bus, " job=77"), 0);
+        assert_int_equal(daemon_count_log(&f->bus, "job\\x3d77 state\\x3ddone"), 1);
+}
+
 static void test_oversized_frame(void **state) {
         Fixture *f = *state;
         TestClient *s = connect_as(f, "scheduler"), *p = connect_as(f, "producer");
@@ -531,6 +545,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_unregistered_sender_accepted),
                 cmocka_unit_test(test_dropped_without_scheduler),
                 cmocka_unit_test(test_every_error_code),
+                cmocka_unit_test(test_client_text_escaped),
                 cmocka_unit_test(test_oversized_frame),
                 cmocka_unit_test(test_frame_just_under_limit),
                 cmocka_unit_test(test_slow_reader_closed),

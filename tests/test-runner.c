@@ -417,13 +417,14 @@ static void test_stop_all(void **state) {
         assert_int_equal(runner_stop_all(f.runner), 3);
         /* Pending first, most urgent first; then every running job. */
         assert_true(strncmp(f.log, "4:dropped 3:dropped ", 20) == 0);
-        assert_non_null(strstr(f.log, "2:dropped stop:2:dropped"));
-        assert_non_null(strstr(f.log, "5:dropped stop:5:dropped"));
+        assert_non_null(strstr(f.log, "2:interrupted stop:2:interrupted"));
+        assert_non_null(strstr(f.log, "5:interrupted stop:5:interrupted"));
         assert_null(strstr(f.log, "start:"));
         f.log[0] = '\0';
         assert_int_equal(f.freed[3] + f.freed[4], 2);
         expect_counts(&f, 0, 0, 3);
-        assert_int_equal(runner_stats(f.runner)->dropped, 4);
+        assert_int_equal(runner_stats(f.runner)->dropped, 2);
+        assert_int_equal(runner_stats(f.runner)->interrupted, 2);
 
         assert_int_equal(submit(&f, 6, 0), -ESHUTDOWN);
         expect_log(&f, "6:dropped");
@@ -461,7 +462,8 @@ static void test_counters(void **state) {
         assert_int_equal(st->timeout, 1);
         assert_int_equal(st->failed, 2); /* 3 and 9 */
         assert_int_equal(st->evicted, 1);
-        assert_int_equal(st->dropped, 2); /* 5 and 6 were running */
+        assert_int_equal(st->dropped, 0);
+        assert_int_equal(st->interrupted, 2); /* 5 and 6 were running */
         fake_teardown(&f);
 }
 
@@ -573,7 +575,7 @@ static void test_stop_all_from_callback(void **state) {
         f.hook = hook_stop_all;
         assert_int_equal(submit(&f, 1, 5), 0);
         assert_int_equal(submit(&f, 2, 5), 0);
-        expect_log(&f, "start:1 1:running 2:queued 2:dropped 1:dropped stop:1:dropped");
+        expect_log(&f, "start:1 1:running 2:queued 2:dropped 1:interrupted stop:1:interrupted");
         expect_counts(&f, 0, 0, 1);
         assert_int_equal(f.freed[2], 1);
         fake_teardown(&f);

@@ -38,16 +38,22 @@ static void start_bus(Fixture *f) {
         assert_int_equal(daemon_wait_notify(&f->bus, "READY=1", 10000, NULL, 0), 0);
 }
 
-/* Starts bus and scheduler; `args` go to the scheduler before its --exec. */
-static void fixture_start(Fixture *f, const char *const *args) {
+/* Starts bus and scheduler; `args` go to the scheduler before its --exec, `exec` after it (NULL:
+ * the job script). */
+static void fixture_start_exec(Fixture *f, const char *const *args, const char *const *exec) {
         char *argv[32] = { (char *) SCHEDULER_BINARY, (char *) "--bus", f->url };
         size_t n = 3;
 
         for (const char *const *a = args; a && *a; a++)
                 argv[n++] = (char *) *a;
         argv[n++] = (char *) "--exec";
-        argv[n++] = (char *) JOB_SCRIPT;
-        argv[n++] = f->dir;
+        if (exec)
+                for (const char *const *a = exec; *a; a++)
+                        argv[n++] = (char *) *a;
+        else {
+                argv[n++] = (char *) JOB_SCRIPT;
+                argv[n++] = f->dir;
+        }
         argv[n] = NULL;
 
         assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
@@ -57,6 +63,10 @@ static void fixture_start(Fixture *f, const char *const *args) {
         assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
         assert_int_equal(test_client_connect(f->net, f->url, &f->producer), 0);
         assert_int_equal(test_client_register(f->producer, "producer"), 0);
+}
+
+static void fixture_start(Fixture *f, const char *const *args) {
+        fixture_start_exec(f, args, NULL);
 }
 
 static int setup(void **state) {
@@ -396,6 +406,145 @@ static void test_sigterm_terminates_jobs(void **state) {
         assert_int_equal(event_line(f, 4, "running"), -1);
 }
 
+/* How many terminal records (done, failed, timeout, evicted, interrupted, dropped) each job id in
+ * 1..n has in the log, in counts[1..n]; returns the total. */
+static unsigned count_terminal_records(Fixture *f, unsigned n, unsigned *counts) {
+        static const char *const terminal[] = { "done",    "failed",      "timeout",
+                                                "evicted", "interrupted", "dropped" };
+        _cleanup_free_ char *log = daemon_read_log(&f->sched);
+        unsigned total = 0;
+
+        memset(counts, 0, (n + 1) * sizeof *counts);
+        for (char *line = log, *end; line && *line; line = end ? end + 1 : NULL) {
+                const char *job, *state;
+                unsigned id;
+
+                end = strchr(line, '\n');
+                if (end)
+                        *end = 0;
+                job = strstr(line, " job=");
+                state = strstr(line, " state=");
+                if (!job || !state || sscanf(job, " job=%u ", &id) != 1 || id == 0 || id > n)
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(terminal); i++)
+                        if (strcmp(state + 7, terminal[i]) == 0 ||
+                            (strncmp(state + 7, terminal[i], strlen(terminal[i])) == 0 &&
+                             state[7 + strlen(terminal[i])] == ' ')) {
+                                counts[id]++;
+                                total++;
+                        }
+        }
+        return total;
+}
+
+/* Sends `n` job requests as fast as the connection takes them. */
+static void submit_burst(Fixture *f, unsigned n, int priority, double runtime) {
+        char frame[160];
+
+        (void) snprintf(frame, sizeof frame,
+                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %g}}",
+                        priority, runtime);
+        for (unsigned i = 0; i < n; i++) {
+                int r;
+
+                while ((r = test_client_send(f->producer, frame)) == -ENOBUFS)
+                        test_net_run_for(f->net, 5);
+                assert_int_equal(r, 0);
+        }
+        test_net_run_for(f->net, 30);
+}
+
+static void wait_terminal_records(Fixture *f, unsigned n, int timeout_ms) {
+        _cleanup_free_ unsigned *counts = calloc(n + 1, sizeof *counts);
+        long long deadline = harness_now_ms() + timeout_ms;
+        unsigned total;
+
+        while ((total = count_terminal_records(f, n, counts)) < n && harness_now_ms() < deadline)
+                harness_sleep_ms(50);
+        assert_int_equal(total, n);
+        for (unsigned id = 1; id <= n; id++)
+                if (counts[id] != 1) {
+                        fprintf(stderr, "job %u has %u terminal records\n", id, counts[id]);
+                        fail();
+                }
+}
+
+/* A burst beyond --max-pending: the urgent job that arrives behind it still runs, evicting, and
+ * every job id ends in exactly one terminal record, none rate-limited away. */
+static void test_burst_accounting(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", "-t", "60", "--max-pending", "20", "--grace", "0.5", NULL };
+
+        fixture_start(f, args);
+        submit_burst(f, 100, 5, 30); /* 1..100: 2 run, 20 wait, 78 dropped */
+        submit(f, 0, 0.2);           /* 101: evicts 2 */
+        wait_event(f, 101, "running", 10000);
+        wait_event(f, 2, "evicted", 5000);
+        wait_event(f, 101, "done", 10000);
+        assert_int_equal(daemon_count_log(&f->sched, "--max-pending"), 78);
+
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        wait_terminal_records(f, 101, 1000);
+        wait_event(f, 1, "interrupted", 0);
+        wait_event(f, 22, "dropped", 0);
+}
+
+static void test_burst_12000(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", "-t", "60", "--max-pending", "100", "--grace", "0.5", NULL };
+        const unsigned n = 12000;
+
+        fixture_start(f, args);
+        submit_burst(f, n, 5, 30);
+        assert_int_equal(daemon_wait_log(&f->sched, "--max-pending", n - 102, 60000), 0);
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        wait_terminal_records(f, n, 1000);
+}
+
+/* A job that writes without pause: the loop stays on time, memory stays bounded, the lines that
+ * were left out are counted, and what the job wrote cannot forge our tokens. */
+static void test_chatty_job(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", "-t", "2", "--grace", "0.5", NULL };
+        const char *exec[] = { "sh", "-c", "echo 'job=77 state=done'; exec yes", NULL };
+        char path[64], line[256];
+        double running, timeout;
+        long rss_kb = -1;
+        FILE *status;
+
+        fixture_start_exec(f, args, exec);
+        submit(f, 3, 60); /* 1 */
+        wait_event(f, 1, "running", 5000);
+        harness_sleep_ms(1500);
+        (void) snprintf(path, sizeof path, "/proc/%d/status", (int) f->sched.pid);
+        status = fopen(path, "re");
+        assert_non_null(status);
+        while (fgets(line, sizeof line, status))
+                if (sscanf(line, "VmRSS: %ld kB", &rss_kb) == 1)
+                        break;
+        fclose(status);
+        assert_true(rss_kb > 0 && rss_kb < 16 * 1024);
+
+        wait_event(f, 1, "timeout", 5000);
+        running = event_time(f, 1, "running");
+        timeout = event_time(f, 1, "timeout");
+        fprintf(stderr, "timeout after %.1f ms (due 2000), RSS %ld kB\n", timeout - running, rss_kb);
+        assert_true(timeout - running >= 1990 && timeout - running < 2500);
+        assert_true(daemon_count_log(&f->sched, "lines of output suppressed") >= 1);
+        /* The job's own text is quoted and escaped: no token of job 77 anywhere. */
+        assert_int_equal(daemon_count_log(&f->sched, " job=77"), 0);
+        assert_true(daemon_count_log(&f->sched, "job\\x3d77 state\\x3ddone") >= 1);
+
+        submit(f, 3, 60); /* 2: chatty too, then SIGTERM to the scheduler */
+        wait_event(f, 2, "running", 5000);
+        harness_sleep_ms(300);
+        long long t0 = harness_now_ms();
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        fprintf(stderr, "stopped %lld ms after SIGTERM\n", harness_now_ms() - t0);
+        assert_true(harness_now_ms() - t0 < 1000);
+        wait_event(f, 2, "interrupted", 0);
+}
+
 static void test_no_bus_at_start(void **state) {
         Fixture *f = *state;
         char url[64], *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--bus", url, NULL };
@@ -440,6 +589,9 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_bus_restart),
                 cmocka_unit_test(test_max_pending),
                 cmocka_unit_test(test_sigterm_terminates_jobs),
+                cmocka_unit_test(test_burst_accounting),
+                cmocka_unit_test(test_burst_12000),
+                cmocka_unit_test(test_chatty_job),
                 cmocka_unit_test(test_no_bus_at_start),
                 cmocka_unit_test(test_scope_without_manager),
                 cmocka_unit_test(test_bad_usage),

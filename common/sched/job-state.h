@@ -13,7 +13,8 @@ typedef enum JobState {
         JOB_FAILED,  /* exit != 0, or killed by a signal we did not send */
         JOB_TIMEOUT, /* terminated by us at its timeout */
         JOB_EVICTED, /* terminated by us for a more urgent job */
-        JOB_DROPPED, /* bus: no scheduler to take it */
+        JOB_DROPPED,     /* never ran: no scheduler to take it, no room to wait, or its scheduler stopped */
+        JOB_INTERRUPTED, /* was running; terminated because its scheduler stopped */
         _JOB_STATE_MAX,
         _JOB_STATE_INVALID = -EINVAL,
 } JobState;

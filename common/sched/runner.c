@@ -133,6 +133,8 @@ static uint64_t *runner_counter(Runner *r, JobState state) {
                 return &r->stats.evicted;
         case JOB_DROPPED:
                 return &r->stats.dropped;
+        case JOB_INTERRUPTED:
+                return &r->stats.interrupted;
         default:
                 return NULL;
         }
@@ -216,7 +218,7 @@ static void runner_start(Runner *r, Job *j) {
         runner_set_state(r, j, JOB_RUNNING);
         /* runner_stop_all() from a callback of start() passed this job by. */
         if (r->stopping && j->state == JOB_RUNNING && job_is_alive(r, j))
-                runner_terminate(r, j, JOB_DROPPED, 0);
+                runner_terminate(r, j, JOB_INTERRUPTED, 0);
 }
 
 /* Rules 1-3: fill free slots with the most urgent pending jobs, and let a pending job evict the
@@ -320,7 +322,7 @@ int runner_job_exited(Runner *r, Job *j, JobState final) {
 
         runner_enter(r);
         alive_remove(r, j);
-        /* An evicted or dropped job already gave up its slot and had its last state change. */
+        /* An evicted or interrupted job already gave up its slot and had its last state change. */
         if (j->state == JOB_RUNNING) {
                 r->n_running--;
                 runner_set_state(r, j, final);
@@ -353,7 +355,7 @@ int runner_stop_all(Runner *r) {
                 runner_bury(r, j);
         }
         while ((j = runner_first_running(r)))
-                runner_terminate(r, j, JOB_DROPPED, 0);
+                runner_terminate(r, j, JOB_INTERRUPTED, 0);
         runner_leave(r);
 
         return (int) r->n_alive;

@@ -7,7 +7,8 @@
  * A job's states (every change goes through state_changed()):
  *
  *   submitted -> running -> done | failed | timeout    reported by runner_job_exited()
- *             |         -> evicted | dropped           decided here; stop() begins the termination
+ *             |         -> evicted                     decided here; stop() begins the termination
+ *             |         -> interrupted                 runner_stop_all(); stop() too
  *             -> queued -> running ...
  *             |         -> dropped                     runner_stop_all()
  *             -> failed                                start() failed
@@ -16,11 +17,11 @@
  * Ownership: runner_submit() takes the Job whatever it returns, and the Runner frees it (job_free(),
  * which frees `data` too). It does so after the job's last state_changed() call and, when start()
  * succeeded, only after runner_job_exited() for it. So the user reports exactly one exit for every
- * job whose start() succeeded, when its work has really ended, evicted and dropped jobs included, and
+ * job whose start() succeeded, when its work has really ended, evicted and interrupted jobs included, and
  * none for a job whose start() failed. Job pointers stay valid until the outermost runner call
  * returns: frees are deferred until then.
  *
- * Slots: an evicted or dropped job gives up its slot at once (the job that replaces it starts
+ * Slots: an evicted or interrupted job gives up its slot at once (the job that replaces it starts
  * right away) while its work is still being terminated. It stays in runner_n_alive() until its
  * exit is reported, and that exit frees no slot and starts nothing.
  *
@@ -43,7 +44,7 @@ typedef struct RunnerOps {
          * next pending job. Required. */
         int (*start)(Runner *r, Job *j, void *userdata);
         /* Begin terminating the work of a job that lost its slot: `reason` is JOB_EVICTED (j->evicted_by
-         * names the job that took the slot) or JOB_DROPPED (shutdown). The job is already in that state.
+         * names the job that took the slot) or JOB_INTERRUPTED (shutdown). The job is already in that state.
          * The exit is reported later with runner_job_exited(), even if this fails; the result is only
          * a hint. Required. */
         int (*stop)(Runner *r, Job *j, JobState reason, void *userdata);
@@ -58,6 +59,7 @@ typedef struct RunnerStats {
         uint64_t timeout;
         uint64_t evicted;
         uint64_t dropped;
+        uint64_t interrupted;
 } RunnerStats;
 
 /* `size` slots, at least 1. `ops` is copied. */
@@ -72,12 +74,12 @@ Runner *runner_free(Runner *r);
 int runner_submit(Runner *r, Job *j);
 
 /* The work of an alive job ended: by itself (JOB_DONE, JOB_FAILED) or killed at its timeout
- * (JOB_TIMEOUT). For an evicted or dropped job `final` is ignored: its state stays. The job is freed
+ * (JOB_TIMEOUT). For an evicted or interrupted job `final` is ignored: its state stays. The job is freed
  * and, if it held a slot, the most urgent pending job starts. -ENOENT for a job that is not alive,
  * -EINVAL for another final state, -EBUSY from inside its own start(). */
 int runner_job_exited(Runner *r, Job *j, JobState final);
 
-/* Shutdown: drops every pending job, stops every running one (reason JOB_DROPPED), refuses new jobs.
+/* Shutdown: drops every pending job, stops every running one (reason JOB_INTERRUPTED), refuses new jobs.
  * Returns the number of jobs whose exit is still to be reported. */
 int runner_stop_all(Runner *r);
 

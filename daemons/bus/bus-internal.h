@@ -9,16 +9,18 @@
 #include "bus-client.h"
 #include "bus.h"
 #include "ratelimit.h"
+#include "throttle.h"
 #include "ws.h"
 
 /* STATUS= is sent at most this often, so that a busy bus does not pay a notify per message. */
-#define STATUS_DELAY_USEC (100 * USEC_PER_MSEC)
+#define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
 
 struct Bus {
         BusConfig config;
         sd_event *event;
         WsContext *ws;
-        sd_event_source *status_source, *idle_source, *stop_source, *identify_source;
+        Throttle status; /* STATUS= */
+        sd_event_source *idle_source, *stop_source, *identify_source;
 
         BusClient *clients;    /* every connection */
         BusClient *schedulers; /* the registered schedulers, a subset */
@@ -37,7 +39,7 @@ struct Bus {
 int bus_setup_ws(Bus *b);
 
 /* bus-server.c */
-/* Marks STATUS= stale: it goes out once within STATUS_DELAY_USEC, however many changes come. */
+/* Marks STATUS= stale: it goes out at most every STATUS_INTERVAL_USEC, however many changes come. */
 void bus_status_changed(Bus *b);
 /* Arms or disarms the idle-exit timer after the number of clients changed. */
 void bus_update_idle(Bus *b);

@@ -21,13 +21,26 @@ Bus *bus_free(Bus *b) {
 
         /* The context closes every connection; on_close frees their BusClients. */
         b->ws = ws_context_free(b->ws);
-        sd_event_source_disable_unref(b->status_source);
+        throttle_done(&b->status);
         sd_event_source_disable_unref(b->idle_source);
         sd_event_source_disable_unref(b->stop_source);
         sd_event_source_disable_unref(b->identify_source);
         sd_event_unref(b->event);
         free(b->config.listen);
         return mfree(b);
+}
+
+static int bus_send_status(Bus *b) {
+        assert(b);
+
+        return sd_notifyf(false,
+                          "STATUS=producers %u, schedulers %u, forwarded %" PRIu64 ", dropped %" PRIu64
+                          ", errors %" PRIu64,
+                          b->n_producers, b->n_schedulers, b->n_forwarded, b->n_dropped, b->n_errors);
+}
+
+static void on_status(void *userdata) {
+        (void) bus_send_status(ASSERT_PTR(userdata));
 }
 
 int bus_new(Bus **ret, const BusConfig *config) {
@@ -45,36 +58,16 @@ int bus_new(Bus **ret, const BusConfig *config) {
         b->reject_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         b->drop_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         b->conn_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
+        b->status = THROTTLE_INIT(STATUS_INTERVAL_USEC, on_status, b);
         *ret = TAKE_PTR(b);
         return 0;
 }
 
-static int bus_send_status(Bus *b) {
-        assert(b);
-
-        return sd_notifyf(false,
-                          "STATUS=producers %u, schedulers %u, forwarded %" PRIu64 ", dropped %" PRIu64
-                          ", errors %" PRIu64,
-                          b->n_producers, b->n_schedulers, b->n_forwarded, b->n_dropped, b->n_errors);
-}
-
-static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Bus *b = ASSERT_PTR(userdata);
-
-        (void) bus_send_status(b);
-        return 0;
-}
-
 void bus_status_changed(Bus *b) {
-        int r;
-
         assert(b);
 
-        if (b->stopping || !b->status_source)
-                return;
-        r = event_timer_arm(b->event, &b->status_source, STATUS_DELAY_USEC, 0, NULL, NULL, NULL, true);
-        if (r < 0)
-                log_warning_errno(r, "Failed to arm the status timer, ignoring: %m");
+        if (!b->stopping && b->event)
+                throttle_kick(&b->status, b->event);
 }
 
 void bus_update_idle(Bus *b) {
@@ -196,13 +189,6 @@ static int bus_setup_event(Bus *b) {
         r = event_new_daemon(&b->event, on_signal, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %m");
-
-        r = sd_event_add_time_relative(b->event, &b->status_source, CLOCK_MONOTONIC, STATUS_DELAY_USEC,
-                                       10 * USEC_PER_MSEC, on_status_timer, b);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the status timer: %m");
-        (void) sd_event_source_set_enabled(b->status_source, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(b->status_source, "bus-status");
         return 0;
 }
 

@@ -115,8 +115,12 @@ static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
                 bus_close_client(b, c, WS_CLOSE_POLICY, "too many bad frames");
                 return;
         }
+        char detail[PROTOCOL_MESSAGE_MAX * 4 + 8];
+
+        /* The detail may quote the client's own text. */
         bus_log_client(b, &b->reject_limit, c, LOG_WARNING, "Rejected a frame from %s: %s: %s",
-                       bus_client_peer(c), protocol_error_to_string(st->error), st->message);
+                       bus_client_peer(c), protocol_error_to_string(st->error),
+                       log_outside(st->message, strlen(st->message), detail, sizeof detail));
 
         if (protocol_dump_error(st, &text, &size) < 0 || ws_message_new(&m, text, size) < 0) {
                 log_oom();

@@ -181,8 +181,10 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
 static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
         assert(l);
 
-        /* The bus only answers a producer to reject a frame: show it. */
-        log_warning("Bus says: %.*s", (int) MIN(size, (size_t) 512), data);
+        char text[512 * 4 + 8];
+
+        /* The bus only answers a producer to reject a frame: show it, escaped (it is not our text). */
+        log_warning("Bus says: %s", log_outside(data, MIN(size, (size_t) 512), text, sizeof text));
 }
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -5,8 +5,17 @@
 
 #include "job-log.h"
 #include "job-output.h"
+#include "ratelimit.h"
+#include "time-util.h"
 
 #define OUTPUT_LINE_MAX 2048
+/* One read per wakeup, so that a job that writes without pause costs the loop a bounded slice. */
+#define OUTPUT_READ_MAX (64 * 1024)
+/* What is read at the job's end at the most: a writer that escaped the kill cannot keep us here. */
+#define OUTPUT_DRAIN_READS 4
+/* Lines logged per job; beyond, lines are counted and the count is logged. */
+#define OUTPUT_LINES_INTERVAL_USEC USEC_PER_SEC
+#define OUTPUT_LINES_BURST         100
 
 struct JobOutput {
         uint64_t id;
@@ -14,6 +23,7 @@ struct JobOutput {
         int read_fd;
         int write_fd; /* until the child is spawned */
         sd_event_source *source;
+        RateLimit lines;
         size_t line_size;
         char line[OUTPUT_LINE_MAX];
 };
@@ -27,47 +37,65 @@ JobOutput *job_output_free(JobOutput *o) {
         return mfree(o);
 }
 
-static void job_output_flush_line(JobOutput *o) {
-        LogJob lj = { .id = o->id, .priority = o->priority, .runtime = -1, .state = _JOB_STATE_INVALID };
+static LogJob job_output_log_job(const JobOutput *o) {
+        return (LogJob){ .id = o->id, .priority = o->priority, .runtime = -1, .state = _JOB_STATE_INVALID };
+}
 
-        assert(o);
+static void job_output_report_suppressed(JobOutput *o) {
+        unsigned n = ratelimit_take_suppressed(&o->lines);
+        LogJob lj = job_output_log_job(o);
+
+        if (n > 0)
+                log_job(LOG_NOTICE, &lj,
+                        "Job %" PRIu64 ": %u lines of output suppressed (more than %u a second).", o->id, n,
+                        OUTPUT_LINES_BURST);
+}
+
+static void job_output_flush_line(JobOutput *o, uint64_t now) {
+        LogJob lj = job_output_log_job(o);
+        char text[OUTPUT_LINE_MAX * 4 + 8];
 
         if (o->line_size == 0)
                 return;
-        log_job(LOG_INFO, &lj, "job %" PRIu64 ": %.*s", o->id, (int) o->line_size, o->line);
+        if (ratelimit_below(&o->lines, now)) {
+                job_output_report_suppressed(o);
+                log_job(LOG_INFO, &lj, "job %" PRIu64 ": %s", o->id,
+                        log_outside(o->line, o->line_size, text, sizeof text));
+        }
         o->line_size = 0;
 }
 
-/* Reads what the job wrote; returns false at end of file. */
-static bool job_output_read(JobOutput *o) {
-        char buf[4096];
+/* One read, its lines logged: the bytes read, 0 at end of file, or -errno (-EAGAIN: nothing yet). */
+static ssize_t job_output_read(JobOutput *o) {
+        char buf[OUTPUT_READ_MAX];
+        uint64_t now;
         ssize_t n;
 
-        assert(o);
-
-        for (;;) {
-                n = read(o->read_fd, buf, sizeof buf);
-                if (n < 0)
-                        return errno == EAGAIN || errno == EINTR;
-                if (n == 0) {
-                        job_output_flush_line(o);
-                        return false;
-                }
-                for (ssize_t i = 0; i < n; i++) {
-                        if (buf[i] == '\n' || o->line_size == sizeof o->line) {
-                                job_output_flush_line(o);
-                                if (buf[i] == '\n')
-                                        continue;
-                        }
-                        o->line[o->line_size++] = buf[i];
-                }
+        n = read(o->read_fd, buf, sizeof buf);
+        if (n < 0)
+                return errno == EINTR ? -EAGAIN : -errno;
+        now = now_usec(CLOCK_MONOTONIC);
+        if (n == 0) {
+                job_output_flush_line(o, now);
+                return 0;
         }
+        for (ssize_t i = 0; i < n; i++) {
+                if (buf[i] == '\n' || o->line_size == sizeof o->line) {
+                        job_output_flush_line(o, now);
+                        if (buf[i] == '\n')
+                                continue;
+                }
+                o->line[o->line_size++] = buf[i];
+        }
+        return n;
 }
 
 static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         JobOutput *o = ASSERT_PTR(userdata);
 
-        if (!job_output_read(o))
+        ssize_t n = job_output_read(o);
+
+        if (n == 0 || (n < 0 && n != -EAGAIN))
                 o->source = sd_event_source_disable_unref(o->source);
         return 0;
 }
@@ -86,6 +114,7 @@ int job_output_new(JobOutput **ret, sd_event *e, uint64_t id, int priority, int 
         o->id = id;
         o->priority = priority;
         o->read_fd = o->write_fd = -EBADF;
+        o->lines = RATELIMIT_INIT(OUTPUT_LINES_INTERVAL_USEC, OUTPUT_LINES_BURST);
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
         o->read_fd = fds[0];
@@ -96,6 +125,8 @@ int job_output_new(JobOutput **ret, sd_event *e, uint64_t id, int priority, int 
         r = sd_event_add_io(e, &o->source, o->read_fd, EPOLLIN, on_output, o);
         if (r < 0)
                 return r;
+        /* Below timers, signals, child exits and the bus: those are never late for a chatty job. */
+        (void) sd_event_source_set_priority(o->source, SD_EVENT_PRIORITY_NORMAL + 20);
         (void) sd_event_source_set_description(o->source, "job-output");
 
         *ret_write_fd = o->write_fd;
@@ -111,7 +142,9 @@ void job_output_spawned(JobOutput *o) {
 void job_output_drain(JobOutput *o) {
         assert(o);
 
-        if (o->source)
-                (void) job_output_read(o);
-        job_output_flush_line(o);
+        for (unsigned i = 0; o->source && i < OUTPUT_DRAIN_READS; i++)
+                if (job_output_read(o) <= 0)
+                        break;
+        job_output_flush_line(o, 0);
+        job_output_report_suppressed(o);
 }

@@ -11,6 +11,9 @@
 typedef struct JobRun {
         Job *job; /* the owner */
         Runner *runner;
+        const JobRunConfig *config;
+        bool cancelled;    /* terminated before its spawn */
+        bool start_failed; /* spawned, but what had to follow failed: it is killed and ends failed */
         Process *process;
         JobScope *scope;
         void (*on_exited)(void *userdata);
@@ -57,7 +60,8 @@ static void on_process_done(Process *p, ProcessResult result, void *userdata) {
         /* The group is gone: collect the last lines before the Job (and this JobRun) may be freed. */
         job_output_drain(run->output);
         /* An evicted or dropped job's final state is already set; the runner ignores ours then. */
-        (void) runner_job_exited(run->runner, run->job, job_state_from_result(result));
+        (void) runner_job_exited(run->runner, run->job,
+                                 run->start_failed ? JOB_FAILED : job_state_from_result(result));
         if (on_exited)
                 on_exited(exited_userdata);
 }
@@ -86,7 +90,7 @@ static int job_run_argv(const Job *j, char **exec_argv, char ***ret_argv, char *
         return 0;
 }
 
-static int job_run_spawn(JobRun *run, const JobRunConfig *config, int output_fd) {
+static int job_run_spawn_process(JobRun *run, const JobRunConfig *config, int output_fd) {
         char env_id[48], env_priority[48], env_runtime[64];
         char *env[] = { env_id, env_priority, env_runtime, NULL };
         _cleanup_free_ char *runtime = NULL;
@@ -136,9 +140,8 @@ static int job_run_attach_scope(JobRun *run, const JobRunConfig *config) {
         return job_scope_attach(config->scope, process_get_pid(run->process), run->unit, description);
 }
 
-int job_run_start(Job *j, const JobRunConfig *config, Runner *runner) {
+int job_run_new(Job *j, const JobRunConfig *config, Runner *runner) {
         JobRun *run;
-        int out_write, r;
 
         assert(j);
         assert(config);
@@ -149,23 +152,68 @@ int job_run_start(Job *j, const JobRunConfig *config, Runner *runner) {
                 return -ENOMEM;
         run->job = j;
         run->runner = runner;
+        run->config = config;
         run->on_exited = config->on_exited;
         run->userdata = config->userdata;
         j->data = run;
         j->data_free = job_run_free;
+        return 0;
+}
 
-        r = job_output_new(&run->output, config->event, j->id, j->priority, &out_write);
+static int job_run_spawn_all(JobRun *run) {
+        int out_write, r;
+
+        r = job_output_new(&run->output, run->config->event, run->job->id, run->job->priority, &out_write);
         if (r < 0)
-                return r; /* the Job frees run */
-        r = job_run_spawn(run, config, out_write);
+                return r;
+        r = job_run_spawn_process(run, run->config, out_write);
         if (r < 0)
                 return r;
         job_output_spawned(run->output);
 
-        if (config->scope) {
-                r = job_run_attach_scope(run, config);
+        if (run->config->scope) {
+                r = job_run_attach_scope(run, run->config);
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+/* The job has no process and never will: its end, reported as the process would have. */
+static void job_run_end_unspawned(JobRun *run) {
+        void (*on_exited)(void *) = run->on_exited;
+        void *exited_userdata = run->userdata;
+
+        /* An evicted or interrupted job keeps that state; one that could not start failed. */
+        (void) runner_job_exited(run->runner, run->job, JOB_FAILED);
+        if (on_exited)
+                on_exited(exited_userdata);
+}
+
+int job_run_spawn(Job *j) {
+        JobRun *run;
+        int r;
+
+        assert(j);
+        run = ASSERT_PTR(j->data);
+        assert(!run->process);
+
+        if (run->cancelled) {
+                job_run_end_unspawned(run);
+                return 0;
+        }
+        r = job_run_spawn_all(run);
+        if (r < 0) {
+                j->error = r;
+                /* With a process that started, the end comes from it. */
+                if (run->process && process_is_running(run->process)) {
+                        run->start_failed = true;
+                        (void) process_terminate(run->process);
+                        return r;
+                }
+                run->process = process_free(run->process);
+                job_run_end_unspawned(run);
+                return r;
         }
         return 0;
 }
@@ -175,8 +223,12 @@ int job_run_terminate(Job *j) {
 
         JobRun *run = j->data;
 
-        if (!run || !run->process)
+        if (!run)
                 return -ESRCH;
+        if (!run->process) {
+                run->cancelled = true;
+                return 0;
+        }
         if (run->unit)
                 (void) job_scope_stop(run->scope, run->unit);
         return process_terminate(run->process);
@@ -189,6 +241,10 @@ const char *job_run_describe_exit(const Job *j) {
 
         assert(j);
 
+        if (j->error < 0) {
+                (void) snprintf(buf, sizeof buf, "could not start: %s", strerror(-j->error));
+                return buf;
+        }
         if (status < 0)
                 return "did not start";
         if (status > 128 && sigabbrev_np(status - 128))

@@ -3,6 +3,11 @@
  * JobRun: what it takes to run one Job — its Process, the pipe that carries the job's output into the
  * scheduler's log (each line tagged with the job's id) and, with --scope, its scope unit. Owned by the
  * Job (job->data, freed through job->data_free); reports the job's end to the Runner.
+ *
+ * A job is set up when it takes its slot (job_run_new(), from the Runner's start()) and spawned later,
+ * one spawn per loop pass (job_run_spawn()), so that a burst of jobs that all start at once cannot
+ * hold back due timeouts, child exits or the bus. Whatever happens, the Runner hears of the job's
+ * end exactly once: from its process, or from job_run_spawn() when it never got one.
  */
 #pragma once
 
@@ -25,10 +30,15 @@ typedef struct JobRunConfig {
         void *userdata;
 } JobRunConfig;
 
-/* Spawns the job's process. On success the Job owns the new JobRun and `runner` hears of its end
- * through runner_job_exited(). */
-int job_run_start(Job *j, const JobRunConfig *config, Runner *runner);
-/* SIGTERM to the job's process group (and a stop of its scope), SIGKILL after the grace period. */
+/* Gives the Job a JobRun (owned by the Job from then on, also on failure) that waits to be spawned.
+ * `config` must outlive it. */
+int job_run_new(Job *j, const JobRunConfig *config, Runner *runner);
+/* Spawns the job's process; a job terminated before (evicted, interrupted) is not spawned. When the
+ * job got no process, the Runner hears of its end here (as failed, with j->error set, or in the state
+ * it was terminated with), so the Job may be gone on return. Returns < 0 when the spawn failed. */
+int job_run_spawn(Job *j);
+/* SIGTERM to the job's process group (and a stop of its scope), SIGKILL after the grace period. Before
+ * the spawn: the job will not be spawned. */
 int job_run_terminate(Job *j);
 /* "exit status 3", "killed by signal SEGV", for log lines. Valid until the next call. */
 const char *job_run_describe_exit(const Job *j);

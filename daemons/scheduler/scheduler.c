@@ -14,8 +14,12 @@
 #include "protocol.h"
 #include "ratelimit.h"
 #include "ring.h"
+#include "throttle.h"
 #include "runner.h"
 #include "scheduler.h"
+
+/* STATUS= is sent at most this often. */
+#define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
 
 struct Scheduler {
         SchedulerConfig config;
@@ -23,13 +27,15 @@ struct Scheduler {
         BusLink *link;
         Runner *runner;
         JobScope *scope; /* --scope only */
-        sd_event_source *status_source;
+        Throttle status;
 
-        /* Jobs received from the bus and not yet given to the runner. Each loop pass hands over one,
-         * so that a burst of arrivals (every start is a spawn) cannot hold back due timeouts, child
-         * exits or the bus connection: those sources come first. JobRequests, at most max_pending. */
-        Ring inbox;
-        sd_event_source *intake_source;
+        /* Jobs that took a slot and wait for their process (Job *, in start order). Each loop pass
+         * spawns one, below timers, child exits and the bus, so that a burst of jobs that all start
+         * cannot hold those back. Every entry is an alive job: at most the slots plus the jobs
+         * being terminated. */
+        JobRunConfig run_config;
+        Ring spawn_queue;
+        sd_event_source *spawn_source;
 
         uint64_t next_local_id; /* for payloads without a bus id, or whose id is taken */
         RateLimit bad_job_limit;
@@ -45,9 +51,9 @@ Scheduler *scheduler_free(Scheduler *s) {
         /* Jobs still alive are killed by their Process destructors. */
         s->runner = runner_free(s->runner);
         s->scope = job_scope_free(s->scope);
-        sd_event_source_disable_unref(s->status_source);
-        sd_event_source_disable_unref(s->intake_source);
-        ring_done(&s->inbox);
+        throttle_done(&s->status);
+        sd_event_source_disable_unref(s->spawn_source);
+        ring_done(&s->spawn_queue);
         sd_event_unref(s->event);
         free(s->config.bus_url);
         free(s->config.instance);
@@ -62,27 +68,24 @@ static int scheduler_send_status(Scheduler *s) {
         return sd_notifyf(false,
                           "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64
                           ", timeout %" PRIu64 ", evicted %" PRIu64 ", bus %s",
-                          runner_n_running(s->runner), s->config.size,
-                          runner_n_pending(s->runner) + (unsigned) ring_size(&s->inbox), st->done,
+                          runner_n_running(s->runner), s->config.size, runner_n_pending(s->runner), st->done,
                           st->failed, st->timeout, st->evicted,
                           s->stopping                      ? "closed"
                           : bus_link_is_connected(s->link) ? "connected"
                                                            : "connecting");
 }
 
-static int on_status(sd_event_source *src, void *userdata) {
-        Scheduler *s = ASSERT_PTR(userdata);
-
-        (void) scheduler_send_status(s);
-        return 0;
+static void on_status(void *userdata) {
+        (void) scheduler_send_status(ASSERT_PTR(userdata));
 }
 
-/* STATUS= goes out once per loop iteration in which anything changed. */
+/* STATUS= goes out at most every STATUS_INTERVAL_USEC however many jobs change, so a burst costs PID
+ * 1 ten messages a second, not one per job. */
 static void scheduler_status_changed(Scheduler *s) {
         assert(s);
 
-        if (s->status_source)
-                (void) sd_event_source_set_enabled(s->status_source, SD_EVENT_ONESHOT);
+        if (s->event)
+                throttle_kick(&s->status, s->event);
 }
 
 static void scheduler_maybe_exit(Scheduler *s) {
@@ -125,8 +128,12 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                               j->evicted_by);
                 break;
         case JOB_DROPPED:
-                log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " dropped: the scheduler is stopping (it was %s).", j->id,
-                        old == JOB_RUNNING ? "running, now terminated" : job_state_to_string(old) ?: "new");
+                log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " dropped: the scheduler is stopping (it was %s).",
+                        j->id, job_state_to_string(old) ?: "new");
+                break;
+        case JOB_INTERRUPTED:
+                log_job(LOG_NOTICE, &lj,
+                        "Job %" PRIu64 " interrupted: the scheduler is stopping; it was terminated.", j->id);
                 break;
         default:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " %s.", j->id, job_state_to_string(j->state));
@@ -139,27 +146,38 @@ static void on_job_exited(void *userdata) {
 
 static int on_runner_start(Runner *r, Job *j, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
-        JobRunConfig rc = {
-                .event = s->event,
-                .exec_argv = s->config.exec_argv,
-                .timeout_usec = s->config.timeout_usec,
-                .grace_usec = s->config.grace_usec,
-                .scope = s->scope,
-                .instance = s->config.instance,
-                .on_exited = on_job_exited,
-                .userdata = s,
-        };
         int k;
 
         assert(r);
         assert(j);
 
-        k = job_run_start(j, &rc, s->runner);
+        k = job_run_new(j, &s->run_config, s->runner);
+        if (k >= 0)
+                k = ring_push(&s->spawn_queue, &j, SIZE_MAX);
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s->spawn_source, SD_EVENT_ONESHOT);
         if (k < 0) {
                 LogJob lj = job_log(j);
                 log_job(LOG_ERR, &lj, "Failed to start job %" PRIu64 ": %s", j->id, strerror(-k));
         }
         return k;
+}
+
+static int on_spawn(sd_event_source *src, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+        Job *j;
+        int r;
+
+        if (!ring_pop(&s->spawn_queue, &j))
+                return 0;
+        if (ring_size(&s->spawn_queue) > 0)
+                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+
+        LogJob lj = job_log(j);
+        r = job_run_spawn(j); /* may free j */
+        if (r < 0)
+                log_job(LOG_ERR, &lj, "Failed to start job %" PRIu64 ": %s", lj.id, strerror(-r));
+        return 0;
 }
 
 static int on_runner_stop(Runner *r, Job *j, JobState reason, void *userdata) {
@@ -212,10 +230,9 @@ static bool scheduler_refuse(Scheduler *s, const JobRequest *req, uint64_t id) {
         if (runner_n_pending(s->runner) < s->config.max_pending ||
             runner_would_start(s->runner, req->priority))
                 return false;
-        if (log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
-                log_job(LOG_WARNING, &lj,
-                        "Job %" PRIu64 " dropped: %u jobs are already pending (--max-pending).", id,
-                        runner_n_pending(s->runner));
+        /* A job's record: never rate-limited. */
+        log_job(LOG_WARNING, &lj, "Job %" PRIu64 " dropped: %u jobs are already pending (--max-pending).",
+                id, runner_n_pending(s->runner));
         return true;
 }
 
@@ -239,49 +256,25 @@ static void scheduler_submit(Scheduler *s, const JobRequest *req) {
                 log_error_errno(r, "Failed to schedule job %" PRIu64 ": %m", id);
 }
 
-static int scheduler_inbox_push(Scheduler *s, const JobRequest *req) {
-        int r;
-
-        assert(s);
-        assert(req);
-
-        r = ring_push(&s->inbox, req, s->config.max_pending);
-        if (r < 0)
-                return r;
-        return sd_event_source_set_enabled(s->intake_source, SD_EVENT_ONESHOT);
-}
-
-static int on_intake(sd_event_source *src, void *userdata) {
-        Scheduler *s = ASSERT_PTR(userdata);
-        JobRequest req;
-
-        if (ring_pop(&s->inbox, &req))
-                scheduler_submit(s, &req);
-        if (ring_size(&s->inbox) > 0)
-                (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
-        return 0;
-}
-
 static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
         ProtocolStatus st = {};
         JobRequest req;
-        int r;
 
         assert(l);
 
         if (s->stopping)
                 return;
         if (job_request_parse(&req, data, size, s->config.max_runtime, &st) < 0) {
+                char detail[PROTOCOL_MESSAGE_MAX * 4 + 8];
+
                 if (log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
                         log_warning("Ignoring a message from the bus: %s: %s",
-                                    protocol_error_to_string(st.error), st.message);
+                                    protocol_error_to_string(st.error),
+                                    log_outside(st.message, strlen(st.message), detail, sizeof detail));
                 return;
         }
-        r = scheduler_inbox_push(s, &req);
-        if (r < 0 && log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
-                log_warning_errno(r, "Dropping a job from the bus: %zu jobs wait to be scheduled: %m",
-                                  ring_size(&s->inbox));
+        scheduler_submit(s, &req);
 }
 
 static void on_link_connected(BusLink *l, void *userdata) {
@@ -315,14 +308,6 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
                  si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", runner_n_alive(s->runner));
         (void) sd_notify(false, "STOPPING=1");
         s->link = bus_link_free(s->link);
-        for (JobRequest req; ring_pop(&s->inbox, &req);) {
-                LogJob lj = {
-                        .id = req.id, .priority = req.priority, .runtime = req.runtime, .state = JOB_DROPPED
-                };
-                log_job(LOG_NOTICE, &lj,
-                        "Job %" PRIu64 " dropped: the scheduler is stopping (it was not scheduled yet).",
-                        req.id);
-        }
         (void) runner_stop_all(s->runner);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
@@ -348,7 +333,8 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
                 return -ENOMEM;
         }
         s->bad_job_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
-        s->inbox = RING_INIT(JobRequest);
+        s->spawn_queue = RING_INIT(Job *);
+        s->status = THROTTLE_INIT(STATUS_INTERVAL_USEC, on_status, s);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -362,18 +348,12 @@ static int scheduler_setup_event(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %m");
 
-        r = sd_event_add_defer(s->event, &s->status_source, on_status, s);
+        r = sd_event_add_defer(s->event, &s->spawn_source, on_spawn, s);
         if (r < 0)
-                return log_error_errno(r, "Failed to add the status source: %m");
-        (void) sd_event_source_set_enabled(s->status_source, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(s->status_source, "scheduler-status");
-
-        r = sd_event_add_defer(s->event, &s->intake_source, on_intake, s);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the job intake source: %m");
-        (void) sd_event_source_set_enabled(s->intake_source, SD_EVENT_OFF);
-        (void) sd_event_source_set_priority(s->intake_source, SD_EVENT_PRIORITY_NORMAL + 10);
-        (void) sd_event_source_set_description(s->intake_source, "scheduler-intake");
+                return log_error_errno(r, "Failed to add the job spawn source: %m");
+        (void) sd_event_source_set_enabled(s->spawn_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(s->spawn_source, SD_EVENT_PRIORITY_NORMAL + 10);
+        (void) sd_event_source_set_description(s->spawn_source, "scheduler-spawn");
         return 0;
 }
 
@@ -407,6 +387,16 @@ static int scheduler_setup(Scheduler *s) {
                                 s->config.user ? "user" : "system");
         }
 
+        s->run_config = (JobRunConfig){
+                .event = s->event,
+                .exec_argv = s->config.exec_argv,
+                .timeout_usec = s->config.timeout_usec,
+                .grace_usec = s->config.grace_usec,
+                .scope = s->scope,
+                .instance = s->config.instance,
+                .on_exited = on_job_exited,
+                .userdata = s,
+        };
         r = runner_new(&s->runner, s->config.size, &ops, s);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the runner: %m");
