@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -273,6 +274,86 @@ static void test_client_text_escaped(void **state) {
         assert_int_equal(daemon_wait_log(&f->bus, "unknown_cmd", 1, 5000), 0);
         assert_int_equal(daemon_count_log(&f->bus, " job=77"), 0);
         assert_int_equal(daemon_count_log(&f->bus, "job\\x3d77 state\\x3ddone"), 1);
+}
+
+/* Sends one job through a fresh producer and scheduler and returns the id the scheduler got. */
+static uint64_t forward_one(Fixture *f) {
+        TestClient *s = connect_as(f, "scheduler"), *p = connect_as(f, "producer");
+        json_t *j;
+        uint64_t id;
+
+        send_job(p, 1, 1);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        j = parse_message(s, 0);
+        assert_true(json_is_integer(json_object_get(j, "id")));
+        id = (uint64_t) json_integer_value(json_object_get(j, "id"));
+        json_decref(j);
+        test_client_close(s);
+        test_client_close(p);
+        return id;
+}
+
+static uint64_t read_id_file(const char *dir) {
+        char path[128];
+        unsigned long long v = 0;
+        FILE *file;
+
+        (void) snprintf(path, sizeof path, "%s/next-job-id", dir);
+        file = fopen(path, "re");
+        assert_non_null(file);
+        assert_int_equal(fscanf(file, "%llu", &v), 1);
+        fclose(file);
+        return v;
+}
+
+/* Job ids never repeat on one bus: not after a restart, not after kill -9. */
+static void test_job_ids_survive_restart(void **state) {
+        Fixture *f = *state;
+        char dir[] = "/tmp/sched-test-state-XXXXXX", cmd[64];
+        const char *args[] = { "--state-dir", dir, NULL };
+        uint64_t first, second, third;
+
+        assert_non_null(mkdtemp(dir));
+        fixture_restart(f, args);
+        first = forward_one(f);
+        assert_int_equal(first, 1);
+        assert_int_equal(forward_one(f), 2);
+        /* The whole first block is reserved before any id of it goes out. */
+        assert_true(read_id_file(dir) > 2);
+
+        fixture_restart(f, args);
+        second = forward_one(f);
+        assert_true(second > 2);
+        assert_true(daemon_count_log(&f->bus, "Job ids from") == 1);
+
+        /* A crash: nothing is written at exit, and still no id comes back. */
+        assert_int_equal(daemon_stop(&f->bus, SIGKILL, 10000), 128 + SIGKILL);
+        daemon_cleanup(&f->bus);
+        test_net_free(f->net);
+        fixture_start(f, args);
+        third = forward_one(f);
+        assert_true(third > second);
+
+        /* A counter file that holds no number: the bus refuses to start, saying why. */
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        test_net_free(f->net);
+        f->net = NULL;
+        (void) snprintf(cmd, sizeof cmd, "echo garbage > %s/next-job-id", dir);
+        assert_int_equal(system(cmd), 0);
+        {
+                char *argv[] = { (char *) BUS_BINARY, (char *) "--state-dir", dir, NULL };
+                int fd = harness_listen_tcp(&f->port);
+
+                assert_int_equal(daemon_spawn(&f->bus, argv, fd, NULL), 0);
+                close(fd);
+                assert_int_equal(daemon_stop(&f->bus, 0, 10000), 1);
+                assert_true(daemon_count_log(&f->bus, "next-job-id") >= 1);
+                daemon_cleanup(&f->bus);
+        }
+        fixture_start(f, NULL);
+        (void) snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
 }
 
 static void test_oversized_frame(void **state) {
@@ -546,6 +627,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_dropped_without_scheduler),
                 cmocka_unit_test(test_every_error_code),
                 cmocka_unit_test(test_client_text_escaped),
+                cmocka_unit_test(test_job_ids_survive_restart),
                 cmocka_unit_test(test_oversized_frame),
                 cmocka_unit_test(test_frame_just_under_limit),
                 cmocka_unit_test(test_slow_reader_closed),

@@ -8,6 +8,7 @@
 
 #include "bus-client.h"
 #include "bus.h"
+#include "job-ids.h"
 #include "ratelimit.h"
 #include "throttle.h"
 #include "ws.h"
@@ -25,7 +26,8 @@ struct Bus {
         BusClient *clients;    /* every connection */
         BusClient *schedulers; /* the registered schedulers, a subset */
         unsigned n_clients, n_producers, n_schedulers, n_unidentified;
-        uint64_t next_id, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
+        JobIds *ids;
+        uint64_t n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
 
         /* Every log line a client can trigger is rate-limited; one kind cannot hide another. */
         RateLimit reject_limit; /* bad frames */

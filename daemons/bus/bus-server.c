@@ -22,6 +22,7 @@ Bus *bus_free(Bus *b) {
         /* The context closes every connection; on_close frees their BusClients. */
         b->ws = ws_context_free(b->ws);
         throttle_done(&b->status);
+        job_ids_free(b->ids);
         sd_event_source_disable_unref(b->idle_source);
         sd_event_source_disable_unref(b->stop_source);
         sd_event_source_disable_unref(b->identify_source);
@@ -207,12 +208,43 @@ static int bus_setup_idle(Bus *b) {
         return 0;
 }
 
+static int bus_setup_ids(Bus *b) {
+        _cleanup_free_ char *env_dir = NULL;
+        const char *dir = b->config.state_dir;
+        int r;
+
+        if (!dir) {
+                const char *e = getenv("STATE_DIRECTORY");
+
+                /* systemd may list several, separated by ':': ours is the first. */
+                if (e && *e) {
+                        env_dir = strndup(e, strcspn(e, ":"));
+                        if (!env_dir)
+                                return log_oom();
+                        dir = env_dir;
+                }
+        }
+        r = job_ids_new(&b->ids, dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read or reserve job ids in %s/%s: %m", dir,
+                                       JOB_IDS_FILE);
+        if (dir)
+                log_info("Job ids from %" PRIu64 " (kept in %s/%s).", job_ids_first(b->ids), dir,
+                         JOB_IDS_FILE);
+        else
+                log_info("Job ids from 1: no state directory (--state-dir), so ids repeat after a restart.");
+        return 0;
+}
+
 int bus_run(Bus *b) {
         int r;
 
         assert(b);
 
         bus_raise_fd_limit(b);
+        r = bus_setup_ids(b);
+        if (r < 0)
+                return r;
         r = bus_setup_event(b);
         if (r < 0)
                 return r;

@@ -161,15 +161,28 @@ static void bus_drop(Bus *b, BusClient *c, uint64_t id, const Frame *f, const ch
 static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         unsigned n_targets = b->n_schedulers - (c->role == ROLE_SCHEDULER ? 1 : 0), n_sent = 0;
         _cleanup_free_ char *text = NULL;
-        uint64_t id = ++b->next_id;
         BusClient *s, *next;
         WsMessage *m = NULL;
+        uint64_t id;
         size_t size;
+        int r;
 
         assert(b);
         assert(c);
         assert(f);
 
+        r = job_ids_next(b->ids, &id);
+        if (r < 0) {
+                ProtocolStatus st = { .error = PROTOCOL_INVALID_PAYLOAD };
+
+                /* No id that could not come again after a crash: the job is refused, said to the client. */
+                if (log_ratelimit_allowed(&b->drop_limit, "dropped jobs"))
+                        log_error_errno(r, "Failed to reserve job ids, refusing a job from %s: %m",
+                                        bus_client_peer(c));
+                (void) snprintf(st.message, sizeof st.message, "the bus cannot assign a job id: %s",
+                                strerror(-r));
+                return bus_reply_error(b, c, &st);
+        }
         c->n_submitted++;
         if (n_targets == 0)
                 return bus_drop(b, c, id, f, "no scheduler registered");

@@ -13,6 +13,7 @@
 
 typedef struct BusConfig {
         char *listen;            /* HOST:PORT to bind when not socket-activated */
+        const char *state_dir;   /* where the job id counter lives; NULL: $STATE_DIRECTORY, or none */
         size_t max_frame;        /* bytes of one reassembled message */
         size_t max_queue;        /* messages waiting to be sent to one client */
         size_t max_queue_bytes;  /* bytes waiting to be sent to one client */

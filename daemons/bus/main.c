@@ -17,6 +17,8 @@ static void help(void) {
                "\n"
                "  -l, --listen=HOST:PORT     address to listen on without socket activation\n"
                "                             (default " BUS_LISTEN_DEFAULT ")\n"
+               "      --state-dir=DIR        keep the job id counter in DIR, so that ids never repeat\n"
+               "                             (default $STATE_DIRECTORY; none: ids restart at 1)\n"
                "      --max-frame=BYTES      largest message accepted, K/M suffixes (default 64K)\n"
                "      --max-queue=N          messages queued for one client before it is closed\n"
                "                             (default 16384)\n"
@@ -35,10 +37,9 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], BusConfig *c) {
-        assert(c);
-
         enum {
-                ARG_MAX_FRAME = 0x100,
+                ARG_STATE_DIR = 0x100,
+                ARG_MAX_FRAME,
                 ARG_MAX_QUEUE,
                 ARG_MAX_QUEUE_BYTES,
                 ARG_MAX_CLIENTS,
@@ -48,6 +49,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "max-frame", required_argument, NULL, ARG_MAX_FRAME },
                 { "max-queue", required_argument, NULL, ARG_MAX_QUEUE },
                 { "max-queue-bytes", required_argument, NULL, ARG_MAX_QUEUE_BYTES },
@@ -61,8 +63,13 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
         uint64_t u;
         int opt, longindex, r = 0;
 
+        assert(c);
+
         while ((opt = (longindex = -1, getopt_long(argc, argv, "l:vh", options, &longindex))) >= 0) {
                 switch (opt) {
+                case ARG_STATE_DIR:
+                        c->state_dir = optarg;
+                        break;
                 case 'l':
                         free(c->listen);
                         c->listen = strdup(optarg);

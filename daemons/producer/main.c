@@ -34,8 +34,6 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
-        assert(c);
-
         enum {
                 ARG_SEED = 0x100,
                 ARG_PRIORITY,
@@ -56,6 +54,8 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                 {},
         };
         int opt, longindex, r;
+
+        assert(c);
 
         while ((opt = (longindex = -1, getopt_long(argc, argv, "p:gs:n:b:vh", options, &longindex))) >= 0) {
                 r = 0;
