@@ -62,6 +62,9 @@ void log_field_token(const char *key, size_t key_len, char *buf, size_t size) {
         };
         size_t n = 0;
 
+        assert(key);
+        assert(buf);
+
         if (size == 0)
                 return;
 

@@ -35,6 +35,8 @@ int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret) {
         uint64_t v;
         int r = parse_uint64(s, min, max, &v);
 
+        assert(ret);
+
         if (r < 0)
                 return r;
         *ret = (unsigned) v;
@@ -66,6 +68,8 @@ int parse_double(const char *s, double min, double max, double *ret) {
         double v;
         char *end;
 
+        assert(ret);
+
         if (!s || !*s || isspace((unsigned char) s[0]))
                 return -EINVAL;
         /* Decimal only: no hex floats, "inf" or "nan". */
@@ -88,6 +92,8 @@ int parse_seconds(const char *s, double max_sec, uint64_t *ret_usec) {
         double v;
         int r = parse_double(s, 0, max_sec, &v);
 
+        assert(ret_usec);
+
         if (r < 0)
                 return r;
         *ret_usec = (uint64_t) llround(v * (double) USEC_PER_SEC);
@@ -100,6 +106,8 @@ int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         char buf[32];
         size_t n;
         int r;
+
+        assert(ret);
 
         if (!s)
                 return -EINVAL;
