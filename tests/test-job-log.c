@@ -48,10 +48,32 @@ static void test_absent_fields_left_out(void **state) {
         assert_null(strstr(out, "runtime="));
 }
 
+static void emit_precise_runtimes(void) {
+        LogJob a = { .id = 1, .priority = 0, .runtime = 1234567.25, .state = JOB_QUEUED };
+        LogJob b = { .id = 2, .priority = 0, .runtime = 0.1, .state = JOB_QUEUED };
+        LogJob c = { .id = 3, .priority = 0, .runtime = 86400, .state = JOB_QUEUED };
+
+        log_job(LOG_INFO, &a, "a");
+        log_job(LOG_INFO, &b, "b");
+        log_job(LOG_INFO, &c, "c");
+}
+
+/* The runtime is the one the job asked for, to the last digit: not rounded to 6 of them. */
+static void test_runtime_exact(void **state) {
+        const char *out;
+
+        log_force_journal(false);
+        out = stderr_capture_run(emit_precise_runtimes);
+        assert_non_null(strstr(out, " runtime=1234567.25\n"));
+        assert_non_null(strstr(out, " runtime=0.1\n"));
+        assert_non_null(strstr(out, " runtime=86400\n"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plain_job_tokens),
                 cmocka_unit_test(test_absent_fields_left_out),
+                cmocka_unit_test(test_runtime_exact),
         };
 
         log_setup("test-job-log");

@@ -2,11 +2,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "format-util.h"
 #include "job-log.h"
 
 int log_job_internal(int level, const LogJob *job, const char *const *extra, const char *file, int line,
                      const char *func, const char *format, ...) {
-        char id[48], priority[48], runtime[64], state[48];
+        char id[48], priority[48], runtime[64], state[48], number[FORMAT_DOUBLE_MAX];
         const char *fields[16];
         size_t n = 0;
         va_list ap;
@@ -29,7 +30,8 @@ int log_job_internal(int level, const LogJob *job, const char *const *extra, con
                 fields[n++] = state;
         }
         if (job->runtime >= 0) {
-                (void) snprintf(runtime, sizeof runtime, "SCHED_JOB_RUNTIME=%g", job->runtime);
+                (void) snprintf(runtime, sizeof runtime, "SCHED_JOB_RUNTIME=%s",
+                                format_double(number, sizeof number, job->runtime));
                 fields[n++] = runtime;
         }
         for (const char *const *e = extra; e && *e && n < ELEMENTSOF(fields) - 1; e++)

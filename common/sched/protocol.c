@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format-util.h"
 #include "macro.h"
 #include "protocol.h"
 #include "string-table.h"
@@ -363,25 +364,8 @@ int protocol_dump_register(Role role, char **ret, size_t *ret_size) {
         return protocol_printf(ret, ret_size, "{\"cmd\": \"register\", \"type\": \"%s\"}", type);
 }
 
-/* Python's repr() of the number the original producer would have sent: integral values as integers,
- * others as the shortest text that reads back exactly. Our programs keep the "C" LC_NUMERIC locale, so
- * the decimal point is a dot. */
-static void format_runtime(char *buf, size_t size, double runtime) {
-        assert(buf);
-
-        if (runtime == floor(runtime) && runtime <= 0x1p53) {
-                (void) snprintf(buf, size, "%.0f", runtime);
-                return;
-        }
-        for (int precision = 1; precision <= 17; precision++) {
-                (void) snprintf(buf, size, "%.*g", precision, runtime);
-                if (strtod(buf, NULL) == runtime)
-                        return;
-        }
-}
-
 int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *ret_size) {
-        char number[32];
+        char number[FORMAT_DOUBLE_MAX];
 
         assert(ret);
 
@@ -390,9 +374,9 @@ int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *
         if (!isfinite(runtime) || runtime < 0)
                 return -EINVAL;
 
-        format_runtime(number, sizeof(number), runtime + 0.0);
+        /* As Python's repr() prints what the original producer sends. */
         return protocol_printf(
                 ret, ret_size,
                 "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %s}}", priority,
-                number);
+                format_double(number, sizeof number, runtime));
 }

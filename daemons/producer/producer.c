@@ -7,6 +7,7 @@
 
 #include "bus-link.h"
 #include "event-util.h"
+#include "format-util.h"
 #include "job-generator.h"
 #include "log.h"
 #include "producer.h"
@@ -92,6 +93,7 @@ static int producer_send_one(Producer *p, double *ret_wait) {
         double runtime = p->config.runtime >= 0 ? p->config.runtime : job_generator_runtime(&p->generator);
         double wait = job_generator_wait(&p->generator);
         _cleanup_free_ char *text = NULL;
+        char number[FORMAT_DOUBLE_MAX];
         size_t size;
         int r;
 
@@ -107,10 +109,11 @@ static int producer_send_one(Producer *p, double *ret_wait) {
 
         p->n_sent++;
         if (p->config.count > 0 && p->n_sent >= p->config.count)
-                log_info("submitted priority=%d runtime=%g, the last of %" PRIu64, priority, runtime,
-                         p->config.count);
+                log_info("submitted priority=%d runtime=%s, the last of %" PRIu64, priority,
+                         format_double(number, sizeof number, runtime), p->config.count);
         else
-                log_info("submitted priority=%d runtime=%g, next in %.3f s", priority, runtime, wait);
+                log_info("submitted priority=%d runtime=%s, next in %.3f s", priority,
+                         format_double(number, sizeof number, runtime), wait);
         *ret_wait = wait;
         return 0;
 }
