@@ -21,6 +21,7 @@ struct Fake {
         Runner *runner;
         char log[4096];
         bool fail_start[MAX_ID];
+        bool ending[MAX_ID];
         unsigned freed[MAX_ID];
         /* Called at the end of state_changed(), to call back into the runner. */
         void (*hook)(Fake *f, Job *j, JobState old);
@@ -93,10 +94,17 @@ static void fake_state_changed(Runner *r, Job *j, JobState old, void *userdata) 
         }
 }
 
+static bool fake_ending(Runner *r, Job *j, void *userdata) {
+        Fake *f = userdata;
+
+        return f->ending[j->id];
+}
+
 static const RunnerOps fake_ops = {
         .start = fake_start,
         .stop = fake_stop,
         .state_changed = fake_state_changed,
+        .ending = fake_ending,
 };
 
 static void job_data_free(void *p) {
@@ -439,6 +447,33 @@ static void test_stop_all(void **state) {
         fake_teardown(&f);
 }
 
+/* A job whose end is under way (it exited, or its timeout is killing it) is not evicted: the next
+ * candidate is, or the urgent job waits for the slot the ending job frees. */
+static void test_ending_job_not_evicted(void **state) {
+        Fake f;
+
+        fake_setup(&f, 2);
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(submit(&f, 2, 8), 0);
+        expect_log(&f, "start:1 1:running start:2 2:running");
+
+        /* 2 is the least urgent, but ending: 1 is evicted instead. */
+        f.ending[2] = true;
+        assert_int_equal(submit(&f, 3, 0), 0);
+        expect_log(&f, "1:evicted stop:1:evicted start:3 3:running");
+
+        /* Every other candidate is as urgent or ending: 4 waits, and starts when 2 ends. */
+        assert_int_equal(submit(&f, 4, 1), 0);
+        expect_log(&f, "4:queued");
+        assert_int_equal(exited(&f, 2, JOB_TIMEOUT), 0);
+        expect_log(&f, "2:timeout start:4 4:running");
+        assert_int_equal(exited(&f, 1, JOB_DONE), 0);
+        expect_log(&f, "");
+        assert_int_equal(runner_stats(f.runner)->evicted, 1);
+        assert_int_equal(runner_stats(f.runner)->timeout, 1);
+        fake_teardown(&f);
+}
+
 static void test_counters(void **state) {
         const RunnerStats *st;
         Fake f;
@@ -633,6 +668,7 @@ int main(void) {
                 cmocka_unit_test(test_start_failure_tries_next),
                 cmocka_unit_test(test_start_failure_many),
                 cmocka_unit_test(test_stop_all),
+                cmocka_unit_test(test_ending_job_not_evicted),
                 cmocka_unit_test(test_counters),
                 cmocka_unit_test(test_exited_errors),
                 cmocka_unit_test(test_ownership),

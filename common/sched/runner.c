@@ -176,7 +176,8 @@ static void runner_terminate(Runner *r, Job *j, JobState reason, uint64_t evicte
 }
 
 /* The eviction policy: the job a more urgent one may take the slot of. The least urgent running
- * job, and among those the most recently started, which loses the least work. */
+ * job, and among those the most recently started, which loses the least work. A job whose end is
+ * already under way is passed by: it is leaving anyway, and evicting it would record a lie. */
 static Job *runner_pick_victim(Runner *r) {
         Job *victim = NULL, *j;
 
@@ -184,6 +185,8 @@ static Job *runner_pick_victim(Runner *r) {
 
         LIST_FOREACH (alive, j, r->alive) {
                 if (j->state != JOB_RUNNING)
+                        continue;
+                if (r->ops.ending && r->ops.ending(r, j, r->userdata))
                         continue;
                 if (!victim || j->priority > victim->priority ||
                     (j->priority == victim->priority && j->start_seq > victim->start_seq))

@@ -51,6 +51,11 @@ typedef struct RunnerOps {
         /* Every state change, after it happened: j->state is new, `old` is _JOB_STATE_INVALID for a
          * job just submitted. For logs and STATUS=. Optional. */
         void (*state_changed)(Runner *r, Job *j, JobState old, void *userdata);
+        /* Whether a running job's work is already ending on its own: it exited and the exit is not
+         * reported yet, or it is being terminated at its timeout. Such a job is never chosen for
+         * eviction, so that its one record says how it really ended; it keeps its slot until its
+         * exit is reported. Optional (no job is ending). */
+        bool (*ending)(Runner *r, Job *j, void *userdata);
 } RunnerOps;
 
 typedef struct RunnerStats {
