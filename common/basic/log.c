@@ -111,7 +111,8 @@ static void log_plain(int level, const char *message, const char *const *fields)
                 const char *eq = strchr(*f, '=');
                 char token[64];
 
-                if (!eq)
+                /* A catalog key means something to the journal only. */
+                if (!eq || strncmp(*f, "MESSAGE_ID=", 11) == 0)
                         continue;
                 log_field_token(*f, (size_t) (eq - *f), token, sizeof token);
                 k = snprintf(line + n, sizeof line - 1 - n, " %s=%s", token, eq + 1);
