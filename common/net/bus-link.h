@@ -2,10 +2,10 @@
 /*
  * BusLink: a client's connection to sched-bus. Connects to the bus URL, sends its greeting (the
  * register frame its owner made) on every (re)connection, hands each received text message to its
- * owner, and — when reconnecting is
- * on — comes back after a lost or refused connection with capped exponential backoff
- * (250 ms doubling to 5 s, reset by a successful connection). Owned by the daemon that created it;
- * owns its WebSocket context and timer.
+ * owner, and — when reconnecting is on — comes back after a lost or refused connection with capped
+ * exponential backoff (250 ms doubling to 5 s, reset by a successful connection). Each attempt looks
+ * the bus's host name up afresh, off the loop; a lookup that fails is a refused connection. Owned
+ * by the daemon that created it; owns its WebSocket context and timer.
  */
 #pragma once
 

@@ -35,7 +35,10 @@ int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 ws_conn_on_connect_error(c, in, len);
                 return 0;
         case LWS_CALLBACK_WSI_DESTROY:
-                ws_conn_detach(c);
+                if (c->client && !c->opened)
+                        ws_conn_attempt_failed(c); /* the next address, if any */
+                else
+                        ws_conn_detach(c);
                 return 0;
         case LWS_CALLBACK_HTTP:
                 return -1; /* plain HTTP is not served (yet): only WebSocket upgrades */

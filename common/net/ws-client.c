@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The client side of a WsContext: parses a ws:// URL, starts a connection through lws and keeps
- * why it failed for on_connect_error. The WsConn it makes is the context's, like any other.
+ * The client side of a WsContext: parses a ws:// URL, has its host name looked up off the loop
+ * (ws-resolve.c), and gives lws one numeric address per attempt, the next one when an attempt fails,
+ * keeping why the last one failed for on_connect_error. The WsConn it makes is the context's, like
+ * any other.
  */
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "ws-internal.h"
 
 /* "ws://host[:port][/path]"; an IPv6 host in brackets. */
@@ -67,9 +71,134 @@ static int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_
         return 0;
 }
 
+/* One attempt on a numeric address, so that lws looks nothing up; the Host header stays the URL's. */
+static void ws_conn_start(WsConn *c, const char *address) {
+        WsContext *ctx;
+        struct lws *wsi;
+
+        assert(c);
+        assert(address);
+
+        ctx = c->ctx;
+        c->connecting = true;
+        /* No .protocol: no Sec-WebSocket-Protocol header, as the original Python clients do. */
+        wsi = lws_client_connect_via_info(&(struct lws_client_connect_info){
+                .context = ctx->lws,
+                .vhost = ctx->vhost,
+                .address = address,
+                .port = c->port,
+                .path = c->path,
+                .host = c->peer,
+                .local_protocol_name = WS_PROTOCOL_NAME,
+                .opaque_user_data = c,
+                .pwsi = &c->wsi,
+                .retry_and_idle_policy = ctx->config.ping_interval_sec > 0 ? &ctx->retry : NULL,
+        });
+        if (!wsi && c->connecting) {
+                /* lws gave up within the call (and freed the wsi) without telling us. */
+                if (!c->error[0])
+                        (void) snprintf(c->error, sizeof c->error, "connect to %s failed", address);
+                ws_conn_attempt_failed(c);
+        }
+        ws_context_kick(ctx);
+}
+
+static bool ws_conn_has_next_address(WsConn *c) {
+        size_t n = 0;
+
+        assert(c);
+
+        if (c->resolve)
+                (void) resolve_get_addresses(c->resolve, &n);
+        return c->next_address < n;
+}
+
+/* Tries the next address of the host's; with none left the connection has failed. */
+static void ws_conn_connect_next(WsConn *c) {
+        const ResolveAddress *a;
+        char address[NI_MAXHOST];
+        size_t n;
+        int r;
+
+        assert(c);
+
+        if (!ws_conn_has_next_address(c)) {
+                if (!c->error[0])
+                        (void) snprintf(c->error, sizeof c->error, "cannot resolve %s: no address", c->host);
+                ws_conn_detach(c);
+                return;
+        }
+        a = &resolve_get_addresses(c->resolve, &n)[c->next_address++];
+        r = getnameinfo((const struct sockaddr *) &a->sa, a->len, address, sizeof address, NULL, 0,
+                        NI_NUMERICHOST);
+        if (r != 0) {
+                (void) snprintf(c->error, sizeof c->error, "bad address for %s: %s", c->host,
+                                gai_strerror(r));
+                ws_conn_attempt_failed(c);
+                return;
+        }
+        ws_conn_start(c, address);
+}
+
+static int on_connect_next(sd_event_source *s, void *userdata) {
+        WsConn *c = ASSERT_PTR(userdata);
+
+        assert(s);
+
+        ws_conn_connect_next(c);
+        return 0;
+}
+
+static void on_resolved(Resolve *r, int ret, int error, void *userdata) {
+        WsConn *c = ASSERT_PTR(userdata);
+
+        assert(r);
+        assert(c->resolve == r);
+
+        if (ret != 0) {
+                (void) snprintf(c->error, sizeof c->error, "cannot resolve %s: %s", c->host,
+                                resolve_strerror(ret, error));
+                ws_conn_detach(c);
+                return;
+        }
+        ws_conn_connect_next(c);
+}
+
+/* An attempt ended before the handshake: lws destroyed its wsi, or never made one. The next address
+ * is tried from the loop, outside lws; the connection fails when none is left, or when it is
+ * being closed. */
+void ws_conn_attempt_failed(WsConn *c) {
+        WsContext *ctx;
+        int r;
+
+        assert(c);
+
+        ctx = c->ctx;
+        c->connecting = false;
+        c->wsi = NULL;
+        if (!ws_conn_has_next_address(c) || c->closing || ctx->freeing) {
+                ws_conn_detach(c);
+                return;
+        }
+        if (!c->connect_source) {
+                r = sd_event_add_defer(ctx->event, &c->connect_source, on_connect_next, c);
+                if (r < 0) {
+                        log_debug_errno(r, "Failed to schedule the next address of %s: %m", c->host);
+                        ws_conn_detach(c);
+                        return;
+                }
+                (void) sd_event_source_set_description(c->connect_source, "ws-connect-next");
+        }
+        r = sd_event_source_set_enabled(c->connect_source, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to schedule the next address of %s: %m", c->host);
+                ws_conn_detach(c);
+        }
+}
+
 int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret) {
         char host[256], path[1024], peer[WS_PEER_MAX];
-        struct lws *wsi;
+        _cleanup_free_ char *host_copy = NULL, *path_copy = NULL;
         WsConn *c;
         int port, r;
 
@@ -81,32 +210,30 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret) {
                 return r;
         if (ctx->freeing)
                 return -ESHUTDOWN;
+        host_copy = strdup(host);
+        path_copy = strdup(path);
+        if (!host_copy || !path_copy)
+                return -ENOMEM;
         (void) snprintf(peer, sizeof peer, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
         r = ws_conn_new(ctx, true, peer, &c);
         if (r < 0)
                 return r;
+        c->host = TAKE_PTR(host_copy);
+        c->path = TAKE_PTR(path_copy);
+        c->port = port;
 
-        /* No .protocol: no Sec-WebSocket-Protocol header, as the original Python clients do. */
-        wsi = lws_client_connect_via_info(&(struct lws_client_connect_info){
-                .context = ctx->lws,
-                .vhost = ctx->vhost,
-                .address = host,
-                .port = port,
-                .path = path,
-                .host = peer,
-                .local_protocol_name = WS_PROTOCOL_NAME,
-                .opaque_user_data = c,
-                .pwsi = &c->wsi,
-                .retry_and_idle_policy = ctx->config.ping_interval_sec > 0 ? &ctx->retry : NULL,
-        });
-        if (!wsi && !c->dead) {
-                /* lws gave up within the call (and freed the wsi): report it from the loop, like any
-                 * other failure. */
-                if (!c->error[0])
-                        (void) snprintf(c->error, sizeof c->error, "address lookup or connect failed");
-                ws_conn_detach(c);
+        if (resolve_is_numeric(host))
+                ws_conn_start(c, host);
+        else {
+                /* Not in lws: 4.1 would call getaddrinfo() right here, on the loop. A failure to
+                 * start the lookup too comes from the loop, like its answer. */
+                r = resolve_new(&c->resolve, ctx->event, host, on_resolved, c);
+                if (r < 0) {
+                        (void) snprintf(c->error, sizeof c->error, "cannot resolve %s: %s", c->host,
+                                        strerror(-r));
+                        ws_conn_detach(c);
+                }
         }
-        ws_context_kick(ctx);
         if (ret)
                 *ret = c;
         return 0;

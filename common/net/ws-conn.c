@@ -63,6 +63,10 @@ WsConn *ws_conn_free(WsConn *c) {
         ring_done(&c->queue);
         free(c->rx);
         free(c->tx);
+        resolve_free(c->resolve);
+        sd_event_source_disable_unref(c->connect_source);
+        free(c->host);
+        free(c->path);
         return mfree(c);
 }
 
@@ -156,9 +160,14 @@ void ws_conn_close(WsConn *c, uint16_t code, const char *reason) {
                 ws_conn_queue_clear(c);
 
         if (!c->opened) {
-                /* A client still connecting: there is no WebSocket yet to send a close frame on. */
+                /* A client still connecting: there is no WebSocket yet to send a close frame on.
+                 * Between attempts (looking its host up, or about to try the next address) lws holds
+                 * nothing of it. */
                 (void) snprintf(c->error, sizeof c->error, "aborted");
-                lws_set_timeout(c->wsi, WS_TIMEOUT_CLOSING, LWS_TO_KILL_ASYNC);
+                if (c->connecting)
+                        lws_set_timeout(c->wsi, WS_TIMEOUT_CLOSING, LWS_TO_KILL_ASYNC);
+                else
+                        ws_conn_detach(c);
         } else {
                 /* The writeable callback flushes what must go first, then starts the close. A peer
                  * that takes nothing is cut off when the timeout hits. */
@@ -180,6 +189,7 @@ int ws_conn_on_established(WsConn *c) {
                 return -1; /* aborted while connecting: it ends in on_connect_error */
         c->opened = true;
         c->error[0] = 0;
+        c->resolve = resolve_free(c->resolve); /* the addresses left are not needed any more */
         if (ctx->handlers.on_open)
                 ctx->handlers.on_open(c, ctx->userdata);
         if (ring_size(&c->queue) > 0)

@@ -51,6 +51,10 @@ void ws_conn_detach(WsConn *c) {
         ctx = c->ctx;
         c->dead = true;
         c->wsi = NULL;
+        c->connecting = false;
+        c->resolve = resolve_free(c->resolve); /* a lookup under way is cancelled */
+        if (c->connect_source)
+                (void) sd_event_source_set_enabled(c->connect_source, SD_EVENT_OFF);
         ws_conn_queue_clear(c);
         c->rx = mfree(c->rx);
         c->rx_alloc = c->rx_size = 0;

@@ -6,7 +6,8 @@
  * Who owns what: the WsContext owns its listeners (ws-server.c), every WsConn (in ctx->conns while
  * libwebsockets holds it, then in ctx->dead until its final callback, ws-context.c), the shared
  * batch buffer of ws-frame.c and the lws context. A WsConn owns one ref of every message in its send
- * queue and its receive buffer. A WsMessage is shared by ref count between its creator and queues.
+ * queue and its receive buffer, and on the client side the lookup of its host (a Resolve, resolve.h)
+ * with the addresses still to try. A WsMessage is shared by ref count between its creator and queues.
  */
 #pragma once
 
@@ -18,6 +19,7 @@
 
 #include "list.h"
 #include "ratelimit.h"
+#include "resolve.h"
 #include "ring.h"
 #include "uv-event.h"
 #include "ws.h"
@@ -66,6 +68,16 @@ struct WsConn {
         /* Client side only: lws masks the payload in place, so a shared message is copied here. */
         unsigned char *tx;
         size_t tx_alloc;
+
+        /* Client side only, until an attempt opens: the URL's parts, the lookup of its host name
+         * (which holds the addresses), the next address to try once an attempt failed, and the
+         * source that starts that attempt outside lws. */
+        char *host, *path;
+        int port;
+        bool connecting; /* lws holds an attempt, c->wsi is its wsi */
+        Resolve *resolve;
+        size_t next_address;
+        sd_event_source *connect_source;
 
         uint16_t close_code;
         uint16_t final_code; /* what ws_conn_get_close_code() reports */
@@ -122,8 +134,9 @@ int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 int ws_context_setup_accept(WsContext *ctx);
 void ws_context_stop_accept(WsContext *ctx);
 
-/* ws-client.c */
+/* ws-client.c: client connections, one attempt per address of the URL's host. */
 void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len);
+void ws_conn_attempt_failed(WsConn *c);
 
 /* ws-context.c: the dead-connection list and final callbacks. */
 void ws_conn_detach(WsConn *c);

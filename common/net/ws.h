@@ -94,9 +94,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(WsContext *, ws_context_free);
 /* Takes ownership of a listening stream socket (TCP or AF_UNIX) and serves it; may be called once
  * per socket. The fd is closed on failure too. */
 int ws_context_listen(WsContext *ctx, int fd);
-/* Starts a client connection to "ws://host[:port][/path]" with no subprotocol. Network failures are
- * reported through on_connect_error, from the loop, never from this call; a negative return means
- * a bad URL (-EINVAL), a wss:// URL (-EPROTONOSUPPORT), or no memory. ret may be NULL. */
+/* Starts a client connection to "ws://host[:port][/path]" with no subprotocol. A host name is looked
+ * up off the loop (resolve.h), then each of its addresses is tried in turn; the Host header stays the
+ * URL's host and port. Network failures, a name that does not resolve among them ("cannot resolve
+ * HOST: ..."), are reported through on_connect_error, from the loop, never from this call; a
+ * negative return means a bad URL (-EINVAL), a wss:// URL (-EPROTONOSUPPORT), or no memory. Closing
+ * the connection or freeing the context while the lookup runs cancels it. ret may be NULL. */
 int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret);
 
 int ws_message_new(WsMessage **ret, const char *data, size_t size);
