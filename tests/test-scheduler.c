@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "test-client.h"
@@ -38,9 +41,8 @@ static void start_bus(Fixture *f) {
         assert_int_equal(daemon_wait_notify(&f->bus, "READY=1", 10000, NULL, 0), 0);
 }
 
-/* Starts bus and scheduler; `args` go to the scheduler before its --exec, `exec` after it (NULL:
- * the job script). */
-static void fixture_start_exec(Fixture *f, const char *const *args, const char *const *exec) {
+/* Starts the scheduler alone; `args` go before its --exec, `exec` after it (NULL: the job script). */
+static void spawn_scheduler(Fixture *f, const char *const *args, const char *const *exec) {
         char *argv[32] = { (char *) SCHEDULER_BINARY, (char *) "--bus", f->url };
         size_t n = 3;
 
@@ -58,6 +60,12 @@ static void fixture_start_exec(Fixture *f, const char *const *args, const char *
 
         assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
         assert_int_equal(daemon_wait_notify(&f->sched, "READY=1", 10000, NULL, 0), 0);
+}
+
+/* Starts bus and scheduler; `args` go to the scheduler before its --exec, `exec` after it (NULL:
+ * the job script). */
+static void fixture_start_exec(Fixture *f, const char *const *args, const char *const *exec) {
+        spawn_scheduler(f, args, exec);
         assert_int_equal(daemon_wait_status(&f->sched, "bus connected", 10000), 0);
         /* Registered at the bus, not only sent: otherwise the first job could find no scheduler. */
         assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 10000), 0);
@@ -545,6 +553,118 @@ static void test_chatty_job(void **state) {
         wait_event(f, 2, "interrupted", 0);
 }
 
+/* A cgroup directory of the test's own under the cgroup2 mount (/sys/fs/cgroup/unified on a hybrid
+ * system, else /sys/fs/cgroup); the scheduler gets `PARENT/jobs`, which it creates and removes. Skips
+ * the test where there is none to make. */
+static void make_test_cgroup(char *dir, size_t size) {
+        static const char *const mounts[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+        struct statfs fs;
+
+        for (size_t i = 0; i < ELEMENTSOF(mounts); i++) {
+                if (statfs(mounts[i], &fs) < 0 || fs.f_type != 0x63677270 /* CGROUP2_SUPER_MAGIC */)
+                        continue;
+                (void) snprintf(dir, size, "%s/sched-test-XXXXXX", mounts[i]);
+                if (mkdtemp(dir))
+                        return;
+                fprintf(stderr, "SKIP: cannot create a cgroup under %s: %m\n", mounts[i]);
+                skip();
+        }
+        fprintf(stderr, "SKIP: cgroup2 is not mounted\n");
+        skip();
+}
+
+static bool path_exists(const char *path) {
+        struct stat st;
+
+        return stat(path, &st) >= 0;
+}
+
+/* The job leaves a grandchild in a session of its own, then ends: with --cgroup=MODE nothing of it
+ * may be alive once its terminal record is there. */
+static void check_setsid_grandchild(Fixture *f, const char *cgroup_arg, bool cgroup_mode) {
+        const char *args[] = { "-s", "2", "-t", "60", cgroup_arg, NULL };
+        const char *exec[] = { "sh", "-c",
+                               "setsid sleep 300 & echo $! > \"$0/grandchild-$SCHED_JOB_ID\"; "
+                               "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done",
+                               f->dir, NULL };
+        pid_t grandchild;
+
+        fixture_start_exec(f, args, exec);
+        submit(f, 3, 1); /* 1 */
+        wait_event(f, 1, "running", 5000);
+        grandchild = grandchild_of(f, 1);
+        assert_true(grandchild > 0);
+        wait_event(f, 1, "done", 10000);
+        if (cgroup_mode) {
+                /* Recorded only once its cgroup was empty. */
+                assert_false(harness_pid_alive(grandchild));
+                assert_true(daemon_count_log(&f->sched, "cpu_usec=") >= 1);
+        } else
+                /* Killed before the record, reaped right after it. */
+                assert_true(pid_gone(grandchild));
+}
+
+static void test_cgroup_setsid_grandchild(void **state) {
+        Fixture *f = *state;
+        char dir[256], jobs[300], arg[320];
+
+        make_test_cgroup(dir, sizeof dir);
+        (void) snprintf(jobs, sizeof jobs, "%s/jobs", dir);
+        (void) snprintf(arg, sizeof arg, "--cgroup=%s", jobs);
+        check_setsid_grandchild(f, arg, true);
+        assert_true(daemon_count_log(&f->sched, jobs) >= 1); /* the startup line says where */
+        assert_false(path_exists(strcat(jobs, "/job-1")));
+        /* At exit the scheduler removes the parent it made. */
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_fallback_setsid_grandchild(void **state) {
+        Fixture *f = *state;
+
+        check_setsid_grandchild(f, "--cgroup=off", false);
+        assert_int_equal(daemon_count_log(&f->sched, "fallback: process groups and child subreaper"), 1);
+}
+
+/* kill -9 of the scheduler leaves its jobs running; the next one with the same --cgroup kills them,
+ * records each as interrupted and removes their cgroups. */
+static void test_cgroup_restart_after_kill9(void **state) {
+        Fixture *f = *state;
+        char dir[256], jobs[300], arg[320], path[340];
+        const char *args[] = { "-s", "2", "-t", "60", arg, NULL };
+        pid_t grandchildren[2];
+
+        make_test_cgroup(dir, sizeof dir);
+        (void) snprintf(jobs, sizeof jobs, "%s/jobs", dir);
+        (void) snprintf(arg, sizeof arg, "--cgroup=%s", jobs);
+        fixture_start(f, args);
+        submit(f, 3, 60); /* 1 */
+        submit(f, 4, 60); /* 2 */
+        for (unsigned id = 1; id <= 2; id++) {
+                wait_event(f, id, "running", 5000);
+                grandchildren[id - 1] = grandchild_of(f, id);
+                assert_true(grandchildren[id - 1] > 0);
+        }
+        assert_int_equal(daemon_stop(&f->sched, SIGKILL, 5000), 128 + SIGKILL);
+        daemon_cleanup(&f->sched);
+        harness_sleep_ms(100);
+        for (unsigned i = 0; i < 2; i++)
+                assert_true(harness_pid_alive(grandchildren[i])); /* nobody cleaned up */
+
+        spawn_scheduler(f, args, NULL);
+        for (unsigned id = 1; id <= 2; id++) {
+                wait_event(f, id, "interrupted", 5000);
+                assert_false(harness_pid_alive(grandchildren[id - 1]));
+                (void) snprintf(path, sizeof path, "%s/job-%u", jobs, id);
+                assert_false(path_exists(path));
+        }
+        assert_int_equal(daemon_count_log(&f->sched, "state=interrupted"), 2);
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        /* The parent was the killed scheduler's to remove; the second one found it. */
+        assert_int_equal(rmdir(jobs), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_no_bus_at_start(void **state) {
         Fixture *f = *state;
         char url[64], *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--bus", url, NULL };
@@ -592,6 +712,9 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_burst_accounting),
                 cmocka_unit_test(test_burst_12000),
                 cmocka_unit_test(test_chatty_job),
+                cmocka_unit_test(test_cgroup_setsid_grandchild),
+                cmocka_unit_test(test_fallback_setsid_grandchild),
+                cmocka_unit_test(test_cgroup_restart_after_kill9),
                 cmocka_unit_test(test_no_bus_at_start),
                 cmocka_unit_test(test_scope_without_manager),
                 cmocka_unit_test(test_bad_usage),

@@ -1,17 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The spawn step of a Process, apart from its life on the event loop: one posix_spawnp() with every
- * attribute set before exec, so that nothing of the daemon's signal state or environment handling
- * leaks into the child. No state.
+ * The spawn step of a Process, apart from its life on the event loop, so that nothing of the
+ * daemon's signal state or environment handling leaks into the child. No state.
+ *
+ * Without a cgroup: one posix_spawnp() with every attribute set before exec. Into a cgroup:
+ * clone3(CLONE_INTO_CGROUP), so that the job is born inside its cgroup (glibc has no posix_spawn
+ * attribute for it); where clone3 is refused (systemd's RestrictNamespaces= answers ENOSYS, as the
+ * flags cannot be inspected) a fork whose child moves itself into the cgroup before anything else. A
+ * clone3 without CLONE_VM is a fork: the child makes async-signal-safe calls only (setpgid,
+ * sigaction, sigprocmask, dup2, execve) and reports an exec failure through a close-on-exec pipe, as
+ * posix_spawn does, so that a missing command fails the start with -ENOENT.
  */
+#include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "process-spawn.h"
 
 extern char **environ;
+
+/* clone3 errors after which the fork fallback is tried: not there (ENOSYS, also what systemd's
+ * seccomp filter answers), denied by a filter (EPERM), or CLONE_INTO_CGROUP unknown (EINVAL, E2BIG). */
+#define IN_SET_CLONE3_REFUSED(e) ((e) == ENOSYS || (e) == EPERM || (e) == EINVAL || (e) == E2BIG)
 
 /* Signals a daemon blocks or handles, whose ignored state a child must not inherit. */
 static const int reset_signals[] = { SIGTERM, SIGINT, SIGCHLD, SIGHUP, SIGPIPE };
@@ -107,7 +124,7 @@ static int spawn_output_init(posix_spawn_file_actions_t *actions, int fd) {
         return 0;
 }
 
-int process_spawn(char *const argv[], char *const env_extra[], int output_fd, pid_t *ret_pid) {
+static int spawn_posix(char *const argv[], char *const env_extra[], int output_fd, pid_t *ret_pid) {
         _cleanup_free_ char **env = NULL;
         posix_spawn_file_actions_t actions;
         posix_spawnattr_t attr;
@@ -140,4 +157,150 @@ int process_spawn(char *const argv[], char *const env_extra[], int output_fd, pi
                 (void) posix_spawn_file_actions_destroy(&actions);
         (void) posix_spawnattr_destroy(&attr);
         return r;
+}
+
+/* argv[0] looked up in PATH as execvp() would, before the clone: the child must not allocate. */
+static int find_executable(const char *name, char **ret) {
+        const char *path = getenv("PATH") ?: "/bin:/usr/bin";
+
+        assert(name);
+        assert(ret);
+
+        if (strchr(name, '/')) {
+                *ret = strdup(name);
+                return *ret ? 0 : -ENOMEM;
+        }
+        for (const char *p = path, *end; *p; p = *end ? end + 1 : end) {
+                _cleanup_free_ char *candidate = NULL;
+                int n;
+
+                end = strchrnul(p, ':');
+                n = end == p ? asprintf(&candidate, "./%s", name)
+                             : asprintf(&candidate, "%.*s/%s", (int) (end - p), p, name);
+                if (n < 0)
+                        return -ENOMEM;
+                if (access(candidate, X_OK) >= 0) {
+                        *ret = TAKE_PTR(candidate);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+typedef struct SpawnChild {
+        const char *path;
+        char *const *argv;
+        char *const *env;
+        int output_fd;
+        int procs_fd; /* >= 0: cgroup.procs to move into first (the fork fallback) */
+        int error_fd; /* the pipe's write end */
+} SpawnChild;
+
+/* In the child: async-signal-safe calls only. Returns only on failure, with errno set. */
+static void spawn_child_exec(const SpawnChild *c) {
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        sigset_t empty;
+
+        if (c->procs_fd >= 0 && write(c->procs_fd, "0", 1) != 1)
+                return;
+        if (setpgid(0, 0) < 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(reset_signals); i++)
+                if (sigaction(reset_signals[i], &dfl, NULL) < 0)
+                        return;
+        sigemptyset(&empty);
+        if (sigprocmask(SIG_SETMASK, &empty, NULL) < 0)
+                return;
+        if (c->output_fd >= 0 &&
+            (dup2(c->output_fd, STDOUT_FILENO) < 0 || dup2(c->output_fd, STDERR_FILENO) < 0))
+                return;
+        execve(c->path, c->argv, c->env);
+}
+
+static _noreturn_ void spawn_child(const SpawnChild *c) {
+        int error;
+
+        spawn_child_exec(c);
+        error = errno;
+        (void) !write(c->error_fd, &error, sizeof error);
+        _exit(127);
+}
+
+/* A child born in the cgroup `cgroup_fd`; 0 in the child, like fork(). */
+static pid_t clone_into_cgroup(int cgroup_fd, int *procs_fd) {
+        struct clone_args args = {
+                .flags = CLONE_INTO_CGROUP,
+                .exit_signal = SIGCHLD,
+                .cgroup = (uint64_t) cgroup_fd,
+        };
+        pid_t pid;
+
+        assert(procs_fd);
+
+        pid = (pid_t) syscall(SYS_clone3, &args, sizeof args);
+        if (pid >= 0 || !IN_SET_CLONE3_REFUSED(errno))
+                return pid;
+        /* clone3 refused (seccomp, an old kernel): the child moves itself before anything else. */
+        *procs_fd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (*procs_fd < 0)
+                return -1;
+        return fork();
+}
+
+static int spawn_into_cgroup(char *const argv[], char *const env_extra[], int output_fd, int cgroup_fd,
+                             pid_t *ret_pid) {
+        _cleanup_free_ char **env = NULL, *path = NULL;
+        _cleanup_close_ int procs_fd = -EBADF;
+        int pipe_fds[2], error = 0, r;
+        ssize_t n;
+        pid_t pid;
+
+        r = find_executable(argv[0], &path);
+        if (r < 0)
+                return r;
+        if (env_extra) {
+                r = build_env(env_extra, &env);
+                if (r < 0)
+                        return r;
+        }
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+                return -errno;
+
+        pid = clone_into_cgroup(cgroup_fd, &procs_fd);
+        if (pid == 0)
+                spawn_child(&(SpawnChild){ .path = path,
+                                           .argv = argv,
+                                           .env = env ?: environ,
+                                           .output_fd = output_fd,
+                                           .procs_fd = procs_fd,
+                                           .error_fd = pipe_fds[1] });
+        r = pid < 0 ? -errno : 0;
+        (void) close(pipe_fds[1]);
+        if (r < 0) {
+                (void) close(pipe_fds[0]);
+                return r;
+        }
+        /* EOF once the exec happened (close-on-exec), or the child's errno. */
+        while ((n = read(pipe_fds[0], &error, sizeof error)) < 0 && errno == EINTR)
+                ;
+        (void) close(pipe_fds[0]);
+        if (n == (ssize_t) sizeof error) {
+                /* It exits right after writing: this wait is as short as posix_spawn's own. */
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return error > 0 ? -error : -EIO;
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
+int process_spawn(char *const argv[], char *const env_extra[], int output_fd, int cgroup_fd,
+                  pid_t *ret_pid) {
+        assert(argv);
+        assert(argv[0]);
+        assert(ret_pid);
+
+        if (cgroup_fd < 0)
+                return spawn_posix(argv, env_extra, output_fd, ret_pid);
+        return spawn_into_cgroup(argv, env_extra, output_fd, cgroup_fd, ret_pid);
 }

@@ -3,18 +3,23 @@
  * Process: spawn, watch, time out and terminate one child process group on sd-event. See process.h
  * for the contract; this file keeps the lifecycle:
  *
- *   new --start--> running --leader ends--> done (callbacks run once)
- *                     |  timeout / terminate: SIGTERM to the group, SIGKILL after the grace
- *                     +--process_free(): SIGKILL to the group, leader reaped, no callbacks
+ *   new --start--> running --leader ends--> [cgroup: cgroup.kill, wait for populated 0] --> done
+ *                     |  timeout / terminate: SIGTERM to the group (to every process of the
+ *                     |  cgroup), SIGKILL (cgroup.kill) after the grace
+ *                     +--process_free(): SIGKILL to all, reaped later by the loop, no callbacks
  *
  * The leader stays a zombie until the child source's callback has returned (sd-event reaps it
  * afterwards), so as long as we have not seen the end its pid is also a valid group id: every
  * kill(-pid) below is sent while that holds and can never reach an unrelated group.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "cgroup.h"
+#include "process-reap.h"
 #include "process-spawn.h"
 #include "process.h"
 #include "string-table.h"
@@ -43,7 +48,14 @@ struct Process {
         sd_event_source *timeout_source;
         sd_event_source *kill_source; /* SIGKILL at the end of the grace period */
 
+        char *cgroup_path; /* the cgroup the process is born in, made and removed here; NULL: none */
+        int cgroup_fd;
+        sd_event_source *cgroup_source; /* cgroup.events, from the leader's end to populated 0 */
+        uint64_t cpu_usec;              /* UINT64_MAX: unknown */
+        uint64_t memory_peak;
+
         bool started;
+        bool leader_exited; /* its pid is no group id any more */
         bool done;
         ProcessResult stop_reason; /* TIMEOUT or TERMINATED once we asked it to end */
         ProcessResult result;
@@ -108,6 +120,8 @@ int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_
         p->stop_reason = _PROCESS_RESULT_INVALID;
         p->result = _PROCESS_RESULT_INVALID;
         p->exit_status = -1;
+        p->cgroup_fd = -EBADF;
+        p->cpu_usec = p->memory_peak = UINT64_MAX;
 
         if (e)
                 p->event = sd_event_ref(e);
@@ -135,6 +149,9 @@ static void process_destroy(Process *p) {
         sd_event_source_disable_unref(p->child_source);
         sd_event_source_disable_unref(p->timeout_source);
         sd_event_source_disable_unref(p->kill_source);
+        sd_event_source_disable_unref(p->cgroup_source);
+        safe_close(p->cgroup_fd);
+        free(p->cgroup_path);
         sd_event_unref(p->event);
         strv_free(p->argv);
         strv_free(p->env_extra);
@@ -153,10 +170,16 @@ static bool process_unbusy(Process *p) {
         return true;
 }
 
-static int process_kill_group(Process *p, int sig) {
+/* `sig` to all the process's processes: its cgroup's (SIGKILL through cgroup.kill), or its group's
+ * while the leader has not been seen to end. */
+static int process_signal(Process *p, int sig) {
         assert(p);
         assert(p->pid > 0);
 
+        if (p->cgroup_fd >= 0)
+                return sig == SIGKILL ? cgroup_kill_all(p->cgroup_fd) : cgroup_signal_all(p->cgroup_fd, sig);
+        if (p->leader_exited)
+                return 0;
         return kill(-p->pid, sig) < 0 ? -errno : 0;
 }
 
@@ -170,21 +193,22 @@ static void process_record_exit(Process *p, const siginfo_t *si) {
                 p->exit_status = 128 + si->si_status;
 }
 
-/* Kills the group and reaps the leader before its end was dispatched; no callbacks. */
-static void process_reap_now(Process *p) {
-        siginfo_t si = {};
-
+/* Left to the loop, without blocking: the killed leader is reaped and the emptied cgroup removed
+ * later (process-reap.c). */
+static void process_abandon(Process *p) {
         assert(p);
 
-        if (!process_is_running(p))
-                return;
-
-        (void) process_kill_group(p, SIGKILL);
-        p->child_source = sd_event_source_disable_unref(p->child_source);
-        while (waitid(P_PID, p->pid, &si, WEXITED) < 0 && errno == EINTR)
-                ;
-        if (si.si_pid == p->pid)
-                process_record_exit(p, &si);
+        if (p->started && !p->leader_exited) {
+                (void) process_signal(p, SIGKILL);
+                p->child_source = sd_event_source_disable_unref(p->child_source);
+                (void) process_reap_later(p->event, p->pid);
+                p->leader_exited = true;
+        }
+        if (p->cgroup_fd >= 0) {
+                (void) cgroup_kill_all(p->cgroup_fd);
+                p->cgroup_fd = safe_close(p->cgroup_fd);
+                (void) process_remove_cgroup_later(p->event, TAKE_PTR(p->cgroup_path));
+        }
         p->done = true;
 }
 
@@ -192,7 +216,7 @@ Process *process_free(Process *p) {
         if (!p)
                 return NULL;
 
-        process_reap_now(p);
+        process_abandon(p);
         if (p->n_busy > 0)
                 p->freed = true;
         else
@@ -204,6 +228,20 @@ int process_set_grace(Process *p, uint64_t usec) {
         assert(p);
 
         p->grace_usec = usec;
+        return 0;
+}
+
+int process_set_cgroup(Process *p, const char *path) {
+        char *copy = NULL;
+
+        assert(p);
+
+        if (p->started)
+                return -EBUSY;
+        if (path && !(copy = strdup(path)))
+                return -ENOMEM;
+        free(p->cgroup_path);
+        p->cgroup_path = copy;
         return 0;
 }
 
@@ -237,7 +275,7 @@ int process_add_done_callback(Process *p, process_done_t cb, void *userdata) {
 static int on_kill(sd_event_source *s, uint64_t usec, void *userdata) {
         Process *p = ASSERT_PTR(userdata);
 
-        (void) process_kill_group(p, SIGKILL);
+        (void) process_signal(p, SIGKILL);
         return 0;
 }
 
@@ -271,7 +309,7 @@ static int process_arm_kill(Process *p) {
 static void process_stop(Process *p, ProcessResult reason) {
         assert(p);
 
-        if (p->stop_reason >= 0)
+        if (p->stop_reason >= 0 || p->leader_exited)
                 return;
         /* Its own end is already there, only not dispatched yet: that result stands. */
         if (process_leader_ended(p))
@@ -280,11 +318,11 @@ static void process_stop(Process *p, ProcessResult reason) {
         p->stop_reason = reason;
         (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
         if (p->grace_usec == 0 || process_arm_kill(p) < 0) {
-                (void) process_kill_group(p, SIGKILL);
+                (void) process_signal(p, SIGKILL);
                 return;
         }
-        (void) process_kill_group(p, SIGTERM);
-        (void) process_kill_group(p, SIGCONT);
+        (void) process_signal(p, SIGTERM);
+        (void) process_signal(p, SIGCONT);
 }
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -340,6 +378,43 @@ static void process_dispatch_done(Process *p) {
         (void) process_unbusy(p);
 }
 
+/* Everything is gone: the figures of its cgroup are read, the cgroup removed, the end reported. */
+static void process_finish(Process *p) {
+        assert(p);
+
+        if (p->cgroup_fd >= 0) {
+                if (cgroup_read_cpu_usec(p->cgroup_fd, &p->cpu_usec) < 0)
+                        p->cpu_usec = UINT64_MAX;
+                if (cgroup_read_memory_peak(p->cgroup_fd, &p->memory_peak) < 0)
+                        p->memory_peak = UINT64_MAX;
+                p->cgroup_fd = safe_close(p->cgroup_fd);
+                (void) cgroup_remove(p->cgroup_path);
+        }
+        p->cgroup_source = sd_event_source_disable_unref(p->cgroup_source);
+        p->done = true;
+        process_dispatch_done(p);
+}
+
+static int on_cgroup_events(sd_event_source *s, const struct inotify_event *event, void *userdata) {
+        Process *p = ASSERT_PTR(userdata);
+
+        if (cgroup_is_populated(p->cgroup_fd) == 0)
+                process_finish(p);
+        return 0;
+}
+
+/* The leader is gone and cgroup.kill sent: the end is reported once the cgroup says populated 0. */
+static void process_wait_empty(Process *p) {
+        int r;
+
+        assert(p);
+
+        r = cgroup_watch_events(p->event, &p->cgroup_source, p->cgroup_path, on_cgroup_events, p);
+        /* Without a watch, only what we see now can be trusted: report the end at once. */
+        if (r < 0 || cgroup_is_populated(p->cgroup_fd) <= 0)
+                process_finish(p);
+}
+
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Process *p = ASSERT_PTR(userdata);
 
@@ -347,7 +422,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
 
         /* The leader is still a zombie here, so the group id is still ours: whatever it left behind
          * goes now, not at the end of some grace period. */
-        (void) process_kill_group(p, SIGKILL);
+        (void) process_signal(p, SIGKILL);
+        p->leader_exited = true;
 
         process_record_exit(p, si);
         if (p->stop_reason >= 0)
@@ -356,11 +432,13 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
                 p->result = PROCESS_SUCCESS;
         else
                 p->result = PROCESS_ERROR;
-        p->done = true;
         (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(p->kill_source, SD_EVENT_OFF);
 
-        process_dispatch_done(p);
+        if (p->cgroup_fd >= 0)
+                process_wait_empty(p);
+        else
+                process_finish(p);
         return 0;
 }
 
@@ -398,18 +476,34 @@ int process_start(Process *p) {
         if (r < 0)
                 return r;
 
-        r = process_spawn(p->argv, p->env_extra, p->output_fd, &pid);
-        if (r < 0)
+        /* The cgroup it is born in must be new: one that exists is not ours. */
+        if (p->cgroup_path) {
+                r = cgroup_create_open(p->cgroup_path, &p->cgroup_fd);
+                if (r < 0)
+                        return r;
+        }
+        r = process_spawn(p->argv, p->env_extra, p->output_fd, p->cgroup_fd, &pid);
+        if (r < 0) {
+                if (p->cgroup_fd >= 0) {
+                        p->cgroup_fd = safe_close(p->cgroup_fd);
+                        (void) cgroup_remove(p->cgroup_path);
+                }
                 return r;
+        }
         p->pid = pid;
         p->started = true;
         p->start_usec = now_usec(CLOCK_MONOTONIC);
 
         r = process_watch(p);
         if (r < 0) {
-                /* Not watched means not ours to keep: it goes, and the Process is unstarted again. */
-                process_reap_now(p);
-                p->started = p->done = false;
+                /* Not watched means not ours to keep: it goes (reaped by the loop), and the Process
+                 * is unstarted again, with a cgroup of its own to make should it start again. */
+                char *path = p->cgroup_path ? strdup(p->cgroup_path) : NULL;
+
+                process_abandon(p);
+                free(p->cgroup_path);
+                p->cgroup_path = path;
+                p->started = p->done = p->leader_exited = false;
                 p->pid = 0;
                 p->exit_status = -1;
                 return r;
@@ -468,4 +562,28 @@ int process_get_exit_status(Process *p) {
         assert(p);
 
         return p->done ? p->exit_status : -1;
+}
+
+int process_get_cpu_usec(Process *p, uint64_t *ret) {
+        assert(p);
+        assert(ret);
+
+        if (p->cgroup_fd >= 0)
+                return cgroup_read_cpu_usec(p->cgroup_fd, ret);
+        if (p->cpu_usec == UINT64_MAX)
+                return -ENODATA;
+        *ret = p->cpu_usec;
+        return 0;
+}
+
+int process_get_memory_peak(Process *p, uint64_t *ret) {
+        assert(p);
+        assert(ret);
+
+        if (p->cgroup_fd >= 0)
+                return cgroup_read_memory_peak(p->cgroup_fd, ret);
+        if (p->memory_peak == UINT64_MAX)
+                return -ENODATA;
+        *ret = p->memory_peak;
+        return 0;
 }

@@ -5,10 +5,14 @@
  * through a pidfd (no SIGCHLD handler, no threads); a timeout and process_terminate() send SIGTERM
  * to the whole group and SIGKILL after a grace period, and when the leader ends whatever is left of
  * its group is SIGKILLed at once, so nothing outlives the Process. Members that leave the group
- * (setsid, setpgid) escape this; the scheduler's --scope mode covers them with a cgroup.
+ * (setsid, setpgid) escape this; a cgroup does not let them: with process_set_cgroup() the process
+ * is born in a cgroup v2 of its own, signals go to every process in it (SIGKILL as cgroup.kill), and
+ * the end is reported only once the cgroup is empty (populated 0), with its CPU time read and the
+ * cgroup removed.
  *
  * Owned by whoever created it (a scheduler Job, a demo scenario, a test). process_free() on a
- * running Process kills its group and reaps the leader; it is safe from inside a done callback.
+ * running Process kills all it has and leaves the reaping (and the cgroup's removal) to the loop,
+ * without blocking; it is safe from inside a done callback.
  *
  * sd-event child sources need SIGCHLD blocked: process_start() blocks it in the calling thread (the
  * daemons are single-threaded), and every child gets an empty signal mask and default dispositions
@@ -47,8 +51,8 @@ typedef void (*process_done_t)(Process *p, ProcessResult result, void *userdata)
 /* `argv` (argv[0] looked up in PATH) and `env_extra` (NULL, or "KEY=value" strings added to the
  * inherited environment, overriding the same keys) are copied. `e` NULL: the thread's default loop. */
 int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_extra[]);
-/* If still running: SIGKILL to the whole group and the leader reaped, without calling the done
- * callbacks. Accepts NULL, returns NULL. */
+/* If still running: SIGKILL to the whole group (cgroup), without calling the done callbacks; the
+ * leader is reaped and the cgroup removed later by the loop. Accepts NULL, returns NULL. */
 Process *process_free(Process *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Process *, process_free)
 
@@ -61,6 +65,9 @@ int process_set_grace(Process *p, uint64_t usec);
  * open until process_start() returns. -1: inherit (default). -EBUSY once started. */
 int process_set_output_fd(Process *p, int fd);
 int process_add_done_callback(Process *p, process_done_t cb, void *userdata);
+/* The cgroup v2 directory to create at the start (its parent must exist; it must not) and to run the
+ * process in; removed once empty. NULL: none (default). -EBUSY once started. */
+int process_set_cgroup(Process *p, const char *path);
 
 /* -EBUSY if already started; -ENOENT and friends when the command cannot be executed (then the
  * Process stays unstarted). */
@@ -81,3 +88,7 @@ bool process_is_running(Process *p);
 ProcessResult process_get_result(Process *p);
 /* The exit code, or 128 + signal number like a shell; -1 until it has ended. */
 int process_get_exit_status(Process *p);
+/* With a cgroup: its CPU time (cpu.stat usage_usec; so far while running, all of it once ended) and
+ * peak memory (memory.peak, where the kernel has it). -ENODATA without a cgroup or a figure. */
+int process_get_cpu_usec(Process *p, uint64_t *ret);
+int process_get_memory_peak(Process *p, uint64_t *ret);

@@ -57,6 +57,11 @@ static void on_process_done(Process *p, ProcessResult result, void *userdata) {
 
         assert(p);
 
+        /* What it left re-parented to us goes before its end is recorded. */
+        if (run->config->reaper) {
+                job_reaper_remove_leader(run->config->reaper, process_get_pid(p));
+                (void) job_reaper_collect(run->config->reaper);
+        }
         /* The group is gone: collect the last lines before the Job (and this JobRun) may be freed. */
         job_output_drain(run->output);
         /* An evicted or dropped job's final state is already set; the runner ignores ours then. */
@@ -117,11 +122,22 @@ static int job_run_spawn_process(JobRun *run, const JobRunConfig *config, int ou
         if (config->timeout_usec > 0)
                 (void) process_set_timeout(run->process, config->timeout_usec);
         (void) process_set_grace(run->process, config->grace_usec);
+        if (config->cgroups && job_cgroups_parent(config->cgroups)) {
+                _cleanup_free_ char *cgroup = job_cgroups_path_of(config->cgroups, j->id);
+
+                if (!cgroup)
+                        return -ENOMEM;
+                r = process_set_cgroup(run->process, cgroup);
+                if (r < 0)
+                        return r;
+        }
         r = process_set_output_fd(run->process, output_fd);
         if (r >= 0)
                 r = process_add_done_callback(run->process, on_process_done, run);
         if (r >= 0)
                 r = process_start(run->process);
+        if (r >= 0 && config->reaper)
+                r = job_reaper_add_leader(config->reaper, process_get_pid(run->process), j->id);
         return r;
 }
 
@@ -232,6 +248,23 @@ int job_run_terminate(Job *j) {
         if (run->unit)
                 (void) job_scope_stop(run->scope, run->unit);
         return process_terminate(run->process);
+}
+
+void job_run_get_usage(const Job *j, uint64_t *ret_cpu_usec, uint64_t *ret_memory_peak) {
+        const JobRun *run;
+
+        assert(j);
+        assert(ret_cpu_usec);
+        assert(ret_memory_peak);
+
+        run = j->data;
+        *ret_cpu_usec = *ret_memory_peak = UINT64_MAX;
+        if (!run || !run->process)
+                return;
+        if (process_get_cpu_usec(run->process, ret_cpu_usec) < 0)
+                *ret_cpu_usec = UINT64_MAX;
+        if (process_get_memory_peak(run->process, ret_memory_peak) < 0)
+                *ret_memory_peak = UINT64_MAX;
 }
 
 const char *job_run_describe_exit(const Job *j) {

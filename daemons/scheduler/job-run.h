@@ -4,6 +4,10 @@
  * scheduler's log (each line tagged with the job's id) and, with --scope, its scope unit. Owned by the
  * Job (job->data, freed through job->data_free); reports the job's end to the Runner.
  *
+ * With cgroups (JobCgroups), the job is born in its own cgroup `job-ID` and its end is reported once
+ * that cgroup is empty; either way, what it left re-parented to the scheduler is collected by the
+ * JobReaper before its end is reported.
+ *
  * A job is set up when it takes its slot (job_run_new(), from the Runner's start()) and spawned later,
  * one spawn per loop pass (job_run_spawn()), so that a burst of jobs that all start at once cannot
  * hold back due timeouts, child exits or the bus. Whatever happens, the Runner hears of the job's
@@ -14,6 +18,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "job-cgroups.h"
+#include "job-reaper.h"
 #include "job-scope.h"
 #include "job.h"
 #include "runner.h"
@@ -24,6 +30,8 @@ typedef struct JobRunConfig {
         uint64_t timeout_usec; /* 0 = none */
         uint64_t grace_usec;
         JobScope *scope;      /* NULL: plain child processes */
+        JobCgroups *cgroups;  /* NULL or no parent: no cgroup per job */
+        JobReaper *reaper;    /* NULL: nothing re-parented is looked after */
         const char *instance; /* for scope unit names */
         /* Called after the Runner heard of the job's exit (the Job may be gone by then). */
         void (*on_exited)(void *userdata);
@@ -40,5 +48,8 @@ int job_run_spawn(Job *j);
 /* SIGTERM to the job's process group (and a stop of its scope), SIGKILL after the grace period. Before
  * the spawn: the job will not be spawned. */
 int job_run_terminate(Job *j);
+/* The CPU time (µs) and peak memory (bytes) of the job's cgroup, UINT64_MAX where unknown: all of
+ * it once the job has ended, so far while it runs. */
+void job_run_get_usage(const Job *j, uint64_t *ret_cpu_usec, uint64_t *ret_memory_peak);
 /* "exit status 3", "killed by signal SEGV", for log lines. Valid until the next call. */
 const char *job_run_describe_exit(const Job *j);

@@ -23,6 +23,15 @@ static void help(void) {
                "      --max-runtime=SEC    largest job runtime accepted (default 86400)\n"
                "      --max-pending=N      jobs waiting for a slot; beyond, new jobs that would\n"
                "                           wait are dropped (default 10000)\n"
+               "      --cgroup=MODE        where each job's cgroup (job-ID) goes, so that nothing a\n"
+               "                           job starts outlives it: auto (default): our own cgroup\n"
+               "                           when systemd delegated it (Delegate=yes), we move into\n"
+               "                           its leaf 'supervisor'; self: our own cgroup, always;\n"
+               "                           PATH: that cgroup2 directory (made if missing, removed\n"
+               "                           at exit); off: no cgroups. Without one: the job's\n"
+               "                           process group, and what it leaves re-parented to us\n"
+               "                           (child subreaper) is killed at its end. The startup\n"
+               "                           log line says which mode is in force, and where.\n"
                "      --scope              run each job in its own transient scope unit\n"
                "                           (sched-job-INSTANCE-ID.scope in "
                "sched-jobs.slice)\n"
@@ -69,7 +78,8 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 ARG_MAX_PENDING,
                 ARG_SCOPE,
                 ARG_USER,
-                ARG_INSTANCE
+                ARG_INSTANCE,
+                ARG_CGROUP,
         };
         static const struct option options[] = {
                 { "size", required_argument, NULL, 's' },
@@ -81,6 +91,7 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 { "scope", no_argument, NULL, ARG_SCOPE },
                 { "user", no_argument, NULL, ARG_USER },
                 { "instance", required_argument, NULL, ARG_INSTANCE },
+                { "cgroup", required_argument, NULL, ARG_CGROUP },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -120,6 +131,13 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 case ARG_INSTANCE:
                         c->instance = optarg;
                         break;
+                case ARG_CGROUP:
+                        if (optarg[0] != '/' && strcmp(optarg, "auto") != 0 && strcmp(optarg, "self") != 0 &&
+                            strcmp(optarg, "off") != 0)
+                                r = -EINVAL;
+                        else
+                                c->cgroup = optarg;
+                        break;
                 default:
                         r = parse_common_option("sched-scheduler", opt, help);
                         if (r <= 0)
@@ -132,6 +150,13 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
         r = parse_no_arguments("sched-scheduler", argc, argv);
         if (r < 0)
                 return r;
+        if (c->scope && c->cgroup && strcmp(c->cgroup, "auto") != 0 && strcmp(c->cgroup, "off") != 0) {
+                fprintf(stderr,
+                        "sched-scheduler: --scope puts each job in a scope unit, which is its cgroup: "
+                        "no --cgroup=%s with it.\n",
+                        c->cgroup);
+                return -EINVAL;
+        }
         if (c->user && !c->scope) {
                 fprintf(stderr, "sched-scheduler: --user only makes sense with --scope.\n");
                 return -EINVAL;

@@ -7,6 +7,8 @@
 
 #include "bus-link.h"
 #include "event-util.h"
+#include "job-cgroups.h"
+#include "job-reaper.h"
 #include "job-run.h"
 #include "job-scope.h"
 #include "job.h"
@@ -27,6 +29,8 @@ struct Scheduler {
         BusLink *link;
         Runner *runner;
         JobScope *scope; /* --scope only */
+        JobCgroups *cgroups;
+        JobReaper *reaper; /* NULL if we cannot be a child subreaper */
         Throttle status;
 
         /* Jobs that took a slot and wait for their process (Job *, in start order). Each loop pass
@@ -51,12 +55,15 @@ Scheduler *scheduler_free(Scheduler *s) {
         /* Jobs still alive are killed by their Process destructors. */
         s->runner = runner_free(s->runner);
         s->scope = job_scope_free(s->scope);
+        s->cgroups = job_cgroups_free(s->cgroups);
+        s->reaper = job_reaper_free(s->reaper);
         throttle_done(&s->status);
         sd_event_source_disable_unref(s->spawn_source);
         ring_done(&s->spawn_queue);
         sd_event_unref(s->event);
         free(s->config.bus_url);
         free(s->config.instance);
+        free(s->config.cgroup);
         return mfree(s);
 }
 
@@ -91,17 +98,43 @@ static void scheduler_status_changed(Scheduler *s) {
 static void scheduler_maybe_exit(Scheduler *s) {
         assert(s);
 
-        if (s->stopping && runner_n_alive(s->runner) == 0)
+        if (s->stopping && runner_n_alive(s->runner) == 0 &&
+            (!s->cgroups || job_cgroups_n_recovering(s->cgroups) == 0))
                 (void) sd_event_exit(s->event, 0);
 }
 
+/* SCHED_JOB_CPU_USEC= and SCHED_JOB_MEMORY_PEAK= where known, then `more` (may be NULL), in `fields`. */
+static const char *const *job_usage_fields(const Job *j, char cpu[static 64], char memory[static 64],
+                                           const char *more, const char *fields[static 4]) {
+        uint64_t cpu_usec, memory_peak;
+        size_t n = 0;
+
+        assert(j);
+
+        job_run_get_usage(j, &cpu_usec, &memory_peak);
+        if (cpu_usec != UINT64_MAX) {
+                (void) snprintf(cpu, 64, "SCHED_JOB_CPU_USEC=%" PRIu64, cpu_usec);
+                fields[n++] = cpu;
+        }
+        if (memory_peak != UINT64_MAX) {
+                (void) snprintf(memory, 64, "SCHED_JOB_MEMORY_PEAK=%" PRIu64, memory_peak);
+                fields[n++] = memory;
+        }
+        if (more)
+                fields[n++] = more;
+        fields[n] = NULL;
+        return fields;
+}
+
 static void log_job_state(Scheduler *s, const Job *j, JobState old) {
+        char by[64], cpu[64], memory[64];
+        const char *fields[4];
         LogJob lj = job_log(j);
-        char by[64];
 
         assert(s);
         assert(j);
 
+#define USAGE(more) job_usage_fields(j, cpu, memory, (more), fields)
         switch (j->state) {
         case JOB_QUEUED:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " queued: all %u slots busy, %u pending.", j->id,
@@ -112,18 +145,20 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                         runner_n_running(s->runner), s->config.size);
                 break;
         case JOB_DONE:
-                log_job(LOG_INFO, &lj, "Job %" PRIu64 " done.", j->id);
+                log_job_extra(LOG_INFO, &lj, USAGE(NULL), "Job %" PRIu64 " done.", j->id);
                 break;
         case JOB_FAILED:
-                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " failed: %s.", j->id, job_run_describe_exit(j));
+                log_job_extra(LOG_WARNING, &lj, USAGE(NULL), "Job %" PRIu64 " failed: %s.", j->id,
+                              job_run_describe_exit(j));
                 break;
         case JOB_TIMEOUT:
-                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " timed out after %.3f s and was terminated.",
-                        j->id, (double) s->config.timeout_usec / USEC_PER_SEC);
+                log_job_extra(LOG_WARNING, &lj, USAGE(NULL),
+                              "Job %" PRIu64 " timed out after %.3f s and was terminated.", j->id,
+                              (double) s->config.timeout_usec / USEC_PER_SEC);
                 break;
         case JOB_EVICTED:
                 (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
-                log_job_extra(LOG_NOTICE, &lj, LOG_FIELDS(by),
+                log_job_extra(LOG_NOTICE, &lj, USAGE(by),
                               "Job %" PRIu64 " evicted by more urgent job %" PRIu64 ".", j->id,
                               j->evicted_by);
                 break;
@@ -132,12 +167,27 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                         j->id, job_state_to_string(old) ?: "new");
                 break;
         case JOB_INTERRUPTED:
-                log_job(LOG_NOTICE, &lj,
-                        "Job %" PRIu64 " interrupted: the scheduler is stopping; it was terminated.", j->id);
+                log_job_extra(LOG_NOTICE, &lj, USAGE(NULL),
+                              "Job %" PRIu64 " interrupted: the scheduler is stopping; it was terminated.",
+                              j->id);
                 break;
         default:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " %s.", j->id, job_state_to_string(j->state));
         }
+#undef USAGE
+}
+
+/* A job of a predecessor that died: its cgroup is empty and gone now. Its one terminal record; only
+ * the id is known. */
+static void on_leftover_gone(uint64_t id, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+        LogJob lj = { .id = id, .priority = -1, .runtime = -1, .state = JOB_INTERRUPTED };
+
+        log_job(LOG_NOTICE, &lj,
+                "Job %" PRIu64
+                " interrupted: the scheduler that ran it died; what was left of it was killed.",
+                id);
+        scheduler_maybe_exit(s);
 }
 
 static void on_job_exited(void *userdata) {
@@ -327,9 +377,11 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
         (void) snprintf(size, sizeof size, "%u", config->size);
         s->config.bus_url = strdup(config->bus_url ?: BUS_LINK_URL_DEFAULT);
         s->config.instance = strdup(config->instance ?: size);
-        if (!s->config.bus_url || !s->config.instance) {
+        s->config.cgroup = config->cgroup ? strdup(config->cgroup) : NULL;
+        if (!s->config.bus_url || !s->config.instance || (config->cgroup && !s->config.cgroup)) {
                 free(s->config.bus_url);
                 free(s->config.instance);
+                free(s->config.cgroup);
                 return -ENOMEM;
         }
         s->bad_job_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
@@ -354,6 +406,26 @@ static int scheduler_setup_event(Scheduler *s) {
         (void) sd_event_source_set_enabled(s->spawn_source, SD_EVENT_OFF);
         (void) sd_event_source_set_priority(s->spawn_source, SD_EVENT_PRIORITY_NORMAL + 10);
         (void) sd_event_source_set_description(s->spawn_source, "scheduler-spawn");
+        return 0;
+}
+
+/* Where jobs run: a cgroup each, or the fallback; and the scheduler as subreaper either way, so that
+ * what a job leaves behind is found (fallback) or at least reaped (cgroups). */
+static int scheduler_setup_containment(Scheduler *s) {
+        int r;
+
+        assert(s);
+
+        r = job_reaper_new(&s->reaper, s->event);
+        if (r < 0)
+                log_warning_errno(r, "Cannot become a child subreaper; processes a job leaves behind "
+                                     "are not looked after: %m");
+        /* With --scope each job's scope unit is its cgroup. */
+        r = job_cgroups_new(&s->cgroups, s->event, s->config.scope ? "off" : s->config.cgroup,
+                            on_leftover_gone, s);
+        if (r < 0)
+                return r;
+        (void) job_cgroups_recover(s->cgroups);
         return 0;
 }
 
@@ -387,12 +459,18 @@ static int scheduler_setup(Scheduler *s) {
                                 s->config.user ? "user" : "system");
         }
 
+        r = scheduler_setup_containment(s);
+        if (r < 0)
+                return r;
+
         s->run_config = (JobRunConfig){
                 .event = s->event,
                 .exec_argv = s->config.exec_argv,
                 .timeout_usec = s->config.timeout_usec,
                 .grace_usec = s->config.grace_usec,
                 .scope = s->scope,
+                .cgroups = s->cgroups,
+                .reaper = s->reaper,
                 .instance = s->config.instance,
                 .on_exited = on_job_exited,
                 .userdata = s,
@@ -423,9 +501,9 @@ int scheduler_run(Scheduler *s) {
         if (r < 0)
                 return r;
 
-        log_info("Scheduler ready: %u slots, job timeout %.3f s, bus %s%s.", s->config.size,
+        log_info("Scheduler ready: %u slots, job timeout %.3f s, bus %s, jobs in %s.", s->config.size,
                  (double) s->config.timeout_usec / USEC_PER_SEC, s->config.bus_url,
-                 s->config.scope ? ", jobs in scope units" : "");
+                 s->config.scope ? "scope units" : job_cgroups_describe(s->cgroups));
         (void) sd_notify(false, "READY=1");
         (void) scheduler_send_status(s);
 

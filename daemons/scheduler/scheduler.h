@@ -21,6 +21,7 @@ typedef struct SchedulerConfig {
         bool scope;       /* run each job in a transient scope unit */
         bool user;        /* with scope: the user's manager instead of the system's */
         char *instance;   /* scope names: sched-job-INSTANCE-ID.scope; default the size */
+        char *cgroup;     /* --cgroup: "auto" (NULL too), "self", "off" or a PATH; see JobCgroups */
 } SchedulerConfig;
 
 #define SCHEDULER_CONFIG_DEFAULT                   \

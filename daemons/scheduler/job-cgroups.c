@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "job-cgroups.h"
+#include "list.h"
+#include "log.h"
+#include "macro.h"
+
+#define SUPERVISOR_NAME "supervisor"
+#define JOB_PREFIX      "job-"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+typedef struct Leftover Leftover;
+
+/* A job cgroup of a predecessor, killed, waiting for populated 0. */
+struct Leftover {
+        JobCgroups *owner;
+        uint64_t id;
+        char *path;
+        int fd;
+        sd_event_source *source;
+        LIST_FIELDS(Leftover, leftovers);
+};
+
+struct JobCgroups {
+        sd_event *event;
+        char *parent;      /* NULL: the fallback */
+        bool created;      /* the parent is ours to remove */
+        char *description; /* for --help-like messages and the startup line */
+        job_cgroups_leftover_t on_leftover;
+        void *userdata;
+        LIST_FIELDS(Leftover, leftovers); /* the head only */
+        unsigned n_leftovers;
+};
+
+static Leftover *leftover_free(Leftover *l) {
+        if (!l)
+                return NULL;
+        if (l->owner) {
+                LIST_REMOVE(leftovers, l->owner->leftovers_next, l);
+                l->owner->n_leftovers--;
+        }
+        sd_event_source_disable_unref(l->source);
+        safe_close(l->fd);
+        free(l->path);
+        return mfree(l);
+}
+
+JobCgroups *job_cgroups_free(JobCgroups *c) {
+        if (!c)
+                return NULL;
+        while (c->leftovers_next)
+                leftover_free(c->leftovers_next);
+        if (c->created) {
+                int r = cgroup_remove(c->parent);
+                if (r < 0)
+                        log_warning_errno(r, "Could not remove the job cgroup parent %s, leaving it: %m",
+                                          c->parent);
+        }
+        sd_event_unref(c->event);
+        free(c->parent);
+        free(c->description);
+        return mfree(c);
+}
+
+/* --cgroup=PATH: a directory of the cgroup2 mount, made here if missing. */
+static int job_cgroups_use_path(JobCgroups *c, const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+        int r;
+
+        assert(c);
+        assert(path);
+
+        if (!dir)
+                return log_oom();
+        if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./"))
+                return log_error_errno(-EINVAL, "--cgroup=%s: not an absolute, normalized path.", path);
+        while ((slash = strrchr(dir, '/')) && slash[1] == 0 && slash != dir)
+                *slash = 0; /* trailing slashes */
+        slash = strrchr(dir, '/');
+        *slash = 0;
+        r = cgroup_is_cgroup2(dir[0] ? dir : "/");
+        if (r <= 0)
+                return log_error_errno(r < 0 ? r : -ENOTDIR,
+                                       "--cgroup=%s: %s is not a cgroup2 directory%s%m", path,
+                                       dir[0] ? dir : "/", r < 0 ? ": " : ".");
+        r = cgroup_create(path);
+        if (r < 0)
+                return log_error_errno(r, "--cgroup=%s: cannot create the cgroup: %m", path);
+        c->created = r > 0;
+        c->parent = strdup(path);
+        if (!c->parent || asprintf(&c->description, "cgroup %s (--cgroup=PATH%s)", path,
+                                   c->created ? ", created" : "") < 0)
+                return log_oom();
+        return 0;
+}
+
+/* Our own cgroup: we move into its leaf `supervisor`, jobs go beside it. `required`: fail instead of
+ * falling back. Returns 1 when in force, 0 for the fallback. */
+static int job_cgroups_use_self(JobCgroups *c, bool required, const char **ret_reason) {
+        _cleanup_free_ char *mount = NULL, *self = NULL, *supervisor = NULL;
+        int r;
+
+        assert(c);
+        assert(ret_reason);
+
+        r = cgroup_find_mount(&mount);
+        if (r < 0) {
+                *ret_reason = "cgroup2 is not mounted";
+                return required ? log_error_errno(r, "--cgroup=self: cgroup2 is not mounted: %m") : 0;
+        }
+        r = cgroup_get_self(mount, &self);
+        if (r < 0) {
+                *ret_reason = r == -EPERM ? "we run in the root cgroup" : "no cgroup v2 of our own";
+                return required ? log_error_errno(r, "--cgroup=self: %s.", *ret_reason) : 0;
+        }
+        if (!required && cgroup_is_delegated(self) <= 0) {
+                *ret_reason = "our cgroup was not delegated to us (Delegate=yes)";
+                return 0;
+        }
+        if (asprintf(&supervisor, "%s/" SUPERVISOR_NAME, self) < 0)
+                return log_oom();
+        r = cgroup_create(supervisor);
+        if (r >= 0)
+                r = cgroup_move_self(supervisor);
+        if (r < 0) {
+                *ret_reason = "cannot move into a leaf of our cgroup";
+                if (required)
+                        return log_error_errno(r, "--cgroup=self: cannot move into %s: %m", supervisor);
+                log_notice_errno(r, "Cannot move into %s, running jobs without cgroups: %m", supervisor);
+                return 0;
+        }
+        if (asprintf(&c->description, "cgroup %s (our own, delegated; we run in " SUPERVISOR_NAME ")",
+                     self) < 0)
+                return log_oom();
+        c->parent = TAKE_PTR(self);
+        return 1;
+}
+
+int job_cgroups_new(JobCgroups **ret, sd_event *e, const char *setting, job_cgroups_leftover_t on_leftover,
+                    void *userdata) {
+        _cleanup_(job_cgroups_freep) JobCgroups *c = NULL;
+        const char *reason = "--cgroup=off";
+        int r = 0;
+
+        assert(ret);
+        assert(e);
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return log_oom();
+        c->event = sd_event_ref(e);
+        c->on_leftover = on_leftover;
+        c->userdata = userdata;
+
+        if (!setting || strcmp(setting, "auto") == 0)
+                r = job_cgroups_use_self(c, false, &reason);
+        else if (strcmp(setting, "self") == 0)
+                r = job_cgroups_use_self(c, true, &reason);
+        else if (strcmp(setting, "off") != 0)
+                r = job_cgroups_use_path(c, setting);
+        if (r < 0)
+                return r;
+        if (!c->parent &&
+            asprintf(&c->description, "fallback: process groups and child subreaper (%s)", reason) < 0)
+                return log_oom();
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+const char *job_cgroups_parent(JobCgroups *c) {
+        assert(c);
+        return c->parent;
+}
+
+const char *job_cgroups_describe(JobCgroups *c) {
+        assert(c);
+        return c->description;
+}
+
+char *job_cgroups_path_of(JobCgroups *c, uint64_t id) {
+        char *path;
+
+        assert(c);
+
+        if (!c->parent || asprintf(&path, "%s/" JOB_PREFIX "%" PRIu64, c->parent, id) < 0)
+                return NULL;
+        return path;
+}
+
+unsigned job_cgroups_n_recovering(JobCgroups *c) {
+        assert(c);
+        return c->n_leftovers;
+}
+
+/* Empty: removed and reported. The Leftover is freed. */
+static void leftover_done(Leftover *l) {
+        JobCgroups *c = l->owner;
+        uint64_t id = l->id;
+        int r;
+
+        r = cgroup_remove(l->path);
+        if (r < 0)
+                log_warning_errno(r, "Could not remove %s, left by an earlier run: %m", l->path);
+        leftover_free(l);
+        if (c->on_leftover)
+                c->on_leftover(id, c->userdata);
+}
+
+static int on_leftover_events(sd_event_source *s, const struct inotify_event *event, void *userdata) {
+        Leftover *l = ASSERT_PTR(userdata);
+
+        if (cgroup_is_populated(l->fd) == 0)
+                leftover_done(l);
+        return 0;
+}
+
+static int job_cgroups_kill_leftover(JobCgroups *c, const char *name, uint64_t id) {
+        Leftover *l;
+        int r;
+
+        assert(c);
+        assert(name);
+
+        l = calloc(1, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        l->id = id;
+        l->fd = -EBADF;
+        l->owner = c;
+        LIST_PREPEND(leftovers, c->leftovers_next, l);
+        c->n_leftovers++;
+        if (asprintf(&l->path, "%s/%s", c->parent, name) < 0) {
+                l->path = NULL;
+                leftover_free(l);
+                return -ENOMEM;
+        }
+        l->fd = open(l->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (l->fd < 0) {
+                r = -errno;
+                leftover_free(l);
+                return r;
+        }
+        r = cgroup_kill_all(l->fd);
+        if (r >= 0)
+                r = cgroup_watch_events(c->event, &l->source, l->path, on_leftover_events, l);
+        if (r < 0) {
+                leftover_free(l);
+                return r;
+        }
+        if (cgroup_is_populated(l->fd) == 0)
+                leftover_done(l);
+        return 0;
+}
+
+int job_cgroups_recover(JobCgroups *c) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int n = 0, r;
+
+        assert(c);
+
+        if (!c->parent)
+                return 0;
+        d = opendir(c->parent);
+        if (!d)
+                return log_warning_errno(-errno, "Cannot list %s for leftover job cgroups: %m", c->parent);
+        while ((de = readdir(d))) {
+                uint64_t id;
+                char *end;
+
+                if (de->d_type != DT_DIR || strncmp(de->d_name, JOB_PREFIX, strlen(JOB_PREFIX)) != 0)
+                        continue;
+                errno = 0;
+                id = strtoull(de->d_name + strlen(JOB_PREFIX), &end, 10);
+                if (errno != 0 || *end != 0 || end == de->d_name + strlen(JOB_PREFIX))
+                        continue;
+                log_notice(
+                        "Found %s/%s, left by an earlier run that died: killing what is left of job %" PRIu64
+                        ".",
+                        c->parent, de->d_name, id);
+                r = job_cgroups_kill_leftover(c, de->d_name, id);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot kill %s/%s, leaving it: %m", c->parent, de->d_name);
+                n++;
+        }
+        return n;
+}

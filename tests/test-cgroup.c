@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of a Process born in a cgroup of its own (cgroup.c, process.c, process-spawn.c) on this
+ * machine's real cgroup2 mount, as root: nothing a job starts (setsid included) is alive once its end
+ * is reported, terminate reaches every process of the cgroup, the CPU figure is there, the cgroup is
+ * removed, a missing command fails the start. Each test works in a cgroup directory of its own,
+ * created under the cgroup2 mount and removed after; nothing else is written. Skipped (with a
+ * message) where cgroup2 is not mounted or not writable.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "harness.h"
+#include "process.h"
+#include "time-util.h"
+
+typedef struct Fixture {
+        char dir[512]; /* ours: sched-test-XXXXXX under the cgroup2 mount */
+        char job[600]; /* the Process's cgroup, inside it */
+        sd_event *event;
+} Fixture;
+
+static int setup(void **state) {
+        _cleanup_free_ char *mount = NULL;
+        Fixture *f;
+
+        if (cgroup_find_mount(&mount) < 0) {
+                fprintf(stderr, "SKIP: cgroup2 is not mounted\n");
+                return 0;
+        }
+        f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        (void) snprintf(f->dir, sizeof f->dir, "%s/sched-test-XXXXXX", mount);
+        if (!mkdtemp(f->dir)) {
+                fprintf(stderr, "SKIP: cannot create a cgroup under %s: %m\n", mount);
+                free(f);
+                return 0;
+        }
+        (void) snprintf(f->job, sizeof f->job, "%s/job-1", f->dir);
+        assert_int_equal(sd_event_new(&f->event), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        if (!f)
+                return 0;
+        sd_event_unref(f->event);
+        assert_int_equal(rmdir(f->dir), 0); /* empty: the Process removed its cgroup */
+        free(f);
+        return 0;
+}
+
+static Fixture *fixture(void **state) {
+        if (!*state)
+                skip();
+        return *state;
+}
+
+/* Gone: no such pid, or a zombie (orphans are reaped by whoever adopted them). */
+static bool pid_gone(pid_t pid) {
+        return !harness_pid_alive(pid);
+}
+
+static bool dir_exists(const char *path) {
+        struct stat st;
+
+        return stat(path, &st) >= 0;
+}
+
+/* A Process in the fixture's job cgroup whose output comes back on *ret_out. */
+static Process *start_in_cgroup(Fixture *f, const char *script, int *ret_out) {
+        Process *p;
+        int fds[2];
+
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        assert_int_equal(process_new(&p, f->event, (char *[]){ "sh", "-c", (char *) script, NULL }, NULL),
+                         0);
+        assert_int_equal(process_set_cgroup(p, f->job), 0);
+        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
+        assert_int_equal(process_start(p), 0);
+        (void) close(fds[1]);
+        *ret_out = fds[0];
+        return p;
+}
+
+static pid_t read_pid(int fd) {
+        char buf[64] = {};
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+
+        assert_true(n > 0);
+        return (pid_t) atoi(buf);
+}
+
+static void test_setsid_grandchild_gone_at_end(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_close_ int out = -EBADF;
+        uint64_t cpu = UINT64_MAX;
+        Process *p;
+        pid_t gc;
+
+        p = start_in_cgroup(
+                f, "setsid sleep 300 & echo $!; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done", &out);
+        gc = read_pid(out);
+        assert_true(gc > 0 && !pid_gone(gc));
+        assert_true(dir_exists(f->job));
+        assert_int_equal(process_wait(p), PROCESS_SUCCESS);
+        /* Reported only once the cgroup was empty: nothing of it is alive now, without waiting. */
+        assert_true(pid_gone(gc));
+        assert_false(dir_exists(f->job));
+        assert_int_equal(process_get_cpu_usec(p, &cpu), 0);
+        assert_true(cpu > 0 && cpu < 60 * USEC_PER_SEC);
+        fprintf(stderr, "job used %" PRIu64 " µs of CPU\n", cpu);
+        process_free(p);
+}
+
+static void test_terminate_reaches_every_process(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_close_ int out = -EBADF;
+        Process *p;
+        pid_t gc;
+
+        /* The grandchild ignores SIGTERM and left the group: only cgroup.kill gets it. */
+        p = start_in_cgroup(
+                f, "setsid sh -c 'trap \"\" TERM; while :; do sleep 1; done' & echo $!; sleep 300", &out);
+        assert_int_equal(process_set_grace(p, 200 * USEC_PER_MSEC), 0);
+        gc = read_pid(out);
+        assert_true(gc > 0);
+        assert_int_equal(process_terminate(p), 0);
+        assert_int_equal(process_wait(p), PROCESS_TERMINATED);
+        assert_true(pid_gone(gc));
+        assert_false(dir_exists(f->job));
+        process_free(p);
+}
+
+static void test_missing_command(void **state) {
+        Fixture *f = fixture(state);
+        Process *p;
+
+        assert_int_equal(process_new(&p, f->event, (char *[]){ "sched-test-no-such-command", NULL }, NULL),
+                         0);
+        assert_int_equal(process_set_cgroup(p, f->job), 0);
+        assert_int_equal(process_start(p), -ENOENT);
+        assert_false(dir_exists(f->job));
+        process_free(p);
+        assert_int_equal(process_new(&p, f->event, (char *[]){ "/nonexistent/command", NULL }, NULL), 0);
+        assert_int_equal(process_set_cgroup(p, f->job), 0);
+        assert_int_equal(process_start(p), -ENOENT);
+        assert_false(dir_exists(f->job));
+        process_free(p);
+}
+
+static void test_free_while_running(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_close_ int out = -EBADF;
+        long long end;
+        Process *p;
+        pid_t gc;
+
+        p = start_in_cgroup(f, "setsid sleep 300 & echo $!; sleep 300", &out);
+        gc = read_pid(out);
+        process_free(p); /* never waits: the loop reaps and removes */
+        end = (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) + 5000;
+        while (dir_exists(f->job) && (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) < end)
+                assert_true(sd_event_run(f->event, 50 * USEC_PER_MSEC) >= 0);
+        assert_false(dir_exists(f->job));
+        assert_true(pid_gone(gc));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_setsid_grandchild_gone_at_end, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_terminate_reaches_every_process, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_missing_command, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_free_while_running, setup, teardown),
+        };
+
+        return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);
+}
