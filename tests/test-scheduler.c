@@ -291,6 +291,7 @@ static void test_failed_and_output(void **state) {
         submit(f, 9, 1); /* 1: the job script exits 3 for priority 9 */
         wait_event(f, 1, "failed", 5000);
         assert_true(daemon_count_log(&f->sched, "exit status 3") >= 1);
+        assert_int_equal(daemon_count_log(&f->sched, " exit_status=3"), 1);
         /* The job's stdout reaches the log, tagged with its id. */
         assert_true(daemon_count_log(&f->sched, "hello from job 1 priority 9") >= 1);
         assert_int_equal(daemon_wait_status(&f->sched, "failed 1", 5000), 0);
@@ -665,6 +666,34 @@ static void test_cgroup_restart_after_kill9(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* How a job ended is on its record: the signal that killed it; and a job already being killed at
+ * its timeout is not evicted in its grace period (its record says timeout), the urgent job waits for
+ * its slot instead. */
+static void test_end_facts(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "1", "-t", "1", "--grace", "3", NULL };
+        const char *exec[] = {
+                "sh", "-c",
+                "case $SCHED_JOB_PRIORITY in 1) kill -SEGV $$;; 5) trap '' TERM; sleep 30;; esac; exit 0",
+                NULL
+        };
+
+        fixture_start_exec(f, args, exec);
+        submit(f, 1, 1); /* 1: killed by SIGSEGV */
+        wait_event(f, 1, "failed", 5000);
+        assert_true(daemon_count_log(&f->sched, " signal=SEGV") == 1);
+
+        submit(f, 5, 1); /* 2: ignores SIGTERM: killed only at the end of the grace */
+        wait_event(f, 2, "running", 5000);
+        harness_sleep_ms(1500); /* its timeout has fired */
+        submit(f, 0, 0.1);      /* 3: more urgent, but 2 is already leaving */
+        wait_event(f, 3, "queued", 5000);
+        wait_event(f, 2, "timeout", 5000);
+        wait_event(f, 3, "done", 5000);
+        assert_int_equal(event_line(f, 2, "evicted"), -1);
+        assert_true(daemon_count_log(&f->sched, " signal=KILL") == 1);
+}
+
 static void test_no_bus_at_start(void **state) {
         Fixture *f = *state;
         char url[64], *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--bus", url, NULL };
@@ -715,6 +744,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_cgroup_setsid_grandchild),
                 cmocka_unit_test(test_fallback_setsid_grandchild),
                 cmocka_unit_test(test_cgroup_restart_after_kill9),
+                cmocka_unit_test(test_end_facts),
                 cmocka_unit_test(test_no_bus_at_start),
                 cmocka_unit_test(test_scope_without_manager),
                 cmocka_unit_test(test_bad_usage),

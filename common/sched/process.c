@@ -23,6 +23,7 @@
 #include "process-spawn.h"
 #include "process.h"
 #include "string-table.h"
+#include "strv.h"
 #include "time-util.h"
 
 #define PROCESS_TIMER_ACCURACY_USEC 100
@@ -60,6 +61,7 @@ struct Process {
         ProcessResult stop_reason; /* TIMEOUT or TERMINATED once we asked it to end */
         ProcessResult result;
         int exit_status;
+        int exit_signal; /* the signal that killed it, 0 when it exited */
 
         /* Callbacks being dispatched or process_wait() running: process_free() only marks the
          * Process and the last of them destroys it, so that none of them touches freed memory. */
@@ -75,32 +77,6 @@ static const char *const process_result_table[_PROCESS_RESULT_MAX] = {
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(process_result, ProcessResult, _PROCESS_RESULT_MAX);
-
-static char **strv_free(char **l) {
-        for (char **i = l; i && *i; i++)
-                free(*i);
-        free(l);
-        return NULL;
-}
-
-static char **strv_copy(char *const *l) {
-        size_t n = 0;
-        char **copy;
-
-        assert(l);
-
-        while (l[n])
-                n++;
-        copy = calloc(n + 1, sizeof(char *));
-        if (!copy)
-                return NULL;
-        for (size_t i = 0; i < n; i++) {
-                copy[i] = strdup(l[i]);
-                if (!copy[i])
-                        return strv_free(copy);
-        }
-        return copy;
-}
 
 int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_extra[]) {
         _cleanup_(process_freep) Process *p = NULL;
@@ -189,8 +165,10 @@ static void process_record_exit(Process *p, const siginfo_t *si) {
 
         if (si->si_code == CLD_EXITED)
                 p->exit_status = si->si_status;
-        else
+        else {
                 p->exit_status = 128 + si->si_status;
+                p->exit_signal = si->si_status;
+        }
 }
 
 /* Left to the loop, without blocking: the killed leader is reaped and the emptied cgroup removed
@@ -552,6 +530,12 @@ bool process_is_running(Process *p) {
         return p->started && !p->done;
 }
 
+bool process_is_ending(Process *p) {
+        assert(p);
+
+        return process_is_running(p) && (p->stop_reason >= 0 || p->leader_exited || process_leader_ended(p));
+}
+
 ProcessResult process_get_result(Process *p) {
         assert(p);
 
@@ -562,6 +546,12 @@ int process_get_exit_status(Process *p) {
         assert(p);
 
         return p->done ? p->exit_status : -1;
+}
+
+int process_get_exit_signal(Process *p) {
+        assert(p);
+
+        return p->done ? p->exit_signal : -1;
 }
 
 int process_get_cpu_usec(Process *p, uint64_t *ret) {

@@ -84,10 +84,15 @@ int process_wait(Process *p);
 /* 0 before the start. */
 pid_t process_get_pid(Process *p);
 bool process_is_running(Process *p);
+/* Running, but its end is under way: it is being terminated (timeout or process_terminate()), or
+ * its leader has exited and the end is not reported yet. */
+bool process_is_ending(Process *p);
 /* _PROCESS_RESULT_INVALID until it has ended. */
 ProcessResult process_get_result(Process *p);
 /* The exit code, or 128 + signal number like a shell; -1 until it has ended. */
 int process_get_exit_status(Process *p);
+/* The signal that killed it, 0 when it exited by itself; -1 until it has ended. */
+int process_get_exit_signal(Process *p);
 /* With a cgroup: its CPU time (cpu.stat usage_usec; so far while running, all of it once ended) and
  * peak memory (memory.peak, where the kernel has it). -ENODATA without a cgroup or a figure. */
 int process_get_cpu_usec(Process *p, uint64_t *ret);

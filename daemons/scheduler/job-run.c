@@ -267,6 +267,30 @@ void job_run_get_usage(const Job *j, uint64_t *ret_cpu_usec, uint64_t *ret_memor
                 *ret_memory_peak = UINT64_MAX;
 }
 
+int job_run_get_exit(const Job *j, int *ret_status, int *ret_signal) {
+        const JobRun *run;
+
+        assert(j);
+        assert(ret_status);
+        assert(ret_signal);
+
+        run = j->data;
+        if (!run || !run->process || process_get_exit_status(run->process) < 0)
+                return -ENODATA;
+        *ret_status = process_get_exit_status(run->process);
+        *ret_signal = process_get_exit_signal(run->process);
+        return 0;
+}
+
+bool job_run_is_ending(const Job *j) {
+        const JobRun *run;
+
+        assert(j);
+
+        run = j->data;
+        return run && run->process && process_is_ending(run->process);
+}
+
 const char *job_run_describe_exit(const Job *j) {
         static char buf[64];
         const JobRun *run = j->data;

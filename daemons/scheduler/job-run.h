@@ -51,5 +51,11 @@ int job_run_terminate(Job *j);
 /* The CPU time (µs) and peak memory (bytes) of the job's cgroup, UINT64_MAX where unknown: all of
  * it once the job has ended, so far while it runs. */
 void job_run_get_usage(const Job *j, uint64_t *ret_cpu_usec, uint64_t *ret_memory_peak);
+/* How the job's process ended: its exit status (shell style: 128 + signal when killed) and the signal
+ * that killed it (0 when it exited). -ENODATA while it has not ended, or never started. */
+int job_run_get_exit(const Job *j, int *ret_status, int *ret_signal);
+/* Whether the job's end is under way: its process exited (not reported yet), or is being terminated
+ * at its timeout. For RunnerOps.ending. */
+bool job_run_is_ending(const Job *j);
 /* "exit status 3", "killed by signal SEGV", for log lines. Valid until the next call. */
 const char *job_run_describe_exit(const Job *j);

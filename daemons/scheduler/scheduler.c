@@ -103,38 +103,54 @@ static void scheduler_maybe_exit(Scheduler *s) {
                 (void) sd_event_exit(s->event, 0);
 }
 
-/* SCHED_JOB_CPU_USEC= and SCHED_JOB_MEMORY_PEAK= where known, then `more` (may be NULL), in `fields`. */
-static const char *const *job_usage_fields(const Job *j, char cpu[static 64], char memory[static 64],
-                                           const char *more, const char *fields[static 4]) {
+/* The facts of a job's end for its terminal record, where known: SCHED_JOB_EXIT_STATUS= (it exited)
+ * or SCHED_JOB_SIGNAL= (a signal killed it), SCHED_JOB_CPU_USEC=, SCHED_JOB_MEMORY_PEAK=, then
+ * `more` (may be NULL). */
+typedef struct JobEndFields {
+        char exit[64], cpu[64], memory[64];
+        const char *v[5];
+} JobEndFields;
+
+static const char *const *job_end_fields(const Job *j, const char *more, JobEndFields *f) {
         uint64_t cpu_usec, memory_peak;
+        int status, sig;
         size_t n = 0;
 
         assert(j);
+        assert(f);
 
+        if (job_run_get_exit(j, &status, &sig) >= 0) {
+                if (sig > 0)
+                        (void) snprintf(f->exit, sizeof f->exit, "SCHED_JOB_SIGNAL=%s",
+                                        sigabbrev_np(sig) ?: "unknown");
+                else
+                        (void) snprintf(f->exit, sizeof f->exit, "SCHED_JOB_EXIT_STATUS=%d", status);
+                f->v[n++] = f->exit;
+        }
         job_run_get_usage(j, &cpu_usec, &memory_peak);
         if (cpu_usec != UINT64_MAX) {
-                (void) snprintf(cpu, 64, "SCHED_JOB_CPU_USEC=%" PRIu64, cpu_usec);
-                fields[n++] = cpu;
+                (void) snprintf(f->cpu, sizeof f->cpu, "SCHED_JOB_CPU_USEC=%" PRIu64, cpu_usec);
+                f->v[n++] = f->cpu;
         }
         if (memory_peak != UINT64_MAX) {
-                (void) snprintf(memory, 64, "SCHED_JOB_MEMORY_PEAK=%" PRIu64, memory_peak);
-                fields[n++] = memory;
+                (void) snprintf(f->memory, sizeof f->memory, "SCHED_JOB_MEMORY_PEAK=%" PRIu64, memory_peak);
+                f->v[n++] = f->memory;
         }
         if (more)
-                fields[n++] = more;
-        fields[n] = NULL;
-        return fields;
+                f->v[n++] = more;
+        f->v[n] = NULL;
+        return f->v;
 }
 
 static void log_job_state(Scheduler *s, const Job *j, JobState old) {
-        char by[64], cpu[64], memory[64];
-        const char *fields[4];
         LogJob lj = job_log(j);
+        JobEndFields end;
+        char by[64];
 
         assert(s);
         assert(j);
 
-#define USAGE(more) job_usage_fields(j, cpu, memory, (more), fields)
+#define END_FIELDS(more) job_end_fields(j, (more), &end)
         switch (j->state) {
         case JOB_QUEUED:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " queued: all %u slots busy, %u pending.", j->id,
@@ -145,20 +161,20 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                         runner_n_running(s->runner), s->config.size);
                 break;
         case JOB_DONE:
-                log_job_extra(LOG_INFO, &lj, USAGE(NULL), "Job %" PRIu64 " done.", j->id);
+                log_job_extra(LOG_INFO, &lj, END_FIELDS(NULL), "Job %" PRIu64 " done.", j->id);
                 break;
         case JOB_FAILED:
-                log_job_extra(LOG_WARNING, &lj, USAGE(NULL), "Job %" PRIu64 " failed: %s.", j->id,
+                log_job_extra(LOG_WARNING, &lj, END_FIELDS(NULL), "Job %" PRIu64 " failed: %s.", j->id,
                               job_run_describe_exit(j));
                 break;
         case JOB_TIMEOUT:
-                log_job_extra(LOG_WARNING, &lj, USAGE(NULL),
+                log_job_extra(LOG_WARNING, &lj, END_FIELDS(NULL),
                               "Job %" PRIu64 " timed out after %.3f s and was terminated.", j->id,
                               (double) s->config.timeout_usec / USEC_PER_SEC);
                 break;
         case JOB_EVICTED:
                 (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
-                log_job_extra(LOG_NOTICE, &lj, USAGE(by),
+                log_job_extra(LOG_NOTICE, &lj, END_FIELDS(by),
                               "Job %" PRIu64 " evicted by more urgent job %" PRIu64 ".", j->id,
                               j->evicted_by);
                 break;
@@ -167,14 +183,14 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                         j->id, job_state_to_string(old) ?: "new");
                 break;
         case JOB_INTERRUPTED:
-                log_job_extra(LOG_NOTICE, &lj, USAGE(NULL),
+                log_job_extra(LOG_NOTICE, &lj, END_FIELDS(NULL),
                               "Job %" PRIu64 " interrupted: the scheduler is stopping; it was terminated.",
                               j->id);
                 break;
         default:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " %s.", j->id, job_state_to_string(j->state));
         }
-#undef USAGE
+#undef END_FIELDS
 }
 
 /* A job of a predecessor that died: its cgroup is empty and gone now. Its one terminal record; only
@@ -235,6 +251,12 @@ static int on_runner_stop(Runner *r, Job *j, JobState reason, void *userdata) {
         assert(j);
 
         return job_run_terminate(j);
+}
+
+static bool on_runner_ending(Runner *r, Job *j, void *userdata) {
+        assert(j);
+
+        return job_run_is_ending(j);
 }
 
 static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userdata) {
@@ -434,6 +456,7 @@ static int scheduler_setup(Scheduler *s) {
                 .start = on_runner_start,
                 .stop = on_runner_stop,
                 .state_changed = on_runner_state_changed,
+                .ending = on_runner_ending,
         };
         static const BusLinkHandlers link_handlers = {
                 .on_connected = on_link_connected,
