@@ -70,6 +70,7 @@ typedef struct SpawnConfig {
         unsigned n_jobs, slots, runs, slices;
         int only; /* a Case, for profiling one case alone; -1: every case */
         const char *bus_binary, *scheduler_binary;
+        const char *cgroup; /* the scheduler's --cgroup; a PATH gets "-CASE" appended per scheduler */
 } SpawnConfig;
 
 /* One case in one run: the sum over its slices. */
@@ -229,9 +230,9 @@ static void sched_case_done(SchedCase *s) {
         s->log_path[0] = 0;
 }
 
-static int sched_start_daemons(SchedCase *s, const SpawnConfig *c, bool exec_true, char *url,
+static int sched_start_daemons(SchedCase *s, const SpawnConfig *c, Case k, bool exec_true, char *url,
                                size_t url_size) {
-        char size[16], *argv[16];
+        char size[16], cgroup[256], *argv[16];
         size_t n = 0;
         int r;
 
@@ -244,6 +245,14 @@ static int sched_start_daemons(SchedCase *s, const SpawnConfig *c, bool exec_tru
         argv[n++] = size;
         argv[n++] = (char *) "--bus";
         argv[n++] = url;
+        /* Every change on STATUS=: it tells when a slice is done, to the microsecond. */
+        argv[n++] = (char *) "--status-interval=0";
+        if (c->cgroup) {
+                /* Each scheduler its own parent: their job ids (from their own buses) meet. */
+                (void) snprintf(cgroup, sizeof cgroup,
+                                c->cgroup[0] == '/' ? "--cgroup=%s-%d" : "--cgroup=%s", c->cgroup, (int) k);
+                argv[n++] = cgroup;
+        }
         if (exec_true) {
                 argv[n++] = (char *) "--exec";
                 argv[n++] = (char *) "/bin/true";
@@ -267,7 +276,7 @@ static int sched_case_setup(SchedCase *s, const SpawnConfig *c, Case k) {
         if (to_file)
                 (void) snprintf(s->log_path, sizeof s->log_path, "/tmp/sched-bench-spawn-%d-%d.log",
                                 (int) getpid(), (int) k);
-        r = sched_start_daemons(s, c, exec_true, url, sizeof url);
+        r = sched_start_daemons(s, c, k, exec_true, url, sizeof url);
         if (r < 0)
                 return r;
         r = bench_stack_connect(&s->stack, url, on_scheduler_status, s);
@@ -451,7 +460,12 @@ static void help(void) {
                "                        sched_true_devnull, sched_true_file, sched_sleep_devnull,\n"
                "                        sched_sleep_file\n"
                "  --bus-binary PATH     (default " BUS_BINARY ")\n"
-               "  --scheduler-binary PATH  (default " SCHEDULER_BINARY ")\n");
+               "  --cgroup MODE         the schedulers' --cgroup (auto, off, or a cgroup2 PATH, to\n"
+               "                        which each scheduler appends -CASE); default: theirs\n"
+               "  --scheduler-binary PATH  (default " SCHEDULER_BINARY ")\n"
+               "\n"
+               "The schedulers run with --status-interval=0: each slice ends at the STATUS= that\n"
+               "reports its last job, which a coalesced STATUS= would report up to 0.1 s late.\n");
 }
 
 static int parse_only(const char *s, void *userdata) {
@@ -474,6 +488,7 @@ static int parse_argv(int argc, char *argv[], SpawnConfig *c) {
                 BENCH_OPT_CUSTOM("only", 0, parse_only, &c->only),
                 BENCH_OPT_BUS_BINARY(&c->bus_binary),
                 BENCH_OPT_SCHEDULER_BINARY(&c->scheduler_binary),
+                BENCH_OPT_STRING("cgroup", 0, &c->cgroup),
         };
 
         return BENCH_PARSE_ARGV("bench-spawn", help, options, argc, argv);
@@ -498,8 +513,9 @@ int main(int argc, char *argv[]) {
                 return 1;
 
         bench_print_header("scheduler start/reap rate (bench-spawn)");
-        printf("# %u jobs per case and run in %u interleaved slices, %u slots, %u runs\n", config.n_jobs,
-               config.slices, config.slots, config.runs);
+        printf("# %u jobs per case and run in %u interleaved slices, %u slots, %u runs, scheduler "
+               "--cgroup=%s\n",
+               config.n_jobs, config.slices, config.slots, config.runs, config.cgroup ?: "(default)");
         printf("%-5s %-56s %8s %9s %14s %8s\n", "run", "case", "jobs/s", "vs bare-N", "parent CPU/job",
                "STATUS=");
         for (unsigned i = 0; i < config.runs; i++) {

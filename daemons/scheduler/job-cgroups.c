@@ -37,15 +37,20 @@ struct JobCgroups {
         char *description; /* for --help-like messages and the startup line */
         job_cgroups_leftover_t on_leftover;
         void *userdata;
-        LIST_FIELDS(Leftover, leftovers); /* the head only */
+        Leftover *leftovers;
         unsigned n_leftovers;
+        /* A watch on the parent's cgroup.events that lives as long as we do. sd-event keeps one
+         * inotify instance per priority while it has a watch, and closing one costs a grace period
+         * of the kernel (10-20 ms, the loop stalled): each job's watch (process.c) would open and
+         * close it again for every job. With this one, they share one instance for good. */
+        sd_event_source *inotify_keeper;
 };
 
 static Leftover *leftover_free(Leftover *l) {
         if (!l)
                 return NULL;
         if (l->owner) {
-                LIST_REMOVE(leftovers, l->owner->leftovers_next, l);
+                LIST_REMOVE(leftovers, l->owner->leftovers, l);
                 l->owner->n_leftovers--;
         }
         sd_event_source_disable_unref(l->source);
@@ -57,14 +62,15 @@ static Leftover *leftover_free(Leftover *l) {
 JobCgroups *job_cgroups_free(JobCgroups *c) {
         if (!c)
                 return NULL;
-        while (c->leftovers_next)
-                leftover_free(c->leftovers_next);
+        while (c->leftovers)
+                leftover_free(c->leftovers);
         if (c->created) {
                 int r = cgroup_remove(c->parent);
                 if (r < 0)
                         log_warning_errno(r, "Could not remove the job cgroup parent %s, leaving it: %m",
                                           c->parent);
         }
+        sd_event_source_disable_unref(c->inotify_keeper);
         sd_event_unref(c->event);
         free(c->parent);
         free(c->description);
@@ -146,6 +152,10 @@ static int job_cgroups_use_self(JobCgroups *c, bool required, const char **ret_r
         return 1;
 }
 
+static int on_keeper_events(sd_event_source *s, const struct inotify_event *event, void *userdata) {
+        return 0;
+}
+
 int job_cgroups_new(JobCgroups **ret, sd_event *e, const char *setting, job_cgroups_leftover_t on_leftover,
                     void *userdata) {
         _cleanup_(job_cgroups_freep) JobCgroups *c = NULL;
@@ -173,6 +183,11 @@ int job_cgroups_new(JobCgroups **ret, sd_event *e, const char *setting, job_cgro
         if (!c->parent &&
             asprintf(&c->description, "fallback: process groups and child subreaper (%s)", reason) < 0)
                 return log_oom();
+        if (c->parent) {
+                r = cgroup_watch_events(c->event, &c->inotify_keeper, c->parent, on_keeper_events, c);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to watch %s/cgroup.events, ignoring: %m", c->parent);
+        }
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -237,7 +252,7 @@ static int job_cgroups_kill_leftover(JobCgroups *c, const char *name, uint64_t i
         l->id = id;
         l->fd = -EBADF;
         l->owner = c;
-        LIST_PREPEND(leftovers, c->leftovers_next, l);
+        LIST_PREPEND(leftovers, c->leftovers, l);
         c->n_leftovers++;
         if (asprintf(&l->path, "%s/%s", c->parent, name) < 0) {
                 l->path = NULL;

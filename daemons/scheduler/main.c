@@ -20,6 +20,8 @@ static void help(void) {
                "  -t, --timeout=SEC        terminate a job running longer, 0 = never (default 10)\n"
                "  -b, --bus=URL            bus to connect to (default " BUS_LINK_URL_DEFAULT ")\n"
                "      --grace=SEC          SIGTERM to SIGKILL delay when terminating (default 2)\n"
+               "      --status-interval=SEC  STATUS= to the service manager at most this often\n"
+               "                           (default 0.1; 0: at every change)\n"
                "      --max-runtime=SEC    largest job runtime accepted (default 86400)\n"
                "      --max-pending=N      jobs waiting for a slot; beyond, new jobs that would\n"
                "                           wait are dropped (default 10000)\n"
@@ -74,6 +76,7 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
 
         enum {
                 ARG_GRACE = 0x100,
+                ARG_STATUS_INTERVAL,
                 ARG_MAX_RUNTIME,
                 ARG_MAX_PENDING,
                 ARG_SCOPE,
@@ -86,6 +89,7 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 { "timeout", required_argument, NULL, 't' },
                 { "bus", required_argument, NULL, 'b' },
                 { "grace", required_argument, NULL, ARG_GRACE },
+                { "status-interval", required_argument, NULL, ARG_STATUS_INTERVAL },
                 { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
                 { "max-pending", required_argument, NULL, ARG_MAX_PENDING },
                 { "scope", no_argument, NULL, ARG_SCOPE },
@@ -115,6 +119,9 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                         break;
                 case ARG_GRACE:
                         r = parse_seconds(optarg, 3600, &c->grace_usec);
+                        break;
+                case ARG_STATUS_INTERVAL:
+                        r = parse_seconds(optarg, 60, &c->status_interval_usec);
                         break;
                 case ARG_MAX_RUNTIME:
                         r = parse_double(optarg, 0, 365.0 * 86400, &c->max_runtime);

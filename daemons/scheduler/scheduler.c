@@ -20,9 +20,6 @@
 #include "runner.h"
 #include "scheduler.h"
 
-/* STATUS= is sent at most this often. */
-#define STATUS_INTERVAL_USEC (100 * USEC_PER_MSEC)
-
 struct Scheduler {
         SchedulerConfig config;
         sd_event *event;
@@ -86,7 +83,7 @@ static void on_status(void *userdata) {
         (void) scheduler_send_status(ASSERT_PTR(userdata));
 }
 
-/* STATUS= goes out at most every STATUS_INTERVAL_USEC however many jobs change, so a burst costs PID
+/* STATUS= goes out at most every --status-interval however many jobs change, so a burst costs PID
  * 1 ten messages a second, not one per job. */
 static void scheduler_status_changed(Scheduler *s) {
         assert(s);
@@ -408,7 +405,7 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
         }
         s->bad_job_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
         s->spawn_queue = RING_INIT(Job *);
-        s->status = THROTTLE_INIT(STATUS_INTERVAL_USEC, on_status, s);
+        s->status = THROTTLE_INIT(config->status_interval_usec, on_status, s);
         *ret = TAKE_PTR(s);
         return 0;
 }

@@ -11,11 +11,12 @@
 #include <stdint.h>
 
 typedef struct SchedulerConfig {
-        unsigned size;         /* slots */
-        uint64_t timeout_usec; /* per job, from its start; 0 = none */
-        uint64_t grace_usec;   /* SIGTERM -> SIGKILL */
-        double max_runtime;    /* largest runtime accepted from the bus */
-        unsigned max_pending;  /* jobs waiting for a slot; more are dropped */
+        unsigned size;                 /* slots */
+        uint64_t timeout_usec;         /* per job, from its start; 0 = none */
+        uint64_t grace_usec;           /* SIGTERM -> SIGKILL */
+        uint64_t status_interval_usec; /* STATUS= at most this often; 0: at every change */
+        double max_runtime;            /* largest runtime accepted from the bus */
+        unsigned max_pending;          /* jobs waiting for a slot; more are dropped */
         char *bus_url;
         char **exec_argv; /* NULL: the test job, sleep RUNTIME */
         bool scope;       /* run each job in a transient scope unit */
@@ -24,13 +25,14 @@ typedef struct SchedulerConfig {
         char *cgroup;     /* --cgroup: "auto" (NULL too), "self", "off" or a PATH; see JobCgroups */
 } SchedulerConfig;
 
-#define SCHEDULER_CONFIG_DEFAULT                   \
-        ((SchedulerConfig){                        \
-                .size = 5,                         \
-                .timeout_usec = 10 * USEC_PER_SEC, \
-                .grace_usec = 2 * USEC_PER_SEC,    \
-                .max_runtime = 86400,              \
-                .max_pending = 10000,              \
+#define SCHEDULER_CONFIG_DEFAULT                             \
+        ((SchedulerConfig){                                  \
+                .size = 5,                                   \
+                .timeout_usec = 10 * USEC_PER_SEC,           \
+                .grace_usec = 2 * USEC_PER_SEC,              \
+                .status_interval_usec = 100 * USEC_PER_MSEC, \
+                .max_runtime = 86400,                        \
+                .max_pending = 10000,                        \
         })
 
 typedef struct Scheduler Scheduler;
