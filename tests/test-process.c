@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "process.h"
@@ -517,6 +518,84 @@ static void test_output_fd(void **state) {
         assert_string_equal(buf, "out\nerr\n");
 }
 
+/* A held child exists (pid, group) but runs nothing until released; then it runs with its output and
+ * environment as usual. */
+static void test_held_release(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(process_freep) Process *p = NULL;
+        _cleanup_close_ int out = -EBADF;
+        int fds[2];
+        char buf[256];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        assert_int_equal(process_new(&p, e, (char *[]){ "sh", "-c", "echo ran $SCHED_JOB_ID", NULL },
+                                     (char *[]){ "SCHED_JOB_ID=7", NULL }),
+                         0);
+        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
+        assert_int_equal(process_release(p), -ESRCH); /* not started */
+        assert_int_equal(process_start_held(p), 0);
+        (void) close(fds[1]);
+        out = fds[0];
+        assert_true(process_is_running(p));
+        assert_int_equal(getpgid(process_get_pid(p)), process_get_pid(p));
+
+        /* Held: nothing runs, however long we wait. */
+        for (int i = 0; i < 10; i++)
+                (void) sd_event_run(e, 20 * USEC_PER_MSEC);
+        assert_true(process_is_running(p));
+        assert_int_equal(read_until(out, buf, sizeof buf, NULL, 100), 0);
+
+        assert_int_equal(process_release(p), 0);
+        assert_int_equal(process_release(p), 0); /* once is enough */
+        assert_int_equal(process_wait(p), PROCESS_SUCCESS);
+        read_until(out, buf, sizeof buf, NULL, SLACK_MSEC);
+        assert_string_equal(buf, "ran 7\n");
+}
+
+/* A held child that is terminated, or freed, never runs its command. */
+static void test_held_never_released(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        char path[64], *argv[] = { "sh", "-c", NULL, NULL };
+        _cleanup_free_ char *cmd = NULL;
+        Process *p = NULL;
+        struct stat st;
+        pid_t pid;
+
+        make_temp(path, sizeof path);
+        assert_true(asprintf(&cmd, "echo ran >%s", path) > 0);
+        argv[2] = cmd;
+        assert_int_equal(sd_event_new(&e), 0);
+
+        assert_int_equal(process_new(&p, e, argv, NULL), 0);
+        assert_int_equal(process_start_held(p), 0);
+        assert_int_equal(process_terminate(p), 0);
+        assert_int_equal(process_wait(p), PROCESS_TERMINATED);
+        assert_int_equal(process_get_exit_signal(p), SIGTERM);
+        p = process_free(p);
+
+        assert_int_equal(process_new(&p, e, argv, NULL), 0);
+        assert_int_equal(process_start_held(p), 0);
+        pid = process_get_pid(p);
+        p = process_free(p);
+        assert_true(wait_pid_gone(pid, SLACK_MSEC));
+
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, 0);
+        (void) unlink(path);
+}
+
+/* A held start looks the command up first: a missing one fails the start. */
+static void test_held_command_not_found(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(process_freep) Process *p = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(process_new(&p, e, (char *[]){ "/nonexistent/command", NULL }, NULL), 0);
+        assert_int_equal(process_start_held(p), -ENOENT);
+        assert_false(process_is_running(p));
+}
+
 /* The parent blocks SIGCHLD and ignores SIGPIPE, like a daemon; the child must see neither. */
 static void test_child_signal_state(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
@@ -639,6 +718,9 @@ int main(void) {
                 cmocka_unit_test(test_free_while_running),
                 cmocka_unit_test(test_env_extra),
                 cmocka_unit_test(test_output_fd),
+                cmocka_unit_test(test_held_release),
+                cmocka_unit_test(test_held_never_released),
+                cmocka_unit_test(test_held_command_not_found),
                 cmocka_unit_test(test_child_signal_state),
                 cmocka_unit_test(test_no_fd_leak),
                 cmocka_unit_test(test_start_twice),

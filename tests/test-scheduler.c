@@ -25,6 +25,7 @@
 #endif
 
 typedef struct Fixture {
+        char *sched_env[4]; /* extra environment of the scheduler, NULL-terminated */
         Daemon bus, sched;
         int listen_fd; /* kept open by the test, as systemd keeps the socket across bus restarts */
         int port;
@@ -58,7 +59,7 @@ static void spawn_scheduler(Fixture *f, const char *const *args, const char *con
         }
         argv[n] = NULL;
 
-        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, f->sched_env[0] ? f->sched_env : NULL), 0);
         assert_int_equal(daemon_wait_notify(&f->sched, "READY=1", 10000, NULL, 0), 0);
 }
 
@@ -666,6 +667,48 @@ static void test_cgroup_restart_after_kill9(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* Without cgroups a scheduler killed with SIGKILL leaves its jobs running; the next one finds them in
+ * the ledger of its runtime directory, kills their process groups and records each interrupted. */
+static void test_fallback_restart_after_kill9(void **state) {
+        Fixture *f = *state;
+        char run_dir[] = "/tmp/sched-test-run-XXXXXX", env[64], path[64];
+        const char *args[] = { "-s", "2", "-t", "60", "--cgroup=off", NULL };
+        pid_t grandchildren[2];
+
+        assert_non_null(mkdtemp(run_dir));
+        (void) snprintf(env, sizeof env, "RUNTIME_DIRECTORY=%s", run_dir);
+        f->sched_env[0] = env;
+        fixture_start(f, args);
+        submit(f, 3, 60); /* 1 */
+        submit(f, 4, 60); /* 2 */
+        for (unsigned id = 1; id <= 2; id++) {
+                wait_event(f, id, "running", 5000);
+                grandchildren[id - 1] = grandchild_of(f, id);
+                assert_true(grandchildren[id - 1] > 0);
+        }
+        (void) snprintf(path, sizeof path, "%s/1", run_dir);
+        assert_true(path_exists(path));
+        assert_int_equal(daemon_stop(&f->sched, SIGKILL, 5000), 128 + SIGKILL);
+        daemon_cleanup(&f->sched);
+        harness_sleep_ms(100);
+        for (unsigned i = 0; i < 2; i++)
+                assert_true(harness_pid_alive(grandchildren[i])); /* nobody cleaned up */
+
+        spawn_scheduler(f, args, NULL);
+        for (unsigned id = 1; id <= 2; id++) {
+                wait_event(f, id, "interrupted", 5000);
+                assert_true(pid_gone(grandchildren[id - 1]));
+        }
+        assert_int_equal(daemon_count_log(&f->sched, "state=interrupted"), 2);
+        /* The record knows what the ledger knew. */
+        assert_true(event_line(f, 1, "interrupted") >= 0 &&
+                    daemon_count_log(&f->sched, "job=1 priority=3") >= 1);
+        assert_false(path_exists(path));
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        assert_int_equal(rmdir(run_dir), 0);
+        f->sched_env[0] = NULL;
+}
+
 /* How a job ended is on its record: the signal that killed it; and a job already being killed at
  * its timeout is not evicted in its grace period (its record says timeout), the urgent job waits for
  * its slot instead. */
@@ -744,6 +787,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_cgroup_setsid_grandchild),
                 cmocka_unit_test(test_fallback_setsid_grandchild),
                 cmocka_unit_test(test_cgroup_restart_after_kill9),
+                cmocka_unit_test(test_fallback_restart_after_kill9),
                 cmocka_unit_test(test_end_facts),
                 cmocka_unit_test(test_no_bus_at_start),
                 cmocka_unit_test(test_scope_without_manager),

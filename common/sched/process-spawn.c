@@ -19,6 +19,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -189,13 +190,40 @@ static int find_executable(const char *name, char **ret) {
         return -ENOENT;
 }
 
+/* What a forked child needs, made before the fork (the child must not allocate): the command's path,
+ * checked to be executable, and the environment (NULL: environ). */
+static int spawn_child_prepare(char *const argv[], char *const env_extra[], char **ret_path,
+                               char ***ret_env) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        assert(ret_path);
+        assert(ret_env);
+
+        r = find_executable(argv[0], &path);
+        if (r < 0)
+                return r;
+        if (access(path, X_OK) < 0)
+                return -errno;
+        *ret_env = NULL;
+        if (env_extra) {
+                r = build_env(env_extra, ret_env);
+                if (r < 0)
+                        return r;
+        }
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
 typedef struct SpawnChild {
         const char *path;
         char *const *argv;
         char *const *env;
         int output_fd;
-        int procs_fd; /* >= 0: cgroup.procs to move into first (the fork fallback) */
-        int error_fd; /* the pipe's write end */
+        int procs_fd;  /* >= 0: cgroup.procs to move into first (the fork fallback) */
+        int hold_fd;   /* >= 0: a held start, the exec waits for a byte on it */
+        int holder_fd; /* >= 0: the other end, ours, closed in the child so that our close is EOF */
+        int error_fd;  /* the pipe's write end; < 0: none (a held start does not wait for the exec) */
 } SpawnChild;
 
 /* The child of a CLONE_VM spawn runs here, on a stack that is not the sanitizers' either. */
@@ -219,6 +247,18 @@ NO_SANITIZE static void spawn_child_exec(const SpawnChild *c) {
         if (c->output_fd >= 0 &&
             (dup2(c->output_fd, STDOUT_FILENO) < 0 || dup2(c->output_fd, STDERR_FILENO) < 0))
                 return;
+        if (c->hold_fd >= 0) {
+                char go;
+                ssize_t n;
+
+                (void) close(c->holder_fd);
+                while ((n = read(c->hold_fd, &go, 1)) < 0 && errno == EINTR)
+                        ;
+                if (n != 1) { /* let go of without a release: it was not meant to run */
+                        errno = ECANCELED;
+                        return;
+                }
+        }
         execve(c->path, c->argv, c->env);
 }
 
@@ -227,7 +267,8 @@ NO_SANITIZE static _noreturn_ void spawn_child(const SpawnChild *c) {
 
         spawn_child_exec(c);
         error = errno;
-        (void) !write(c->error_fd, &error, sizeof error);
+        if (c->error_fd >= 0)
+                (void) !write(c->error_fd, &error, sizeof error);
         _exit(127);
 }
 
@@ -271,6 +312,26 @@ static pid_t clone3_vm(struct clone_args *args, const SpawnChild *c) {
 }
 #endif
 
+/* A forked child running spawn_child(c), which moves itself into the cgroup `cgroup_fd` (if >= 0)
+ * before anything else: the pid, or -1 with errno. */
+static pid_t fork_child(int cgroup_fd, int *procs_fd, SpawnChild *c) {
+        pid_t pid;
+
+        assert(procs_fd);
+        assert(c);
+
+        if (cgroup_fd >= 0) {
+                *procs_fd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (*procs_fd < 0)
+                        return -1;
+                c->procs_fd = *procs_fd;
+        }
+        pid = fork();
+        if (pid == 0)
+                spawn_child(c);
+        return pid;
+}
+
 /* A child born in the cgroup `cgroup_fd`, running spawn_child(c): the pid, or -1 with errno. */
 static pid_t clone_into_cgroup(int cgroup_fd, int *procs_fd, SpawnChild *c) {
         struct clone_args args = {
@@ -298,14 +359,7 @@ static pid_t clone_into_cgroup(int cgroup_fd, int *procs_fd, SpawnChild *c) {
                 return pid;
 #endif
         /* clone3 refused (seccomp, an old kernel): the child moves itself before anything else. */
-        *procs_fd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-        if (*procs_fd < 0)
-                return -1;
-        c->procs_fd = *procs_fd;
-        pid = fork();
-        if (pid == 0)
-                spawn_child(c);
-        return pid;
+        return fork_child(cgroup_fd, procs_fd, c);
 }
 
 static int spawn_into_cgroup(char *const argv[], char *const env_extra[], int output_fd, int cgroup_fd,
@@ -316,14 +370,9 @@ static int spawn_into_cgroup(char *const argv[], char *const env_extra[], int ou
         ssize_t n;
         pid_t pid;
 
-        r = find_executable(argv[0], &path);
+        r = spawn_child_prepare(argv, env_extra, &path, &env);
         if (r < 0)
                 return r;
-        if (env_extra) {
-                r = build_env(env_extra, &env);
-                if (r < 0)
-                        return r;
-        }
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
                 return -errno;
 
@@ -333,6 +382,8 @@ static int spawn_into_cgroup(char *const argv[], char *const env_extra[], int ou
                                                .env = env ?: environ,
                                                .output_fd = output_fd,
                                                .procs_fd = -EBADF,
+                                               .hold_fd = -EBADF,
+                                               .holder_fd = -EBADF,
                                                .error_fd = pipe_fds[1] });
         r = pid < 0 ? -errno : 0;
         (void) close(pipe_fds[1]);
@@ -354,13 +405,68 @@ static int spawn_into_cgroup(char *const argv[], char *const env_extra[], int ou
         return 0;
 }
 
+/* A held start: forked (we cannot wait for an exec that waits for us), the child waits for a byte on
+ * a socket whose other end is returned before its exec. Since nothing reports an exec failure then, the
+ * command is looked up first; one that still fails to execute exits with status 127. */
+static int spawn_held(char *const argv[], char *const env_extra[], int output_fd, int cgroup_fd,
+                      int *ret_hold_fd, pid_t *ret_pid) {
+        _cleanup_free_ char **env = NULL, *path = NULL;
+        _cleanup_close_ int procs_fd = -EBADF;
+        int hold_fds[2], r;
+        pid_t pid;
+
+        r = spawn_child_prepare(argv, env_extra, &path, &env);
+        if (r < 0)
+                return r;
+        /* A socket, not a pipe: the release must not raise SIGPIPE should the child be gone already. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hold_fds) < 0)
+                return -errno;
+
+        pid = fork_child(cgroup_fd, &procs_fd,
+                         &(SpawnChild){ .path = path,
+                                        .argv = argv,
+                                        .env = env ?: environ,
+                                        .output_fd = output_fd,
+                                        .procs_fd = -EBADF,
+                                        .hold_fd = hold_fds[0],
+                                        .holder_fd = hold_fds[1],
+                                        .error_fd = -EBADF });
+        r = pid < 0 ? -errno : 0;
+        (void) close(hold_fds[0]);
+        if (r < 0) {
+                (void) close(hold_fds[1]);
+                return r;
+        }
+        /* What the child does first, done here too, so that it holds when we return (the child has not
+         * necessarily run yet): its group is there for kill(-pid), it is in its cgroup. */
+        (void) setpgid(pid, pid);
+        if (procs_fd >= 0)
+                (void) dprintf(procs_fd, "%d", (int) pid);
+        *ret_hold_fd = hold_fds[1];
+        *ret_pid = pid;
+        return 0;
+}
+
 int process_spawn(char *const argv[], char *const env_extra[], int output_fd, int cgroup_fd,
-                  pid_t *ret_pid) {
+                  int *ret_hold_fd, pid_t *ret_pid) {
         assert(argv);
         assert(argv[0]);
         assert(ret_pid);
 
+        if (ret_hold_fd)
+                return spawn_held(argv, env_extra, output_fd, cgroup_fd, ret_hold_fd, ret_pid);
         if (cgroup_fd < 0)
                 return spawn_posix(argv, env_extra, output_fd, ret_pid);
         return spawn_into_cgroup(argv, env_extra, output_fd, cgroup_fd, ret_pid);
+}
+
+int process_spawn_release(int *hold_fd) {
+        assert(hold_fd);
+
+        if (*hold_fd < 0)
+                return 0;
+        if (send(*hold_fd, "", 1, MSG_NOSIGNAL) != 1)
+                return -errno;
+        *hold_fd = safe_close(*hold_fd);
+        return 0;
 }

@@ -38,6 +38,8 @@ struct Process {
         char **argv;
         char **env_extra; /* NULL: the inherited environment as is */
         int output_fd;    /* not owned; only used while spawning */
+        bool held;        /* process_start_held(): the child waits for a byte on hold_fd */
+        int hold_fd;
         uint64_t timeout_usec;
         uint64_t grace_usec;
         ProcessCallback *callbacks;
@@ -91,7 +93,7 @@ int process_new(Process **ret, sd_event *e, char *const argv[], char *const env_
         p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
-        p->output_fd = -EBADF;
+        p->output_fd = p->hold_fd = -EBADF;
         p->grace_usec = PROCESS_GRACE_USEC_DEFAULT;
         p->stop_reason = _PROCESS_RESULT_INVALID;
         p->result = _PROCESS_RESULT_INVALID;
@@ -127,6 +129,7 @@ static void process_destroy(Process *p) {
         sd_event_source_disable_unref(p->kill_source);
         sd_event_source_disable_unref(p->cgroup_source);
         safe_close(p->cgroup_fd);
+        safe_close(p->hold_fd);
         free(p->cgroup_path);
         sd_event_unref(p->event);
         strv_free(p->argv);
@@ -230,6 +233,21 @@ int process_set_output_fd(Process *p, int fd) {
                 return -EBUSY;
         p->output_fd = fd < 0 ? -EBADF : fd;
         return 0;
+}
+
+int process_start_held(Process *p) {
+        assert(p);
+
+        p->held = true;
+        return process_start(p);
+}
+
+int process_release(Process *p) {
+        assert(p);
+
+        if (!process_is_running(p))
+                return -ESRCH;
+        return process_spawn_release(&p->hold_fd);
 }
 
 int process_add_done_callback(Process *p, process_done_t cb, void *userdata) {
@@ -395,12 +413,16 @@ static void process_wait_empty(Process *p) {
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Process *p = ASSERT_PTR(userdata);
+        bool left;
 
         assert(si);
 
         /* The leader is still a zombie here, so the group id is still ours: whatever it left behind
-         * goes now, not at the end of some grace period. */
-        (void) process_signal(p, SIGKILL);
+         * goes now, not at the end of some grace period. An empty cgroup needs nothing (the common
+         * case: most jobs leave nothing behind). */
+        left = p->cgroup_fd < 0 || cgroup_is_populated(p->cgroup_fd) != 0;
+        if (left)
+                (void) process_signal(p, SIGKILL);
         p->leader_exited = true;
 
         process_record_exit(p, si);
@@ -413,7 +435,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
         (void) sd_event_source_set_enabled(p->kill_source, SD_EVENT_OFF);
 
-        if (p->cgroup_fd >= 0)
+        if (p->cgroup_fd >= 0 && left)
                 process_wait_empty(p);
         else
                 process_finish(p);
@@ -460,7 +482,8 @@ int process_start(Process *p) {
                 if (r < 0)
                         return r;
         }
-        r = process_spawn(p->argv, p->env_extra, p->output_fd, p->cgroup_fd, &pid);
+        r = process_spawn(p->argv, p->env_extra, p->output_fd, p->cgroup_fd, p->held ? &p->hold_fd : NULL,
+                          &pid);
         if (r < 0) {
                 if (p->cgroup_fd >= 0) {
                         p->cgroup_fd = safe_close(p->cgroup_fd);
@@ -554,26 +577,16 @@ int process_get_exit_signal(Process *p) {
         return p->done ? p->exit_signal : -1;
 }
 
-int process_get_cpu_usec(Process *p, uint64_t *ret) {
+void process_get_usage(Process *p, uint64_t *ret_cpu_usec, uint64_t *ret_memory_peak) {
         assert(p);
-        assert(ret);
+        assert(ret_cpu_usec);
+        assert(ret_memory_peak);
 
-        if (p->cgroup_fd >= 0)
-                return cgroup_read_cpu_usec(p->cgroup_fd, ret);
-        if (p->cpu_usec == UINT64_MAX)
-                return -ENODATA;
-        *ret = p->cpu_usec;
-        return 0;
-}
-
-int process_get_memory_peak(Process *p, uint64_t *ret) {
-        assert(p);
-        assert(ret);
-
-        if (p->cgroup_fd >= 0)
-                return cgroup_read_memory_peak(p->cgroup_fd, ret);
-        if (p->memory_peak == UINT64_MAX)
-                return -ENODATA;
-        *ret = p->memory_peak;
-        return 0;
+        *ret_cpu_usec = p->cpu_usec;
+        *ret_memory_peak = p->memory_peak;
+        /* Still running in its cgroup: what it used so far. */
+        if (p->cgroup_fd >= 0 && cgroup_read_cpu_usec(p->cgroup_fd, ret_cpu_usec) < 0)
+                *ret_cpu_usec = UINT64_MAX;
+        if (p->cgroup_fd >= 0 && cgroup_read_memory_peak(p->cgroup_fd, ret_memory_peak) < 0)
+                *ret_memory_peak = UINT64_MAX;
 }

@@ -69,6 +69,15 @@ int process_add_done_callback(Process *p, process_done_t cb, void *userdata);
  * process in; removed once empty. NULL: none (default). -EBUSY once started. */
 int process_set_cgroup(Process *p, const char *path);
 
+/* process_start(), held: the child is created (its pid known, in its group and cgroup) but executes
+ * nothing until process_release(), so that it can be placed (in a scope unit) first; a held child that
+ * is terminated or freed never runs. An exec failure after the release is exit status 127. It forks,
+ * where an unheld start spawns without copying our memory. */
+int process_start_held(Process *p);
+/* Lets a held child execute its command. 0 also when not held (or released already); -ESRCH when it
+ * is not running. */
+int process_release(Process *p);
+
 /* -EBUSY if already started; -ENOENT and friends when the command cannot be executed (then the
  * Process stays unstarted). */
 int process_start(Process *p);
@@ -94,6 +103,6 @@ int process_get_exit_status(Process *p);
 /* The signal that killed it, 0 when it exited by itself; -1 until it has ended. */
 int process_get_exit_signal(Process *p);
 /* With a cgroup: its CPU time (cpu.stat usage_usec; so far while running, all of it once ended) and
- * peak memory (memory.peak, where the kernel has it). -ENODATA without a cgroup or a figure. */
-int process_get_cpu_usec(Process *p, uint64_t *ret);
-int process_get_memory_peak(Process *p, uint64_t *ret);
+ * peak memory (memory.peak, where the kernel has it); UINT64_MAX for what is not known (always
+ * without a cgroup). */
+void process_get_usage(Process *p, uint64_t *ret_cpu_usec, uint64_t *ret_memory_peak);

@@ -212,6 +212,17 @@ char *job_cgroups_path_of(JobCgroups *c, uint64_t id) {
         return path;
 }
 
+bool job_cgroups_has_leftover(JobCgroups *c, uint64_t id) {
+        Leftover *l;
+
+        assert(c);
+
+        LIST_FOREACH (leftovers, l, c->leftovers)
+                if (l->id == id)
+                        return true;
+        return false;
+}
+
 unsigned job_cgroups_n_recovering(JobCgroups *c) {
         assert(c);
         return c->n_leftovers;

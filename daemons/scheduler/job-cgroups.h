@@ -47,5 +47,7 @@ char *job_cgroups_path_of(JobCgroups *c, uint64_t id);
 /* Kills the job cgroups under the parent left by a predecessor; each one that becomes empty is
  * removed and reported. Returns how many were found. */
 int job_cgroups_recover(JobCgroups *c);
+/* Whether job `id` has a leftover cgroup being cleaned up. */
+bool job_cgroups_has_leftover(JobCgroups *c, uint64_t id);
 /* Leftover cgroups not yet empty. */
 unsigned job_cgroups_n_recovering(JobCgroups *c);

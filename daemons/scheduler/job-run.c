@@ -16,9 +16,11 @@ typedef struct JobRun {
         bool start_failed; /* spawned, but what had to follow failed: it is killed and ends failed */
         Process *process;
         JobScope *scope;
+        JobScopeStart *scope_start; /* until its scope is there and it is released */
         void (*on_exited)(void *userdata);
         void *userdata;
-        char *unit; /* scope unit name, with --scope */
+        char *unit;        /* scope unit name, with --scope */
+        char *scope_error; /* why its scope could not be made */
         JobOutput *output;
 } JobRun;
 
@@ -28,11 +30,14 @@ static void job_run_free(void *p) {
         if (!run)
                 return;
         run->process = process_free(run->process);
+        job_scope_start_free(run->scope_start);
         if (run->unit) {
-                /* Whatever is left in the scope's cgroup goes with it. */
+                /* Whatever left the job's process group is still in the scope: it goes with it (its
+                 * first SIGTERM, as we only signal the group). Also a scope still being made. */
                 (void) job_scope_stop(run->scope, run->unit);
                 free(run->unit);
         }
+        free(run->scope_error);
         job_output_free(run->output);
         free(run);
 }
@@ -134,14 +139,32 @@ static int job_run_spawn_process(JobRun *run, const JobRunConfig *config, int ou
         r = process_set_output_fd(run->process, output_fd);
         if (r >= 0)
                 r = process_add_done_callback(run->process, on_process_done, run);
+        /* With a scope, it runs nothing until it is inside it. */
         if (r >= 0)
-                r = process_start(run->process);
+                r = config->scope ? process_start_held(run->process) : process_start(run->process);
         if (r >= 0 && config->reaper)
                 r = job_reaper_add_leader(config->reaper, process_get_pid(run->process), j->id);
         return r;
 }
 
-static int job_run_attach_scope(JobRun *run, const JobRunConfig *config) {
+/* The held job's scope is there: it may run. Or it is not: it must not run at all, and ends failed. */
+static void on_scope_ready(int error, const char *message, void *userdata) {
+        JobRun *run = ASSERT_PTR(userdata);
+
+        run->scope_start = NULL;
+        if (error >= 0)
+                error = process_release(run->process);
+        if (error >= 0)
+                return;
+        run->job->error = error;
+        run->scope_error = strdup(message ?: strerror(-error));
+        run->start_failed = true;
+        /* No scope to stop: none was made, or it goes when the killed child leaves it empty. */
+        run->unit = mfree(run->unit);
+        (void) process_terminate(run->process);
+}
+
+static int job_run_start_scope(JobRun *run, const JobRunConfig *config) {
         char description[128];
 
         assert(run);
@@ -153,7 +176,9 @@ static int job_run_attach_scope(JobRun *run, const JobRunConfig *config) {
         (void) snprintf(description, sizeof description, "sched-utils job %" PRIu64 " (priority %d)",
                         run->job->id, run->job->priority);
         run->scope = config->scope;
-        return job_scope_attach(config->scope, process_get_pid(run->process), run->unit, description);
+        /* Its stop (of what left the job's process group) ends in SIGKILL after the same grace. */
+        return job_scope_start(config->scope, process_get_pid(run->process), run->unit, description,
+                               config->grace_usec, on_scope_ready, run, &run->scope_start);
 }
 
 int job_run_new(Job *j, const JobRunConfig *config, Runner *runner) {
@@ -188,7 +213,7 @@ static int job_run_spawn_all(JobRun *run) {
         job_output_spawned(run->output);
 
         if (run->config->scope) {
-                r = job_run_attach_scope(run, run->config);
+                r = job_run_start_scope(run, run->config);
                 if (r < 0)
                         return r;
         }
@@ -231,7 +256,7 @@ int job_run_spawn(Job *j) {
                 job_run_end_unspawned(run);
                 return r;
         }
-        return 0;
+        return 1;
 }
 
 int job_run_terminate(Job *j) {
@@ -245,8 +270,7 @@ int job_run_terminate(Job *j) {
                 run->cancelled = true;
                 return 0;
         }
-        if (run->unit)
-                (void) job_scope_stop(run->scope, run->unit);
+        /* One SIGTERM: to the job's process group only. Its scope is stopped once the job ended. */
         return process_terminate(run->process);
 }
 
@@ -261,10 +285,7 @@ void job_run_get_usage(const Job *j, uint64_t *ret_cpu_usec, uint64_t *ret_memor
         *ret_cpu_usec = *ret_memory_peak = UINT64_MAX;
         if (!run || !run->process)
                 return;
-        if (process_get_cpu_usec(run->process, ret_cpu_usec) < 0)
-                *ret_cpu_usec = UINT64_MAX;
-        if (process_get_memory_peak(run->process, ret_memory_peak) < 0)
-                *ret_memory_peak = UINT64_MAX;
+        process_get_usage(run->process, ret_cpu_usec, ret_memory_peak);
 }
 
 int job_run_get_exit(const Job *j, int *ret_status, int *ret_signal) {
@@ -292,14 +313,15 @@ bool job_run_is_ending(const Job *j) {
 }
 
 const char *job_run_describe_exit(const Job *j) {
-        static char buf[64];
+        static char buf[320];
         const JobRun *run = j->data;
         int status = run && run->process ? process_get_exit_status(run->process) : -1;
 
         assert(j);
 
         if (j->error < 0) {
-                (void) snprintf(buf, sizeof buf, "could not start: %s", strerror(-j->error));
+                (void) snprintf(buf, sizeof buf, "could not start: %s",
+                                run && run->scope_error ? run->scope_error : strerror(-j->error));
                 return buf;
         }
         if (status < 0)
@@ -309,4 +331,13 @@ const char *job_run_describe_exit(const Job *j) {
         else
                 (void) snprintf(buf, sizeof buf, "exit status %d", status);
         return buf;
+}
+
+pid_t job_run_get_pid(const Job *j) {
+        const JobRun *run;
+
+        assert(j);
+
+        run = j->data;
+        return run && run->process ? process_get_pid(run->process) : 0;
 }

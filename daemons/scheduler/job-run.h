@@ -43,9 +43,11 @@ typedef struct JobRunConfig {
 int job_run_new(Job *j, const JobRunConfig *config, Runner *runner);
 /* Spawns the job's process; a job terminated before (evicted, interrupted) is not spawned. When the
  * job got no process, the Runner hears of its end here (as failed, with j->error set, or in the state
- * it was terminated with), so the Job may be gone on return. Returns < 0 when the spawn failed. */
+ * it was terminated with), so the Job may be gone on return. Returns 1 when the job runs (the Job is
+ * there), 0 when it was not spawned, < 0 when the spawn failed. */
 int job_run_spawn(Job *j);
-/* SIGTERM to the job's process group (and a stop of its scope), SIGKILL after the grace period. Before
+/* SIGTERM to the job's process group, SIGKILL after the grace period (with --scope, what left the group
+ * gets its SIGTERM from the scope's stop once the job ended). Before
  * the spawn: the job will not be spawned. */
 int job_run_terminate(Job *j);
 /* The CPU time (µs) and peak memory (bytes) of the job's cgroup, UINT64_MAX where unknown: all of
@@ -59,3 +61,5 @@ int job_run_get_exit(const Job *j, int *ret_status, int *ret_signal);
 bool job_run_is_ending(const Job *j);
 /* "exit status 3", "killed by signal SEGV", for log lines. Valid until the next call. */
 const char *job_run_describe_exit(const Job *j);
+/* The pid of the job's process (its group's id), 0 before the spawn. */
+pid_t job_run_get_pid(const Job *j);

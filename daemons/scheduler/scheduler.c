@@ -8,6 +8,7 @@
 #include "bus-link.h"
 #include "event-util.h"
 #include "job-cgroups.h"
+#include "job-ledger.h"
 #include "job-reaper.h"
 #include "job-run.h"
 #include "job-scope.h"
@@ -28,6 +29,7 @@ struct Scheduler {
         JobScope *scope; /* --scope only */
         JobCgroups *cgroups;
         JobReaper *reaper; /* NULL if we cannot be a child subreaper */
+        JobLedger *ledger; /* NULL without a runtime directory */
         Throttle status;
 
         /* Jobs that took a slot and wait for their process (Job *, in start order). Each loop pass
@@ -54,6 +56,7 @@ Scheduler *scheduler_free(Scheduler *s) {
         s->scope = job_scope_free(s->scope);
         s->cgroups = job_cgroups_free(s->cgroups);
         s->reaper = job_reaper_free(s->reaper);
+        s->ledger = job_ledger_free(s->ledger);
         throttle_done(&s->status);
         sd_event_source_disable_unref(s->spawn_source);
         ring_done(&s->spawn_queue);
@@ -196,11 +199,28 @@ static void on_leftover_gone(uint64_t id, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
         LogJob lj = { .id = id, .priority = -1, .runtime = -1, .state = JOB_INTERRUPTED };
 
+        job_ledger_lookup(s->ledger, id, &lj.priority, &lj.runtime);
+        if (s->ledger)
+                job_ledger_remove(s->ledger, id);
         log_job(LOG_NOTICE, &lj,
                 "Job %" PRIu64
                 " interrupted: the scheduler that ran it died; what was left of it was killed.",
                 id);
         scheduler_maybe_exit(s);
+}
+
+/* A job of a predecessor that died, known from the ledger only (its cgroup is gone, or there was
+ * none): what was left of it was killed. Its one terminal record. */
+static void on_ledger_left(uint64_t id, int priority, double runtime, void *userdata) {
+        LogJob lj = { .id = id, .priority = priority, .runtime = runtime, .state = JOB_INTERRUPTED };
+
+        log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " interrupted: the scheduler that ran it died.", id);
+}
+
+static bool ledger_skip(uint64_t id, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        return job_cgroups_has_leftover(s->cgroups, id);
 }
 
 static void on_job_exited(void *userdata) {
@@ -237,9 +257,16 @@ static int on_spawn(sd_event_source *src, void *userdata) {
                 (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 
         LogJob lj = job_log(j);
-        r = job_run_spawn(j); /* may free j */
+        r = job_run_spawn(j); /* j is gone unless it runs */
         if (r < 0)
                 log_job(LOG_ERR, &lj, "Failed to start job %" PRIu64 ": %s", lj.id, strerror(-r));
+        if (r > 0 && s->ledger) {
+                r = job_ledger_add(s->ledger, j->id, job_run_get_pid(j), j->priority, j->runtime);
+                if (r < 0)
+                        log_job(LOG_WARNING, &lj,
+                                "Failed to note job %" PRIu64 " in the ledger, ignoring: %s", lj.id,
+                                strerror(-r));
+        }
         return 0;
 }
 
@@ -263,6 +290,9 @@ static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userd
         assert(j);
 
         log_job_state(s, j, old);
+        /* Its terminal record is written: a successor has nothing to say of it. */
+        if (s->ledger && old == JOB_RUNNING && j->state != JOB_RUNNING)
+                job_ledger_remove(s->ledger, j->id);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
 }
@@ -428,23 +458,35 @@ static int scheduler_setup_event(Scheduler *s) {
         return 0;
 }
 
-/* Where jobs run: a cgroup each, or the fallback; and the scheduler as subreaper either way, so that
- * what a job leaves behind is found (fallback) or at least reaped (cgroups). */
+/* Where jobs run: a cgroup each (or a scope unit each, with --scope), whose kill leaves nothing
+ * behind; or the fallback, where the scheduler is child subreaper, so that what a job leaves behind
+ * is re-parented to it, found and killed. */
 static int scheduler_setup_containment(Scheduler *s) {
         int r;
 
         assert(s);
 
-        r = job_reaper_new(&s->reaper, s->event);
-        if (r < 0)
-                log_warning_errno(r, "Cannot become a child subreaper; processes a job leaves behind "
-                                     "are not looked after: %m");
-        /* With --scope each job's scope unit is its cgroup. */
         r = job_cgroups_new(&s->cgroups, s->event, s->config.scope ? "off" : s->config.cgroup,
                             on_leftover_gone, s);
         if (r < 0)
                 return r;
         (void) job_cgroups_recover(s->cgroups);
+        r = job_ledger_new(&s->ledger, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Cannot use the runtime directory for the ledger of running jobs; a "
+                                     "successor of a scheduler that dies will not know them: %m");
+        if (s->ledger) {
+                r = job_ledger_recover(s->ledger, ledger_skip, on_ledger_left, s);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to read the ledger of running jobs in %s, ignoring: %m",
+                                          job_ledger_dir(s->ledger));
+        }
+        if (job_cgroups_parent(s->cgroups) || s->config.scope)
+                return 0;
+        r = job_reaper_new(&s->reaper, s->event);
+        if (r < 0)
+                log_warning_errno(r, "Cannot become a child subreaper; processes a job leaves behind "
+                                     "are not looked after: %m");
         return 0;
 }
 
@@ -477,6 +519,10 @@ static int scheduler_setup(Scheduler *s) {
                                 "--scope: cannot reach the %s service manager to create scope "
                                 "units: %m",
                                 s->config.user ? "user" : "system");
+                /* Before anything else runs: nothing but the connection is root's. */
+                r = job_scope_drop_privileges();
+                if (r < 0)
+                        return r;
         }
 
         r = scheduler_setup_containment(s);

@@ -136,20 +136,172 @@ expect "sched-producer.service runs succeed" \
 systemctl list-timers --no-pager 'sched-*' | sed 's/^/     /'
 expect "systemctl stop sched-producer.timer" systemctl stop sched-producer.timer
 
+step "4b. a cgroup per job (Delegate=yes), job ids, the journal catalog"
+expect "sched-scheduler@2 runs its jobs in cgroups of its own" \
+        sh -c "journalctl -q -u sched-scheduler@2 -o cat | grep -q 'jobs in cgroup .*sched-scheduler@2.service'"
+journalctl -q -u sched-scheduler@2 -o cat | grep -m1 'Scheduler ready' | sed 's/^/     /'
+# A job that leaves a grandchild in a session of its own: setsid escapes a process group, not a cgroup.
+mkdir -p /etc/systemd/system/sched-scheduler@4.service.d
+printf '[Service]\nExecStart=\nExecStart=/usr/bin/sched-scheduler -s %%i --exec /bin/sh -c "setsid sleep 300 & exec sleep $$SCHED_JOB_RUNTIME"\n' \
+        >/etc/systemd/system/sched-scheduler@4.service.d/setsid.conf
+systemctl daemon-reload
+expect "sched-scheduler@4 (jobs leave a setsid grandchild) started" systemctl start sched-scheduler@4.service
+expect "sched-scheduler@4 connected" retry 10 status_has sched-scheduler@4.service 'bus connected'
+expect "a job of 3 s" produce -n 1 --runtime 3 --priority 5
+expect "its grandchild runs" retry 5 sh -c 'pgrep -f "^sleep 300" >/dev/null'
+cg=$(systemctl show -P ControlGroup sched-scheduler@4.service)
+expect "systemd-cgls shows the job's cgroup job-* under the service, with the grandchild in it" \
+        sh -c "systemd-cgls --no-pager -u sched-scheduler@4.service | grep -A3 'job-' | grep -q 'sleep 300'"
+systemd-cgls --no-pager -u sched-scheduler@4.service | sed 's/^/     /'
+expect "the job's record: done, with its CPU time" retry 8 jcount_ge sched-scheduler@4 1 SCHED_JOB_STATE=done
+journalctl -q -u sched-scheduler@4 SCHED_JOB_STATE=done -o verbose | grep -E 'SCHED_JOB_(ID|CPU_USEC|EXIT_STATUS)=' | sed 's/^/     /'
+expect "nothing of it outlives its record: no grandchild" sh -c '! pgrep -f "^sleep 300"'
+expect "its cgroup is gone" sh -c "! ls -d /sys/fs/cgroup/unified$cg/job-* /sys/fs/cgroup$cg/job-* 2>/dev/null | grep -q ."
+expect "a long job" produce -n 1 --runtime 60 --priority 5
+expect "running on @4" retry 5 status_has sched-scheduler@4.service '^running 1/'
+expect "its process runs" retry 5 sh -c 'pgrep -f "^sleep 60$" >/dev/null'
+expect "SIGKILL of sched-scheduler@4" systemctl kill -s KILL sched-scheduler@4.service
+expect "sched-scheduler@4 is restarted" retry 10 status_has sched-scheduler@4.service 'bus connected'
+expect "the job of the killed scheduler is recorded interrupted" \
+        retry 10 jcount_ge sched-scheduler@4 1 SCHED_JOB_STATE=interrupted
+expect "no grandchild of it is left" retry 5 sh -c '! pgrep -f "^sleep 300"'
+journalctl -q -u sched-scheduler@4 -o cat | grep -E 'Scheduler ready|interrupted|ledger' | sed 's/^/     /'
+expect "systemctl stop sched-scheduler@4" systemctl stop sched-scheduler@4.service
+rm -rf /etc/systemd/system/sched-scheduler@4.service.d
+systemctl daemon-reload
+
+expect "the bus keeps its id counter in /var/lib/sched-bus" [ -s /var/lib/sched-bus/next-job-id ]
+before=$(cat /var/lib/sched-bus/next-job-id)
+expect "systemctl restart sched-bus.service" systemctl restart sched-bus.service
+from=$(journalctl -q -u sched-bus -o cat | sed -n 's/^Job ids from \([0-9]*\) .*/\1/p' | tail -n 1)
+expect "the restarted bus gives ids from $from on: the first not reserved before it ($before)" \
+        [ "${from:-0}" -ge "${before:-1}" ]
+expect "sched-scheduler@2 reconnects" retry 15 status_has sched-scheduler@2.service 'bus connected'
+expect "a job after the restart" produce -n 1 --runtime 1 --priority 5
+expect "it has the id $from" retry 5 jcount_ge sched-scheduler@2 1 SCHED_JOB_ID="$from"
+
+[ "$MODE" = deb ] || journalctl --update-catalog
+expect "journalctl -x explains a job's state from the catalog" \
+        sh -c "journalctl -x -q -u sched-scheduler@2 SCHED_JOB_STATE=done --no-pager | grep -q 'Job .* is done'"
+expect "every state entry carries a MESSAGE_ID" \
+        sh -c "[ \$(journalctl -q -u sched-scheduler@2 SCHED_JOB_STATE=done -o export | grep -c '^MESSAGE_ID=1f6ac50471884000b5544ddb497683cc') -ge 1 ]"
+
 step "5. --scope instance (drop-in from the package's example)"
 mkdir -p /etc/systemd/system/sched-scheduler@3.service.d
 cp /usr/share/doc/sched-utils/examples/scope.conf /etc/systemd/system/sched-scheduler@3.service.d/
 systemctl daemon-reload
 expect "sched-scheduler@3 (--scope) started" systemctl start sched-scheduler@3.service
 expect "sched-scheduler@3 connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
+journalctl -q -u sched-scheduler@3 -o cat | grep -- '--scope' | sed 's/^/     /'
+expect "it copies the service's sandbox into the scopes" \
+        sh -c "journalctl -q -u sched-scheduler@3 -o cat | grep -q 'sandbox of sched-scheduler@3.service: IPAddressAllow IPAddressDeny DevicePolicy'"
+expect "connected as root, it runs as sched-scheduler" \
+        sh -c "[ \"\$(ps -o user= -p \$(systemctl show -P MainPID sched-scheduler@3.service))\" = sched-scheduler ]"
 expect "a job with runtime 3" produce -n 1 --runtime 3 --priority 5
 expect "systemctl list-units 'sched-job-*' shows its scope" retry 5 sh -c '[ -n "$(systemctl list-units --plain --no-legend "sched-job-3-*")" ]'
 systemctl list-units --no-pager 'sched-job-*' | sed 's/^/     /'
 scope=$(systemctl list-units --plain --no-legend 'sched-job-3-*' | awk '{ print $1; exit }')
 expect "$scope is in sched-jobs.slice" [ "$(systemctl show -P Slice "$scope")" = sched-jobs.slice ]
 expect "its job is in the scope's cgroup" sh -c "[ -n \"\$(systemd-cgls --no-pager -u '$scope' 2>/dev/null | grep sleep)\" ]"
+echo "     $scope: IPAddressAllow=$(systemctl show -P IPAddressAllow "$scope") IPAddressDeny=$(systemctl show -P IPAddressDeny "$scope") DevicePolicy=$(systemctl show -P DevicePolicy "$scope") TimeoutStopUSec=$(systemctl show -P TimeoutStopUSec "$scope")"
+expect "$scope denies addresses like the service (IPAddressDeny)" \
+        [ "$(systemctl show -P IPAddressDeny "$scope")" = "$(systemctl show -P IPAddressDeny sched-scheduler@3.service)" ]
+expect "$scope allows loopback only (IPAddressAllow)" \
+        [ "$(systemctl show -P IPAddressAllow "$scope")" = "$(systemctl show -P IPAddressAllow sched-scheduler@3.service)" ]
+expect "$scope has DevicePolicy=closed" [ "$(systemctl show -P DevicePolicy "$scope")" = closed ]
 expect "the scope is gone after the job" retry 10 sh -c '[ -z "$(systemctl list-units --plain --no-legend "sched-job-*")" ]'
 expect "the job is done" retry 5 jcount_ge sched-scheduler@3 1 SCHED_JOB_STATE=done
+
+# A job that forks at once, traps SIGTERM (one line per signal) and tries /etc/shadow, on one slot.
+cat >/etc/systemd/system/sched-scheduler@3.service.d/zz-job.conf <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/usr/bin/sched-scheduler -s 1 --scope --instance %i --exec sh -c '(sleep "$$SCHED_JOB_RUNTIME"; :) & trap "echo got SIGTERM" TERM; echo "uid $$(id -u)"; if cat /etc/shadow >/dev/null 2>&1; then echo "shadow: read"; else echo "shadow: denied"; fi; echo ready; sleep "$$SCHED_JOB_RUNTIME"; sleep 0.5'
+EOF
+systemctl daemon-reload
+expect "sched-scheduler@3 restarted with a forking job on one slot" systemctl restart sched-scheduler@3.service
+expect "connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
+expect "a forking job (priority 5, runtime 30)" produce -n 1 --runtime 30 --priority 5
+expect "its scope appears" retry 5 sh -c '[ -n "$(systemctl list-units --plain --no-legend "sched-job-3-*")" ]'
+scope=$(systemctl list-units --plain --no-legend 'sched-job-3-*' | awk '{ print $1; exit }')
+id=${scope#sched-job-3-} id=${id%.scope}
+expect "it runs (job $id)" retry 5 sh -c "journalctl -q -u sched-scheduler@3 SCHED_JOB_ID=$id -o cat | grep -q 'job $id: .*ready'"
+systemd-cgls --no-pager -u "$scope" | sed 's/^/     /'
+systemd-cgls --no-pager -u sched-scheduler@3.service | sed 's/^/     /'
+expect "all its processes are in $scope (2 sh, 2 sleep)" \
+        [ "$(systemd-cgls --no-pager -u "$scope" | grep -c -E '─[0-9]+ (sleep|sh -c) ')" -ge 4 ]
+expect "none of them is in the service's cgroup" \
+        sh -c "! systemd-cgls --no-pager -u sched-scheduler@3.service | grep -q -E '─[0-9]+ (sleep|sh -c) '"
+journalctl -q -u sched-scheduler@3 SCHED_JOB_ID="$id" -o cat | sed 's/^/     /'
+expect "no warning from sched-scheduler@3 (e.g. the ledger in its runtime directory)" \
+        sh -c "! journalctl -q -u sched-scheduler@3 -p warning -o cat | grep -q ."
+expect "the job does not run as root" sh -c "journalctl -q -u sched-scheduler@3 SCHED_JOB_ID=$id -o cat | grep -q 'uid [1-9]'"
+expect "the job cannot read /etc/shadow" sh -c "journalctl -q -u sched-scheduler@3 SCHED_JOB_ID=$id -o cat | grep -q 'shadow: denied'"
+expect "an urgent job evicts it" produce -n 1 --runtime 1 --priority 0
+expect "it is recorded evicted" retry 8 jcount_ge sched-scheduler@3 1 SCHED_JOB_ID="$id" SCHED_JOB_STATE=evicted
+expect "its scope is gone" retry 8 sh -c "[ -z \"\$(systemctl list-units --plain --no-legend '$scope')\" ]"
+sleep 1
+terms=$(journalctl -q -u sched-scheduler@3 SCHED_JOB_ID="$id" -o cat | grep -c 'got SIGTERM')
+expect "it got exactly one SIGTERM ($terms)" [ "$terms" = 1 ]
+expect "the urgent job is done" retry 8 jcount_ge sched-scheduler@3 2 SCHED_JOB_STATE=done
+
+# polkit (polkitd installed): what systemd 252 tells it about sched-scheduler's requests.
+cat >/etc/polkit-1/rules.d/00-sched-systest.rules <<'EOF'
+polkit.addRule(function(action, subject) {
+    if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "sched-scheduler")
+        polkit.spawn(["/usr/bin/logger", "-t", "sched-systest", "manage-units for sched-scheduler, unit=" +
+                      action.lookup("unit") + " verb=" + action.lookup("verb")]);
+});
+EOF
+as_sched() { setpriv --reuid=sched-scheduler --regid=sched-scheduler --clear-groups "$@"; }
+if [ -e /usr/share/polkit-1/rules.d/50-sched-utils.rules ] && command -v pkcheck >/dev/null; then
+        out=$(as_sched systemd-run --no-ask-password --scope --unit=sched-job-probe-1 true 2>&1)
+        start=$?
+        echo "     StartTransientUnit sched-job-probe-1.scope as sched-scheduler: status $start: $out"
+        systemd-run -q --scope --unit=sched-job-probe-2 sleep 30 &
+        probe=$!
+        retry 5 is_active sched-job-probe-2.scope
+        out=$(as_sched systemctl --no-ask-password stop sched-job-probe-2.scope 2>&1)
+        stop=$?
+        echo "     StopUnit sched-job-probe-2.scope as sched-scheduler: status $stop${out:+: $out}"
+        out=$(as_sched systemctl --no-ask-password stop sched-bus.socket 2>&1)
+        other=$?
+        echo "     StopUnit sched-bus.socket as sched-scheduler: status $other${out:+: $out}"
+        polkit_log() { journalctl -b -q -t sched-systest -o cat; }
+        retry 5 sh -c "journalctl -b -q -t sched-systest -o cat | grep -q 'unit=sched-job-probe-2'"
+        polkit_log | sed 's/^/     polkitd: /'
+        if polkit_log | grep -q 'unit=undefined verb=undefined'; then
+                expect "systemd $(systemctl --version | awk 'NR == 1 { print $2 }') passes no unit to polkit for StartTransientUnit: refused" [ $start -ne 0 ]
+        else
+                expect "StartTransientUnit of sched-job-probe-1.scope allowed by the rule" [ $start -eq 0 ]
+        fi
+        expect "StopUnit of a sched-job-* scope allowed by the shipped rule" [ $stop -eq 0 ]
+        expect "StopUnit of any other unit refused" [ $other -ne 0 ]
+        systemctl stop sched-job-probe-2.scope 2>/dev/null
+        wait $probe
+        rm -f /etc/polkit-1/rules.d/00-sched-systest.rules
+else
+        fail "polkitd (pkcheck) and the shipped rule 50-sched-utils.rules are there"
+fi
+
+# A scope that cannot be made (its name is invalid): the job fails, says why, and never runs.
+sed -i 's|--instance %i|--instance bad/name|' /etc/systemd/system/sched-scheduler@3.service.d/zz-job.conf
+systemctl daemon-reload
+expect "sched-scheduler@3 restarted with an invalid scope name" systemctl restart sched-scheduler@3.service
+expect "connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
+failed=$(jcount sched-scheduler@3 SCHED_JOB_STATE=failed)
+expect "a job" produce -n 1 --runtime 2 --priority 5
+expect "it is recorded failed" retry 8 jcount_ge sched-scheduler@3 $((failed + 1)) SCHED_JOB_STATE=failed
+line=$(journalctl -q -u sched-scheduler@3 SCHED_JOB_STATE=failed -o cat | tail -n 1)
+echo "     $line"
+id=$(journalctl -q -u sched-scheduler@3 SCHED_JOB_STATE=failed -o export | sed -n 's/^SCHED_JOB_ID=//p' | tail -n 1)
+expect "its record says why" sh -c "echo '$line' | grep -q 'scope sched-job-bad/name-$id.scope'"
+expect "it never ran" sh -c "! journalctl -q -u sched-scheduler@3 SCHED_JOB_ID=$id -o cat | grep -q 'job $id: uid'"
+
+rm /etc/systemd/system/sched-scheduler@3.service.d/zz-job.conf
+systemctl daemon-reload
+expect "sched-scheduler@3 restarted with the shipped drop-in" systemctl restart sched-scheduler@3.service
+expect "connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
 expect "a long job in a scope" produce -n 1 --runtime 60 --priority 5
 expect "its scope appears" retry 5 sh -c '[ -n "$(systemctl list-units --plain --no-legend "sched-job-3-*")" ]'
 scope=$(systemctl list-units --plain --no-legend 'sched-job-3-*' | awk '{ print $1; exit }')
