@@ -628,6 +628,27 @@ static void test_fallback_setsid_grandchild(void **state) {
         assert_int_equal(daemon_count_log(&f->sched, "fallback: process groups and child subreaper"), 1);
 }
 
+/* Two long jobs (1 and 2) whose grandchildren are in *ret, then SIGKILL of the scheduler: nobody
+ * cleans up. `ledger_entry` (may be NULL) must exist before the kill. */
+static void start_two_jobs_then_kill9(Fixture *f, const char *const *args, pid_t ret[2],
+                                      const char *ledger_entry) {
+        fixture_start(f, args);
+        submit(f, 3, 60); /* 1 */
+        submit(f, 4, 60); /* 2 */
+        for (unsigned id = 1; id <= 2; id++) {
+                wait_event(f, id, "running", 5000);
+                ret[id - 1] = grandchild_of(f, id);
+                assert_true(ret[id - 1] > 0);
+        }
+        if (ledger_entry)
+                assert_true(path_exists(ledger_entry));
+        assert_int_equal(daemon_stop(&f->sched, SIGKILL, 5000), 128 + SIGKILL);
+        daemon_cleanup(&f->sched);
+        harness_sleep_ms(100);
+        for (unsigned i = 0; i < 2; i++)
+                assert_true(harness_pid_alive(ret[i]));
+}
+
 /* kill -9 of the scheduler leaves its jobs running; the next one with the same --cgroup kills them,
  * records each as interrupted and removes their cgroups. */
 static void test_cgroup_restart_after_kill9(void **state) {
@@ -639,20 +660,7 @@ static void test_cgroup_restart_after_kill9(void **state) {
         make_test_cgroup(dir, sizeof dir);
         (void) snprintf(jobs, sizeof jobs, "%s/jobs", dir);
         (void) snprintf(arg, sizeof arg, "--cgroup=%s", jobs);
-        fixture_start(f, args);
-        submit(f, 3, 60); /* 1 */
-        submit(f, 4, 60); /* 2 */
-        for (unsigned id = 1; id <= 2; id++) {
-                wait_event(f, id, "running", 5000);
-                grandchildren[id - 1] = grandchild_of(f, id);
-                assert_true(grandchildren[id - 1] > 0);
-        }
-        assert_int_equal(daemon_stop(&f->sched, SIGKILL, 5000), 128 + SIGKILL);
-        daemon_cleanup(&f->sched);
-        harness_sleep_ms(100);
-        for (unsigned i = 0; i < 2; i++)
-                assert_true(harness_pid_alive(grandchildren[i])); /* nobody cleaned up */
-
+        start_two_jobs_then_kill9(f, args, grandchildren, NULL);
         spawn_scheduler(f, args, NULL);
         for (unsigned id = 1; id <= 2; id++) {
                 wait_event(f, id, "interrupted", 5000);
@@ -678,22 +686,8 @@ static void test_fallback_restart_after_kill9(void **state) {
         assert_non_null(mkdtemp(run_dir));
         (void) snprintf(env, sizeof env, "RUNTIME_DIRECTORY=%s", run_dir);
         f->sched_env[0] = env;
-        fixture_start(f, args);
-        submit(f, 3, 60); /* 1 */
-        submit(f, 4, 60); /* 2 */
-        for (unsigned id = 1; id <= 2; id++) {
-                wait_event(f, id, "running", 5000);
-                grandchildren[id - 1] = grandchild_of(f, id);
-                assert_true(grandchildren[id - 1] > 0);
-        }
         (void) snprintf(path, sizeof path, "%s/1", run_dir);
-        assert_true(path_exists(path));
-        assert_int_equal(daemon_stop(&f->sched, SIGKILL, 5000), 128 + SIGKILL);
-        daemon_cleanup(&f->sched);
-        harness_sleep_ms(100);
-        for (unsigned i = 0; i < 2; i++)
-                assert_true(harness_pid_alive(grandchildren[i])); /* nobody cleaned up */
-
+        start_two_jobs_then_kill9(f, args, grandchildren, path);
         spawn_scheduler(f, args, NULL);
         for (unsigned id = 1; id <= 2; id++) {
                 wait_event(f, id, "interrupted", 5000);
