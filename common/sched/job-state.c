@@ -3,8 +3,8 @@
 #include "string-table.h"
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
-        [JOB_QUEUED] = "queued",   [JOB_RUNNING] = "running", [JOB_DONE] = "done",
-        [JOB_FAILED] = "failed",   [JOB_TIMEOUT] = "timeout", [JOB_EVICTED] = "evicted",
+        [JOB_QUEUED] = "queued",   [JOB_RUNNING] = "running",         [JOB_DONE] = "done",
+        [JOB_FAILED] = "failed",   [JOB_TIMEOUT] = "timeout",         [JOB_EVICTED] = "evicted",
         [JOB_DROPPED] = "dropped", [JOB_INTERRUPTED] = "interrupted",
 };
 
