@@ -166,12 +166,11 @@ int job_ledger_recover(JobLedger *l, bool (*skip)(uint64_t id, void *userdata), 
                         continue;
                 if (skip && skip(id, userdata))
                         continue;
-                if (entry_read(l, de->d_name, &e) >= 0 && e.pid > 1 && e.start_time > 0 &&
-                    process_start_time(e.pid) == e.start_time)
+                if (entry_read(l, de->d_name, &e) < 0)
+                        e = (Entry){ .priority = -1, .runtime = -1 };
+                else if (e.pid > 1 && e.start_time > 0 && process_start_time(e.pid) == e.start_time)
                         /* Still the job's leader, and so its group's id: the group goes. */
                         (void) kill(-e.pid, SIGKILL);
-                else if (entry_read(l, de->d_name, &e) < 0)
-                        e = (Entry){ .priority = -1, .runtime = -1 };
                 (void) unlinkat(l->dir_fd, de->d_name, 0);
                 left(id, e.priority, e.runtime, userdata);
                 n++;
