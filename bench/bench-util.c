@@ -82,18 +82,22 @@ static void cpu_model(char *buf, size_t size) {
         fclose(f);
 }
 
+double bench_load_average(void) {
+        double load[1];
+
+        return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
 void bench_print_header(const char *title) {
         char model[128], date[64];
-        double load[1] = { 0 };
         time_t now = time(NULL);
         struct tm tm;
 
         cpu_model(model, sizeof model);
         if (!gmtime_r(&now, &tm) || strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm) == 0)
                 (void) snprintf(date, sizeof date, "unknown date");
-        (void) getloadavg(load, 1);
         printf("# %s\n# %ld cores, %s, %s, load average %.2f at start\n", title,
-               sysconf(_SC_NPROCESSORS_ONLN), model, date, load[0]);
+               sysconf(_SC_NPROCESSORS_ONLN), model, date, bench_load_average());
         fflush(stdout);
 }
 

@@ -37,6 +37,8 @@ double bench_median_field(const void *base, size_t n, size_t stride, size_t offs
 
 /* "2 cores, AMD EPYC, 2025-01-31 12:00 UTC, load 1.05" on stdout, under a benchmark's title. */
 void bench_print_header(const char *title);
+/* The machine's 1-minute load average now (-1 if unknown): printed next to a run's figures. */
+double bench_load_average(void);
 
 /* Raises the soft RLIMIT_NOFILE to at least `want` (within the hard limit). Returns the new soft
  * limit, or -errno. */

@@ -10,9 +10,16 @@
  * one of ours). Delivered messages/s = S x N / (last receipt - first send).
  * Latency runs: an open-loop offered rate (jobs/s) for a fixed time; every receipt gives one
  * send->receipt sample.
+ * Events runs (--events): the schedulers register as reporting schedulers and answer every job
+ * with "running" and "done" (bus-load-events.h); O observer connections count the job events the
+ * bus passes on. The window then counts jobs whose events have not all reached every observer, and
+ * jobs/s = N / (last event at an observer - first send). Every observer must get exactly 2 x S
+ * events per job: a run that breaks that is reported job by job.
  *
- * Baseline, run for run: the same load against bench-null-bus (null-bus.c), a fan-out server on
- * the same glue that does no protocol work. The ratio says how much of the cost is the bus's own.
+ * Run for run, the same load goes to every bus of the comparison, in turn (the order rotates from
+ * run to run): the bus under test; the bus before a change (--compare-binary), for ratios
+ * after/before; and bench-null-bus (null-bus.c), a fan-out server on the same glue that does no
+ * protocol work, whose ratio says how much of the cost is the bus's own.
  *
  * The benchmark owns one Load per bus: its loop, its connections, the current run's counters.
  */
@@ -27,20 +34,33 @@
 #include "bench-net.h"
 #include "bench-option.h"
 #include "bench-util.h"
+#include "bus-load-events.h"
+#include "escape.h"
 
 #define TICK_NS           (200 * NSEC_PER_USEC) /* pacing step of latency runs */
 #define PROBE_INTERVAL_NS (20 * NSEC_PER_MSEC)
 #define SYNC_TIMEOUT_NS   (10 * NSEC_PER_SEC)
 #define DRAIN_TIMEOUT_NS  (60 * NSEC_PER_SEC)
 #define CONNS_MAX         256
+#define TARGETS_MAX       3
+/* Slots a reporting scheduler connection claims (the bus only shows them). */
+#define SCHEDULER_SLOTS 8
+/* Defaults that depend on --events. The bus sends an observer 2 x S events per job: 1024 jobs in
+ * flight keep its queue for one observer (16384 messages, 4 MB by default) far from full. */
+#define WINDOW_DEFAULT        4096
+#define EVENTS_WINDOW_DEFAULT 1024
+#define RATE_DEFAULT          20000
+#define UNSET                 UINT64_MAX
 
 typedef struct LoadConfig {
-        const char *url; /* NULL: start the bus binary */
-        const char *bus_binary;
-        const char *null_bus_binary;
-        bool no_baseline; /* do not load the null bus, run for run */
-        pid_t bus_pid;    /* for the bus's CPU figure; 0: unknown */
-        unsigned n_producers, n_schedulers;
+        const char *name; /* of the bus, in tables and messages */
+        const char *url;  /* NULL: start the bus binary */
+        const char *bus_binary, *compare_binary, *null_bus_binary;
+        bool no_baseline;  /* do not load the null bus, run for run */
+        bool events;       /* reporting schedulers and observers */
+        bool expect_final; /* the bus marks each job's last event "final" (the null bus does not) */
+        pid_t bus_pid;     /* for the bus's CPU figure; 0: unknown */
+        unsigned n_producers, n_schedulers, n_observers;
         uint64_t n_jobs; /* per throughput run */
         uint64_t window;
         uint64_t rate;   /* jobs/s offered in latency runs; 0: no latency runs */
@@ -49,17 +69,25 @@ typedef struct LoadConfig {
 } LoadConfig;
 
 typedef struct RunResult {
-        uint64_t jobs, delivered;
-        double seconds, per_sec;
+        uint64_t jobs, delivered;  /* delivered: messages to schedulers, or events to observers */
+        double seconds, per_sec;   /* per_sec: delivered/s, or jobs/s in events runs */
+        double per_bus_cpu_s;      /* per_sec per second of the bus's CPU time; 0 if unknown */
         double bus_cpu, bench_cpu; /* fraction of one core */
+        double load;               /* the machine's load average when the run started */
+        double events_per_frame;   /* events runs: how the bus batches them for an observer */
         double p50_us, p99_us, max_us;
+        bool events_ok; /* events runs: every observer got exactly what it should */
 } RunResult;
 
 typedef struct Load {
         LoadConfig config;
         BenchNet *net;
-        BenchConn *producers[CONNS_MAX], *schedulers[CONNS_MAX];
-        sd_event_source *tick_source; /* paced sending */
+        BenchConn *producers[CONNS_MAX], *schedulers[CONNS_MAX], *observers[CONNS_MAX];
+        sd_event_source *tick_source;     /* paced sending */
+        sd_event_source *flush_source;    /* events: the schedulers' answers, once per loop pass */
+        JobEventBatch batches[CONNS_MAX]; /* events: what each scheduler connection owes the bus */
+        JobEventTally tallies[CONNS_MAX]; /* events: what each observer got in the current run */
+        uint64_t observed[CONNS_MAX];     /* events: every event an observer got, probes' included */
 
         /* The current run. */
         bool running, paced;
@@ -69,49 +97,74 @@ typedef struct Load {
         double *latencies; /* µs, latency runs only */
         size_t n_latencies, latencies_alloc;
         bool broken;
+        bool refused; /* the bus answered with an error frame: it does not speak this load */
+        bool noted_unexpected;
 } Load;
 
 static Load *load_free(Load *l) {
         if (!l)
                 return NULL;
         sd_event_source_disable_unref(l->tick_source);
+        sd_event_source_disable_unref(l->flush_source);
         l->net = bench_net_free(l->net);
+        for (unsigned i = 0; i < CONNS_MAX; i++) {
+                job_event_batch_done(&l->batches[i]);
+                job_event_tally_done(&l->tallies[i]);
+        }
         free(l->latencies);
         return mfree(l);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Load *, load_free);
 
-/* The send time in a payload, or 0 for a frame that has none (a probe, an error frame). */
-static uint64_t payload_send_time(const char *data) {
-        const char *p = strstr(data, "\"bench_t\"");
+/* The unsigned number after `"key":` in a frame, or 0 if there is none. Enough for the flat
+ * frames a bus forwards: the payload's "bench_t" (a probe and an error frame have none), a job's
+ * "id". */
+static uint64_t frame_number(const char *data, const char *key) {
+        const char *p = strstr(data, key);
 
         if (!p)
                 return 0;
-        p += strlen("\"bench_t\"");
+        p += strlen(key);
         p += strspn(p, " \t:");
         return strtoull(p, NULL, 10);
 }
 
-static void load_top_up(Load *l);
+static bool frame_is_error(const char *data) {
+        return strstr(data, "\"error\"");
+}
 
-static void on_scheduler_message(BenchConn *c, const char *data, size_t size, void *userdata) {
-        Load *l = userdata;
-        uint64_t t = payload_send_time(data), now;
+/* An error frame from the bus ends the benchmark: said once, quoted. */
+static void load_refused(Load *l, const char *role, unsigned index, const char *data, size_t size) {
+        char text[512];
 
-        if (t == 0) {
-                l->probes[c->index]++;
-                return;
-        }
-        if (!l->running)
-                return;
-        now = bench_now_ns();
-        l->received[c->index]++;
-        l->t_last_receive = now;
-        if (l->paced) {
-                if (l->n_latencies < l->latencies_alloc)
-                        l->latencies[l->n_latencies++] = (double) (now - t) / 1000.0;
-        } else
-                load_top_up(l); /* the window moves with the slowest scheduler */
+        if (!l->refused)
+                fprintf(stderr, "bench-bus-load: %s answered %s connection %u with an error frame: %s\n",
+                        l->config.name, role, index, escape_quoted(data, size, text, sizeof text));
+        l->refused = true;
+}
+
+static unsigned load_events_per_job(const Load *l) {
+        return l->config.n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER;
+}
+
+static uint64_t load_min_received(Load *l) {
+        uint64_t m = UINT64_MAX;
+
+        for (unsigned i = 0; i < l->config.n_schedulers; i++)
+                m = MIN(m, l->received[i]);
+        return m;
+}
+
+/* Jobs done with: received by every scheduler, or in events runs, every event of them seen by every
+ * observer (counted, not matched: the check at the end of the run matches them job by job). */
+static uint64_t load_jobs_done(Load *l) {
+        uint64_t m = UINT64_MAX;
+
+        if (!l->config.events)
+                return load_min_received(l);
+        for (unsigned i = 0; i < l->config.n_observers; i++)
+                m = MIN(m, l->tallies[i].n_events);
+        return m / load_events_per_job(l);
 }
 
 static int load_send_job(Load *l) {
@@ -133,22 +186,99 @@ static int load_send_job(Load *l) {
         return 0;
 }
 
-static uint64_t load_min_received(Load *l) {
-        uint64_t m = UINT64_MAX;
-
-        for (unsigned i = 0; i < l->config.n_schedulers; i++)
-                m = MIN(m, l->received[i]);
-        return m;
-}
-
+/* Throughput runs: the window moves with the slowest scheduler, or observer. */
 static void load_top_up(Load *l) {
-        uint64_t floor = load_min_received(l);
+        uint64_t floor = load_jobs_done(l);
 
-        while (l->running && !l->paced && l->sent < l->target && l->sent - floor < l->config.window)
+        while (l->running && !l->paced && l->sent < l->target &&
+               l->sent - MIN(floor, l->sent) < l->config.window)
                 if (load_send_job(l) < 0) {
                         l->broken = true;
                         return;
                 }
+}
+
+/* Events: a reporting scheduler answers every job it gets (a probe too), at the end of the loop
+ * pass. The first job of a run with a send time is the run's lowest id (ids grow, and every
+ * scheduler gets every job in order): the observers count from it. */
+static void load_answer(Load *l, BenchConn *c, const char *data, uint64_t t) {
+        uint64_t id = frame_number(data, "\"id\"");
+
+        if (id == 0)
+                return; /* not a job */
+        if (t != 0 && l->running && !l->tallies[0].started)
+                for (unsigned i = 0; i < l->config.n_observers; i++)
+                        job_event_tally_start(&l->tallies[i], id);
+        if (job_event_batch_add(&l->batches[c->index], id) < 0) {
+                l->broken = true;
+                return;
+        }
+        (void) sd_event_source_set_enabled(l->flush_source, SD_EVENT_ONESHOT);
+}
+
+static void on_scheduler_message(BenchConn *c, const char *data, size_t size, void *userdata) {
+        Load *l = ASSERT_PTR(userdata);
+        uint64_t t = frame_number(data, "\"bench_t\""), now;
+
+        if (l->config.events)
+                load_answer(l, c, data, t);
+        if (t == 0) {
+                if (frame_is_error(data))
+                        load_refused(l, "scheduler", c->index, data, size);
+                else
+                        l->probes[c->index]++;
+                return;
+        }
+        if (!l->running)
+                return;
+        now = bench_now_ns();
+        l->received[c->index]++;
+        l->t_last_receive = now;
+        if (l->paced) {
+                if (l->n_latencies < l->latencies_alloc)
+                        l->latencies[l->n_latencies++] = (double) (now - t) / 1000.0;
+        } else if (!l->config.events)
+                load_top_up(l);
+}
+
+static int load_send_events(const char *frame, size_t size, void *userdata) {
+        return bench_conn_send(userdata, frame, size);
+}
+
+static int on_flush(sd_event_source *s, void *userdata) {
+        Load *l = ASSERT_PTR(userdata);
+
+        for (unsigned i = 0; i < l->config.n_schedulers; i++)
+                if (job_event_batch_flush(&l->batches[i], load_send_events, l->schedulers[i]) < 0)
+                        l->broken = true;
+        return 0;
+}
+
+static void on_observer_message(BenchConn *c, const char *data, size_t size, void *userdata) {
+        Load *l = ASSERT_PTR(userdata);
+        JobEventTally *t = &l->tallies[c->index];
+        uint64_t before = t->n_events;
+        char text[256];
+        int n;
+
+        n = job_event_tally_add(t, data);
+        if (n < 0) {
+                if (frame_is_error(data))
+                        load_refused(l, "observer", c->index, data, size);
+                else if (!l->noted_unexpected) {
+                        fprintf(stderr,
+                                "bench-bus-load: %s sent observer %u a frame that is no job event, "
+                                "ignoring: %s\n",
+                                l->config.name, c->index, escape_quoted(data, size, text, sizeof text));
+                        l->noted_unexpected = true;
+                }
+                return;
+        }
+        l->observed[c->index] += (uint64_t) n;
+        if (l->running && t->n_events > before) {
+                l->t_last_receive = bench_now_ns();
+                load_top_up(l);
+        }
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -173,51 +303,79 @@ static bool load_any_closed(Load *l) {
         for (unsigned i = 0; i < l->config.n_schedulers; i++)
                 if (l->schedulers[i]->closed)
                         return true;
+        for (unsigned i = 0; i < l->config.n_observers; i++)
+                if (l->observers[i]->closed)
+                        return true;
         for (unsigned i = 0; i < l->config.n_producers; i++)
                 if (l->producers[i]->closed)
                         return true;
         return false;
 }
 
+static bool load_failed(Load *l) {
+        return l->broken || l->refused || load_any_closed(l);
+}
+
+static int load_error(Load *l) {
+        return l->refused ? -EPROTO : -ECONNRESET;
+}
+
+static double load_events_per_frame(Load *l) {
+        uint64_t events = 0, frames = 0;
+
+        for (unsigned i = 0; i < l->config.n_observers; i++) {
+                events += l->tallies[i].n_events;
+                frames += l->tallies[i].n_frames;
+        }
+        return frames > 0 ? (double) events / (double) frames : 0;
+}
+
 static bool run_done(void *userdata) {
         Load *l = userdata;
 
-        if (l->broken || load_any_closed(l))
+        if (load_failed(l))
                 return true;
-        return l->sent == l->target && load_min_received(l) == l->target;
+        return l->sent == l->target && load_jobs_done(l) >= l->target;
 }
 
-static bool all_probed(void *userdata) {
+/* Every scheduler connection has received a probe (and answered it: every observer has seen an
+ * event), or the bus has refused something. */
+static bool load_synced(void *userdata) {
         Load *l = userdata;
 
+        if (load_failed(l))
+                return true;
         for (unsigned i = 0; i < l->config.n_schedulers; i++)
                 if (l->probes[i] == 0)
+                        return false;
+        for (unsigned i = 0; i < l->config.n_observers; i++)
+                if (l->observed[i] == 0)
                         return false;
         return true;
 }
 
-/* Until every scheduler connection has received a probe, the bus may not know them all yet. */
+/* Until every connection has seen a probe, the bus may not know them all yet. */
 static int load_sync(Load *l) {
         static const char probe[] =
                 "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 10, \"runtime\": 0}}";
         uint64_t deadline = bench_now_ns() + SYNC_TIMEOUT_NS;
 
-        while (!all_probed(l)) {
+        while (!load_synced(l)) {
                 int r = bench_conn_send(l->producers[0], probe, sizeof probe - 1);
 
                 if (r < 0)
                         return r;
                 if (bench_now_ns() > deadline)
                         return -ETIMEDOUT;
-                (void) bench_net_run_until(l->net, all_probed, l, PROBE_INTERVAL_NS);
+                (void) bench_net_run_until(l->net, load_synced, l, PROBE_INTERVAL_NS);
         }
         bench_net_run_for(l->net, 50 * NSEC_PER_MSEC); /* late probes arrive now, not in the run */
-        return 0;
+        return load_failed(l) ? load_error(l) : 0;
 }
 
-/* Connection i of a role; on_message (may be NULL) gets what it receives. */
-static int load_connect_one(Load *l, const char *url, const char *role, bench_message_t on_message,
-                            unsigned i, BenchConn **ret) {
+/* Connection i, whose messages (if on_message) go to the Load. */
+static int load_connect_one(Load *l, const char *url, bench_message_t on_message, unsigned i,
+                            BenchConn **ret) {
         int r;
 
         r = bench_conn_connect(l->net, url, ret);
@@ -226,27 +384,52 @@ static int load_connect_one(Load *l, const char *url, const char *role, bench_me
         (*ret)->index = i;
         (*ret)->on_message = on_message;
         (*ret)->userdata = l;
-        return bench_conn_register(*ret, role);
+        return 0;
+}
+
+/* A reporting scheduler: with a name and slots, as the C scheduler registers. */
+static int load_register_reporting(BenchConn *c) {
+        char frame[128];
+        int n;
+
+        n = snprintf(
+                frame, sizeof frame,
+                "{\"cmd\": \"register\", \"type\": \"scheduler\", \"name\": \"bench-%u\", \"slots\": %u}",
+                c->index, SCHEDULER_SLOTS);
+        return bench_conn_send(c, frame, (size_t) n);
 }
 
 static int load_connect(Load *l, const char *url) {
         int r;
 
         for (unsigned i = 0; i < l->config.n_schedulers; i++) {
-                r = load_connect_one(l, url, "scheduler", on_scheduler_message, i, &l->schedulers[i]);
+                r = load_connect_one(l, url, on_scheduler_message, i, &l->schedulers[i]);
+                if (r >= 0)
+                        r = l->config.events ? load_register_reporting(l->schedulers[i])
+                                             : bench_conn_register(l->schedulers[i], "scheduler");
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned i = 0; i < l->config.n_observers; i++) {
+                r = load_connect_one(l, url, on_observer_message, i, &l->observers[i]);
+                if (r >= 0)
+                        r = bench_conn_register(l->observers[i], "observer");
                 if (r < 0)
                         return r;
         }
         for (unsigned i = 0; i < l->config.n_producers; i++) {
-                r = load_connect_one(l, url, "producer", NULL, i, &l->producers[i]);
+                r = load_connect_one(l, url, NULL, i, &l->producers[i]);
+                if (r >= 0)
+                        r = bench_conn_register(l->producers[i], "producer");
                 if (r < 0)
                         return r;
         }
         return load_sync(l);
 }
 
-static int load_new(Load **ret, const LoadConfig *config, const char *url) {
+static int load_new(Load **ret, const LoadConfig *config) {
         _cleanup_(load_freep) Load *l = calloc(1, sizeof *l);
+        sd_event *e;
         int r;
 
         if (!l)
@@ -255,19 +438,33 @@ static int load_new(Load **ret, const LoadConfig *config, const char *url) {
         r = bench_net_new(&l->net, NULL);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(bench_net_event(l->net), &l->tick_source, CLOCK_MONOTONIC, 0, 1, on_tick, l);
+        e = bench_net_event(l->net);
+        r = sd_event_add_time(e, &l->tick_source, CLOCK_MONOTONIC, 0, 1, on_tick, l);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_OFF);
         (void) sd_event_source_set_description(l->tick_source, "bench-pacing");
-        r = load_connect(l, url);
+        if (config->events) {
+                r = sd_event_add_defer(e, &l->flush_source, on_flush, l);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_enabled(l->flush_source, SD_EVENT_OFF);
+                (void) sd_event_source_set_description(l->flush_source, "bench-job-events");
+        }
+        r = load_connect(l, config->url);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
         return 0;
 }
 
-static void load_reset(Load *l, uint64_t target, bool paced) {
+static int load_reset(Load *l, uint64_t target, bool paced) {
+        for (unsigned i = 0; i < l->config.n_observers; i++) {
+                int r = job_event_tally_reset(&l->tallies[i], target);
+
+                if (r < 0)
+                        return r;
+        }
         l->target = target;
         l->paced = paced;
         l->sent = l->t_first_send = l->t_last_receive = 0;
@@ -277,6 +474,7 @@ static void load_reset(Load *l, uint64_t target, bool paced) {
         l->broken = false;
         l->t_start = bench_now_ns();
         l->running = true;
+        return 0;
 }
 
 static int process_cpu(pid_t pid, uint64_t *ret) {
@@ -294,9 +492,56 @@ static int process_cpu(pid_t pid, uint64_t *ret) {
         return 0;
 }
 
+/* Events: whether every observer got exactly what it should; with `run`, each one that did not is
+ * said on a MISMATCH line. */
+static bool load_check_events(Load *l, const char *run) {
+        bool ok = true;
+
+        for (unsigned i = 0; i < l->config.n_observers; i++) {
+                const JobEventTally *t = &l->tallies[i];
+                JobEventCheck c = job_event_tally_check(t, load_events_per_job(l), l->config.expect_final);
+
+                ok = ok && c.ok;
+                if (c.ok || !run)
+                        continue;
+                printf("MISMATCH %s run %s, observer %u: %" PRIu64 " of %" PRIu64
+                       " jobs with exactly %u events "
+                       "(%" PRIu64 " with fewer, %" PRIu64 " with more",
+                       l->config.name, run, i, c.n_exact, t->n_jobs, load_events_per_job(l), c.n_fewer,
+                       c.n_more);
+                if (c.n_fewer + c.n_more > 0)
+                        printf("; the first: job %" PRIu64 " with %u", c.first_off_id, c.first_off_count);
+                printf("); running %" PRIu64 " and done %" PRIu64 " (want %" PRIu64
+                       " each), other states %" PRIu64 ", final %" PRIu64 " (want %" PRIu64
+                       "), events for jobs after the run's %" PRIu64 "\n",
+                       t->n_running, t->n_done, c.want_per_state, t->n_other_state, t->n_final, c.want_final,
+                       t->n_outside);
+        }
+        return ok;
+}
+
+static void load_report_stall(Load *l) {
+        if (!l->config.events) {
+                fprintf(stderr,
+                        "bench-bus-load: %s: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
+                        " received by the slowest scheduler.\n",
+                        l->config.name, l->sent, l->target, load_min_received(l));
+                return;
+        }
+        fprintf(stderr,
+                "bench-bus-load: %s: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
+                " received by the slowest scheduler, the slowest observer has all %u events of %" PRIu64
+                " jobs' worth.\n",
+                l->config.name, l->sent, l->target, load_min_received(l), load_events_per_job(l),
+                load_jobs_done(l));
+        fflush(stderr);
+        (void) load_check_events(l, "stalled");
+}
+
 static int load_run(Load *l, bool paced, RunResult *ret) {
         uint64_t target = paced ? (uint64_t) (l->config.rate * l->config.duration) : l->config.n_jobs;
-        uint64_t bus0 = 0, bus1 = 0, self0 = 0, self1 = 0, elapsed;
+        uint64_t bus0 = 0, bus1 = 0, self0 = 0, self1 = 0, elapsed, per_job;
+        double load = bench_load_average();
         int r;
 
         if (paced && l->latencies_alloc < target * l->config.n_schedulers) {
@@ -309,7 +554,9 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
         (void) process_cpu(l->config.bus_pid, &bus0);
         (void) process_cpu(getpid(), &self0);
 
-        load_reset(l, target, paced);
+        r = load_reset(l, target, paced);
+        if (r < 0)
+                return r;
         if (paced) {
                 (void) sd_event_source_set_time(l->tick_source, l->t_start / NSEC_PER_USEC);
                 (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_ONESHOT);
@@ -320,32 +567,60 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
         l->running = false;
         (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_OFF);
         if (r < 0) {
-                fprintf(stderr,
-                        "bench-bus-load: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
-                        " received by the slowest scheduler.\n",
-                        l->sent, l->target, load_min_received(l));
+                load_report_stall(l);
                 return r;
         }
-        if (l->broken || load_any_closed(l))
-                return -ECONNRESET;
+        if (load_failed(l))
+                return load_error(l);
 
         (void) process_cpu(l->config.bus_pid, &bus1);
         (void) process_cpu(getpid(), &self1);
         elapsed = l->t_last_receive - l->t_first_send;
+        per_job = l->config.events ? load_events_per_job(l) * l->config.n_observers : l->config.n_schedulers;
         *ret = (RunResult){
                 .jobs = target,
-                .delivered = target * l->config.n_schedulers,
+                .delivered = target * per_job,
                 .seconds = (double) elapsed / 1e9,
-                .per_sec = (double) (target * l->config.n_schedulers) / ((double) elapsed / 1e9),
+                .per_sec =
+                        (double) (l->config.events ? target : target * per_job) / ((double) elapsed / 1e9),
                 .bus_cpu = l->config.bus_pid > 0 ? (double) (bus1 - bus0) / (double) elapsed : -1,
                 .bench_cpu = (double) (self1 - self0) / (double) elapsed,
+                .load = load,
+                .events_ok = l->config.events && load_check_events(l, NULL),
+                .events_per_frame = load_events_per_frame(l),
         };
+        if (ret->bus_cpu > 0)
+                ret->per_bus_cpu_s = ret->per_sec / ret->bus_cpu;
         if (paced) {
                 ret->p50_us = bench_percentile(l->latencies, l->n_latencies, 50);
                 ret->p99_us = bench_percentile(l->latencies, l->n_latencies, 99);
                 ret->max_us = bench_percentile(l->latencies, l->n_latencies, 100);
         }
         return 0;
+}
+
+/* A bus under load: the one under test, the one before a change, or the null bus. */
+typedef struct Target {
+        LoadConfig config;
+        BenchDaemon *daemon; /* NULL for a bus given by --url */
+        Load *load;
+        char url[64];
+        RunResult res[BENCH_RUNS_MAX];
+} Target;
+
+/* The buses of one comparison, loaded in turn run by run. */
+typedef struct Bench {
+        LoadConfig config;
+        Target targets[TARGETS_MAX];
+        unsigned n_targets;
+        Target *bus, *before, *null_bus; /* the last two NULL when not compared */
+} Bench;
+
+static void bench_done(Bench *b) {
+        for (unsigned k = 0; k < b->n_targets; k++) {
+                b->targets[k].load = load_free(b->targets[k].load);
+                b->targets[k].daemon = bench_daemon_free(b->targets[k].daemon);
+        }
 }
 
 static void print_cpu(double v) {
@@ -355,130 +630,261 @@ static void print_cpu(double v) {
                 printf(" %8.0f%%", v * 100);
 }
 
-/* Delivered messages per second of the bus's own CPU time: what it would do with a core to itself. */
-static double per_cpu_second(const RunResult *r) {
-        return r->bus_cpu > 0 ? r->per_sec / r->bus_cpu : 0;
+static void print_load(double v) {
+        printf(" %5.2f\n", v);
 }
 
-/* A bus under load: sched-bus, or the null bus that is its baseline. */
-typedef struct Target {
-        const char *name;
-        Load *load;
-        RunResult res[BENCH_RUNS_MAX];
-} Target;
+/* The rate per second of the bus's own CPU time (what it would do with a core to itself), for
+ * median_of() and median_ratio(). */
+static double per_cpu_second(const RunResult *r) {
+        return r->per_bus_cpu_s;
+}
+
+/* The median of a ratio between two buses' results over runs first .. first + n - 1. */
+static double median_ratio(const Target *a, const Target *b, unsigned first, unsigned n,
+                           double (*f)(const RunResult *)) {
+        double v[BENCH_RUNS_MAX];
+
+        for (unsigned i = 0; i < n; i++)
+                v[i] = f(&a->res[first + i]) / f(&b->res[first + i]);
+        return bench_median(v, n);
+}
+
+static double median_of(const Target *t, unsigned runs, double (*f)(const RunResult *)) {
+        double v[BENCH_RUNS_MAX];
+
+        for (unsigned i = 0; i < runs; i++)
+                v[i] = f(&t->res[i]);
+        return bench_median(v, runs);
+}
+
+static double rate_of(const RunResult *r) {
+        return r->per_sec;
+}
+
+static double p50_of(const RunResult *r) {
+        return r->p50_us;
+}
+
+static double p99_of(const RunResult *r) {
+        return r->p99_us;
+}
+
+/* The medians of one bus's runs, as a RunResult. */
+static RunResult target_median(const Target *t, unsigned runs) {
+        return (RunResult){
+                .jobs = t->res[0].jobs,
+                .delivered = t->res[0].delivered,
+                .seconds = BENCH_MEDIAN_OF(t->res, runs, seconds),
+                .per_sec = BENCH_MEDIAN_OF(t->res, runs, per_sec),
+                .bus_cpu = BENCH_MEDIAN_OF(t->res, runs, bus_cpu),
+                .bench_cpu = BENCH_MEDIAN_OF(t->res, runs, bench_cpu),
+                .load = BENCH_MEDIAN_OF(t->res, runs, load),
+                .p50_us = BENCH_MEDIAN_OF(t->res, runs, p50_us),
+                .p99_us = BENCH_MEDIAN_OF(t->res, runs, p99_us),
+                .max_us = BENCH_MEDIAN_OF(t->res, runs, max_us),
+                .per_bus_cpu_s = BENCH_MEDIAN_OF(t->res, runs, per_bus_cpu_s),
+                .events_per_frame = BENCH_MEDIAN_OF(t->res, runs, events_per_frame),
+        };
+}
+
+/* How one kind of run is printed: a row per bus and run, and a row of ratios after/before. */
+typedef struct RunKind {
+        const char *what; /* in error messages */
+        bool paced;
+        void (*print_row)(const char *run, const char *name, const RunResult *r);
+        /* The medians of the ratios after/before over runs first .. first + n - 1. */
+        void (*print_ratios)(const char *run, const Target *after, const Target *before, unsigned first,
+                             unsigned n);
+} RunKind;
+
+/* Every run of a kind, each bus in turn; the order rotates so that no bus always goes first. Returns
+ * 1 when an events run broke the check (after every run), < 0 when a run failed. */
+static int bench_run_all(Bench *b, const RunKind *kind) {
+        bool all_ok = true;
+        char run[16];
+        int r;
+
+        for (unsigned i = 0; i < b->config.runs; i++) {
+                (void) snprintf(run, sizeof run, "%u", i + 1);
+                for (unsigned j = 0; j < b->n_targets; j++) {
+                        Target *t = &b->targets[(i + j) % b->n_targets];
+
+                        r = load_run(t->load, kind->paced, &t->res[i]);
+                        if (r < 0) {
+                                fprintf(stderr, "bench-bus-load: %s, %s run %u failed: %s\n", t->config.name,
+                                        kind->what, i + 1, strerror(-r));
+                                return r;
+                        }
+                        kind->print_row(run, t->config.name, &t->res[i]);
+                        if (b->config.events && !t->res[i].events_ok) {
+                                (void) load_check_events(t->load, run);
+                                all_ok = false;
+                        }
+                        fflush(stdout);
+                }
+                if (b->before)
+                        kind->print_ratios(run, b->bus, b->before, i, 1);
+        }
+        for (unsigned k = 0; k < b->n_targets; k++) {
+                RunResult m = target_median(&b->targets[k], b->config.runs);
+
+                m.events_ok = true;
+                for (unsigned i = 0; i < b->config.runs; i++)
+                        m.events_ok = m.events_ok && b->targets[k].res[i].events_ok;
+                kind->print_row("median", b->targets[k].config.name, &m);
+        }
+        if (b->before)
+                kind->print_ratios("median", b->bus, b->before, 0, b->config.runs);
+        return all_ok ? 0 : 1;
+}
 
 static void print_throughput_row(const char *run, const char *name, const RunResult *r) {
-        printf("%-7s %-10s %11" PRIu64 " %8.3f %12.0f", run, name, r->delivered, r->seconds, r->per_sec);
+        printf("%-7s %-12s %11" PRIu64 " %8.3f %12.0f", run, name, r->delivered, r->seconds, r->per_sec);
         print_cpu(r->bus_cpu);
         print_cpu(r->bench_cpu);
-        printf(" %12.0f\n", per_cpu_second(r));
+        printf(" %13.0f", per_cpu_second(r));
+        print_load(r->load);
 }
 
-static void throughput_summary(const LoadConfig *c, Target *t, unsigned n_targets) {
-        double ratio[BENCH_RUNS_MAX], cpu_ratio[BENCH_RUNS_MAX], per_cpu[BENCH_RUNS_MAX];
-
-        for (unsigned k = 0; k < n_targets; k++) {
-                RunResult m = {
-                        .seconds = BENCH_MEDIAN_OF(t[k].res, c->runs, seconds),
-                        .per_sec = BENCH_MEDIAN_OF(t[k].res, c->runs, per_sec),
-                        .bus_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bus_cpu),
-                        .bench_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bench_cpu),
-                };
-
-                for (unsigned i = 0; i < c->runs; i++)
-                        per_cpu[i] = per_cpu_second(&t[k].res[i]);
-                printf("%-7s %-10s %11s %8.3f %12.0f", "median", t[k].name, "", m.seconds, m.per_sec);
-                print_cpu(m.bus_cpu);
-                print_cpu(m.bench_cpu);
-                printf(" %12.0f\n", bench_median(per_cpu, c->runs));
-        }
-        for (unsigned i = 0; i < c->runs; i++)
-                per_cpu[i] = per_cpu_second(&t[0].res[i]);
-        printf("RESULT bus_throughput_%ux%u delivered_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
-               c->n_schedulers, BENCH_MEDIAN_OF(t[0].res, c->runs, per_sec), bench_median(per_cpu, c->runs));
-        if (n_targets > 1) {
-                for (unsigned i = 0; i < c->runs; i++) {
-                        ratio[i] = t[0].res[i].per_sec / t[1].res[i].per_sec;
-                        cpu_ratio[i] = per_cpu_second(&t[0].res[i]) / per_cpu_second(&t[1].res[i]);
-                }
-                printf(" ratio_to_null_bus=%.3f per_cpu_ratio_to_null_bus=%.3f",
-                       bench_median(ratio, c->runs), bench_median(cpu_ratio, c->runs));
-        }
-        printf("\n");
+static void print_throughput_ratios(const char *run, const Target *after, const Target *before,
+                                    unsigned first, unsigned n) {
+        printf("%-7s %-12s %11s %8s %12.3f %9s %9s %13.3f\n", run, "after/before", "", "",
+               median_ratio(after, before, first, n, rate_of), "", "",
+               median_ratio(after, before, first, n, per_cpu_second));
 }
 
-static int run_throughput(const LoadConfig *c, Target *t, unsigned n_targets) {
-        char run[16];
+static int run_throughput(Bench *b) {
+        static const RunKind kind = { .what = "throughput",
+                                      .print_row = print_throughput_row,
+                                      .print_ratios = print_throughput_ratios };
+        const LoadConfig *c = &b->config;
         int r;
 
         printf("\n## throughput: %u producer(s) x %u scheduler(s), %" PRIu64 " jobs per run, window %" PRIu64
                "\n",
                c->n_producers, c->n_schedulers, c->n_jobs, c->window);
-        printf("%-7s %-10s %11s %8s %12s %9s %9s %12s\n", "run", "bus", "delivered", "seconds",
-               "delivered/s", "bus CPU", "bench CPU", "per bus CPU-s");
-        for (unsigned i = 0; i < c->runs; i++)
-                for (unsigned k = 0; k < n_targets; k++) {
-                        r = load_run(t[k].load, false, &t[k].res[i]);
-                        if (r < 0) {
-                                fprintf(stderr, "bench-bus-load: %s, throughput run %u failed: %s\n",
-                                        t[k].name, i + 1, strerror(-r));
-                                return r;
-                        }
-                        (void) snprintf(run, sizeof run, "%u", i + 1);
-                        print_throughput_row(run, t[k].name, &t[k].res[i]);
-                        fflush(stdout);
-                }
-        throughput_summary(c, t, n_targets);
+        printf("%-7s %-12s %11s %8s %12s %9s %9s %13s %5s\n", "run", "bus", "delivered", "seconds",
+               "delivered/s", "bus CPU", "bench CPU", "per bus CPU-s", "load");
+        r = bench_run_all(b, &kind);
+        if (r < 0)
+                return r;
+        printf("RESULT bus_throughput_%ux%u delivered_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
+               c->n_schedulers, median_of(b->bus, c->runs, rate_of),
+               median_of(b->bus, c->runs, per_cpu_second));
+        if (b->before)
+                printf(" before_delivered_per_s=%.0f before_per_bus_cpu_s=%.0f ratio_to_before=%.3f "
+                       "per_cpu_ratio_to_before=%.3f",
+                       median_of(b->before, c->runs, rate_of), median_of(b->before, c->runs, per_cpu_second),
+                       median_ratio(b->bus, b->before, 0, c->runs, rate_of),
+                       median_ratio(b->bus, b->before, 0, c->runs, per_cpu_second));
+        if (b->null_bus)
+                printf(" ratio_to_null_bus=%.3f per_cpu_ratio_to_null_bus=%.3f",
+                       median_ratio(b->bus, b->null_bus, 0, c->runs, rate_of),
+                       median_ratio(b->bus, b->null_bus, 0, c->runs, per_cpu_second));
+        printf(" load=%.2f\n", BENCH_MEDIAN_OF(b->bus->res, c->runs, load));
         return 0;
 }
 
 static void print_latency_row(const char *run, const char *name, const RunResult *r) {
-        printf("%-7s %-10s %11" PRIu64 " %9.0f %9.0f %9.0f", run, name, r->delivered, r->p50_us, r->p99_us,
+        printf("%-7s %-12s %11" PRIu64 " %9.0f %9.0f %9.0f", run, name, r->delivered, r->p50_us, r->p99_us,
                r->max_us);
         print_cpu(r->bus_cpu);
         print_cpu(r->bench_cpu);
-        printf("\n");
+        print_load(r->load);
 }
 
-static int run_latency(const LoadConfig *c, Target *t, unsigned n_targets) {
-        char run[16];
+static void print_latency_ratios(const char *run, const Target *after, const Target *before, unsigned first,
+                                 unsigned n) {
+        printf("%-7s %-12s %11s %9.3f %9.3f\n", run, "after/before", "",
+               median_ratio(after, before, first, n, p50_of), median_ratio(after, before, first, n, p99_of));
+}
+
+static int run_latency(Bench *b) {
+        static const RunKind kind = { .what = "latency",
+                                      .paced = true,
+                                      .print_row = print_latency_row,
+                                      .print_ratios = print_latency_ratios };
+        const LoadConfig *c = &b->config;
         int r;
 
         printf("\n## latency send->receipt: %u producer(s) x %u scheduler(s), %" PRIu64
                " jobs/s offered for %.1f s\n",
                c->n_producers, c->n_schedulers, c->rate, c->duration);
-        printf("%-7s %-10s %11s %9s %9s %9s %9s %9s\n", "run", "bus", "samples", "p50 µs", "p99 µs",
-               "max µs", "bus CPU", "bench CPU");
-        for (unsigned i = 0; i < c->runs; i++)
-                for (unsigned k = 0; k < n_targets; k++) {
-                        r = load_run(t[k].load, true, &t[k].res[i]);
-                        if (r < 0) {
-                                fprintf(stderr, "bench-bus-load: %s, latency run %u failed: %s\n", t[k].name,
-                                        i + 1, strerror(-r));
-                                return r;
-                        }
-                        (void) snprintf(run, sizeof run, "%u", i + 1);
-                        print_latency_row(run, t[k].name, &t[k].res[i]);
-                        fflush(stdout);
-                }
-        for (unsigned k = 0; k < n_targets; k++) {
-                RunResult m = {
-                        .delivered = t[k].res[0].delivered,
-                        .p50_us = BENCH_MEDIAN_OF(t[k].res, c->runs, p50_us),
-                        .p99_us = BENCH_MEDIAN_OF(t[k].res, c->runs, p99_us),
-                        .max_us = BENCH_MEDIAN_OF(t[k].res, c->runs, max_us),
-                        .bus_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bus_cpu),
-                        .bench_cpu = BENCH_MEDIAN_OF(t[k].res, c->runs, bench_cpu),
-                };
-                print_latency_row("median", t[k].name, &m);
-        }
+        printf("%-7s %-12s %11s %9s %9s %9s %9s %9s %5s\n", "run", "bus", "samples", "p50 µs", "p99 µs",
+               "max µs", "bus CPU", "bench CPU", "load");
+        r = bench_run_all(b, &kind);
+        if (r < 0)
+                return r;
         printf("RESULT bus_latency_%ux%u_at_%" PRIu64 " p50_us=%.0f p99_us=%.0f max_us=%.0f", c->n_producers,
-               c->n_schedulers, c->rate, BENCH_MEDIAN_OF(t[0].res, c->runs, p50_us),
-               BENCH_MEDIAN_OF(t[0].res, c->runs, p99_us), BENCH_MEDIAN_OF(t[0].res, c->runs, max_us));
-        if (n_targets > 1)
-                printf(" null_bus_p99_us=%.0f", BENCH_MEDIAN_OF(t[1].res, c->runs, p99_us));
-        printf("\n");
+               c->n_schedulers, c->rate, BENCH_MEDIAN_OF(b->bus->res, c->runs, p50_us),
+               BENCH_MEDIAN_OF(b->bus->res, c->runs, p99_us), BENCH_MEDIAN_OF(b->bus->res, c->runs, max_us));
+        if (b->before)
+                printf(" before_p50_us=%.0f before_p99_us=%.0f",
+                       BENCH_MEDIAN_OF(b->before->res, c->runs, p50_us),
+                       BENCH_MEDIAN_OF(b->before->res, c->runs, p99_us));
+        if (b->null_bus)
+                printf(" null_bus_p99_us=%.0f", BENCH_MEDIAN_OF(b->null_bus->res, c->runs, p99_us));
+        printf(" load=%.2f\n", BENCH_MEDIAN_OF(b->bus->res, c->runs, load));
         return 0;
+}
+
+static void print_events_row(const char *run, const char *name, const RunResult *r) {
+        printf("%-7s %-12s %9" PRIu64 " %8.3f %10.0f %11.0f", run, name, r->jobs, r->seconds, r->per_sec,
+               (double) r->delivered / r->seconds);
+        print_cpu(r->bus_cpu);
+        print_cpu(r->bench_cpu);
+        printf(" %13.0f %8.1f %-8s", per_cpu_second(r), r->events_per_frame,
+               r->events_ok ? "ok" : "MISMATCH");
+        print_load(r->load);
+}
+
+static void print_events_ratios(const char *run, const Target *after, const Target *before, unsigned first,
+                                unsigned n) {
+        printf("%-7s %-12s %9s %8s %10.3f %11s %9s %9s %13.3f\n", run, "after/before", "", "",
+               median_ratio(after, before, first, n, rate_of), "", "", "",
+               median_ratio(after, before, first, n, per_cpu_second));
+}
+
+static int run_events(Bench *b) {
+        static const RunKind kind = { .what = "events",
+                                      .print_row = print_events_row,
+                                      .print_ratios = print_events_ratios };
+        const LoadConfig *c = &b->config;
+        bool ok;
+        int r;
+
+        printf("\n## events: %u producer(s) x %u reporting scheduler(s) x %u observer(s), %" PRIu64
+               " jobs per run, window %" PRIu64 "\n"
+               "## every scheduler answers every job with running+done: %u events per job to each "
+               "observer\n",
+               c->n_producers, c->n_schedulers, c->n_observers, c->n_jobs, c->window,
+               c->n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER);
+        printf("%-7s %-12s %9s %8s %10s %11s %9s %9s %13s %8s %-8s %5s\n", "run", "bus", "jobs", "seconds",
+               "jobs/s", "events/s", "bus CPU", "bench CPU", "per bus CPU-s", "ev/frame", "check", "load");
+        r = bench_run_all(b, &kind);
+        if (r < 0)
+                return r;
+        ok = r == 0;
+        printf("RESULT bus_events_%ux%u_observers_%u jobs_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
+               c->n_schedulers, c->n_observers, median_of(b->bus, c->runs, rate_of),
+               median_of(b->bus, c->runs, per_cpu_second));
+        if (b->before)
+                printf(" before_jobs_per_s=%.0f ratio_to_before=%.3f per_cpu_ratio_to_before=%.3f",
+                       median_of(b->before, c->runs, rate_of),
+                       median_ratio(b->bus, b->before, 0, c->runs, rate_of),
+                       median_ratio(b->bus, b->before, 0, c->runs, per_cpu_second));
+        if (b->null_bus)
+                printf(" ratio_to_null_bus=%.3f per_cpu_ratio_to_null_bus=%.3f",
+                       median_ratio(b->bus, b->null_bus, 0, c->runs, rate_of),
+                       median_ratio(b->bus, b->null_bus, 0, c->runs, per_cpu_second));
+        printf(" check=%s load=%.2f\n", ok ? "ok" : "mismatch", BENCH_MEDIAN_OF(b->bus->res, c->runs, load));
+        if (!ok)
+                printf("MISMATCH: an observer did not get exactly %u events per job, %u running and %u "
+                       "done, "
+                       "one of them final (lines above).\n",
+                       c->n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER, c->n_schedulers, c->n_schedulers);
+        return r;
 }
 
 static void help(void) {
@@ -490,18 +896,28 @@ static void help(void) {
                "  --url URL           load this bus instead (ws://127.0.0.1:PORT; loopback only)\n"
                "  --bus-pid PID       with --url: the bus's pid, for its CPU figure\n"
                "  --bus-binary PATH   sched-bus to start (default " BUS_BINARY ")\n"
+               "  --compare-binary PATH  a second sched-bus, the one before a change: every run loads\n"
+               "                      both (\"before\" and \"after\") and prints the ratio after/before\n"
                "  -p N                producer connections (default 1)\n"
                "  -s N                scheduler connections (default 4)\n"
                "  -n N                jobs per throughput run, 0 = no throughput runs (default 200000)\n"
-               "  --window N          jobs sent but not yet received by every scheduler (default 4096)\n"
-               "  --rate R            jobs/s offered in latency runs, 0 = none (default 20000)\n"
+               "  --window N          jobs in flight: not yet received by every scheduler, or with\n"
+               "                      --events whose events have not all reached every observer\n"
+               "                      (default 4096; 1024 with --events)\n"
+               "  --rate R            jobs/s offered in latency runs, 0 = none (default 20000;\n"
+               "                      no latency runs with --events)\n"
                "  --duration SEC      of each latency run (default 5)\n"
+               "  --events            schedulers register as reporting schedulers and answer every job\n"
+               "                      with running+done; observers count the job events (jobs/s)\n"
+               "  --observers N       with --events: observer connections (default 1)\n"
                "  --runs N            runs of each kind; tables quote the median (default 5)\n"
                "  --no-baseline       do not run the same load against the null bus\n"
                "  --null-bus-binary PATH  (default " NULL_BUS_BINARY ")\n"
                "\n"
                "The null bus is the baseline: the same WebSocket glue and loop, forwarding frames\n"
-               "without any protocol work. Every run loads both, one after the other.\n");
+               "without any protocol work. Every run loads each bus in turn. A bus that answers the\n"
+               "load with an error frame (an old bus and --events) ends the benchmark with status 1;\n"
+               "so does an observer that did not get exactly 2 x S events per job (MISMATCH lines).\n");
 }
 
 static int parse_argv(int argc, char *argv[], LoadConfig *c) {
@@ -509,12 +925,15 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 BENCH_OPT_STRING("url", 0, &c->url),
                 BENCH_OPT_INT("bus-pid", 0, 1, INT32_MAX, &c->bus_pid),
                 BENCH_OPT_BUS_BINARY(&c->bus_binary),
+                BENCH_OPT_STRING("compare-binary", 0, &c->compare_binary),
                 BENCH_OPT_UNSIGNED(NULL, 'p', 1, CONNS_MAX, &c->n_producers),
                 BENCH_OPT_UNSIGNED(NULL, 's', 1, CONNS_MAX, &c->n_schedulers),
                 BENCH_OPT_UINT64(NULL, 'n', 0, 100000000, &c->n_jobs),
                 BENCH_OPT_UINT64("window", 0, 1, 1000000, &c->window),
                 BENCH_OPT_UINT64("rate", 0, 0, 10000000, &c->rate),
                 BENCH_OPT_DOUBLE("duration", 0, 0.1, 600, &c->duration),
+                BENCH_OPT_FLAG("events", 0, &c->events),
+                BENCH_OPT_UNSIGNED("observers", 0, 1, CONNS_MAX, &c->n_observers),
                 BENCH_OPT_RUNS(&c->runs),
                 BENCH_OPT_FLAG("no-baseline", 0, &c->no_baseline),
                 BENCH_OPT_STRING("null-bus-binary", 0, &c->null_bus_binary),
@@ -530,93 +949,125 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 fprintf(stderr, "bench-bus-load: --url must be a loopback ws:// URL.\n");
                 return -EINVAL;
         }
+        if (!c->events && c->n_observers > 0) {
+                fprintf(stderr, "bench-bus-load: --observers needs --events.\n");
+                return -EINVAL;
+        }
+        if (c->events && c->rate != UNSET && c->rate > 0) {
+                fprintf(stderr, "bench-bus-load: --events measures throughput only: no --rate.\n");
+                return -EINVAL;
+        }
+        if (c->events && c->n_observers == 0)
+                c->n_observers = 1;
+        if (c->window == UNSET)
+                c->window = c->events ? EVENTS_WINDOW_DEFAULT : WINDOW_DEFAULT;
+        if (c->rate == UNSET)
+                c->rate = c->events ? 0 : RATE_DEFAULT;
         return 1;
 }
 
-/* Starts a bus binary on a loopback socket, unless config->url names one already. */
-static int start_target(LoadConfig *config, const char *binary, BenchDaemon **ret_daemon, char *url,
-                        size_t size) {
+/* Starts the target's bus binary on a loopback socket, unless its config names a URL already. `what`
+ * goes after the target's name on the line that says so. */
+static int target_start(Target *t, const char *binary, const char *what) {
         int r;
 
-        if (config->url)
+        if (t->config.url)
                 return 0;
-        r = bench_daemon_start_bus(ret_daemon, binary, NULL, NULL, url, size);
+        r = bench_daemon_start_bus(&t->daemon, binary, NULL, NULL, t->url, sizeof t->url);
         if (r < 0) {
                 fprintf(stderr, "bench-bus-load: cannot start %s: %s\n", binary, strerror(-r));
                 return r;
         }
-        config->url = url;
-        config->bus_pid = bench_daemon_pid(*ret_daemon);
+        t->config.url = t->url;
+        t->config.bus_pid = bench_daemon_pid(t->daemon);
+        printf("# %s%s: %s at %s (started by the benchmark)\n", t->config.name, what, binary, t->url);
+        fflush(stdout);
         return 0;
 }
 
-static int connect_target(const LoadConfig *config, BenchDaemon *daemon, Load **ret) {
+static int target_connect(Target *t) {
         int r;
 
-        r = load_new(ret, config, config->url);
-        if (r >= 0 && daemon)
+        r = load_new(&t->load, &t->config);
+        if (r >= 0 && t->daemon)
                 /* Drained from our loop: a full notify queue would block the bus in sd_notify(). */
-                r = bench_daemon_attach(daemon, bench_net_event((*ret)->net), NULL, NULL);
-        if (r < 0)
-                fprintf(stderr, "bench-bus-load: cannot set up %u+%u connections to %s: %s\n",
-                        config->n_producers, config->n_schedulers, config->url, strerror(-r));
+                r = bench_daemon_attach(t->daemon, bench_net_event(t->load->net), NULL, NULL);
+        if (r == -EPROTO)
+                fprintf(stderr, "bench-bus-load: %s at %s does not take this load (%s).\n", t->config.name,
+                        t->config.url,
+                        t->config.events ? "an old bus without reporting schedulers and observers?"
+                                         : "not a job bus?");
+        else if (r < 0)
+                fprintf(stderr, "bench-bus-load: cannot set up %u+%u+%u connections to %s: %s\n",
+                        t->config.n_producers, t->config.n_schedulers, t->config.n_observers, t->config.url,
+                        strerror(-r));
+        return r;
+}
+
+static Target *bench_add(Bench *b, const char *name, bool external) {
+        Target *t = &b->targets[b->n_targets++];
+
+        t->config = b->config;
+        t->config.name = name;
+        t->config.expect_final = true;
+        if (!external) {
+                t->config.url = NULL;
+                t->config.bus_pid = 0;
+        }
+        return t;
+}
+
+static int bench_setup(Bench *b) {
+        const LoadConfig *c = &b->config;
+        int r;
+
+        b->bus = bench_add(b, c->url ? "bus" : c->compare_binary ? "after" : "sched-bus", c->url);
+        if (c->compare_binary)
+                b->before = bench_add(b, "before", false);
+        if (!c->no_baseline) {
+                b->null_bus = bench_add(b, "null bus", false);
+                b->null_bus->config.expect_final = false;
+        }
+
+        bench_print_header("bus fan-out (bench-bus-load)");
+        if (c->url)
+                printf("# %s: external bus at %s\n", b->bus->config.name, c->url);
+        r = target_start(b->bus, c->bus_binary, "");
+        if (r >= 0 && b->before)
+                r = target_start(b->before, c->compare_binary, " (the bus before the change)");
+        if (r >= 0 && b->null_bus)
+                r = target_start(b->null_bus, c->null_bus_binary,
+                                 " (baseline, same glue, no protocol work)");
+        for (unsigned k = 0; r >= 0 && k < b->n_targets; k++)
+                r = target_connect(&b->targets[k]);
+        fflush(stdout);
         return r;
 }
 
 int main(int argc, char *argv[]) {
-        LoadConfig config = { .bus_binary = BUS_BINARY,
-                              .null_bus_binary = NULL_BUS_BINARY,
-                              .n_producers = 1,
-                              .n_schedulers = 4,
-                              .n_jobs = 200000,
-                              .window = 4096,
-                              .rate = 20000,
-                              .duration = 5,
-                              .runs = 5 };
-        _cleanup_(bench_daemon_freep) BenchDaemon *bus = NULL, *null_bus = NULL;
-        _cleanup_(load_freep) Load *load = NULL, *baseline = NULL;
-        Target targets[2] = { { .name = "sched-bus" }, { .name = "null bus" } };
-        LoadConfig null_config;
-        char url[64], null_url[64];
-        unsigned n_targets = 1;
-        bool external;
-        int r;
+        Bench b = { .config = { .bus_binary = BUS_BINARY,
+                                .null_bus_binary = NULL_BUS_BINARY,
+                                .n_producers = 1,
+                                .n_schedulers = 4,
+                                .n_jobs = 200000,
+                                .window = UNSET,
+                                .rate = UNSET,
+                                .duration = 5,
+                                .runs = 5 } };
+        int r, status = 0;
 
-        r = parse_argv(argc, argv, &config);
+        r = parse_argv(argc, argv, &b.config);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         (void) bench_raise_nofile(4096);
-        external = config.url;
-        if (external)
-                targets[0].name = "bus";
 
-        null_config = config;
-        null_config.url = NULL;
-        if (start_target(&config, config.bus_binary, &bus, url, sizeof url) < 0)
-                return 1;
-        if (!config.no_baseline &&
-            start_target(&null_config, config.null_bus_binary, &null_bus, null_url, sizeof null_url) < 0)
-                return 1;
-
-        bench_print_header("bus fan-out (bench-bus-load)");
-        printf("# %s: %s at %s%s\n", targets[0].name, external ? "external bus" : config.bus_binary,
-               config.url, external ? "" : " (started by the benchmark)");
-        if (!config.no_baseline)
-                printf("# null bus (baseline, same glue, no protocol work): %s at %s\n",
-                       config.null_bus_binary, null_config.url);
-
-        if (connect_target(&config, bus, &load) < 0)
-                return 1;
-        targets[0].load = load;
-        if (!config.no_baseline) {
-                if (connect_target(&null_config, null_bus, &baseline) < 0)
-                        return 1;
-                targets[1].load = baseline;
-                n_targets = 2;
-        }
-        if (config.n_jobs > 0 && run_throughput(&config, targets, n_targets) < 0)
-                return 1;
-        if (config.rate > 0 && run_latency(&config, targets, n_targets) < 0)
-                return 1;
-        return 0;
+        r = bench_setup(&b);
+        if (r >= 0 && b.config.n_jobs > 0)
+                r = b.config.events ? run_events(&b) : run_throughput(&b);
+        if (r == 1) /* events runs that broke the check: the figures are printed, the verdict too */
+                status = 1;
+        if (r >= 0 && b.config.rate > 0)
+                r = run_latency(&b);
+        bench_done(&b);
+        return r < 0 ? 1 : status;
 }

@@ -6,10 +6,17 @@
  * every receiver but its sender. No JSON parsing, no ids, no validation, no logging, no STATUS=.
  * What sched-bus costs beyond it is the protocol's share.
  *
+ * The same for job events (bench-bus-load --events): a connection whose frame mentions "observer"
+ * becomes an observer, and a frame that mentions "job_event" goes, byte for byte, to every observer
+ * instead. While an observer is there, the forwarded jobs are numbered (",\"id\":N" spliced in
+ * before the frame's last brace) so that receivers have an id to report; without one, nothing
+ * changes.
+ *
  * Serves the socket passed by socket activation (LISTEN_FDS); sends READY=1; stops on SIGTERM.
  * Not a product: never expose it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,45 +25,85 @@
 
 #include "ws.h"
 
-#define RECEIVERS_MAX 1024
+#define CONNS_MAX     1024
+#define MESSAGE_MAX   (64 * 1024) /* the glue's default limit for a message received */
+#define ID_SPLICE_MAX 32          /* ,"id":N} */
+
+/* The connections of one kind; each one's userdata points at its set. */
+typedef struct ConnSet {
+        WsConn *conns[CONNS_MAX];
+        unsigned n;
+} ConnSet;
 
 typedef struct NullBus {
         sd_event *event;
         WsContext *ws;
-        WsConn *receivers[RECEIVERS_MAX];
-        unsigned n_receivers;
+        ConnSet receivers, observers;
+        uint64_t next_id;
+        char numbered[MESSAGE_MAX + ID_SPLICE_MAX];
 } NullBus;
 
-static void null_bus_drop(NullBus *b, WsConn *c) {
-        for (unsigned i = 0; i < b->n_receivers; i++)
-                if (b->receivers[i] == c) {
-                        b->receivers[i] = b->receivers[--b->n_receivers];
+static void conn_set_join(ConnSet *s, WsConn *c) {
+        if (ws_conn_get_userdata(c) || s->n == CONNS_MAX)
+                return;
+        s->conns[s->n++] = c;
+        ws_conn_set_userdata(c, s);
+}
+
+static void conn_set_drop(ConnSet *s, WsConn *c) {
+        for (unsigned i = 0; i < s->n; i++)
+                if (s->conns[i] == c) {
+                        s->conns[i] = s->conns[--s->n];
                         return;
                 }
 }
 
-static void on_message(WsConn *c, const char *data, size_t size, void *userdata) {
-        NullBus *b = userdata;
+static void conn_set_forward(ConnSet *s, WsConn *sender, const char *data, size_t size) {
         WsMessage *m = NULL;
 
-        if (memmem(data, size, "scheduler", 9)) {
-                if (!ws_conn_get_userdata(c) && b->n_receivers < RECEIVERS_MAX) {
-                        b->receivers[b->n_receivers++] = c;
-                        ws_conn_set_userdata(c, b);
-                }
-                return;
-        }
         if (ws_message_new(&m, data, size) < 0)
                 return;
-        for (unsigned i = 0; i < b->n_receivers; i++)
-                if (b->receivers[i] != c && ws_conn_send(b->receivers[i], m) == -ENOBUFS)
-                        ws_conn_close(b->receivers[i], WS_CLOSE_POLICY, "send queue overflow");
+        for (unsigned i = 0; i < s->n; i++)
+                if (s->conns[i] != sender && ws_conn_send(s->conns[i], m) == -ENOBUFS)
+                        ws_conn_close(s->conns[i], WS_CLOSE_POLICY, "send queue overflow");
         ws_message_unref(m);
 }
 
+/* The frame with ,"id":N before its last brace, in b->numbered; the frame itself if it has no brace. */
+static const char *null_bus_number(NullBus *b, const char *data, size_t *size) {
+        const char *brace = memrchr(data, '}', *size);
+        size_t head;
+        int n;
+
+        if (!brace || *size > MESSAGE_MAX)
+                return data;
+        head = (size_t) (brace - data);
+        memcpy(b->numbered, data, head);
+        n = snprintf(b->numbered + head, ID_SPLICE_MAX, ",\"id\":%" PRIu64 "}", ++b->next_id);
+        *size = head + (size_t) n;
+        return b->numbered;
+}
+
+static void on_message(WsConn *c, const char *data, size_t size, void *userdata) {
+        NullBus *b = userdata;
+
+        if (memmem(data, size, "scheduler", 9))
+                return conn_set_join(&b->receivers, c);
+        if (memmem(data, size, "observer", 8))
+                return conn_set_join(&b->observers, c);
+        if (b->observers.n > 0) {
+                if (memmem(data, size, "job_event", 9))
+                        return conn_set_forward(&b->observers, c, data, size);
+                data = null_bus_number(b, data, &size);
+        }
+        conn_set_forward(&b->receivers, c, data, size);
+}
+
 static void on_close(WsConn *c, void *userdata) {
-        if (ws_conn_get_userdata(c))
-                null_bus_drop(userdata, c);
+        ConnSet *s = ws_conn_get_userdata(c);
+
+        if (s)
+                conn_set_drop(s, c);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -66,7 +113,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 int main(int argc, char *argv[]) {
         static const WsHandlers handlers = { .on_message = on_message, .on_close = on_close };
         WsConfig config = { .max_queue_messages = 65536, .max_queue_bytes = 16 * 1024 * 1024 };
-        NullBus b = {};
+        static NullBus b; /* large: the numbered frame */
         sigset_t mask;
         int r;
 

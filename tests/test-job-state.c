@@ -23,17 +23,51 @@ static void test_names(void **state) {
         assert_string_equal(job_state_to_string(JOB_EVICTED), "evicted");
         assert_string_equal(job_state_to_string(JOB_DROPPED), "dropped");
         assert_string_equal(job_state_to_string(JOB_TIMEOUT), "timeout");
+        assert_string_equal(job_state_to_string(JOB_CANCELLED), "cancelled");
+}
+
+/* The values are journal and wire facts: a new state goes last, so that the old ones keep theirs. */
+static void test_values_stable(void **state) {
+        assert_int_equal(JOB_QUEUED, 0);
+        assert_int_equal(JOB_INTERRUPTED, 7);
+        assert_int_equal(JOB_CANCELLED, 8);
+        assert_int_equal(_JOB_STATE_MAX, 9);
+}
+
+/* Every name reads back as its state: what the wire and the ledger parse is what the logs print. */
+static void test_from_string_round_trip(void **state) {
+        for (JobState s = 0; s < _JOB_STATE_MAX; s++)
+                assert_int_equal(job_state_from_string(job_state_to_string(s)), s);
+        assert_int_equal(job_state_from_string("cancelled"), JOB_CANCELLED);
+}
+
+static void test_terminal(void **state) {
+        assert_false(job_state_is_terminal(JOB_QUEUED));
+        assert_false(job_state_is_terminal(JOB_RUNNING));
+        for (JobState s = JOB_DONE; s < _JOB_STATE_MAX; s++)
+                assert_true(job_state_is_terminal(s));
+        assert_true(job_state_is_terminal(JOB_CANCELLED));
+        assert_false(job_state_is_terminal(_JOB_STATE_MAX));
+        assert_false(job_state_is_terminal(_JOB_STATE_INVALID));
 }
 
 static void test_invalid(void **state) {
         assert_null(job_state_to_string(_JOB_STATE_MAX));
         assert_null(job_state_to_string(_JOB_STATE_INVALID));
+        assert_int_equal(job_state_from_string(NULL), _JOB_STATE_INVALID);
+        assert_int_equal(job_state_from_string(""), _JOB_STATE_INVALID);
+        assert_int_equal(job_state_from_string("canceled"), _JOB_STATE_INVALID);
+        assert_int_equal(job_state_from_string("Cancelled"), _JOB_STATE_INVALID);
+        assert_int_equal(job_state_from_string("sent"), _JOB_STATE_INVALID); /* the bus's, not ours */
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_state_named_once),
                 cmocka_unit_test(test_names),
+                cmocka_unit_test(test_values_stable),
+                cmocka_unit_test(test_from_string_round_trip),
+                cmocka_unit_test(test_terminal),
                 cmocka_unit_test(test_invalid),
         };
 

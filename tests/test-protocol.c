@@ -460,7 +460,7 @@ static void test_dump_error(void **state) {
                 size_t size;
 
                 (void) snprintf(st.message, sizeof(st.message), "detail \"%d\"\n", e);
-                assert_int_equal(protocol_dump_error(&st, &s, &size), 0);
+                assert_int_equal(protocol_dump_error(&st, NULL, &s, &size), 0);
                 assert_int_equal(size, strlen(s));
                 back = json_loads(s, 0, NULL);
                 assert_true(json_is_object(back));
@@ -476,7 +476,7 @@ static void test_dump_error(void **state) {
 
         ProtocolStatus bad = { .error = _PROTOCOL_ERROR_MAX };
         char *s = NULL;
-        assert_int_equal(protocol_dump_error(&bad, &s, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_error(&bad, NULL, &s, NULL), -EINVAL);
         assert_null(s);
 }
 
@@ -487,7 +487,7 @@ static void test_dump_error_from_parse(void **state) {
         Frame f;
 
         assert_int_equal(frame_parse(&f, in, strlen(in), MAX_RUNTIME, &st), -EINVAL);
-        assert_int_equal(protocol_dump_error(&st, &s, NULL), 0);
+        assert_int_equal(protocol_dump_error(&st, NULL, &s, NULL), 0);
         assert_string_equal(s,
                             "{\"error\":\"unknown_cmd\",\"message\":\"unknown command \\\"j??b?\\\"\\\"\"}");
 
@@ -498,7 +498,7 @@ static void test_dump_error_from_parse(void **state) {
         assert_int_equal(st.error, PROTOCOL_INVALID_JSON);
         for (const char *p = st.message; *p; p++)
                 assert_true(*p >= 0x20 && *p < 0x7f);
-        assert_int_equal(protocol_dump_error(&st, &s, NULL), 0);
+        assert_int_equal(protocol_dump_error(&st, NULL, &s, NULL), 0);
         assert_non_null(strstr(s, "\"error\":\"invalid_json\""));
 }
 
@@ -639,6 +639,261 @@ static void test_bus_round_trip(void **state) {
         assert_true(jr.runtime == 0.3);
 }
 
+
+/* Version 2: registrations that opt in, refs, job events, status, jobs, cancel. */
+static void test_register_v2(void **state) {
+        Frame f;
+
+        frame_ok(&f, "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}");
+        assert_int_equal(f.role, ROLE_PRODUCER);
+        assert_true(f.events);
+        frame_done(&f);
+        frame_ok(&f, "{\"cmd\":\"register\",\"type\":\"observer\"}");
+        assert_int_equal(f.role, ROLE_OBSERVER);
+        frame_done(&f);
+        frame_ok(&f, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"host-1@5\",\"slots\":5}");
+        assert_string_equal(f.name, "host-1@5");
+        assert_int_equal(f.slots, 5);
+        frame_done(&f);
+        /* Version 1: no name, nothing reported. */
+        frame_ok(&f, "{\"cmd\": \"register\", \"type\": \"scheduler\"}");
+        assert_string_equal(f.name, "");
+        frame_done(&f);
+
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"producer\",\"events\":1}"),
+                         PROTOCOL_INVALID_MESSAGE);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a b\",\"slots\":1}"),
+                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"\",\"slots\":1}"),
+                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\\u001b\",\"slots\":1}"),
+                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\"}"),
+                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"slots\":3}"),
+                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":0}"),
+                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":65536}"),
+                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":"
+                                     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"slots\":1}"),
+                         PROTOCOL_INVALID_SCHEDULER); /* 65 characters */
+        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"watcher\"}"), PROTOCOL_INVALID_TYPE);
+}
+
+static void test_ref(void **state) {
+        ProtocolStatus st = {};
+        Frame f;
+        const char *bad = "{\"cmd\":\"job_request\",\"payload\":{\"priority\":11,\"runtime\":1},\"ref\":\"x\"}";
+
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":\"a\\\"b\"}");
+        assert_string_equal(json_string_value(f.ref), "a\"b");
+        frame_done(&f);
+        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":-7}");
+        assert_int_equal(json_integer_value(f.ref), -7);
+        frame_done(&f);
+        assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":[]}"),
+                         PROTOCOL_INVALID_REF);
+        assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":1.5}"),
+                         PROTOCOL_INVALID_REF);
+
+        /* A rejected request keeps its ref, for the error frame to echo. */
+        assert_int_equal(frame_parse(&f, bad, strlen(bad), MAX_RUNTIME, &st), -EINVAL);
+        assert_int_equal(st.error, PROTOCOL_INVALID_PRIORITY);
+        assert_string_equal(json_string_value(f.ref), "x");
+        _cleanup_free_ char *text = NULL;
+        assert_int_equal(protocol_dump_error(&st, f.ref, &text, NULL), 0);
+        assert_non_null(strstr(text, ",\"ref\":\"x\"}"));
+        frame_done(&f);
+        assert_null(f.ref);
+}
+
+static void test_job_event(void **state) {
+        Frame f;
+
+        frame_ok(&f, "{\"cmd\":\"job_event\",\"id\":7,\"state\":\"failed\",\"exit_status\":3,\"cpu_usec\":9,"
+                     "\"reason\":\"r\",\"extra\":[1,2]}");
+        assert_int_equal(f.command, COMMAND_JOB_EVENT);
+        assert_int_equal(f.n_events, 1);
+        assert_int_equal(f.events_array[0].id, 7);
+        assert_int_equal(f.events_array[0].state, JOB_FAILED);
+        assert_int_equal(f.events_array[0].exit_status, 3);
+        assert_int_equal(f.events_array[0].cpu_usec, 9);
+        assert_true(f.events_array[0].memory_peak == UINT64_MAX);
+        assert_string_equal(f.events_array[0].reason, "r");
+        assert_null(f.events_array[0].signal);
+        frame_done(&f);
+
+        frame_ok(&f, "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"running\"},"
+                     "{\"id\":1,\"state\":\"evicted\",\"evicted_by\":2,\"signal\":\"TERM\"}]}");
+        assert_int_equal(f.n_events, 2);
+        assert_int_equal(f.events_array[1].state, JOB_EVICTED);
+        assert_int_equal(f.events_array[1].evicted_by, 2);
+        assert_string_equal(f.events_array[1].signal, "TERM");
+        frame_done(&f);
+
+        static const char *const bad[] = {
+                "{\"cmd\":\"job_event\",\"id\":-1,\"state\":\"done\"}",
+                "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"sent\"}",
+                "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"Done\"}",
+                "{\"cmd\":\"job_event\",\"id\":1}",
+                "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"exit_status\":256}",
+                "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"signal\":\"kill\"}",
+                "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"signal\":\"\"}",
+                "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"cpu_usec\":-5}",
+                "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"reason\":7}",
+                "{\"cmd\":\"job_event\",\"events\":[]}",
+                "{\"cmd\":\"job_event\",\"events\":{}}",
+                "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"done\"},7]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(frame_error(bad[i]), PROTOCOL_INVALID_EVENT);
+        /* A NUL inside a string is not JSON we take at all. */
+        assert_int_equal(frame_error("{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"reason\":\"a\\u0000b\"}"),
+                         PROTOCOL_INVALID_JSON);
+
+        /* The bound: PROTOCOL_EVENTS_MAX events and no more. */
+        for (size_t n = PROTOCOL_EVENTS_MAX; n <= PROTOCOL_EVENTS_MAX + 1; n++) {
+                _cleanup_free_ char *text = NULL;
+                size_t size = 0;
+                FILE *m = open_memstream(&text, &size);
+
+                assert_non_null(m);
+                fputs("{\"cmd\":\"job_event\",\"events\":[", m);
+                for (size_t i = 0; i < n; i++)
+                        fprintf(m, "%s{\"id\":%zu,\"state\":\"done\"}", i ? "," : "", i);
+                fputs("]}", m);
+                fclose(m);
+                if (n == PROTOCOL_EVENTS_MAX) {
+                        frame_ok(&f, text);
+                        assert_int_equal(f.n_events, n);
+                        frame_done(&f);
+                } else
+                        assert_int_equal(frame_error(text), PROTOCOL_INVALID_EVENT);
+        }
+}
+
+static void test_dump_job_events(void **state) {
+        ProtocolEvent ev[2] = { PROTOCOL_EVENT_INIT(5, JOB_RUNNING), PROTOCOL_EVENT_INIT(5, JOB_DONE) };
+        _cleanup_free_ char *one = NULL, *two = NULL;
+        Frame f;
+
+        ev[1].exit_status = 0;
+        ev[1].cpu_usec = 1000;
+        ev[1].reason = "why \"not\"";
+        assert_int_equal(protocol_dump_job_events(ev, 1, &one, NULL), 0);
+        assert_string_equal(one, "{\"cmd\":\"job_event\",\"id\":5,\"state\":\"running\"}");
+        assert_int_equal(protocol_dump_job_events(ev, 2, &two, NULL), 0);
+        frame_ok(&f, two);
+        assert_int_equal(f.n_events, 2);
+        assert_int_equal(f.events_array[1].exit_status, 0);
+        assert_int_equal(f.events_array[1].cpu_usec, 1000);
+        assert_string_equal(f.events_array[1].reason, "why \"not\"");
+        frame_done(&f);
+        assert_int_equal(protocol_dump_job_events(ev, 0, &one, NULL), -EINVAL);
+}
+
+static void test_status_jobs_cancel(void **state) {
+        _cleanup_free_ char *jobs = NULL, *cancel = NULL, *status = NULL;
+        Frame f;
+
+        assert_int_equal(protocol_dump_status_request(&status, NULL), 0);
+        frame_ok(&f, status);
+        assert_int_equal(f.command, COMMAND_STATUS);
+        frame_done(&f);
+
+        assert_int_equal(protocol_dump_jobs_request(PROTOCOL_STATE_SENT, "a@1", 5, &jobs, NULL), 0);
+        frame_ok(&f, jobs);
+        assert_int_equal(f.command, COMMAND_JOBS);
+        assert_int_equal(f.state_filter, PROTOCOL_STATE_SENT);
+        assert_string_equal(f.scheduler_filter, "a@1");
+        assert_int_equal(f.limit, 5);
+        frame_done(&f);
+        frame_ok(&f, "{\"cmd\":\"jobs\"}");
+        assert_int_equal(f.state_filter, -1);
+        assert_null(f.scheduler_filter);
+        assert_int_equal(f.limit, PROTOCOL_JOBS_LIMIT_DEFAULT);
+        frame_done(&f);
+        assert_int_equal(frame_error("{\"cmd\":\"jobs\",\"state\":\"lost\"}"), PROTOCOL_INVALID_FILTER);
+        assert_int_equal(frame_error("{\"cmd\":\"jobs\",\"scheduler\":\"a b\"}"), PROTOCOL_INVALID_FILTER);
+        assert_int_equal(frame_error("{\"cmd\":\"jobs\",\"limit\":0}"), PROTOCOL_INVALID_FILTER);
+        assert_int_equal(frame_error("{\"cmd\":\"jobs\",\"limit\":10001}"), PROTOCOL_INVALID_FILTER);
+
+        assert_int_equal(protocol_dump_cancel(42, &cancel, NULL), 0);
+        frame_ok(&f, cancel);
+        assert_int_equal(f.command, COMMAND_CANCEL);
+        assert_int_equal(f.id, 42);
+        frame_done(&f);
+        assert_int_equal(frame_error("{\"cmd\":\"cancel\"}"), PROTOCOL_INVALID_ID);
+        assert_int_equal(frame_error("{\"cmd\":\"cancel\",\"id\":\"42\"}"), PROTOCOL_INVALID_ID);
+        assert_int_equal(frame_error("{\"cmd\":\"cancel\",\"id\":-1}"), PROTOCOL_INVALID_ID);
+}
+
+/* What a reporting scheduler gets: the three shapes, and what it refuses. */
+static void test_bus_message(void **state) {
+        static const char *const bad[] = {
+                "{\"cmd\":\"jobb\",\"payload\":{\"priority\":1,\"runtime\":1}}",
+                "{\"cmd\":\"job\",\"payload\":[]}",
+                "{\"cmd\":\"job\"}",
+                "{\"cmd\":\"cancel\",\"id\":-3}",
+                "{\"cmd\":7}",
+                "[1]",
+        };
+        _cleanup_(json_decrefp) json_t *payload = json_pack("{s:i, s:f, s:s}", "priority", 2, "runtime", 1.5, "x", "y");
+        _cleanup_free_ char *wrapped = NULL;
+        BusMessage m;
+
+        assert_int_equal(protocol_dump_job_wrapped(payload, 9, &wrapped, NULL), 0);
+        assert_int_equal(bus_message_parse(&m, wrapped, strlen(wrapped), MAX_RUNTIME, NULL), 0);
+        assert_int_equal(m.kind, BUS_MESSAGE_JOB);
+        assert_true(m.job.has_id && m.job.id == 9 && m.job.priority == 2 && m.job.runtime == 1.5);
+        const char *bare = "{\"id\":3,\"priority\":0,\"runtime\":0}", *cancel = "{\"cmd\":\"cancel\",\"id\":3}";
+        assert_int_equal(bus_message_parse(&m, bare, strlen(bare), MAX_RUNTIME, NULL), 0);
+        assert_true(m.kind == BUS_MESSAGE_JOB && m.job.id == 3);
+        assert_int_equal(bus_message_parse(&m, cancel, strlen(cancel), MAX_RUNTIME, NULL), 0);
+        assert_true(m.kind == BUS_MESSAGE_CANCEL && m.id == 3);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ProtocolStatus st = {};
+
+                assert_int_equal(bus_message_parse(&m, bad[i], strlen(bad[i]), MAX_RUNTIME, &st), -EINVAL);
+                assert_non_null(protocol_error_to_string(st.error));
+        }
+}
+
+static void test_names_and_states(void **state) {
+        assert_true(protocol_name_is_valid("a"));
+        assert_true(protocol_name_is_valid("host.example.com@5"));
+        assert_false(protocol_name_is_valid(""));
+        assert_false(protocol_name_is_valid(NULL));
+        assert_false(protocol_name_is_valid("a\"b"));
+        assert_false(protocol_name_is_valid("é"));
+        for (int s = 0; s <= PROTOCOL_STATE_SENT; s++)
+                assert_int_equal(protocol_state_from_string(protocol_state_to_string(s)), s);
+        assert_string_equal(protocol_state_to_string(PROTOCOL_STATE_SENT), "sent");
+        assert_int_equal(protocol_state_from_string("unknown"), -EINVAL);
+}
+
+static void test_dump_v2_requests(void **state) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        Frame f;
+
+        assert_int_equal(protocol_dump_register_events(&a, NULL), 0);
+        frame_ok(&f, a);
+        assert_true(f.role == ROLE_PRODUCER && f.events);
+        frame_done(&f);
+        assert_int_equal(protocol_dump_register_scheduler("s@2", 2, &b, NULL), 0);
+        frame_ok(&f, b);
+        assert_true(f.role == ROLE_SCHEDULER && f.slots == 2);
+        frame_done(&f);
+        assert_int_equal(protocol_dump_register_scheduler("s 2", 2, &c, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job_request_ref(3, 0.25, "r\"1", &d, NULL), 0);
+        frame_ok(&f, d);
+        assert_true(f.priority == 3 && f.runtime == 0.25);
+        assert_string_equal(json_string_value(f.ref), "r\"1");
+        frame_done(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_enum_tables),
@@ -670,6 +925,14 @@ int main(void) {
                 cmocka_unit_test(test_job_request_parse),
                 cmocka_unit_test(test_job_request_parse_errors),
                 cmocka_unit_test(test_bus_round_trip),
+                cmocka_unit_test(test_register_v2),
+                cmocka_unit_test(test_ref),
+                cmocka_unit_test(test_job_event),
+                cmocka_unit_test(test_dump_job_events),
+                cmocka_unit_test(test_status_jobs_cancel),
+                cmocka_unit_test(test_bus_message),
+                cmocka_unit_test(test_names_and_states),
+                cmocka_unit_test(test_dump_v2_requests),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

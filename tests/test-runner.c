@@ -26,6 +26,8 @@ struct Fake {
         /* Called at the end of state_changed(), to call back into the runner. */
         void (*hook)(Fake *f, Job *j, JobState old);
         void (*start_hook)(Fake *f, Job *j);
+        /* Called from a job's data_free(), to call back into the runner while it frees jobs. */
+        void (*free_hook)(Fake *f, uint64_t id);
         int hook_result;
         unsigned nested; /* inside a hook */
 };
@@ -109,8 +111,14 @@ static const RunnerOps fake_ops = {
 
 static void job_data_free(void *p) {
         JobData *d = p;
+        Fake *f = d->fake;
 
-        d->fake->freed[d->id]++;
+        f->freed[d->id]++;
+        if (f->free_hook) {
+                f->nested++;
+                f->free_hook(f, d->id);
+                f->nested--;
+        }
         free(d);
 }
 
@@ -146,6 +154,16 @@ static int exited(Fake *f, uint64_t id, JobState final) {
 
         assert_non_null(j);
         r = runner_job_exited(f->runner, j, final);
+        (f->nested ? check_counters : check_invariants)(f->runner);
+        return r;
+}
+
+static int cancel(Fake *f, uint64_t id) {
+        Job *j = runner_find(f->runner, id);
+        int r;
+
+        assert_non_null(j);
+        r = runner_cancel(f->runner, j);
         (f->nested ? check_counters : check_invariants)(f->runner);
         return r;
 }
@@ -499,6 +517,7 @@ static void test_counters(void **state) {
         assert_int_equal(st->evicted, 1);
         assert_int_equal(st->dropped, 0);
         assert_int_equal(st->interrupted, 2); /* 5 and 6 were running */
+        assert_int_equal(st->cancelled, 0);
         fake_teardown(&f);
 }
 
@@ -655,6 +674,303 @@ static void test_would_start(void **state) {
         fake_teardown(&f);
 }
 
+/* A waiting job leaves the queue at once, its "cancelled" its last state change; the others keep
+ * their order, FIFO among equals included. */
+static void test_cancel_queued(void **state) {
+        Fake f;
+
+        fake_setup(&f, 1);
+        assert_int_equal(submit(&f, 1, 0), 0);
+        assert_int_equal(submit(&f, 2, 5), 0);
+        assert_int_equal(submit(&f, 3, 3), 0);
+        assert_int_equal(submit(&f, 4, 5), 0);
+        assert_int_equal(submit(&f, 5, 3), 0);
+        assert_int_equal(submit(&f, 6, 5), 0);
+        expect_log(&f, "start:1 1:running 2:queued 3:queued 4:queued 5:queued 6:queued");
+
+        /* The most urgent waiting job, then one among equals. */
+        assert_int_equal(cancel(&f, 3), 0);
+        expect_log(&f, "3:cancelled");
+        assert_int_equal(cancel(&f, 4), 0);
+        expect_log(&f, "4:cancelled");
+        assert_int_equal(f.freed[3], 1);
+        assert_int_equal(f.freed[4], 1);
+        assert_null(runner_find(f.runner, 3));
+        assert_null(runner_find(f.runner, 4));
+        expect_counts(&f, 1, 3, 1);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 2);
+        assert_int_equal(runner_stats(f.runner)->dropped, 0);
+
+        assert_int_equal(exited(&f, 1, JOB_DONE), 0);
+        expect_log(&f, "1:done start:5 5:running");
+        assert_int_equal(exited(&f, 5, JOB_DONE), 0);
+        expect_log(&f, "5:done start:2 2:running");
+        assert_int_equal(exited(&f, 2, JOB_DONE), 0);
+        expect_log(&f, "2:done start:6 6:running");
+
+        /* The last waiting job: the queue is empty then. */
+        assert_int_equal(submit(&f, 7, 9), 0);
+        assert_int_equal(cancel(&f, 7), 0);
+        expect_log(&f, "7:queued 7:cancelled");
+        expect_counts(&f, 1, 0, 1);
+        assert_int_equal(exited(&f, 6, JOB_DONE), 0);
+        expect_log(&f, "6:done");
+        for (uint64_t id = 1; id <= 7; id++)
+                assert_int_equal(f.freed[id], 1);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 3);
+        fake_teardown(&f);
+}
+
+/* A running job is terminated like an eviction: its slot goes to the next job at once, and its exit,
+ * reported later, keeps "cancelled" and starts nothing. */
+static void test_cancel_running(void **state) {
+        Fake f;
+        Job *j;
+
+        fake_setup(&f, 2);
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(submit(&f, 2, 5), 0);
+        assert_int_equal(submit(&f, 3, 7), 0);
+        assert_int_equal(submit(&f, 4, 6), 0);
+        assert_int_equal(submit(&f, 5, 8), 0);
+        expect_log(&f, "start:1 1:running start:2 2:running 3:queued 4:queued 5:queued");
+
+        assert_int_equal(cancel(&f, 1), 0);
+        expect_log(&f, "1:cancelled stop:1:cancelled start:4 4:running");
+        j = runner_find(f.runner, 1);
+        assert_non_null(j);
+        assert_int_equal(j->state, JOB_CANCELLED);
+        assert_int_equal(j->evicted_by, 0);
+        /* Its work is still being terminated: alive, without a slot. */
+        expect_counts(&f, 2, 2, 3);
+        assert_int_equal(f.freed[1], 0);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 1);
+        assert_int_equal(runner_stats(f.runner)->evicted, 0);
+
+        /* Being terminated, it is no victim: the most urgent newcomer evicts 4. */
+        assert_int_equal(submit(&f, 6, 0), 0);
+        expect_log(&f, "4:evicted stop:4:evicted start:6 6:running");
+
+        assert_int_equal(exited(&f, 1, JOB_FAILED), 0);
+        expect_log(&f, "");
+        assert_int_equal(f.freed[1], 1);
+        assert_null(runner_find(f.runner, 1));
+        expect_counts(&f, 2, 2, 3);
+        assert_int_equal(runner_stats(f.runner)->failed, 0);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 1);
+
+        /* A shutdown interrupts the running jobs only. */
+        assert_int_equal(cancel(&f, 2), 0);
+        expect_log(&f, "2:cancelled stop:2:cancelled start:3 3:running");
+        assert_int_equal(runner_stop_all(f.runner), 4); /* 2, 3, 4 and 6 */
+        assert_null(strstr(f.log, "2:interrupted"));
+        assert_non_null(strstr(f.log, "3:interrupted stop:3:interrupted"));
+        f.log[0] = '\0';
+        assert_int_equal(exited(&f, 2, JOB_DONE), 0);
+        expect_log(&f, "");
+        assert_int_equal(runner_stats(f.runner)->cancelled, 2);
+        assert_int_equal(runner_stats(f.runner)->done, 0);
+        fake_teardown(&f);
+}
+
+/* A job whose end is under way keeps it: its one record says how it really ended. */
+static void test_cancel_ending(void **state) {
+        Fake f;
+
+        fake_setup(&f, 1);
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(submit(&f, 2, 5), 0);
+        expect_log(&f, "start:1 1:running 2:queued");
+
+        f.ending[1] = true;
+        assert_int_equal(cancel(&f, 1), -EALREADY);
+        expect_log(&f, "");
+        assert_int_equal(runner_find(f.runner, 1)->state, JOB_RUNNING);
+        expect_counts(&f, 1, 1, 1);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 0);
+
+        assert_int_equal(exited(&f, 1, JOB_TIMEOUT), 0);
+        expect_log(&f, "1:timeout start:2 2:running");
+        fake_teardown(&f);
+}
+
+static void test_cancel_twice(void **state) {
+        Fake f;
+        Job *j;
+
+        fake_setup(&f, 1);
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(submit(&f, 2, 5), 0);
+        assert_int_equal(submit(&f, 3, 5), 0);
+        expect_log(&f, "start:1 1:running 2:queued 3:queued");
+
+        assert_int_equal(cancel(&f, 1), 0);
+        expect_log(&f, "1:cancelled stop:1:cancelled start:2 2:running");
+        assert_int_equal(cancel(&f, 1), -EALREADY);
+        expect_log(&f, "");
+        expect_counts(&f, 1, 1, 2);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 1);
+
+        /* A cancelled waiting job is gone: a second cancel by id finds nothing. */
+        assert_int_equal(cancel(&f, 3), 0);
+        expect_log(&f, "3:cancelled");
+        assert_null(runner_find(f.runner, 3));
+        assert_int_equal(runner_stats(f.runner)->cancelled, 2);
+
+        /* A job the runner never had. */
+        assert_int_equal(job_new(&j, 9, 0, 1), 0);
+        assert_int_equal(runner_cancel(f.runner, j), -ENOENT);
+        job_free(j);
+        expect_log(&f, "");
+        expect_counts(&f, 1, 0, 2);
+        fake_teardown(&f);
+}
+
+/* An evicted job being terminated already has its terminal state. */
+static void test_cancel_evicted(void **state) {
+        Fake f;
+
+        fake_setup(&f, 1);
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(submit(&f, 2, 1), 0);
+        expect_log(&f, "start:1 1:running 1:evicted stop:1:evicted start:2 2:running");
+
+        assert_int_equal(cancel(&f, 1), -EALREADY);
+        expect_log(&f, "");
+        assert_int_equal(runner_find(f.runner, 1)->state, JOB_EVICTED);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 0);
+        assert_int_equal(runner_stats(f.runner)->evicted, 1);
+        expect_counts(&f, 1, 0, 2);
+        fake_teardown(&f);
+}
+
+static void test_cancel_after_stop_all(void **state) {
+        Fake f;
+
+        fake_setup(&f, 1);
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(submit(&f, 2, 5), 0);
+        assert_int_equal(runner_stop_all(f.runner), 1);
+        expect_log(&f, "start:1 1:running 2:queued 2:dropped 1:interrupted stop:1:interrupted");
+
+        assert_int_equal(cancel(&f, 1), -ESHUTDOWN);
+        expect_log(&f, "");
+        assert_int_equal(runner_find(f.runner, 1)->state, JOB_INTERRUPTED);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 0);
+        assert_int_equal(exited(&f, 1, JOB_DONE), 0);
+        expect_log(&f, "");
+        expect_counts(&f, 0, 0, 0);
+        fake_teardown(&f);
+}
+
+/* Cancels from inside callbacks: of the running job when another is queued, of a job from its own
+ * "running", of a job submitted in the same callback (never announced as queued), and a second one
+ * from the job's own "cancelled". */
+static void hook_cancel(Fake *f, Job *j, JobState old) {
+        check_counters(f->runner);
+        if (j->id == 2 && j->state == JOB_QUEUED)
+                assert_int_equal(cancel(f, 1), 0);
+        if (j->id == 1 && j->state == JOB_CANCELLED)
+                f->hook_result = cancel(f, 1);
+        if (j->id == 3 && j->state == JOB_RUNNING)
+                assert_int_equal(cancel(f, 3), 0);
+        if (j->id == 4 && j->state == JOB_RUNNING) {
+                assert_int_equal(submit(f, 5, 0), 0);
+                assert_int_equal(cancel(f, 5), 0);
+                assert_int_equal(submit(f, 6, 5), 0);
+        }
+}
+
+static void test_cancel_from_callback(void **state) {
+        Fake f;
+
+        fake_setup(&f, 1);
+        f.hook = hook_cancel;
+        f.hook_result = 1;
+        assert_int_equal(submit(&f, 1, 5), 0);
+        expect_log(&f, "start:1 1:running");
+
+        /* 2's "queued" cancels 1: the outermost call gives 1's slot to 2. */
+        assert_int_equal(submit(&f, 2, 5), 0);
+        expect_log(&f, "2:queued 1:cancelled stop:1:cancelled start:2 2:running");
+        assert_int_equal(f.hook_result, -EALREADY);
+        expect_counts(&f, 1, 0, 2);
+
+        /* 3 is cancelled as soon as it runs; 4 takes its slot in the same call. */
+        assert_int_equal(submit(&f, 3, 5), 0);
+        assert_int_equal(submit(&f, 4, 5), 0);
+        expect_log(&f, "3:queued 4:queued");
+        assert_int_equal(exited(&f, 2, JOB_DONE), 0);
+        /* 5, submitted and cancelled inside 4's "running", goes straight from submitted to
+         * cancelled: it is never announced as queued, and the more urgent 5 never starts. */
+        expect_log(&f, "2:done start:3 3:running 3:cancelled stop:3:cancelled start:4 4:running 5:cancelled "
+                       "6:queued");
+        assert_int_equal(f.freed[5], 1);
+        assert_null(runner_find(f.runner, 5));
+        expect_counts(&f, 1, 1, 3);
+        assert_int_equal(runner_stats(f.runner)->cancelled, 3);
+
+        assert_int_equal(exited(&f, 1, JOB_DONE), 0);
+        assert_int_equal(exited(&f, 3, JOB_DONE), 0);
+        expect_log(&f, "");
+        assert_int_equal(exited(&f, 4, JOB_DONE), 0);
+        expect_log(&f, "4:done start:6 6:running");
+        fake_teardown(&f);
+}
+
+/* Inside its own start() a job is neither pending nor running: it cannot be cancelled. Others can. */
+static void start_hook_cancel(Fake *f, Job *j) {
+        if (j->id == 2) {
+                assert_int_equal(runner_cancel(f->runner, j), -EBUSY);
+                assert_int_equal(cancel(f, 1), 0);
+        }
+}
+
+static void test_cancel_from_start(void **state) {
+        Fake f;
+
+        fake_setup(&f, 2);
+        f.start_hook = start_hook_cancel;
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(submit(&f, 3, 5), 0);
+        expect_log(&f, "start:1 1:running start:3 3:running");
+        assert_int_equal(submit(&f, 4, 5), 0);
+        assert_int_equal(submit(&f, 2, 1), 0);
+        /* 2 evicts 3; while 2 starts it cancels 1, whose slot goes to 4 after 2 runs. */
+        expect_log(&f, "4:queued 3:evicted stop:3:evicted start:2 1:cancelled stop:1:cancelled 2:running "
+                       "start:4 4:running");
+        expect_counts(&f, 2, 0, 4);
+        fake_teardown(&f);
+}
+
+/* A data_free() that submits and cancels a job, or submits one and stops the runner: the job is
+ * still on the list of jobs to announce when it is buried, and must not be freed before that list
+ * is done with it (ASan catches a use after free otherwise). */
+static void free_hook_submit(Fake *f, uint64_t id) {
+        if (id == 1) {
+                assert_int_equal(submit(f, 2, 5), 0);
+                assert_int_equal(cancel(f, 2), 0);
+        }
+        if (id == 2) {
+                assert_int_equal(submit(f, 3, 5), 0);
+                assert_int_equal(runner_stop_all(f->runner), 0);
+        }
+}
+
+static void test_data_free_reenters(void **state) {
+        Fake f;
+
+        fake_setup(&f, 1);
+        f.free_hook = free_hook_submit;
+        assert_int_equal(submit(&f, 1, 5), 0);
+        assert_int_equal(exited(&f, 1, JOB_DONE), 0);
+        expect_log(&f, "start:1 1:running 1:done 2:cancelled 3:dropped");
+        for (uint64_t id = 1; id <= 3; id++)
+                assert_int_equal(f.freed[id], 1);
+        expect_counts(&f, 0, 0, 0);
+        fake_teardown(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_new),
@@ -677,6 +993,15 @@ int main(void) {
                 cmocka_unit_test(test_stop_all_from_callback),
                 cmocka_unit_test(test_find),
                 cmocka_unit_test(test_would_start),
+                cmocka_unit_test(test_cancel_queued),
+                cmocka_unit_test(test_cancel_running),
+                cmocka_unit_test(test_cancel_ending),
+                cmocka_unit_test(test_cancel_twice),
+                cmocka_unit_test(test_cancel_evicted),
+                cmocka_unit_test(test_cancel_after_stop_all),
+                cmocka_unit_test(test_cancel_from_callback),
+                cmocka_unit_test(test_cancel_from_start),
+                cmocka_unit_test(test_data_free_reenters),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

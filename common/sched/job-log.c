@@ -16,6 +16,7 @@ static const char *const job_state_message_id_table[_JOB_STATE_MAX] = {
         [JOB_EVICTED] = "c5e29ea0e7484ed1acb21a23deb888af",
         [JOB_DROPPED] = "2a7a5ac9ba894bcc98fdcc1a30b3d4e4",
         [JOB_INTERRUPTED] = "699d00b71ece4915b0c4869f9db2bba7",
+        [JOB_CANCELLED] = "403dd2f2a76c4b6081ebde5c9ac5b330",
 };
 
 int log_job_internal(int level, const LogJob *job, const char *const *extra, const char *file, int line,

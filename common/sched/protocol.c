@@ -4,7 +4,9 @@
  * exactly one error code; the detail text never carries raw input bytes, so the bus can log it and
  * send it back as a JSON string as is.
  */
+#include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +23,16 @@
 static const char *const role_table[_ROLE_MAX] = {
         [ROLE_PRODUCER] = "producer",
         [ROLE_SCHEDULER] = "scheduler",
+        [ROLE_OBSERVER] = "observer",
 };
 
 static const char *const command_table[_COMMAND_MAX] = {
         [COMMAND_REGISTER] = "register",
         [COMMAND_JOB_REQUEST] = "job_request",
+        [COMMAND_JOB_EVENT] = "job_event",
+        [COMMAND_STATUS] = "status",
+        [COMMAND_JOBS] = "jobs",
+        [COMMAND_CANCEL] = "cancel",
 };
 
 static const char *const protocol_error_table[_PROTOCOL_ERROR_MAX] = {
@@ -33,6 +40,14 @@ static const char *const protocol_error_table[_PROTOCOL_ERROR_MAX] = {
         [PROTOCOL_UNKNOWN_CMD] = "unknown_cmd",         [PROTOCOL_INVALID_TYPE] = "invalid_type",
         [PROTOCOL_INVALID_PAYLOAD] = "invalid_payload", [PROTOCOL_INVALID_PRIORITY] = "invalid_priority",
         [PROTOCOL_INVALID_RUNTIME] = "invalid_runtime",
+        [PROTOCOL_INVALID_SCHEDULER] = "invalid_scheduler",
+        [PROTOCOL_INVALID_REF] = "invalid_ref",
+        [PROTOCOL_INVALID_EVENT] = "invalid_event",
+        [PROTOCOL_NOT_ALLOWED] = "not_allowed",
+        [PROTOCOL_INVALID_FILTER] = "invalid_filter",
+        [PROTOCOL_INVALID_ID] = "invalid_id",
+        [PROTOCOL_UNKNOWN_JOB] = "unknown_job",
+        [PROTOCOL_NOT_CANCELLABLE] = "not_cancellable",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(role, Role, _ROLE_MAX);
@@ -134,10 +149,28 @@ static int parse_runtime(json_t *obj, double max_runtime, double *ret, ProtocolS
         return 0;
 }
 
+bool protocol_name_is_valid(const char *name) {
+        size_t n;
+
+        if (!name)
+                return false;
+        n = strlen(name);
+        return n > 0 && n <= PROTOCOL_NAME_MAX &&
+               strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:@/-") == n;
+}
+
+/* A non-negative JSON integer: an id or a counter. */
+static bool get_u64(json_t *v, uint64_t *ret) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+                return false;
+        *ret = (uint64_t) json_integer_value(v);
+        return true;
+}
+
 static int parse_register(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
         char quoted[QUOTE_MAX + 8];
+        json_t *v, *name, *slots;
         const char *s;
-        json_t *v;
 
         assert(f);
         assert(msg);
@@ -152,8 +185,47 @@ static int parse_register(Frame *f, json_t *msg, double max_runtime, ProtocolSta
         f->role = role_from_string(s);
         if (f->role < 0)
                 return protocol_fail(st, PROTOCOL_INVALID_TYPE,
-                                     "unknown type \"%s\", expected producer or scheduler",
+                                     "unknown type \"%s\", expected producer, scheduler or observer",
                                      printable(quoted, sizeof(quoted), s, QUOTE_MAX));
+
+        v = json_object_get(msg, "events");
+        if (v && !json_is_boolean(v))
+                return protocol_fail(st, PROTOCOL_INVALID_MESSAGE, "\"events\" is not true or false");
+        f->events = json_is_true(v);
+
+        /* A scheduler that names itself reports on its jobs; one that does not is of version 1. */
+        name = json_object_get(msg, "name");
+        slots = json_object_get(msg, "slots");
+        if (f->role != ROLE_SCHEDULER || (!name && !slots))
+                return 0;
+        if (!protocol_name_is_valid(json_string_value(name)))
+                return protocol_fail(st, PROTOCOL_INVALID_SCHEDULER,
+                                     "\"name\" must be 1 to %d characters of A-Z a-z 0-9 _ . : @ / -",
+                                     PROTOCOL_NAME_MAX);
+        if (!json_is_integer(slots) || json_integer_value(slots) < 1 ||
+            json_integer_value(slots) > PROTOCOL_SLOTS_MAX)
+                return protocol_fail(st, PROTOCOL_INVALID_SCHEDULER,
+                                     "\"slots\" must be an integer from 1 to %d", PROTOCOL_SLOTS_MAX);
+        strcpy(f->name, json_string_value(name));
+        f->slots = (unsigned) json_integer_value(slots);
+        return 0;
+}
+
+/* Kept before the payload is checked, so that an error can echo it. */
+static int parse_ref(Frame *f, json_t *msg, ProtocolStatus *st) {
+        json_t *v;
+
+        assert(f);
+        assert(msg);
+
+        v = json_object_get(msg, "ref");
+        if (!v)
+                return 0;
+        if (!(json_is_integer(v) || (json_is_string(v) && json_string_length(v) <= PROTOCOL_REF_MAX)))
+                return protocol_fail(st, PROTOCOL_INVALID_REF,
+                                     "\"ref\" must be an integer or a string of at most %d bytes",
+                                     PROTOCOL_REF_MAX);
+        f->ref = json_incref(v);
         return 0;
 }
 
@@ -163,6 +235,10 @@ static int parse_job_request(Frame *f, json_t *msg, double max_runtime, Protocol
 
         assert(f);
         assert(msg);
+
+        r = parse_ref(f, msg, st);
+        if (r < 0)
+                return r;
 
         payload = json_object_get(msg, "payload");
         if (!payload)
@@ -181,11 +257,153 @@ static int parse_job_request(Frame *f, json_t *msg, double max_runtime, Protocol
         return 0;
 }
 
+static bool is_signal_name(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n > 0 && n <= PROTOCOL_SIGNAL_MAX && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == n;
+}
+
+/* One event object; `i` numbers it in the detail. */
+static int parse_event(json_t *obj, size_t i, ProtocolEvent *ret, ProtocolStatus *st) {
+        ProtocolEvent ev = PROTOCOL_EVENT_INIT(0, _JOB_STATE_INVALID);
+        json_t *v;
+
+        assert(ret);
+
+        if (!json_is_object(obj))
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "event %zu is not an object", i);
+        if (!get_u64(json_object_get(obj, "id"), &ev.id))
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT,
+                                     "event %zu: \"id\" must be a non-negative integer", i);
+        ev.state = job_state_from_string(json_string_value(json_object_get(obj, "state")));
+        if (ev.state < 0)
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "event %zu: \"state\" is not a job state", i);
+
+        v = json_object_get(obj, "exit_status");
+        if (v) {
+                if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255)
+                        return protocol_fail(st, PROTOCOL_INVALID_EVENT,
+                                             "event %zu: \"exit_status\" must be an integer from 0 to 255", i);
+                ev.exit_status = (int) json_integer_value(v);
+        }
+        v = json_object_get(obj, "signal");
+        if (v) {
+                if (!is_signal_name(json_string_value(v)))
+                        return protocol_fail(st, PROTOCOL_INVALID_EVENT,
+                                             "event %zu: \"signal\" must be 1 to %d of A-Z 0-9", i,
+                                             PROTOCOL_SIGNAL_MAX);
+                ev.signal = json_string_value(v);
+        }
+        v = json_object_get(obj, "reason");
+        if (v) {
+                if (!json_is_string(v) || json_string_length(v) > PROTOCOL_REASON_MAX)
+                        return protocol_fail(st, PROTOCOL_INVALID_EVENT,
+                                             "event %zu: \"reason\" must be a string of at most %d bytes",
+                                             i, PROTOCOL_REASON_MAX);
+                ev.reason = json_string_value(v);
+        }
+        static const struct {
+                const char *key;
+                size_t offset;
+        } counters[] = {
+                { "evicted_by", offsetof(ProtocolEvent, evicted_by) },
+                { "cpu_usec", offsetof(ProtocolEvent, cpu_usec) },
+                { "memory_peak", offsetof(ProtocolEvent, memory_peak) },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(counters); k++) {
+                v = json_object_get(obj, counters[k].key);
+                if (v && !get_u64(v, (uint64_t *) ((char *) &ev + counters[k].offset)))
+                        return protocol_fail(st, PROTOCOL_INVALID_EVENT,
+                                             "event %zu: \"%s\" must be a non-negative integer", i,
+                                             counters[k].key);
+        }
+
+        *ret = ev;
+        return 0;
+}
+
+static int parse_job_event(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
+        json_t *list = json_object_get(msg, "events");
+        size_t n;
+        int r;
+
+        assert(f);
+        assert(msg);
+
+        if (list && !json_is_array(list))
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "\"events\" is not an array");
+        n = list ? json_array_size(list) : 1;
+        if (n < 1 || n > PROTOCOL_EVENTS_MAX)
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "\"events\" must hold 1 to %d events",
+                                     PROTOCOL_EVENTS_MAX);
+
+        f->events_array = calloc(n, sizeof(ProtocolEvent));
+        if (!f->events_array)
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                r = parse_event(list ? json_array_get(list, i) : msg, i, &f->events_array[i], st);
+                if (r < 0)
+                        return r;
+        }
+        f->n_events = n;
+        return 0;
+}
+
+static int parse_status(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
+        return 0;
+}
+
+static int parse_jobs(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
+        json_t *v;
+
+        assert(f);
+        assert(msg);
+
+        f->state_filter = -1;
+        f->limit = PROTOCOL_JOBS_LIMIT_DEFAULT;
+        v = json_object_get(msg, "state");
+        if (v) {
+                f->state_filter = protocol_state_from_string(json_string_value(v));
+                if (f->state_filter < 0)
+                        return protocol_fail(st, PROTOCOL_INVALID_FILTER, "\"state\" is not a job state");
+        }
+        v = json_object_get(msg, "scheduler");
+        if (v) {
+                if (!protocol_name_is_valid(json_string_value(v)))
+                        return protocol_fail(st, PROTOCOL_INVALID_FILTER,
+                                             "\"scheduler\" is not a scheduler name");
+                f->scheduler_filter = json_string_value(v);
+        }
+        v = json_object_get(msg, "limit");
+        if (v) {
+                if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                    json_integer_value(v) > PROTOCOL_JOBS_LIMIT_MAX)
+                        return protocol_fail(st, PROTOCOL_INVALID_FILTER,
+                                             "\"limit\" must be an integer from 1 to %d",
+                                             PROTOCOL_JOBS_LIMIT_MAX);
+                f->limit = (unsigned) json_integer_value(v);
+        }
+        return 0;
+}
+
+static int parse_cancel(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
+        assert(f);
+        assert(msg);
+
+        if (!get_u64(json_object_get(msg, "id"), &f->id))
+                return protocol_fail(st, PROTOCOL_INVALID_ID, "\"id\" must be a non-negative integer");
+        return 0;
+}
+
 typedef int (*CommandParser)(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st);
 
 static const CommandParser command_parsers[_COMMAND_MAX] = {
         [COMMAND_REGISTER] = parse_register,
         [COMMAND_JOB_REQUEST] = parse_job_request,
+        [COMMAND_JOB_EVENT] = parse_job_event,
+        [COMMAND_STATUS] = parse_status,
+        [COMMAND_JOBS] = parse_jobs,
+        [COMMAND_CANCEL] = parse_cancel,
 };
 
 int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, ProtocolStatus *ret_status) {
@@ -218,9 +436,15 @@ int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, P
                                      printable(quoted, sizeof(quoted), cmd, QUOTE_MAX));
 
         r = command_parsers[f.command](&f, msg, max_runtime, ret_status);
-        if (r < 0)
+        if (r < 0) {
+                /* Only the ref survives a rejection, for the error frame to echo. */
+                ret->ref = TAKE_PTR(f.ref);
+                f.msg = NULL;
+                frame_done(&f);
                 return r;
+        }
 
+        f.msg = TAKE_PTR(msg);
         *ret = f;
         return 0;
 }
@@ -230,6 +454,13 @@ void frame_done(Frame *f) {
 
         json_decref(f->payload);
         f->payload = NULL;
+        json_decref(f->ref);
+        f->ref = NULL;
+        f->events_array = mfree(f->events_array);
+        f->n_events = 0;
+        f->scheduler_filter = NULL;
+        json_decref(f->msg);
+        f->msg = NULL;
 }
 
 static int parse_id(json_t *obj, JobRequest *jr, ProtocolStatus *st) {
@@ -249,10 +480,32 @@ static int parse_id(json_t *obj, JobRequest *jr, ProtocolStatus *st) {
         return 0;
 }
 
+/* A job object as the bus forwards it: id (optional), priority, runtime. */
+static int parse_job(json_t *job, JobRequest *ret, double max_runtime, ProtocolStatus *st) {
+        JobRequest jr = {};
+        int r;
+
+        assert(ret);
+
+        if (!json_is_object(job))
+                return protocol_fail(st, PROTOCOL_INVALID_PAYLOAD, "job is not a JSON object");
+        r = parse_id(job, &jr, st);
+        if (r < 0)
+                return r;
+        r = parse_priority(job, &jr.priority, st);
+        if (r < 0)
+                return r;
+        r = parse_runtime(job, max_runtime, &jr.runtime, st);
+        if (r < 0)
+                return r;
+
+        *ret = jr;
+        return 0;
+}
+
 int job_request_parse(JobRequest *ret, const void *data, size_t size, double max_runtime,
                       ProtocolStatus *ret_status) {
         _cleanup_(json_decrefp) json_t *job = NULL;
-        JobRequest jr = {};
         int r;
 
         assert(ret);
@@ -260,22 +513,52 @@ int job_request_parse(JobRequest *ret, const void *data, size_t size, double max
         r = protocol_load(&job, data, size, ret_status);
         if (r < 0)
                 return r;
-        if (!json_is_object(job))
-                return protocol_fail(ret_status, PROTOCOL_INVALID_PAYLOAD, "job is not a JSON object");
+        return parse_job(job, ret, max_runtime, ret_status);
+}
 
-        r = parse_id(job, &jr, ret_status);
-        if (r < 0)
-                return r;
-        r = parse_priority(job, &jr.priority, ret_status);
-        if (r < 0)
-                return r;
-        r = parse_runtime(job, max_runtime, &jr.runtime, ret_status);
+int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max_runtime,
+                      ProtocolStatus *ret_status) {
+        _cleanup_(json_decrefp) json_t *msg = NULL;
+        BusMessage m = { .kind = BUS_MESSAGE_JOB };
+        const char *cmd;
+        int r;
+
+        assert(ret);
+
+        r = protocol_load(&msg, data, size, ret_status);
         if (r < 0)
                 return r;
 
-        *ret = jr;
+        /* A bus of version 1 sends the bare job, which has no "cmd". */
+        cmd = json_string_value(json_object_get(msg, "cmd"));
+        if (!json_object_get(msg, "cmd"))
+                r = parse_job(msg, &m.job, max_runtime, ret_status);
+        else if (cmd && strcmp(cmd, "job") == 0)
+                r = parse_job(json_object_get(msg, "payload"), &m.job, max_runtime, ret_status);
+        else if (cmd && strcmp(cmd, "cancel") == 0) {
+                m.kind = BUS_MESSAGE_CANCEL;
+                r = get_u64(json_object_get(msg, "id"), &m.id)
+                            ? 0
+                            : protocol_fail(ret_status, PROTOCOL_INVALID_ID, "\"id\" must be a non-negative integer");
+        } else
+                r = protocol_fail(ret_status, PROTOCOL_UNKNOWN_CMD, "unknown command from the bus");
+        if (r < 0)
+                return r;
+        *ret = m;
         return 0;
 }
+
+const char *protocol_state_to_string(int state) {
+        return state == PROTOCOL_STATE_SENT ? "sent" : job_state_to_string(state);
+}
+
+int protocol_state_from_string(const char *s) {
+        if (s && strcmp(s, "sent") == 0)
+                return PROTOCOL_STATE_SENT;
+        return job_state_from_string(s);
+}
+
+_printf_(3, 4) static int protocol_printf(char **ret, size_t *ret_size, const char *format, ...);
 
 static int protocol_dumps(json_t *v, size_t flags, char **ret, size_t *ret_size) {
         char *s;
@@ -312,7 +595,29 @@ int protocol_dump_job(json_t *payload, uint64_t id, char **ret, size_t *ret_size
         return protocol_dumps(job, JSON_COMPACT, ret, ret_size);
 }
 
-int protocol_dump_error(const ProtocolStatus *st, char **ret, size_t *ret_size) {
+int protocol_dump_job_wrapped(json_t *payload, uint64_t id, char **ret, size_t *ret_size) {
+        _cleanup_(json_decrefp) json_t *job = NULL, *frame = NULL;
+
+        assert(ret);
+
+        if (!json_is_object(payload))
+                return -EINVAL;
+        if (id > INT64_MAX)
+                return -ERANGE;
+
+        job = json_copy(payload);
+        frame = json_object();
+        if (!job || !frame)
+                return -ENOMEM;
+        if (json_object_set_new(job, "id", json_integer((json_int_t) id)) < 0 ||
+            json_object_set_new(frame, "cmd", json_string("job")) < 0 ||
+            json_object_set(frame, "payload", job) < 0)
+                return -ENOMEM;
+
+        return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+}
+
+int protocol_dump_error(const ProtocolStatus *st, json_t *ref, char **ret, size_t *ret_size) {
         _cleanup_(json_decrefp) json_t *frame = NULL;
         const char *code;
 
@@ -328,10 +633,99 @@ int protocol_dump_error(const ProtocolStatus *st, char **ret, size_t *ret_size) 
                 return -ENOMEM;
         /* json_string() refuses invalid UTF-8; the message is ASCII by construction. */
         if (json_object_set_new(frame, "error", json_string(code)) < 0 ||
-            json_object_set_new(frame, "message", json_string(st->message)) < 0)
+            json_object_set_new(frame, "message", json_string(st->message)) < 0 ||
+            (ref && json_object_set(frame, "ref", ref) < 0))
                 return -ENOMEM;
 
-        return protocol_dumps(frame, JSON_COMPACT, ret, ret_size);
+        return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+}
+
+int protocol_dump_accepted(uint64_t id, json_t *ref, char **ret, size_t *ret_size) {
+        _cleanup_(json_decrefp) json_t *frame = NULL;
+
+        assert(ret);
+
+        if (id > INT64_MAX)
+                return -ERANGE;
+        frame = json_pack("{s:s, s:I}", "event", "accepted", "id", (json_int_t) id);
+        if (!frame || (ref && json_object_set(frame, "ref", ref) < 0))
+                return -ENOMEM;
+        return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+}
+
+int protocol_dump_cancelling(uint64_t id, unsigned n_schedulers, char **ret, size_t *ret_size) {
+        assert(ret);
+
+        if (id > INT64_MAX)
+                return -ERANGE;
+        return protocol_printf(ret, ret_size, "{\"event\":\"cancelling\",\"id\":%" PRIu64 ",\"schedulers\":%u}",
+                               id, n_schedulers);
+}
+
+int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj) {
+        assert(ev);
+        assert(obj);
+
+        if (ev->id > INT64_MAX || !job_state_to_string(ev->state))
+                return -EINVAL;
+        if (json_object_set_new(obj, "id", json_integer((json_int_t) ev->id)) < 0 ||
+            json_object_set_new(obj, "state", json_string(job_state_to_string(ev->state))) < 0)
+                return -ENOMEM;
+        if (ev->exit_status >= 0 && json_object_set_new(obj, "exit_status", json_integer(ev->exit_status)) < 0)
+                return -ENOMEM;
+        if (ev->signal && json_object_set_new(obj, "signal", json_string(ev->signal)) < 0)
+                return -ENOMEM;
+        if (ev->evicted_by != UINT64_MAX && ev->evicted_by <= INT64_MAX &&
+            json_object_set_new(obj, "evicted_by", json_integer((json_int_t) ev->evicted_by)) < 0)
+                return -ENOMEM;
+        if (ev->cpu_usec != UINT64_MAX && ev->cpu_usec <= INT64_MAX &&
+            json_object_set_new(obj, "cpu_usec", json_integer((json_int_t) ev->cpu_usec)) < 0)
+                return -ENOMEM;
+        if (ev->memory_peak != UINT64_MAX && ev->memory_peak <= INT64_MAX &&
+            json_object_set_new(obj, "memory_peak", json_integer((json_int_t) ev->memory_peak)) < 0)
+                return -ENOMEM;
+        /* json_string() refuses invalid UTF-8: a reason that is not is left out. */
+        if (ev->reason) {
+                json_t *reason = json_string(ev->reason);
+                if (reason && json_object_set_new(obj, "reason", reason) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int protocol_dump_job_events(const ProtocolEvent *events, size_t n, char **ret, size_t *ret_size) {
+        _cleanup_(json_decrefp) json_t *frame = NULL, *list = NULL;
+        int r;
+
+        assert(events || n == 0);
+        assert(ret);
+
+        if (n < 1 || n > PROTOCOL_EVENTS_MAX)
+                return -EINVAL;
+        frame = json_pack("{s:s}", "cmd", "job_event");
+        if (!frame)
+                return -ENOMEM;
+        if (n == 1) {
+                r = protocol_event_to_json(&events[0], frame);
+                if (r < 0)
+                        return r;
+                return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+        }
+        list = json_array();
+        if (!list)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_t *obj = json_object();
+
+                if (!obj || json_array_append_new(list, obj) < 0)
+                        return -ENOMEM;
+                r = protocol_event_to_json(&events[i], obj);
+                if (r < 0)
+                        return r;
+        }
+        if (json_object_set(frame, "events", list) < 0)
+                return -ENOMEM;
+        return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
 }
 
 _printf_(3, 4) static int protocol_printf(char **ret, size_t *ret_size, const char *format, ...) {
@@ -379,4 +773,84 @@ int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *
                 ret, ret_size,
                 "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %s}}", priority,
                 format_double(number, sizeof number, runtime));
+}
+
+int protocol_dump_register_events(char **ret, size_t *ret_size) {
+        assert(ret);
+
+        return protocol_printf(ret, ret_size, "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}");
+}
+
+int protocol_dump_register_scheduler(const char *name, unsigned slots, char **ret, size_t *ret_size) {
+        assert(ret);
+
+        /* The name's characters need no JSON escaping. */
+        if (!protocol_name_is_valid(name) || slots < 1 || slots > PROTOCOL_SLOTS_MAX)
+                return -EINVAL;
+        return protocol_printf(ret, ret_size,
+                               "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"%s\",\"slots\":%u}", name,
+                               slots);
+}
+
+int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret, size_t *ret_size) {
+        _cleanup_free_ char *quoted = NULL;
+        char number[FORMAT_DOUBLE_MAX];
+
+        assert(ret);
+
+        if (priority < PROTOCOL_PRIORITY_MIN || priority > PROTOCOL_PRIORITY_MAX)
+                return -EINVAL;
+        if (!isfinite(runtime) || runtime < 0)
+                return -EINVAL;
+        if (ref) {
+                _cleanup_(json_decrefp) json_t *v = NULL;
+
+                if (strlen(ref) > PROTOCOL_REF_MAX)
+                        return -EINVAL;
+                v = json_string(ref);
+                if (!v)
+                        return -EINVAL; /* not UTF-8 */
+                quoted = json_dumps(v, JSON_ENCODE_ANY);
+                if (!quoted)
+                        return -ENOMEM;
+        }
+        return protocol_printf(ret, ret_size,
+                               "{\"cmd\":\"job_request\",\"payload\":{\"priority\":%d,\"runtime\":%s}%s%s}",
+                               priority, format_double(number, sizeof number, runtime), quoted ? ",\"ref\":" : "",
+                               quoted ?: "");
+}
+
+int protocol_dump_status_request(char **ret, size_t *ret_size) {
+        assert(ret);
+
+        return protocol_printf(ret, ret_size, "{\"cmd\":\"status\"}");
+}
+
+int protocol_dump_jobs_request(int state, const char *scheduler, unsigned limit, char **ret, size_t *ret_size) {
+        _cleanup_(json_decrefp) json_t *frame = NULL;
+
+        assert(ret);
+
+        if (state >= 0 && !protocol_state_to_string(state))
+                return -EINVAL;
+        if (scheduler && !protocol_name_is_valid(scheduler))
+                return -EINVAL;
+        if (limit > PROTOCOL_JOBS_LIMIT_MAX)
+                return -EINVAL;
+        frame = json_pack("{s:s}", "cmd", "jobs");
+        if (!frame)
+                return -ENOMEM;
+        if ((state >= 0 && json_object_set_new(frame, "state", json_string(protocol_state_to_string(state))) < 0) ||
+            (scheduler && json_object_set_new(frame, "scheduler", json_string(scheduler)) < 0) ||
+            (limit > 0 && json_object_set_new(frame, "limit", json_integer(limit)) < 0))
+                return -ENOMEM;
+        return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+}
+
+int protocol_dump_cancel(uint64_t id, char **ret, size_t *ret_size) {
+        assert(ret);
+
+        if (id > INT64_MAX)
+                return -ERANGE;
+        return protocol_printf(ret, ret_size, "{\"cmd\":\"cancel\",\"id\":%" PRIu64 "}", id);
 }

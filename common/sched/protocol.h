@@ -21,13 +21,30 @@
 
 #include <jansson.h>
 
+#include "job-state.h"
+
 #define PROTOCOL_PRIORITY_MIN 0
 #define PROTOCOL_PRIORITY_MAX 10
 #define PROTOCOL_MESSAGE_MAX  256
+/* A reporting scheduler's name: 1..64 bytes of [A-Za-z0-9_.:@/-]. */
+#define PROTOCOL_NAME_MAX 64
+#define PROTOCOL_SLOTS_MAX 65535
+/* A job_request's "ref" string, in bytes. */
+#define PROTOCOL_REF_MAX 128
+/* Events in one job_event frame. */
+#define PROTOCOL_EVENTS_MAX 1024
+#define PROTOCOL_REASON_MAX 256
+#define PROTOCOL_SIGNAL_MAX 16
+/* Jobs in one "jobs" answer. */
+#define PROTOCOL_JOBS_LIMIT_DEFAULT 1000
+#define PROTOCOL_JOBS_LIMIT_MAX     10000
+/* The bus's pseudo-state of a job delivered to a scheduler that has not reported on it yet. */
+#define PROTOCOL_STATE_SENT _JOB_STATE_MAX
 
 typedef enum Role {
         ROLE_PRODUCER,
         ROLE_SCHEDULER,
+        ROLE_OBSERVER, /* sees every job event */
         _ROLE_MAX,
         _ROLE_INVALID = -EINVAL,
 } Role;
@@ -39,6 +56,10 @@ Role role_from_string(const char *s);
 typedef enum Command {
         COMMAND_REGISTER,
         COMMAND_JOB_REQUEST,
+        COMMAND_JOB_EVENT, /* reporting scheduler -> bus */
+        COMMAND_STATUS,
+        COMMAND_JOBS,
+        COMMAND_CANCEL,
         _COMMAND_MAX,
         _COMMAND_INVALID = -EINVAL,
 } Command;
@@ -54,6 +75,14 @@ typedef enum ProtocolError {
         PROTOCOL_INVALID_PAYLOAD,
         PROTOCOL_INVALID_PRIORITY,
         PROTOCOL_INVALID_RUNTIME,
+        PROTOCOL_INVALID_SCHEDULER, /* a scheduler register with a bad name or slots */
+        PROTOCOL_INVALID_REF,
+        PROTOCOL_INVALID_EVENT,
+        PROTOCOL_NOT_ALLOWED, /* job_event from a client that is not a reporting scheduler */
+        PROTOCOL_INVALID_FILTER,
+        PROTOCOL_INVALID_ID,
+        PROTOCOL_UNKNOWN_JOB,
+        PROTOCOL_NOT_CANCELLABLE,
         _PROTOCOL_ERROR_MAX,
         _PROTOCOL_ERROR_INVALID = -EINVAL,
 } ProtocolError;
@@ -67,22 +96,48 @@ typedef struct ProtocolStatus {
         char message[PROTOCOL_MESSAGE_MAX];
 } ProtocolStatus;
 
+/* One job state change a reporting scheduler tells the bus. Strings point into the frame. */
+typedef struct ProtocolEvent {
+        uint64_t id;
+        JobState state;
+        int exit_status;    /* -1: none */
+        const char *signal; /* NULL: none; else 1..16 of [A-Z0-9] ("KILL") */
+        const char *reason; /* NULL: none; else at most PROTOCOL_REASON_MAX bytes of UTF-8 */
+        uint64_t evicted_by, cpu_usec, memory_peak; /* UINT64_MAX: none */
+} ProtocolEvent;
+
+#define PROTOCOL_EVENT_INIT(i, s)                                                                      \
+        ((ProtocolEvent){ .id = (i), .state = (s), .exit_status = -1, .evicted_by = UINT64_MAX,        \
+                          .cpu_usec = UINT64_MAX, .memory_peak = UINT64_MAX })
+
 /* One validated client -> bus frame. */
 typedef struct Frame {
         Command command;
         Role role;       /* register only, else _ROLE_INVALID */
+        bool events;     /* register as producer: wants "accepted" and its jobs' events */
+        char name[PROTOCOL_NAME_MAX + 1]; /* register as scheduler: "" for one that does not report */
+        unsigned slots;                   /* with name */
         json_t *payload; /* job_request only: an owned reference to the payload object, extra fields
                           * included; NULL otherwise */
+        json_t *ref;     /* job_request: an owned reference to its "ref" (string or integer); NULL: none */
         int priority;    /* job_request only */
         double runtime;  /* job_request only */
+        ProtocolEvent *events_array; /* job_event: n_events of them (malloc()ed) */
+        size_t n_events;
+        int state_filter; /* jobs: a JobState or PROTOCOL_STATE_SENT; -1: any */
+        const char *scheduler_filter; /* jobs: NULL: any */
+        unsigned limit;               /* jobs */
+        uint64_t id;                  /* cancel */
+        json_t *msg;                  /* the parsed frame, which the strings above point into */
 } Frame;
 
 /* Parses and validates `size` bytes (need not be NUL-terminated; NUL bytes are rejected). A runtime
  * above `max_runtime` seconds is invalid_runtime. Returns 0 with *ret filled, or -EINVAL with
- * *ret_status (may be NULL) filled and *ret empty; frame_done() is safe after either. */
+ * *ret_status (may be NULL) filled and *ret empty but for `ref`, kept when it was valid so that the
+ * error can echo it; frame_done() is needed after either. */
 int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, ProtocolStatus *ret_status);
 
-/* Drops the payload reference; the Frame may be reused. */
+/* Drops the references and the events; the Frame may be reused. */
 void frame_done(Frame *f);
 
 /* A job as a scheduler receives it from the bus: the payload object with the bus-assigned "id". */
@@ -98,13 +153,46 @@ typedef struct JobRequest {
 int job_request_parse(JobRequest *ret, const void *data, size_t size, double max_runtime,
                       ProtocolStatus *ret_status);
 
+/* What a reporting scheduler receives: a job, bare (from a bus of version 1) or as
+ * {"cmd":"job","payload":{...}}, or {"cmd":"cancel","id":ID}. */
+typedef enum BusMessageKind {
+        BUS_MESSAGE_JOB,
+        BUS_MESSAGE_CANCEL,
+} BusMessageKind;
+
+typedef struct BusMessage {
+        BusMessageKind kind;
+        JobRequest job; /* BUS_MESSAGE_JOB */
+        uint64_t id;    /* BUS_MESSAGE_CANCEL */
+} BusMessage;
+
+int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max_runtime,
+                      ProtocolStatus *ret_status);
+
 /* Bus -> scheduler: `payload` (an object, not modified) with "id" set to `id`, replacing one the
  * producer sent. Compact JSON. -EINVAL if payload is not an object, -ERANGE if id > INT64_MAX,
  * -ENOMEM. `ret_size` (may be NULL) gets strlen(*ret). */
 int protocol_dump_job(json_t *payload, uint64_t id, char **ret, size_t *ret_size);
 
-/* Bus -> client: {"error":CODE,"message":DETAIL}, compact. -EINVAL on an invalid code, -ENOMEM. */
-int protocol_dump_error(const ProtocolStatus *st, char **ret, size_t *ret_size);
+/* Bus -> reporting scheduler: {"cmd":"job","payload":PAYLOAD+id}. Errors as protocol_dump_job(). */
+int protocol_dump_job_wrapped(json_t *payload, uint64_t id, char **ret, size_t *ret_size);
+
+/* Bus -> client: {"error":CODE,"message":DETAIL[,"ref":REF]}, compact. `ref` may be NULL. -EINVAL on
+ * an invalid code, -ENOMEM. */
+int protocol_dump_error(const ProtocolStatus *st, json_t *ref, char **ret, size_t *ret_size);
+
+/* Bus -> client: {"event":"accepted","id":ID[,"ref":REF]}. */
+int protocol_dump_accepted(uint64_t id, json_t *ref, char **ret, size_t *ret_size);
+
+/* Bus -> client: {"event":"cancelling","id":ID,"schedulers":N}. */
+int protocol_dump_cancelling(uint64_t id, unsigned n_schedulers, char **ret, size_t *ret_size);
+
+/* Reporting scheduler -> bus: one job_event frame with n (1..PROTOCOL_EVENTS_MAX) events; the single
+ * form for one. -EINVAL for n out of range or an event the bus would reject, -ENOMEM. */
+int protocol_dump_job_events(const ProtocolEvent *events, size_t n, char **ret, size_t *ret_size);
+
+/* The fields of one event as JSON members, appended to `obj` (the details that are set). */
+int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj);
 
 /* Client -> bus frames, byte for byte as the original Python clients send them
  * (json.dumps() separators): {"cmd": "register", "type": "producer"} and
@@ -113,3 +201,23 @@ int protocol_dump_error(const ProtocolStatus *st, char **ret, size_t *ret_size);
  * priority or runtime that frame_parse() would reject (runtime unbounded here), -ENOMEM. */
 int protocol_dump_register(Role role, char **ret, size_t *ret_size);
 int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *ret_size);
+
+/* Version 2 client -> bus frames (compact JSON):
+ *   {"cmd":"register","type":"producer","events":true}
+ *   {"cmd":"register","type":"scheduler","name":NAME,"slots":S}      -EINVAL for a bad name or slots
+ *   {"cmd":"job_request","payload":{"priority":P,"runtime":R},"ref":REF}   REF may be NULL (none)
+ *   {"cmd":"status"}
+ *   {"cmd":"jobs"[,"state":S][,"scheduler":NAME][,"limit":L]}   state < 0, NULL, 0: not sent
+ *   {"cmd":"cancel","id":ID}                                     also bus -> reporting scheduler */
+int protocol_dump_register_events(char **ret, size_t *ret_size);
+int protocol_dump_register_scheduler(const char *name, unsigned slots, char **ret, size_t *ret_size);
+int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret, size_t *ret_size);
+int protocol_dump_status_request(char **ret, size_t *ret_size);
+int protocol_dump_jobs_request(int state, const char *scheduler, unsigned limit, char **ret, size_t *ret_size);
+int protocol_dump_cancel(uint64_t id, char **ret, size_t *ret_size);
+
+/* Whether `name` is a valid reporting scheduler name. */
+bool protocol_name_is_valid(const char *name);
+/* A per-scheduler state name: a JobState's, or "sent" for PROTOCOL_STATE_SENT. NULL / -EINVAL. */
+const char *protocol_state_to_string(int state);
+int protocol_state_from_string(const char *s);

@@ -59,13 +59,17 @@ int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata
         return 0;
 }
 
-/* Each job is taken off the list before it is freed: its data_free() may bury more. */
+/* Frees the jobs buried so far. A data_free() may call back in and bury more: those wait for the next
+ * round of runner_leave(), after the fresh jobs have been announced. A job submitted and then dropped
+ * or cancelled by data_free() is still on the fresh list, and freeing it in this round would leave
+ * runner_announce_queued() reading freed memory. */
 static void runner_free_dead(Runner *r) {
-        Job *j;
+        Job *batch, *j;
 
         assert(r);
 
-        while ((j = LIST_POP(dead, r->dead)))
+        batch = TAKE_PTR(r->dead);
+        while ((j = LIST_POP(dead, batch)))
                 job_free(j);
 }
 
@@ -106,7 +110,8 @@ Runner *runner_free(Runner *r) {
                 alive_remove(r, j);
                 job_free(j);
         }
-        runner_free_dead(r);
+        while (r->dead)
+                runner_free_dead(r);
         queue_free(r->pending);
         return mfree(r);
 }
@@ -135,6 +140,8 @@ static uint64_t *runner_counter(Runner *r, JobState state) {
                 return &r->stats.dropped;
         case JOB_INTERRUPTED:
                 return &r->stats.interrupted;
+        case JOB_CANCELLED:
+                return &r->stats.cancelled;
         default:
                 return NULL;
         }
@@ -325,11 +332,79 @@ int runner_job_exited(Runner *r, Job *j, JobState final) {
 
         runner_enter(r);
         alive_remove(r, j);
-        /* An evicted or interrupted job already gave up its slot and had its last state change. */
+        /* An evicted, interrupted or cancelled job already gave up its slot and had its last state
+         * change. */
         if (j->state == JOB_RUNNING) {
                 r->n_running--;
                 runner_set_state(r, j, final);
         }
+        runner_bury(r, j);
+        runner_leave(r);
+        return 0;
+}
+
+static bool runner_is_pending(Runner *r, Job *j) {
+        Job *i;
+
+        assert(r);
+        assert(j);
+
+        for (size_t k = 0; (i = queue_get(r->pending, k)); k++)
+                if (i == j)
+                        return true;
+        return false;
+}
+
+/* The Queue gives up only its head, so every pending job is popped and pushed back but `j`, in the
+ * order they came out: priority order and FIFO among equals stay as they were. The popped jobs wait
+ * on their `dead` links, which no pending job uses, so nothing is allocated. The pushes cannot fail:
+ * the heap does not shrink when popped, so the room the jobs left is still there. O(n log n); a
+ * queue_remove() in queue.c would make this O(log n) after the O(n) search. */
+static void runner_unqueue(Runner *r, Job *j) {
+        Job *head = NULL, *tail = NULL, *i;
+
+        assert(r);
+        assert(j);
+
+        while ((i = queue_pop(r->pending))) {
+                if (i == j)
+                        continue;
+                LIST_INSERT_AFTER(dead, head, tail, i);
+                tail = i;
+        }
+        while ((i = LIST_POP(dead, head)))
+                assert_se(queue_push(r->pending, i, i->priority) >= 0);
+}
+
+int runner_cancel(Runner *r, Job *j) {
+        assert(r);
+        assert(j);
+
+        if (r->stopping)
+                return -ESHUTDOWN;
+        if (j == r->starting)
+                return -EBUSY;
+
+        if (job_is_alive(r, j)) {
+                /* A job whose end is under way keeps the one record that says how it really ended, as
+                 * for eviction. One being terminated already is in its terminal state. */
+                if (j->state != JOB_RUNNING || (r->ops.ending && r->ops.ending(r, j, r->userdata)))
+                        return -EALREADY;
+
+                runner_enter(r);
+                runner_terminate(r, j, JOB_CANCELLED, 0);
+                runner_leave(r);
+                return 0;
+        }
+
+        if (!runner_is_pending(r, j))
+                return -ENOENT;
+
+        /* A fresh job stays on the fresh list: runner_announce_queued() passes it by, and it is freed
+         * only after that (runner_free_dead()). */
+        runner_enter(r);
+        runner_unqueue(r, j);
+        runner_set_state(r, j, JOB_CANCELLED);
         runner_bury(r, j);
         runner_leave(r);
         return 0;

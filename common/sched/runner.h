@@ -9,20 +9,24 @@
  *   submitted -> running -> done | failed | timeout    reported by runner_job_exited()
  *             |         -> evicted                     decided here; stop() begins the termination
  *             |         -> interrupted                 runner_stop_all(); stop() too
+ *             |         -> cancelled                   runner_cancel(); stop() too
  *             -> queued -> running ...
  *             |         -> dropped                     runner_stop_all()
+ *             |         -> cancelled                   runner_cancel()
  *             -> failed                                start() failed
  *             -> dropped                               runner_submit() failed
+ *             -> cancelled                             runner_cancel() from a callback, before
+ *                                                      the job was announced as queued
  *
  * Ownership: runner_submit() takes the Job whatever it returns, and the Runner frees it (job_free(),
  * which frees `data` too). It does so after the job's last state_changed() call and, when start()
  * succeeded, only after runner_job_exited() for it. So the user reports exactly one exit for every
- * job whose start() succeeded, when its work has really ended, evicted and interrupted jobs included, and
- * none for a job whose start() failed. Job pointers stay valid until the outermost runner call
- * returns: frees are deferred until then.
+ * job whose start() succeeded, when its work has really ended, evicted, interrupted and cancelled jobs
+ * included, and none for a job whose start() failed. Job pointers stay valid until the outermost
+ * runner call returns: frees are deferred until then.
  *
- * Slots: an evicted or interrupted job gives up its slot at once (the job that replaces it starts
- * right away) while its work is still being terminated. It stays in runner_n_alive() until its
+ * Slots: an evicted, interrupted or cancelled job gives up its slot at once (the job that replaces it
+ * starts right away) while its work is still being terminated. It stays in runner_n_alive() until its
  * exit is reported, and that exit frees no slot and starts nothing.
  *
  * Callbacks may call any runner function but runner_free(). The runner is consistent (counters and
@@ -44,17 +48,17 @@ typedef struct RunnerOps {
          * next pending job. Required. */
         int (*start)(Runner *r, Job *j, void *userdata);
         /* Begin terminating the work of a job that lost its slot: `reason` is JOB_EVICTED (j->evicted_by
-         * names the job that took the slot) or JOB_INTERRUPTED (shutdown). The job is already in that state.
-         * The exit is reported later with runner_job_exited(), even if this fails; the result is only
-         * a hint. Required. */
+         * names the job that took the slot), JOB_INTERRUPTED (shutdown) or JOB_CANCELLED
+         * (runner_cancel()). The job is already in that state. The exit is reported later with
+         * runner_job_exited(), even if this fails; the result is only a hint. Required. */
         int (*stop)(Runner *r, Job *j, JobState reason, void *userdata);
         /* Every state change, after it happened: j->state is new, `old` is _JOB_STATE_INVALID for a
          * job just submitted. For logs and STATUS=. Optional. */
         void (*state_changed)(Runner *r, Job *j, JobState old, void *userdata);
         /* Whether a running job's work is already ending on its own: it exited and the exit is not
          * reported yet, or it is being terminated at its timeout. Such a job is never chosen for
-         * eviction, so that its one record says how it really ended; it keeps its slot until its
-         * exit is reported. Optional (no job is ending). */
+         * eviction nor cancelled, so that its one record says how it really ended; it keeps its slot
+         * until its exit is reported. Optional (no job is ending). */
         bool (*ending)(Runner *r, Job *j, void *userdata);
 } RunnerOps;
 
@@ -65,6 +69,7 @@ typedef struct RunnerStats {
         uint64_t evicted;
         uint64_t dropped;
         uint64_t interrupted;
+        uint64_t cancelled;
 } RunnerStats;
 
 /* `size` slots, at least 1. `ops` is copied. */
@@ -79,10 +84,20 @@ Runner *runner_free(Runner *r);
 int runner_submit(Runner *r, Job *j);
 
 /* The work of an alive job ended: by itself (JOB_DONE, JOB_FAILED) or killed at its timeout
- * (JOB_TIMEOUT). For an evicted or interrupted job `final` is ignored: its state stays. The job is freed
- * and, if it held a slot, the most urgent pending job starts. -ENOENT for a job that is not alive,
- * -EINVAL for another final state, -EBUSY from inside its own start(). */
+ * (JOB_TIMEOUT). For an evicted, interrupted or cancelled job `final` is ignored: its state stays.
+ * The job is freed and, if it held a slot, the most urgent pending job starts. -ENOENT for a job that
+ * is not alive, -EINVAL for another final state, -EBUSY from inside its own start(). */
 int runner_job_exited(Runner *r, Job *j, JobState final);
+
+/* A client no longer wants the job (j from runner_find()). A pending job leaves the queue: it is
+ * cancelled and freed like a dropped one. A running job is terminated like an evicted one: it is
+ * cancelled, stop() is called with JOB_CANCELLED, its slot goes to the most urgent pending job, and
+ * its exit is still reported with runner_job_exited(). Returns 0 then.
+ * -EALREADY, and nothing done, for a job whose end is under way: ending() says so, or it is being
+ * terminated already (evicted, interrupted, cancelled). -EBUSY from inside its own start() (it is
+ * neither pending nor running yet). -ENOENT for a job the runner does not hold (never submitted, or
+ * already ended: a cancelled pending job is gone at once). -ESHUTDOWN after runner_stop_all(). */
+int runner_cancel(Runner *r, Job *j);
 
 /* Shutdown: drops every pending job, stops every running one (reason JOB_INTERRUPTED), refuses new jobs.
  * Returns the number of jobs whose exit is still to be reported. */

@@ -19,6 +19,9 @@ int bus_client_new(BusClient **ret, WsConn *conn) {
 }
 
 BusClient *bus_client_free(BusClient *c) {
+        if (!c)
+                return NULL;
+        free(c->batch);
         return mfree(c);
 }
 

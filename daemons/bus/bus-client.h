@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "job-table.h"
 #include "list.h"
 #include "protocol.h"
 #include "ratelimit.h"
@@ -16,6 +17,14 @@ typedef struct BusClient BusClient;
 struct BusClient {
         WsConn *conn;
         Role role; /* _ROLE_INVALID until registered */
+        bool events;                  /* a producer that wants "accepted" and its jobs' events */
+        bool owns_jobs;               /* is the owner of entries in the job table */
+        JobTableScheduler *reporter;  /* a scheduler that reports on its jobs: its name; else NULL */
+        unsigned slots;               /* with reporter */
+        /* Job events for this client from this loop pass, sent as one frame at its end: the text of
+         * each event object, comma-separated. */
+        char *batch;
+        size_t batch_size, batch_alloc, n_batch;
         uint64_t n_submitted;
         uint64_t connected_usec; /* CLOCK_MONOTONIC */
         bool identified;         /* sent one valid frame: a register or a job */
@@ -24,6 +33,8 @@ struct BusClient {
 
         LIST_FIELDS(BusClient, clients);    /* every client of the bus */
         LIST_FIELDS(BusClient, schedulers); /* role == ROLE_SCHEDULER only */
+        LIST_FIELDS(BusClient, observers);  /* role == ROLE_OBSERVER only */
+        LIST_FIELDS(BusClient, batched);    /* n_batch > 0 */
 };
 
 int bus_client_new(BusClient **ret, WsConn *conn);

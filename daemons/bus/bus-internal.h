@@ -9,6 +9,7 @@
 #include "bus-client.h"
 #include "bus.h"
 #include "job-ids.h"
+#include "job-table.h"
 #include "ratelimit.h"
 #include "throttle.h"
 #include "ws.h"
@@ -25,20 +26,52 @@ struct Bus {
 
         BusClient *clients;    /* every connection */
         BusClient *schedulers; /* the registered schedulers, a subset */
-        unsigned n_clients, n_producers, n_schedulers, n_unidentified;
+        BusClient *observers;  /* the registered observers, a subset */
+        BusClient *batched;    /* clients with job events to send at the end of this loop pass */
+        unsigned n_clients, n_producers, n_schedulers, n_observers, n_unidentified;
         JobIds *ids;
-        uint64_t n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
+        JobTable *jobs; /* the last --history jobs */
+        sd_event_source *batch_source;
+        uint64_t start_usec; /* CLOCK_MONOTONIC */
+        uint64_t n_submitted, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
 
         /* Every log line a client can trigger is rate-limited; one kind cannot hide another. */
         RateLimit reject_limit; /* bad frames */
         RateLimit drop_limit;   /* jobs dropped */
         RateLimit conn_limit;   /* registrations, slow or idle clients closed, refused connections */
+        RateLimit cancel_limit; /* cancels */
         bool socket_activated;
         bool stopping;
 };
 
 /* bus.c */
 int bus_setup_ws(Bus *b);
+/* Logs a line a remote client caused: rate-limited, with its address and role as fields. */
+_printf_(5, 6) void bus_log_client(Bus *b, RateLimit *rl, const BusClient *c, int level, const char *format,
+                                   ...);
+/* Queues a message for a client; a client whose queue is full does not read and is closed. Returns
+ * whether the message was queued. */
+bool bus_send(Bus *b, BusClient *c, WsMessage *m);
+bool bus_send_text(Bus *b, BusClient *c, const char *text, size_t size);
+/* The error frame for a bad frame (echoing `ref` if not NULL); closes a client that sends too many. */
+void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st, json_t *ref);
+_printf_(4, 5) void bus_reply_errorf(Bus *b, BusClient *c, ProtocolError e, const char *format, ...);
+
+/* bus-jobs.c: following jobs — the job table, events, status, jobs, cancel. */
+int bus_setup_jobs(Bus *b);
+void bus_done_jobs(Bus *b);
+/* A job got its id: its table entry; `c` (its submitter) gets "accepted" if it asked. */
+JobTableEntry *bus_job_submitted(Bus *b, BusClient *c, uint64_t id, const Frame *f);
+/* The job went to these schedulers (runs added by the caller through bus_job_delivered_to()). */
+void bus_job_delivered_to(Bus *b, JobTableEntry *e, BusClient *s);
+void bus_job_delivered(Bus *b, JobTableEntry *e);
+void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why);
+void bus_on_job_event(Bus *b, BusClient *c, Frame *f);
+void bus_on_status(Bus *b, BusClient *c, Frame *f);
+void bus_on_jobs(Bus *b, BusClient *c, Frame *f);
+void bus_on_cancel(Bus *b, BusClient *c, Frame *f);
+/* A client leaves: its batch, its ownership of jobs, its scheduler name. */
+void bus_jobs_forget_client(Bus *b, BusClient *c);
 
 /* bus-server.c */
 /* Marks STATUS= stale: it goes out at most every STATUS_INTERVAL_USEC, however many changes come. */

@@ -21,6 +21,7 @@ Bus *bus_free(Bus *b) {
 
         /* The context closes every connection; on_close frees their BusClients. */
         b->ws = ws_context_free(b->ws);
+        bus_done_jobs(b);
         throttle_done(&b->status);
         job_ids_free(b->ids);
         sd_event_source_disable_unref(b->idle_source);
@@ -59,6 +60,7 @@ int bus_new(Bus **ret, const BusConfig *config) {
         b->reject_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         b->drop_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         b->conn_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
+        b->cancel_limit = RATELIMIT_INIT(USEC_PER_SEC, 100);
         b->status = THROTTLE_INIT(STATUS_INTERVAL_USEC, on_status, b);
         *ret = TAKE_PTR(b);
         return 0;
@@ -246,6 +248,9 @@ int bus_run(Bus *b) {
         if (r < 0)
                 return r;
         r = bus_setup_event(b);
+        if (r < 0)
+                return r;
+        r = bus_setup_jobs(b);
         if (r < 0)
                 return r;
         r = bus_setup_ws(b);

@@ -18,13 +18,13 @@ typedef void (*BusCommandHandler)(Bus *b, BusClient *c, Frame *f);
 
 static void bus_arm_identify(Bus *b);
 
-/* Logs a line a remote client caused: rate-limited, with its address and role as fields. */
-_printf_(5, 6) static void bus_log_client(Bus *b, RateLimit *rl, const BusClient *c, int level,
-                                          const char *format, ...) {
+void bus_log_client(Bus *b, RateLimit *rl, const BusClient *c, int level, const char *format, ...) {
         char message[512], client[96], role[48];
         va_list ap;
 
-        if (!log_ratelimit_allowed(rl, rl == &b->reject_limit ? "rejected frames" : "clients"))
+        if (!log_ratelimit_allowed(rl, rl == &b->reject_limit   ? "rejected frames"
+                                       : rl == &b->cancel_limit ? "cancels"
+                                                                : "clients"))
                 return;
 
         va_start(ap, format);
@@ -39,7 +39,7 @@ static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
         assert(b);
         assert(c);
 
-        if (c->role == role)
+        if (c->role == role && !c->reporter)
                 return;
         if (c->role == ROLE_SCHEDULER) {
                 LIST_REMOVE(schedulers, b->schedulers, c);
@@ -47,12 +47,25 @@ static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
         } else if (c->role == ROLE_PRODUCER)
                 b->n_producers--;
 
+        else if (c->role == ROLE_OBSERVER) {
+                LIST_REMOVE(observers, b->observers, c);
+                b->n_observers--;
+        }
+        if (c->reporter) {
+                job_table_scheduler_unref(b->jobs, c->reporter);
+                c->reporter = NULL;
+        }
+
         c->role = role;
         if (role == ROLE_SCHEDULER) {
                 LIST_PREPEND(schedulers, b->schedulers, c);
                 b->n_schedulers++;
         } else if (role == ROLE_PRODUCER)
                 b->n_producers++;
+        else if (role == ROLE_OBSERVER) {
+                LIST_PREPEND(observers, b->observers, c);
+                b->n_observers++;
+        }
 }
 
 /* Closes a client from our side: it leaves its role at once, so no job goes its way while the close
@@ -75,9 +88,7 @@ static void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *re
         ws_conn_close(c->conn, code, reason);
 }
 
-/* Queues a message for a client; a client whose queue is full does not read and is closed. Returns
- * whether the message was queued. */
-static bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
+bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
         int r = ws_conn_send(c->conn, m);
 
         assert(b);
@@ -98,7 +109,34 @@ static bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
         return r >= 0;
 }
 
-static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
+bool bus_send_text(Bus *b, BusClient *c, const char *text, size_t size) {
+        WsMessage *m = NULL;
+        bool sent;
+
+        assert(b);
+        assert(c);
+        assert(text);
+
+        if (ws_message_new(&m, text, size) < 0) {
+                log_oom();
+                return false;
+        }
+        sent = bus_send(b, c, m);
+        ws_message_unref(m);
+        return sent;
+}
+
+void bus_reply_errorf(Bus *b, BusClient *c, ProtocolError e, const char *format, ...) {
+        ProtocolStatus st = { .error = e };
+        va_list ap;
+
+        va_start(ap, format);
+        (void) vsnprintf(st.message, sizeof st.message, format, ap);
+        va_end(ap);
+        bus_reply_error(b, c, &st, NULL);
+}
+
+void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st, json_t *ref) {
         _cleanup_free_ char *text = NULL;
         WsMessage *m = NULL;
         size_t size;
@@ -122,7 +160,7 @@ static void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st) {
                        bus_client_peer(c), protocol_error_to_string(st->error),
                        log_outside(st->message, strlen(st->message), detail, sizeof detail));
 
-        if (protocol_dump_error(st, &text, &size) < 0 || ws_message_new(&m, text, size) < 0) {
+        if (protocol_dump_error(st, ref, &text, &size) < 0 || ws_message_new(&m, text, size) < 0) {
                 log_oom();
                 return;
         }
@@ -136,12 +174,27 @@ static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
         assert(f);
 
         bus_client_set_role(b, c, f->role);
+        c->events = f->role == ROLE_PRODUCER && f->events;
+        if (f->role == ROLE_SCHEDULER && f->name[0]) {
+                c->reporter = job_table_scheduler_ref(b->jobs, f->name);
+                if (!c->reporter) {
+                        log_oom();
+                        bus_close_client(b, c, WS_CLOSE_INTERNAL, "out of memory");
+                        return;
+                }
+                c->slots = f->slots;
+        }
         bus_status_changed(b);
-        bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as %s.", bus_client_peer(c),
-                       role_to_string(f->role));
+        if (c->reporter)
+                bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as scheduler %s (%u slots).",
+                               bus_client_peer(c), f->name, f->slots);
+        else
+                bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as %s%s.",
+                               bus_client_peer(c), role_to_string(f->role),
+                               c->events ? " (with events)" : "");
 }
 
-static void bus_drop(Bus *b, BusClient *c, uint64_t id, const Frame *f, const char *why) {
+static void bus_drop(Bus *b, BusClient *c, JobTableEntry *e, uint64_t id, const Frame *f, const char *why) {
         LogJob job = { .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_DROPPED };
         char client[96];
 
@@ -152,19 +205,43 @@ static void bus_drop(Bus *b, BusClient *c, uint64_t id, const Frame *f, const ch
 
         b->n_dropped++;
         bus_status_changed(b);
+        bus_job_dropped(b, e, id, why);
         if (!log_ratelimit_allowed(&b->drop_limit, "dropped jobs"))
                 return;
         (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", bus_client_peer(c));
         log_job_extra(LOG_NOTICE, &job, LOG_FIELDS(client), "Job %" PRIu64 " dropped: %s.", id, why);
 }
 
-static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
-        unsigned n_targets = b->n_schedulers - (c->role == ROLE_SCHEDULER ? 1 : 0), n_sent = 0;
+/* A job's text for one kind of scheduler: the bare payload with its id (version 1) or wrapped as
+ * {"cmd":"job","payload":...} (reporting schedulers). NULL with *ret_why set when it cannot go. */
+static WsMessage *job_text(Bus *b, const Frame *f, uint64_t id, bool wrapped, const char **ret_why) {
         _cleanup_free_ char *text = NULL;
-        BusClient *s, *next;
         WsMessage *m = NULL;
-        uint64_t id;
         size_t size;
+        int r;
+
+        r = wrapped ? protocol_dump_job_wrapped(f->payload, id, &text, &size)
+                    : protocol_dump_job(f->payload, id, &text, &size);
+        if (r < 0 || ws_message_new(&m, text, size) < 0) {
+                *ret_why = "out of memory";
+                return NULL;
+        }
+        /* Numbers may print longer than they came in: what goes out obeys the same limit. */
+        if (size > b->config.max_frame) {
+                *ret_why = "payload too large once forwarded";
+                return ws_message_unref(m);
+        }
+        return m;
+}
+
+static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
+        WsMessage *bare = NULL, *wrapped = NULL;
+        const char *why = NULL;
+        unsigned n_sent = 0;
+        bool want_bare = false, want_wrapped = false;
+        JobTableEntry *e;
+        BusClient *s, *next;
+        uint64_t id;
         int r;
 
         assert(b);
@@ -173,59 +250,66 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
 
         r = job_ids_next(b->ids, &id);
         if (r < 0) {
-                ProtocolStatus st = { .error = PROTOCOL_INVALID_PAYLOAD };
-
                 /* No id that could not come again after a crash: the job is refused, said to the client. */
                 if (log_ratelimit_allowed(&b->drop_limit, "dropped jobs"))
                         log_error_errno(r, "Failed to reserve job ids, refusing a job from %s: %m",
                                         bus_client_peer(c));
+                ProtocolStatus st = { .error = PROTOCOL_INVALID_PAYLOAD };
                 (void) snprintf(st.message, sizeof st.message, "the bus cannot assign a job id: %s",
                                 strerror(-r));
-                return bus_reply_error(b, c, &st);
+                return bus_reply_error(b, c, &st, f->ref);
         }
         c->n_submitted++;
-        if (n_targets == 0)
-                return bus_drop(b, c, id, f, "no scheduler registered");
+        b->n_submitted++;
+        e = bus_job_submitted(b, c, id, f);
 
-        if (protocol_dump_job(f->payload, id, &text, &size) < 0) {
-                log_oom();
-                return;
-        }
-        /* Numbers may print longer than they came in: what goes out obeys the same limit. */
-        if (size > b->config.max_frame) {
-                ProtocolStatus st = { .error = PROTOCOL_INVALID_PAYLOAD };
-
-                (void) snprintf(st.message, sizeof st.message,
-                                "payload too large once forwarded (%zu bytes, the limit is %zu)", size,
-                                b->config.max_frame);
-                return bus_reply_error(b, c, &st);
-        }
-        if (ws_message_new(&m, text, size) < 0) {
-                log_oom();
-                return;
+        LIST_FOREACH (schedulers, s, b->schedulers)
+                if (s != c) {
+                        want_bare = want_bare || !s->reporter;
+                        want_wrapped = want_wrapped || s->reporter;
+                }
+        if (!want_bare && !want_wrapped)
+                return bus_drop(b, c, e, id, f, "no scheduler registered");
+        if (want_bare)
+                bare = job_text(b, f, id, false, &why);
+        if (want_wrapped && !why)
+                wrapped = job_text(b, f, id, true, &why);
+        if (why) {
+                ws_message_unref(bare);
+                ws_message_unref(wrapped);
+                bus_reply_errorf(b, c, PROTOCOL_INVALID_PAYLOAD, "job %" PRIu64 " not forwarded: %s", id, why);
+                return bus_drop(b, c, e, id, f, why);
         }
 
         /* A slow scheduler may be closed (and unlinked) while we walk the list. */
         LIST_FOREACH_SAFE (schedulers, s, next, b->schedulers)
-                if (s != c)
-                        n_sent += bus_send(b, s, m);
-        ws_message_unref(m);
+                if (s != c && bus_send(b, s, s->reporter ? wrapped : bare)) {
+                        n_sent++;
+                        bus_job_delivered_to(b, e, s);
+                }
+        ws_message_unref(bare);
+        ws_message_unref(wrapped);
         if (n_sent == 0)
-                return bus_drop(b, c, id, f, "every scheduler was too slow to take it");
+                return bus_drop(b, c, e, id, f, "every scheduler was too slow to take it");
 
         b->n_forwarded++;
+        bus_job_delivered(b, e);
         bus_status_changed(b);
         if (log_get_max_level() >= LOG_DEBUG) {
                 LogJob job = {
                         .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_QUEUED
                 };
-                log_job(LOG_DEBUG, &job, "Job %" PRIu64 " forwarded to %u schedulers.", id, n_targets);
+                log_job(LOG_DEBUG, &job, "Job %" PRIu64 " forwarded to %u schedulers.", id, n_sent);
         }
 }
 
 static const BusCommandHandler bus_command_table[_COMMAND_MAX] = {
         [COMMAND_REGISTER] = bus_on_register,
         [COMMAND_JOB_REQUEST] = bus_on_job_request,
+        [COMMAND_JOB_EVENT] = bus_on_job_event,
+        [COMMAND_STATUS] = bus_on_status,
+        [COMMAND_JOBS] = bus_on_jobs,
+        [COMMAND_CANCEL] = bus_on_cancel,
 };
 
 static void on_ws_message(WsConn *conn, const char *data, size_t size, void *userdata) {
@@ -238,8 +322,11 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
 
         if (!c || c->closing)
                 return;
-        if (frame_parse(&f, data, size, b->config.max_runtime, &st) < 0)
-                return bus_reply_error(b, c, &st);
+        if (frame_parse(&f, data, size, b->config.max_runtime, &st) < 0) {
+                bus_reply_error(b, c, &st, f.ref);
+                frame_done(&f);
+                return;
+        }
         if (!c->identified) {
                 c->identified = true;
                 b->n_unidentified--;
@@ -316,6 +403,7 @@ static void on_ws_close(WsConn *conn, void *userdata) {
                 return;
         ws_conn_set_userdata(conn, NULL);
         bus_client_set_role(b, c, _ROLE_INVALID);
+        bus_jobs_forget_client(b, c);
         LIST_REMOVE(clients, b->clients, c);
         b->n_clients--;
         if (!c->identified) {

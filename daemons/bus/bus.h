@@ -21,6 +21,7 @@ typedef struct BusConfig {
         double max_runtime;      /* largest accepted job runtime, seconds */
         uint64_t exit_idle_usec; /* socket-activated: exit after this long without a client; 0 = never */
         uint64_t identify_usec;  /* close a connection that sends no valid frame for this long */
+        size_t history;          /* jobs kept in the job table */
 } BusConfig;
 
 #define BUS_CONFIG_DEFAULT                          \
@@ -31,6 +32,7 @@ typedef struct BusConfig {
                 .max_clients = 1024,                \
                 .max_runtime = 86400,               \
                 .identify_usec = 30 * USEC_PER_SEC, \
+                .history = 10000,                   \
         })
 
 #define BUS_LISTEN_DEFAULT    "127.0.0.1:8101"

@@ -29,6 +29,9 @@ static void help(void) {
                "      --exit-idle-time=SEC   when socket-activated, exit after SEC without a client\n"
                "      --identify-timeout=SEC close a connection that sends no valid frame within\n"
                "                             SEC, 0 = never (default 30)\n"
+               "      --history=N            jobs the bus remembers for status, jobs and cancel\n"
+               "                             (default 10000; ~250 bytes each, more with several\n"
+               "                             schedulers)\n"
                "  -v, --verbose              log every forwarded job and connection\n"
                "  -h, --help                 show this help\n"
                "      --version              show the version\n"
@@ -45,7 +48,8 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 ARG_MAX_CLIENTS,
                 ARG_MAX_RUNTIME,
                 ARG_EXIT_IDLE,
-                ARG_IDENTIFY
+                ARG_IDENTIFY,
+                ARG_HISTORY,
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
@@ -57,6 +61,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
                 { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE },
                 { "identify-timeout", required_argument, NULL, ARG_IDENTIFY },
+                { "history", required_argument, NULL, ARG_HISTORY },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -97,6 +102,10 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                         break;
                 case ARG_IDENTIFY:
                         r = parse_seconds(optarg, 86400, &c->identify_usec);
+                        break;
+                case ARG_HISTORY:
+                        r = parse_uint64(optarg, 1, 10000000, &u);
+                        c->history = u;
                         break;
                 default:
                         r = parse_common_option("sched-bus", opt, help);

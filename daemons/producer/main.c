@@ -25,12 +25,15 @@ static void help(void) {
                "      --runtime R          fixed runtime in seconds for every job\n"
                "  -b, --bus URL            bus to connect to (default " BUS_LINK_URL_DEFAULT ")\n"
                "      --connect-timeout SEC  give up reaching the bus after SEC (default 5)\n"
+               "  -w, --wait               with --count: after the last job, wait until every job\n"
+               "                           has ended; exit 3 if one did not end done\n"
                "  -v, --verbose            debug logging\n"
                "  -h, --help               show this help message and exit\n"
                "      --version            show the version\n"
                "\n"
-               "Exit status: 0 done or interrupted, 1 failure, 2 bad usage, 69 bus unreachable,\n"
-               "75 bus lost while running.\n");
+               "Each job's id is logged when the bus accepts it, and its end when it ends.\n"
+               "Exit status: 0 done or interrupted, 1 failure, 2 bad usage, 3 (--wait) a job did\n"
+               "not end done, 69 bus unreachable, 75 bus lost while running.\n");
 }
 
 static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
@@ -50,6 +53,7 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                 { "runtime", required_argument, NULL, ARG_RUNTIME },
                 { "bus", required_argument, NULL, 'b' },
                 { "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
+                { "wait", no_argument, NULL, 'w' },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -57,7 +61,7 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
 
         assert(c);
 
-        while ((opt = (longindex = -1, getopt_long(argc, argv, "p:gs:n:b:vh", options, &longindex))) >= 0) {
+        while ((opt = (longindex = -1, getopt_long(argc, argv, "p:gs:n:b:wvh", options, &longindex))) >= 0) {
                 r = 0;
                 switch (opt) {
                 case 'p':
@@ -65,6 +69,9 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                         break;
                 case 'g':
                         c->gauss = true;
+                        break;
+                case 'w':
+                        c->wait = true;
                         break;
                 case 's':
                         r = parse_double(optarg, 0, 86400, &c->sigma);
@@ -101,6 +108,10 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
         r = parse_no_arguments("sched-producer", argc, argv);
         if (r < 0)
                 return r;
+        if (c->wait && c->count == 0) {
+                fprintf(stderr, "sched-producer: --wait needs --count: without it there is no last job.\n");
+                return -EINVAL;
+        }
         return 1;
 }
 

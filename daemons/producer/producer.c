@@ -9,6 +9,7 @@
 #include "event-util.h"
 #include "format-util.h"
 #include "job-generator.h"
+#include "job-log.h"
 #include "log.h"
 #include "producer.h"
 #include "protocol.h"
@@ -24,6 +25,8 @@ struct Producer {
         sd_event_source *send_source, *deadline_source, *drain_source;
 
         uint64_t n_sent;
+        uint64_t n_accepted, n_ended, n_not_done; /* from the bus's answers */
+        bool waiting; /* --wait: everything sent, waiting for the ends */
         uint64_t next_usec; /* CLOCK_MONOTONIC time of the next send */
         bool connected_once;
         int exit_code;
@@ -62,9 +65,41 @@ static void producer_exit(Producer *p, int code) {
         (void) sd_event_exit(p->event, code);
 }
 
+/* --wait: every job has ended. */
+static void producer_maybe_done(Producer *p) {
+        assert(p);
+
+        if (!p->waiting || p->n_ended < p->n_sent)
+                return;
+        log_info("All %" PRIu64 " jobs ended, %" PRIu64 " of them not done.", p->n_ended, p->n_not_done);
+        producer_exit(p, p->n_not_done > 0 ? PRODUCER_EXIT_NOT_DONE : 0);
+}
+
+static int on_ack_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Producer *p = ASSERT_PTR(userdata);
+
+        if (p->n_accepted >= p->n_sent)
+                return 0;
+        log_error("The bus acknowledged %" PRIu64 " of %" PRIu64 " jobs within %.1f s; without ids there is "
+                  "nothing to wait for (a sched-bus that does not report jobs?).",
+                  p->n_accepted, p->n_sent, (double) p->config.connect_timeout_usec / USEC_PER_SEC);
+        producer_exit(p, 1);
+        return 0;
+}
+
 static int on_drain(sd_event_source *s, uint64_t usec, void *userdata) {
         Producer *p = ASSERT_PTR(userdata);
 
+        if (bus_link_queued(p->link) == 0 && p->config.wait) {
+                log_info("Sent %" PRIu64 " job%s, waiting for them to end.", p->n_sent, p->n_sent == 1 ? "" : "s");
+                p->waiting = true;
+                if (p->n_accepted < p->n_sent)
+                        (void) sd_event_add_time_relative(p->event, NULL, CLOCK_MONOTONIC,
+                                                          p->config.connect_timeout_usec, USEC_PER_MSEC,
+                                                          on_ack_timeout, p);
+                producer_maybe_done(p);
+                return 0;
+        }
         if (bus_link_queued(p->link) == 0) {
                 log_info("Sent %" PRIu64 " job%s, done.", p->n_sent, p->n_sent == 1 ? "" : "s");
                 producer_exit(p, 0);
@@ -93,14 +128,16 @@ static int producer_send_one(Producer *p, double *ret_wait) {
         double runtime = p->config.runtime >= 0 ? p->config.runtime : job_generator_runtime(&p->generator);
         double wait = job_generator_wait(&p->generator);
         _cleanup_free_ char *text = NULL;
-        char number[FORMAT_DOUBLE_MAX];
+        char number[FORMAT_DOUBLE_MAX], ref[32];
         size_t size;
         int r;
 
         assert(p);
         assert(ret_wait);
 
-        r = protocol_dump_job_request(priority, runtime, &text, &size);
+        /* The ref numbers our jobs, so that the bus's "accepted" says which id each got. */
+        (void) snprintf(ref, sizeof ref, "%" PRIu64, p->n_sent + 1);
+        r = protocol_dump_job_request_ref(priority, runtime, ref, &text, &size);
         if (r < 0)
                 return log_error_errno(r, "Failed to format a job: %m");
         r = bus_link_send(p->link, text, size);
@@ -181,12 +218,55 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
         producer_exit(p, PRODUCER_EXIT_LOST);
 }
 
-static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
-        assert(l);
+static void producer_on_job_event(Producer *p, json_t *ev) {
+        const char *end = json_string_value(json_object_get(ev, "end"));
+        const char *scheduler = json_string_value(json_object_get(ev, "scheduler"));
+        json_t *id = json_object_get(ev, "id");
 
+        /* Only words we know go into our log line. */
+        if (!json_is_true(json_object_get(ev, "final")) || !json_is_integer(id) || !end ||
+            (job_state_from_string(end) < 0 && strcmp(end, "unknown") != 0))
+                return;
+        if (scheduler && !protocol_name_is_valid(scheduler))
+                scheduler = NULL;
+        p->n_ended++;
+        if (strcmp(end, "done") != 0)
+                p->n_not_done++;
+        LogJob lj = { .id = (uint64_t) json_integer_value(id), .priority = -1, .runtime = -1, .state = -1 };
+        log_job(strcmp(end, "done") == 0 ? LOG_INFO : LOG_NOTICE, &lj, "Job %" PRIu64 " ended: %s%s%s.", lj.id, end,
+                scheduler ? " on " : "", scheduler ? scheduler : "");
+}
+
+static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
+        _cleanup_(json_decrefp) json_t *msg = json_loadb(data, size, 0, NULL);
+        Producer *p = ASSERT_PTR(userdata);
+        const char *event = json_string_value(json_object_get(msg, "event"));
         char text[512 * 4 + 8];
 
-        /* The bus only answers a producer to reject a frame: show it, escaped (it is not our text). */
+        assert(l);
+
+        if (event && strcmp(event, "accepted") == 0 && json_is_integer(json_object_get(msg, "id"))) {
+                LogJob lj = { .id = (uint64_t) json_integer_value(json_object_get(msg, "id")),
+                              .priority = -1,
+                              .runtime = -1,
+                              .state = -1 };
+
+                p->n_accepted++;
+                log_job(LOG_INFO, &lj, "Job %" PRIu64 " submitted.", lj.id);
+                return;
+        }
+        if (event && strcmp(event, "job") == 0) {
+                json_t *list = json_object_get(msg, "events");
+
+                if (json_is_array(list))
+                        for (size_t i = 0; i < json_array_size(list); i++)
+                                producer_on_job_event(p, json_array_get(list, i));
+                else
+                        producer_on_job_event(p, msg);
+                producer_maybe_done(p);
+                return;
+        }
+        /* Anything else is the bus rejecting a frame: show it, escaped (it is not our text). */
         log_warning("Bus says: %s", log_outside(data, MIN(size, (size_t) 512), text, sizeof text));
 }
 
@@ -228,7 +308,7 @@ static int producer_setup(Producer *p) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add the connect timer: %m");
 
-        r = protocol_dump_register(ROLE_PRODUCER, &hello, NULL);
+        r = protocol_dump_register_events(&hello, NULL);
         if (r < 0)
                 return log_oom();
         r = bus_link_new(&p->link, p->event, p->config.bus_url, hello, &handlers, p);

@@ -20,6 +20,7 @@ typedef struct ProducerConfig {
         double runtime; /* < 0 = random 3..15 */
         const char *bus_url;
         uint64_t connect_timeout_usec;
+        bool wait; /* after the last job, wait for every job's end */
 } ProducerConfig;
 
 #define PRODUCER_CONFIG_DEFAULT                           \
@@ -34,6 +35,7 @@ typedef struct ProducerConfig {
 /* Exit codes beyond 0 (done), 1 (failure) and 2 (usage). */
 #define PRODUCER_EXIT_UNAVAILABLE 69 /* the bus could not be reached */
 #define PRODUCER_EXIT_LOST        75 /* the bus went away mid-run */
+#define PRODUCER_EXIT_NOT_DONE    3  /* --wait: some job ended other than done */
 
 typedef struct Producer Producer;
 

@@ -7,6 +7,7 @@
 #include "bus-link.h"
 #include "log.h"
 #include "parse.h"
+#include "protocol.h"
 #include "scheduler.h"
 
 static void help(void) {
@@ -39,6 +40,8 @@ static void help(void) {
                "sched-jobs.slice)\n"
                "      --user               with --scope: use the user's service manager\n"
                "      --instance=NAME      name used in scope units (default: the size)\n"
+               "      --name=NAME          how the bus and sched-ctl know this scheduler\n"
+               "                           (default HOSTNAME@INSTANCE)\n"
                "      --exec COMMAND...    the job command and its arguments: all that follows.\n"
                "                           Default: the test job, `sleep RUNTIME`. Each job gets\n"
                "                           SCHED_JOB_ID, SCHED_JOB_PRIORITY, SCHED_JOB_RUNTIME.\n"
@@ -83,6 +86,7 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 ARG_USER,
                 ARG_INSTANCE,
                 ARG_CGROUP,
+                ARG_NAME,
         };
         static const struct option options[] = {
                 { "size", required_argument, NULL, 's' },
@@ -96,6 +100,7 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 { "user", no_argument, NULL, ARG_USER },
                 { "instance", required_argument, NULL, ARG_INSTANCE },
                 { "cgroup", required_argument, NULL, ARG_CGROUP },
+                { "name", required_argument, NULL, ARG_NAME },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -134,6 +139,16 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                         break;
                 case ARG_USER:
                         c->user = true;
+                        break;
+                case ARG_NAME:
+                        if (!protocol_name_is_valid(optarg)) {
+                                fprintf(stderr,
+                                        "sched-scheduler: --name must be 1 to %d characters of A-Z a-z 0-9 _ . "
+                                        ": @ / -\n",
+                                        PROTOCOL_NAME_MAX);
+                                return -EINVAL;
+                        }
+                        c->name = optarg;
                         break;
                 case ARG_INSTANCE:
                         c->instance = optarg;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "bus-link.h"
 #include "event-util.h"
@@ -18,6 +20,7 @@
 #include "ratelimit.h"
 #include "ring.h"
 #include "throttle.h"
+#include "time-util.h"
 #include "runner.h"
 #include "scheduler.h"
 
@@ -40,12 +43,25 @@ struct Scheduler {
         Ring spawn_queue;
         sd_event_source *spawn_source;
 
+        /* Job events for the bus: gathered over a loop pass and sent as one frame at its end; kept
+         * (up to EVENTS_MAX, the oldest going first) while the bus is away. */
+        Ring events;
+        sd_event_source *events_source, *events_retry_source;
+        sd_event_source *stop_drain_source;
+        uint64_t stop_drain_deadline;
+        uint64_t n_events_lost;
+
         uint64_t next_local_id; /* for payloads without a bus id, or whose id is taken */
         RateLimit bad_job_limit;
         bool stopping;
 };
 
 static void scheduler_status_changed(Scheduler *s);
+
+/* Job events kept while the bus is away: a few minutes of a busy scheduler. */
+#define EVENTS_MAX (64 * 1024)
+/* A bus that does not take our events (its queue is full) is tried again after this long. */
+#define EVENTS_RETRY_USEC (50 * USEC_PER_MSEC)
 
 Scheduler *scheduler_free(Scheduler *s) {
         if (!s)
@@ -60,11 +76,104 @@ Scheduler *scheduler_free(Scheduler *s) {
         throttle_done(&s->status);
         sd_event_source_disable_unref(s->spawn_source);
         ring_done(&s->spawn_queue);
+        sd_event_source_disable_unref(s->events_source);
+        sd_event_source_disable_unref(s->events_retry_source);
+        sd_event_source_disable_unref(s->stop_drain_source);
+        ring_done(&s->events);
         sd_event_unref(s->event);
         free(s->config.bus_url);
         free(s->config.instance);
         free(s->config.cgroup);
+        free(s->config.name);
         return mfree(s);
+}
+
+/* Sends what fits of the gathered events, PROTOCOL_EVENTS_MAX per frame. */
+static int on_events_retry(sd_event_source *src, uint64_t usec, void *userdata);
+
+static int on_events(sd_event_source *src, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+        ProtocolEvent batch[PROTOCOL_EVENTS_MAX];
+        int r;
+
+        if (s->n_events_lost > 0) {
+                log_warning("%" PRIu64 " job events were lost while the bus was away (more than %u).",
+                            s->n_events_lost, EVENTS_MAX);
+                s->n_events_lost = 0;
+        }
+        while (ring_size(&s->events) > 0 && s->link && bus_link_is_connected(s->link)) {
+                _cleanup_free_ char *text = NULL;
+                size_t n = 0, size;
+
+                while (n < ELEMENTSOF(batch) && ring_pop(&s->events, &batch[n]))
+                        n++;
+                r = protocol_dump_job_events(batch, n, &text, &size);
+                if (r >= 0)
+                        r = bus_link_send(s->link, text, size);
+                if (r == -ENOBUFS || r == -ENOTCONN) {
+                        /* Back to the front, in order: the bus takes them later. */
+                        Ring rest = RING_INIT(ProtocolEvent);
+                        ProtocolEvent ev;
+
+                        for (size_t i = 0; i < n; i++)
+                                (void) ring_push(&rest, &batch[i], SIZE_MAX);
+                        while (ring_pop(&s->events, &ev))
+                                (void) ring_push(&rest, &ev, SIZE_MAX);
+                        ring_done(&s->events);
+                        s->events = rest;
+                        if (r == -ENOBUFS)
+                                (void) event_timer_arm(s->event, &s->events_retry_source, EVENTS_RETRY_USEC, 0,
+                                                       on_events_retry, s, "scheduler-events-retry", true);
+                        break;
+                }
+                if (r < 0)
+                        log_warning_errno(r, "Failed to send %zu job events to the bus, dropping them: %m", n);
+        }
+        return 0;
+}
+
+static int on_events_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+        return on_events(NULL, userdata);
+}
+
+/* One state change for the bus. */
+static void scheduler_report(Scheduler *s, const ProtocolEvent *ev) {
+        ProtocolEvent oldest;
+
+        assert(s);
+        assert(ev);
+
+        if (ev->id > INT64_MAX || !s->events_source)
+                return;
+        if (ring_size(&s->events) >= EVENTS_MAX && ring_pop(&s->events, &oldest))
+                s->n_events_lost++;
+        if (ring_push(&s->events, ev, EVENTS_MAX) < 0) {
+                s->n_events_lost++;
+                return;
+        }
+        (void) sd_event_source_set_enabled(s->events_source, SD_EVENT_ONESHOT);
+}
+
+static void scheduler_report_job(Scheduler *s, const Job *j, const char *reason) {
+        ProtocolEvent ev = PROTOCOL_EVENT_INIT(j->id, j->state);
+        int status, sig;
+
+        assert(s);
+        assert(j);
+
+        ev.reason = reason;
+        if (job_state_is_terminal(j->state)) {
+                if (job_run_get_exit(j, &status, &sig) >= 0) {
+                        if (sig > 0)
+                                ev.signal = sigabbrev_np(sig);
+                        else
+                                ev.exit_status = status;
+                }
+                job_run_get_usage(j, &ev.cpu_usec, &ev.memory_peak);
+                if (j->state == JOB_EVICTED)
+                        ev.evicted_by = j->evicted_by;
+        }
+        scheduler_report(s, &ev);
 }
 
 static int scheduler_send_status(Scheduler *s) {
@@ -95,12 +204,33 @@ static void scheduler_status_changed(Scheduler *s) {
                 throttle_kick(&s->status, s->event);
 }
 
+static int on_events(sd_event_source *src, void *userdata);
+
+/* The last job events leave before we do: polled, for at most STOP_DRAIN_USEC. */
+#define STOP_DRAIN_POLL_USEC (5 * USEC_PER_MSEC)
+#define STOP_DRAIN_USEC      USEC_PER_SEC
+
+static int on_stop_drain(sd_event_source *src, uint64_t usec, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        (void) on_events(NULL, s);
+        if ((ring_size(&s->events) == 0 && bus_link_queued(s->link) == 0) || !bus_link_is_connected(s->link) ||
+            now_usec(CLOCK_MONOTONIC) >= s->stop_drain_deadline) {
+                (void) sd_event_exit(s->event, 0);
+                return 0;
+        }
+        return event_timer_arm(s->event, &s->stop_drain_source, STOP_DRAIN_POLL_USEC, 0, on_stop_drain, s,
+                               "scheduler-stop-drain", false);
+}
+
 static void scheduler_maybe_exit(Scheduler *s) {
         assert(s);
 
-        if (s->stopping && runner_n_alive(s->runner) == 0 &&
-            (!s->cgroups || job_cgroups_n_recovering(s->cgroups) == 0))
-                (void) sd_event_exit(s->event, 0);
+        if (!s->stopping || runner_n_alive(s->runner) > 0 ||
+            (s->cgroups && job_cgroups_n_recovering(s->cgroups) > 0) || s->stop_drain_source)
+                return;
+        s->stop_drain_deadline = now_usec(CLOCK_MONOTONIC) + STOP_DRAIN_USEC;
+        (void) on_stop_drain(NULL, 0, s);
 }
 
 /* The facts of a job's end for its terminal record, where known: SCHED_JOB_EXIT_STATUS= (it exited)
@@ -187,6 +317,13 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                               "Job %" PRIu64 " interrupted: the scheduler is stopping; it was terminated.",
                               j->id);
                 break;
+        case JOB_CANCELLED:
+                if (old == JOB_RUNNING)
+                        log_job_extra(LOG_NOTICE, &lj, END_FIELDS(NULL),
+                                      "Job %" PRIu64 " cancelled through the bus; it is being terminated.", j->id);
+                else
+                        log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " cancelled through the bus before it ran.", j->id);
+                break;
         default:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " %s.", j->id, job_state_to_string(j->state));
         }
@@ -206,6 +343,9 @@ static void on_leftover_gone(uint64_t id, void *userdata) {
                 "Job %" PRIu64
                 " interrupted: the scheduler that ran it died; what was left of it was killed.",
                 id);
+        ProtocolEvent ev = PROTOCOL_EVENT_INIT(id, JOB_INTERRUPTED);
+        ev.reason = "the scheduler that ran it died";
+        scheduler_report(s, &ev);
         scheduler_maybe_exit(s);
 }
 
@@ -213,8 +353,11 @@ static void on_leftover_gone(uint64_t id, void *userdata) {
  * none): what was left of it was killed. Its one terminal record. */
 static void on_ledger_left(uint64_t id, int priority, double runtime, void *userdata) {
         LogJob lj = { .id = id, .priority = priority, .runtime = runtime, .state = JOB_INTERRUPTED };
+        ProtocolEvent ev = PROTOCOL_EVENT_INIT(id, JOB_INTERRUPTED);
 
         log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " interrupted: the scheduler that ran it died.", id);
+        ev.reason = "the scheduler that ran it died";
+        scheduler_report(userdata, &ev);
 }
 
 static bool ledger_skip(uint64_t id, void *userdata) {
@@ -290,6 +433,7 @@ static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userd
         assert(j);
 
         log_job_state(s, j, old);
+        scheduler_report_job(s, j, j->state == JOB_DROPPED ? "the scheduler is stopping" : NULL);
         /* Its terminal record is written: a successor has nothing to say of it. */
         if (s->ledger && old == JOB_RUNNING && j->state != JOB_RUNNING)
                 job_ledger_remove(s->ledger, j->id);
@@ -332,6 +476,9 @@ static bool scheduler_refuse(Scheduler *s, const JobRequest *req, uint64_t id) {
         /* A job's record: never rate-limited. */
         log_job(LOG_WARNING, &lj, "Job %" PRIu64 " dropped: %u jobs are already pending (--max-pending).",
                 id, runner_n_pending(s->runner));
+        ProtocolEvent ev = PROTOCOL_EVENT_INIT(id, JOB_DROPPED);
+        ev.reason = "too many jobs pending (--max-pending)";
+        scheduler_report(s, &ev);
         return true;
 }
 
@@ -355,16 +502,36 @@ static void scheduler_submit(Scheduler *s, const JobRequest *req) {
                 log_error_errno(r, "Failed to schedule job %" PRIu64 ": %m", id);
 }
 
+/* A cancel from the bus: a pending job leaves the queue, a running one is terminated. */
+static void scheduler_cancel(Scheduler *s, uint64_t id) {
+        Job *j = runner_find(s->runner, id);
+        int r;
+
+        assert(s);
+
+        if (!j) {
+                log_debug("Cancel of job %" PRIu64 ": not here (ended, or never came), ignoring.", id);
+                return;
+        }
+        r = runner_cancel(s->runner, j);
+        if (r == -EALREADY) {
+                LogJob lj = job_log(j);
+                log_job(LOG_INFO, &lj, "Cancel of job %" PRIu64 ": it is ending already (%s), ignoring.", id,
+                        job_state_to_string(j->state));
+        } else if (r < 0)
+                log_warning_errno(r, "Failed to cancel job %" PRIu64 ", ignoring: %m", id);
+}
+
 static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
         ProtocolStatus st = {};
-        JobRequest req;
+        BusMessage m;
 
         assert(l);
 
         if (s->stopping)
                 return;
-        if (job_request_parse(&req, data, size, s->config.max_runtime, &st) < 0) {
+        if (bus_message_parse(&m, data, size, s->config.max_runtime, &st) < 0) {
                 char detail[PROTOCOL_MESSAGE_MAX * 4 + 8];
 
                 if (log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
@@ -373,7 +540,10 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
                                     log_outside(st.message, strlen(st.message), detail, sizeof detail));
                 return;
         }
-        scheduler_submit(s, &req);
+        if (m.kind == BUS_MESSAGE_CANCEL)
+                scheduler_cancel(s, m.id);
+        else
+                scheduler_submit(s, &m.job);
 }
 
 static void on_link_connected(BusLink *l, void *userdata) {
@@ -381,8 +551,11 @@ static void on_link_connected(BusLink *l, void *userdata) {
 
         assert(l);
 
-        log_info("Connected to the bus at %s, registered as scheduler.", bus_link_get_url(l));
+        log_info("Connected to the bus at %s, registered as scheduler %s.", bus_link_get_url(l), s->config.name);
         scheduler_status_changed(s);
+        /* What happened while the bus was away. */
+        if (ring_size(&s->events) > 0)
+                (void) sd_event_source_set_enabled(s->events_source, SD_EVENT_ONESHOT);
 }
 
 static void on_link_disconnected(BusLink *l, const char *reason, void *userdata) {
@@ -406,11 +579,31 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
         log_info("Received %s, terminating %u jobs and stopping.",
                  si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", runner_n_alive(s->runner));
         (void) sd_notify(false, "STOPPING=1");
-        s->link = bus_link_free(s->link);
+        /* The bus hears how every job ended before we leave; no new job is taken (see on_link_message). */
+        bus_link_set_reconnect(s->link, false);
         (void) runner_stop_all(s->runner);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
         return 0;
+}
+
+/* HOSTNAME@INSTANCE, as the unit sched-scheduler@INSTANCE on that host; a host name the bus would
+ * refuse (it takes [A-Za-z0-9_.:@/-]) becomes "scheduler". NULL on ENOMEM. */
+static char *scheduler_default_name(const char *instance) {
+        char host[HOST_NAME_MAX + 1] = "", *name;
+
+        if (!instance)
+                return NULL;
+        (void) gethostname(host, sizeof host);
+        host[sizeof host - 1] = '\0';
+        if (asprintf(&name, "%s@%s", host, instance) < 0)
+                return NULL;
+        if (protocol_name_is_valid(name))
+                return name;
+        free(name);
+        if (asprintf(&name, "scheduler@%s", instance) < 0 || !protocol_name_is_valid(name))
+                return NULL;
+        return name;
 }
 
 int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
@@ -427,14 +620,18 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
         s->config.bus_url = strdup(config->bus_url ?: BUS_LINK_URL_DEFAULT);
         s->config.instance = strdup(config->instance ?: size);
         s->config.cgroup = config->cgroup ? strdup(config->cgroup) : NULL;
-        if (!s->config.bus_url || !s->config.instance || (config->cgroup && !s->config.cgroup)) {
+        s->config.name = config->name ? strdup(config->name) : scheduler_default_name(s->config.instance);
+        if (!s->config.bus_url || !s->config.instance || (config->cgroup && !s->config.cgroup) ||
+            !s->config.name) {
                 free(s->config.bus_url);
                 free(s->config.instance);
                 free(s->config.cgroup);
+                free(s->config.name);
                 return -ENOMEM;
         }
         s->bad_job_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
         s->spawn_queue = RING_INIT(Job *);
+        s->events = RING_INIT(ProtocolEvent);
         s->status = THROTTLE_INIT(config->status_interval_usec, on_status, s);
         *ret = TAKE_PTR(s);
         return 0;
@@ -455,6 +652,14 @@ static int scheduler_setup_event(Scheduler *s) {
         (void) sd_event_source_set_enabled(s->spawn_source, SD_EVENT_OFF);
         (void) sd_event_source_set_priority(s->spawn_source, SD_EVENT_PRIORITY_NORMAL + 10);
         (void) sd_event_source_set_description(s->spawn_source, "scheduler-spawn");
+
+        /* Below the spawns too: the events of a pass go out after its work, in one frame. */
+        r = sd_event_add_defer(s->event, &s->events_source, on_events, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the job event source: %m");
+        (void) sd_event_source_set_enabled(s->events_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_priority(s->events_source, SD_EVENT_PRIORITY_NORMAL + 20);
+        (void) sd_event_source_set_description(s->events_source, "scheduler-events");
         return 0;
 }
 
@@ -545,7 +750,10 @@ static int scheduler_setup(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to create the runner: %m");
 
-        r = protocol_dump_register(ROLE_SCHEDULER, &hello, NULL);
+        r = protocol_dump_register_scheduler(s->config.name, s->config.size, &hello, NULL);
+        if (r == -EINVAL)
+                return log_error_errno(r, "Invalid scheduler name \"%s\" or size %u for the bus.", s->config.name,
+                                       s->config.size);
         if (r < 0)
                 return log_oom();
         r = bus_link_new(&s->link, s->event, s->config.bus_url, hello, &link_handlers, s);

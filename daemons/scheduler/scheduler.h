@@ -22,6 +22,7 @@ typedef struct SchedulerConfig {
         bool scope;       /* run each job in a transient scope unit */
         bool user;        /* with scope: the user's manager instead of the system's */
         char *instance;   /* scope names: sched-job-INSTANCE-ID.scope; default the size */
+        char *name;       /* how the bus knows us; default HOSTNAME@INSTANCE */
         char *cgroup;     /* --cgroup: "auto" (NULL too), "self", "off" or a PATH; see JobCgroups */
 } SchedulerConfig;
 

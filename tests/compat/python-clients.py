@@ -67,6 +67,48 @@ async def bad_client(uri):
         return reply, ws.subprotocol
 
 
+async def recv_or_none(ws, timeout):
+    try:
+        return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    except asyncio.TimeoutError:
+        return None
+
+
+async def mixed_with_version_2(uri, check):
+    # The original clients next to the new ones (a reporting scheduler, an observer, a cancel): they
+    # see exactly what they saw before.
+    async with websockets.connect(uri) as old_sched, websockets.connect(uri) as new_sched, \
+            websockets.connect(uri) as observer, websockets.connect(uri) as old_prod:
+        await old_sched.send(json.dumps({"cmd": "register", "type": "scheduler"}))
+        await new_sched.send(json.dumps({"cmd": "register", "type": "scheduler", "name": "py@2", "slots": 2}))
+        await observer.send(json.dumps({"cmd": "register", "type": "observer"}))
+        await old_prod.send(json.dumps({"cmd": "register", "type": "producer"}))
+        await asyncio.sleep(0.2)
+        await old_prod.send(json.dumps({"cmd": "job_request", "payload": {"priority": 4, "runtime": 9}}))
+        old_job = await recv_or_none(old_sched, 5)
+        new_job = await recv_or_none(new_sched, 5)
+        check(old_job is not None and set(old_job) == {"priority", "runtime", "id"},
+              "original scheduler next to a reporting one: the bare payload")
+        check(new_job is not None and new_job.get("cmd") == "job" and new_job["payload"].get("id") == old_job["id"],
+              "the reporting scheduler gets the same job, wrapped")
+        job_id = old_job["id"]
+        await new_sched.send(json.dumps({"cmd": "job_event", "id": job_id, "state": "running"}))
+        event = await recv_or_none(observer, 5)
+        check(event is not None and event.get("event") == "job" and event.get("state") == "running"
+              and event.get("scheduler") == "py@2", "the observer sees the reporting scheduler's event")
+        await observer.send(json.dumps({"cmd": "cancel", "id": job_id}))
+        reply = await recv_or_none(observer, 5)
+        check(reply == {"event": "cancelling", "id": job_id, "schedulers": 1}, "cancel goes to the one that can")
+        cancel = await recv_or_none(new_sched, 5)
+        check(cancel == {"cmd": "cancel", "id": job_id}, "the reporting scheduler gets the cancel")
+        check(await recv_or_none(old_sched, 0.5) is None, "the original scheduler gets no cancel")
+        check(await recv_or_none(old_prod, 0.5) is None, "an original producer gets nothing back")
+        await observer.send(json.dumps({"cmd": "status"}))
+        status = await recv_or_none(observer, 5)
+        kinds = sorted((s["name"] or "", s["reports"]) for s in status["schedulers"]) if status else []
+        check(kinds == [("", False), ("py@2", True)], "status lists both schedulers, the original one as not reporting")
+
+
 async def main(bus):
     port = free_port()
     uri = f"ws://localhost:{port}"
@@ -94,6 +136,7 @@ async def main(bus):
         reply, subprotocol = await bad_client(uri)
         check(reply.get("error") == "invalid_priority" and bool(reply.get("message")), "error frame for priority 42")
         check(subprotocol is None, "no subprotocol needed")
+        await mixed_with_version_2(uri, check)
         check(proc.poll() is None, "bus still running")
     finally:
         proc.terminate()

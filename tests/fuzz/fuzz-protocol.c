@@ -31,7 +31,7 @@ static void check_error_frame(const ProtocolStatus *st) {
 
         check(protocol_error_to_string(st->error));
         check(memchr(st->message, 0, sizeof(st->message)));
-        check(protocol_dump_error(st, &s, NULL) == 0);
+        check(protocol_dump_error(st, NULL, &s, NULL) == 0);
         back = json_loads(s, 0, NULL);
         check(json_is_object(back));
         check(strcmp(json_string_value(json_object_get(back, "error")),
@@ -51,16 +51,48 @@ static void fuzz_frame(const uint8_t *data, size_t size, uint64_t id) {
         Frame f;
 
         if (frame_parse(&f, data, size, FUZZ_MAX_RUNTIME, &st) < 0) {
-                check(!f.payload);
+                check(!f.payload && !f.events_array);
+                check(!f.ref || json_is_string(f.ref) || json_is_integer(f.ref));
                 check_error_frame(&st);
+                frame_done(&f);
                 return;
         }
 
         check(f.command >= 0 && f.command < _COMMAND_MAX);
-        if (f.command == COMMAND_REGISTER) {
+        switch (f.command) {
+        case COMMAND_REGISTER:
                 check(role_to_string(f.role) && !f.payload);
+                check(!f.name[0] || (protocol_name_is_valid(f.name) && f.slots >= 1));
                 frame_done(&f);
                 return;
+        case COMMAND_JOB_EVENT: {
+                _cleanup_free_ char *back = NULL;
+                Frame g;
+
+                /* What a scheduler sends, the bus reads back the same. */
+                check(f.n_events >= 1 && f.n_events <= PROTOCOL_EVENTS_MAX);
+                check(protocol_dump_job_events(f.events_array, f.n_events, &back, NULL) == 0);
+                check(frame_parse(&g, back, strlen(back), FUZZ_MAX_RUNTIME, NULL) == 0);
+                check(g.command == COMMAND_JOB_EVENT && g.n_events == f.n_events);
+                for (size_t i = 0; i < f.n_events; i++)
+                        check(g.events_array[i].id == f.events_array[i].id &&
+                              g.events_array[i].state == f.events_array[i].state &&
+                              g.events_array[i].exit_status == f.events_array[i].exit_status);
+                frame_done(&g);
+                frame_done(&f);
+                return;
+        }
+        case COMMAND_STATUS:
+        case COMMAND_CANCEL:
+                frame_done(&f);
+                return;
+        case COMMAND_JOBS:
+                check(f.limit >= 1 && f.limit <= PROTOCOL_JOBS_LIMIT_MAX);
+                check(f.state_filter < 0 || protocol_state_to_string(f.state_filter));
+                frame_done(&f);
+                return;
+        default:
+                break;
         }
 
         check(json_is_object(f.payload));

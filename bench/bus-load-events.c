@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus-load-events.h"
+#include "macro.h"
+
+/* What a scheduler sends for one job, around its id (twice). */
+#define FRAME_HEAD      "{\"cmd\":\"job_event\",\"events\":["
+#define FRAME_TAIL      "]}"
+#define EVENT_ID        "{\"id\":"
+#define EVENT_RUNNING   ",\"state\":\"running\"},"
+#define EVENT_DONE      ",\"state\":\"done\",\"exit_status\":0,\"cpu_usec\":1000},"
+#define STRLEN(s)       (sizeof(s "") - 1)
+#define U64_DIGITS      20
+#define JOB_BYTES_MAX   (2 * (STRLEN(EVENT_ID) + U64_DIGITS) + STRLEN(EVENT_RUNNING) + STRLEN(EVENT_DONE))
+#define JOBS_PER_FRAME  (JOB_EVENTS_PER_FRAME_MAX / JOB_EVENTS_PER_JOB_AND_SCHEDULER)
+#define FRAME_BYTES_MAX (STRLEN(FRAME_HEAD) + JOBS_PER_FRAME * JOB_BYTES_MAX + STRLEN(FRAME_TAIL))
+
+void job_event_batch_done(JobEventBatch *b) {
+        free(b->ids);
+        free(b->frame);
+        *b = (JobEventBatch){};
+}
+
+int job_event_batch_add(JobEventBatch *b, uint64_t id) {
+        if (b->n_ids == b->n_allocated) {
+                size_t n = MAX(b->n_allocated * 2, (size_t) 1024);
+                uint64_t *ids = realloc(b->ids, n * sizeof *ids);
+
+                if (!ids)
+                        return -ENOMEM;
+                b->ids = ids;
+                b->n_allocated = n;
+        }
+        b->ids[b->n_ids++] = id;
+        return 0;
+}
+
+static char *append(char *p, const char *s, size_t len) {
+        memcpy(p, s, len);
+        return p + len;
+}
+
+/* By hand, not snprintf(): the benchmark formats 2 x S events per job and must stay cheap next to
+ * the bus it loads. */
+static char *append_u64(char *p, uint64_t v) {
+        char digits[U64_DIGITS];
+        size_t n = 0;
+
+        do
+                digits[n++] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        while (n > 0)
+                *p++ = digits[--n];
+        return p;
+}
+
+int job_event_batch_flush(JobEventBatch *b, int (*send)(const char *frame, size_t size, void *userdata),
+                          void *userdata) {
+        size_t done = 0;
+        int r = 0;
+
+        if (b->n_ids == 0)
+                return 0;
+        if (!b->frame) {
+                b->frame = malloc(FRAME_BYTES_MAX);
+                if (!b->frame)
+                        return -ENOMEM;
+        }
+        while (done < b->n_ids && r >= 0) {
+                size_t n = MIN(b->n_ids - done, (size_t) JOBS_PER_FRAME);
+                char *p = append(b->frame, FRAME_HEAD, STRLEN(FRAME_HEAD));
+
+                for (size_t i = done; i < done + n; i++) {
+                        p = append(p, EVENT_ID, STRLEN(EVENT_ID));
+                        p = append_u64(p, b->ids[i]);
+                        p = append(p, EVENT_RUNNING, STRLEN(EVENT_RUNNING));
+                        p = append(p, EVENT_ID, STRLEN(EVENT_ID));
+                        p = append_u64(p, b->ids[i]);
+                        p = append(p, EVENT_DONE, STRLEN(EVENT_DONE));
+                }
+                p--; /* the last event's comma */
+                p = append(p, FRAME_TAIL, STRLEN(FRAME_TAIL));
+                r = send(b->frame, (size_t) (p - b->frame), userdata);
+                done += n;
+        }
+        b->n_ids = 0;
+        return r;
+}
+
+void job_event_tally_done(JobEventTally *t) {
+        free(t->per_job);
+        *t = (JobEventTally){};
+}
+
+int job_event_tally_reset(JobEventTally *t, uint64_t n_jobs) {
+        if (n_jobs > t->n_allocated || !t->per_job) {
+                uint8_t *p = realloc(t->per_job, MAX(n_jobs, (uint64_t) 1));
+
+                if (!p)
+                        return -ENOMEM;
+                t->per_job = p;
+                t->n_allocated = n_jobs;
+        }
+        *t = (JobEventTally){ .per_job = t->per_job, .n_allocated = t->n_allocated, .n_jobs = n_jobs };
+        memset(t->per_job, 0, n_jobs);
+        return 0;
+}
+
+void job_event_tally_start(JobEventTally *t, uint64_t first_id) {
+        t->first_id = first_id;
+        t->started = true;
+}
+
+static const char *skip_space(const char *p) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+                p++;
+        return p;
+}
+
+/* p at a string's opening quote: the position after its closing one, or NULL. */
+static const char *skip_string(const char *p) {
+        for (p++; *p; p++)
+                if (*p == '\\' && p[1])
+                        p++;
+                else if (*p == '"')
+                        return p + 1;
+        return NULL;
+}
+
+/* p at any value: the position of the ',', '}' or ']' after it, or NULL. Containers are skipped
+ * whole. */
+static const char *skip_value(const char *p) {
+        unsigned depth = 0;
+
+        for (;;) {
+                switch (*p) {
+                case 0:
+                        return NULL;
+                case '"':
+                        p = skip_string(p);
+                        if (!p)
+                                return NULL;
+                        continue;
+                case '{':
+                case '[':
+                        depth++;
+                        break;
+                case '}':
+                case ']':
+                        if (depth == 0)
+                                return p;
+                        depth--;
+                        break;
+                case ',':
+                        if (depth == 0)
+                                return p;
+                        break;
+                }
+                p++;
+        }
+}
+
+typedef enum EventState {
+        EVENT_STATE_NONE,
+        EVENT_STATE_RUNNING,
+        EVENT_STATE_DONE,
+        EVENT_STATE_OTHER,
+} EventState;
+
+typedef struct JobEvent {
+        bool has_id, final;
+        uint64_t id;
+        EventState state;
+} JobEvent;
+
+static EventState event_state_parse(const char *value) {
+        if (strncmp(value, "\"running\"", 9) == 0)
+                return EVENT_STATE_RUNNING;
+        if (strncmp(value, "\"done\"", 6) == 0)
+                return EVENT_STATE_DONE;
+        return EVENT_STATE_OTHER;
+}
+
+static bool key_is(const char *key, const char *end, const char *name) {
+        size_t len = strlen(name);
+
+        return (size_t) (end - key) == len + 2 && memcmp(key + 1, name, len) == 0;
+}
+
+/* One flat event object at p ('{'): its fields into *ret. The position after it, or NULL. Other
+ * fields, nested values included, are skipped. */
+static const char *event_parse(const char *p, JobEvent *ret) {
+        *ret = (JobEvent){};
+        p = skip_space(p + 1);
+        while (*p == '"') {
+                const char *key = p, *key_end = skip_string(p), *value;
+
+                if (!key_end)
+                        return NULL;
+                p = skip_space(key_end);
+                if (*p != ':')
+                        return NULL;
+                value = skip_space(p + 1);
+                if (key_is(key, key_end, "id") && *value >= '0' && *value <= '9') {
+                        ret->id = strtoull(value, NULL, 10);
+                        ret->has_id = true;
+                } else if (key_is(key, key_end, "state"))
+                        ret->state = event_state_parse(value);
+                else if (key_is(key, key_end, "final"))
+                        ret->final = strncmp(value, "true", 4) == 0;
+                p = skip_value(value);
+                if (!p)
+                        return NULL;
+                p = skip_space(p);
+                if (*p == ',')
+                        p = skip_space(p + 1);
+        }
+        return *p == '}' ? p + 1 : NULL;
+}
+
+static void tally_count(JobEventTally *t, const JobEvent *e) {
+        uint64_t i;
+
+        if (!t->started || e->id < t->first_id) {
+                t->n_before++;
+                return;
+        }
+        i = e->id - t->first_id;
+        if (i >= t->n_jobs) {
+                t->n_outside++;
+                return;
+        }
+        if (t->per_job[i] < UINT8_MAX)
+                t->per_job[i]++;
+        t->n_events++;
+        t->n_running += e->state == EVENT_STATE_RUNNING;
+        t->n_done += e->state == EVENT_STATE_DONE;
+        t->n_other_state += e->state != EVENT_STATE_RUNNING && e->state != EVENT_STATE_DONE;
+        t->n_final += e->final;
+}
+
+static int tally_add_events(JobEventTally *t, const char *frame) {
+        const char *events = strstr(frame, "\"events\"");
+        JobEvent e;
+        int n = 0;
+
+        if (!events) {
+                if (*frame != '{' || !event_parse(frame, &e) || !e.has_id)
+                        return -EBADMSG;
+                tally_count(t, &e);
+                return 1;
+        }
+        events = skip_space(events + STRLEN("\"events\""));
+        if (*events != ':')
+                return -EBADMSG;
+        events = skip_space(events + 1);
+        if (*events != '[')
+                return -EBADMSG;
+        for (const char *p = skip_space(events + 1); *p == '{'; n++) {
+                p = event_parse(p, &e);
+                if (!p || !e.has_id)
+                        return n > 0 ? n : -EBADMSG;
+                tally_count(t, &e);
+                p = skip_space(p);
+                if (*p == ',')
+                        p = skip_space(p + 1);
+        }
+        return n > 0 ? n : -EBADMSG;
+}
+
+int job_event_tally_add(JobEventTally *t, const char *frame) {
+        uint64_t before = t->n_events;
+        int n = tally_add_events(t, frame);
+
+        if (t->n_events > before)
+                t->n_frames++;
+        return n;
+}
+
+JobEventCheck job_event_tally_check(const JobEventTally *t, unsigned per_job, bool expect_final) {
+        JobEventCheck c = {
+                .want_per_state = t->n_jobs * (per_job / 2),
+                .want_final = expect_final ? t->n_jobs : 0,
+        };
+
+        for (uint64_t i = 0; i < t->n_jobs; i++) {
+                if (t->per_job[i] == per_job) {
+                        c.n_exact++;
+                        continue;
+                }
+                if (t->per_job[i] < per_job)
+                        c.n_fewer++;
+                else
+                        c.n_more++;
+                if (c.n_fewer + c.n_more == 1) {
+                        c.first_off_id = t->first_id + i;
+                        c.first_off_count = t->per_job[i];
+                }
+        }
+        c.ok = c.n_exact == t->n_jobs && t->n_running == c.want_per_state && t->n_done == c.want_per_state &&
+               t->n_other_state == 0 && t->n_final == c.want_final && t->n_outside == 0;
+        return c;
+}
