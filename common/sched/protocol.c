@@ -596,25 +596,28 @@ int protocol_dump_job(json_t *payload, uint64_t id, char **ret, size_t *ret_size
 }
 
 int protocol_dump_job_wrapped(json_t *payload, uint64_t id, char **ret, size_t *ret_size) {
-        _cleanup_(json_decrefp) json_t *job = NULL, *frame = NULL;
+        static const char head[] = "{\"cmd\":\"job\",\"payload\":";
+        _cleanup_free_ char *job = NULL;
+        size_t size;
+        char *s;
+        int r;
 
         assert(ret);
 
-        if (!json_is_object(payload))
-                return -EINVAL;
-        if (id > INT64_MAX)
-                return -ERANGE;
-
-        job = json_copy(payload);
-        frame = json_object();
-        if (!job || !frame)
+        /* The bare job's text inside a frame: one dump, not a second tree to build and print. */
+        r = protocol_dump_job(payload, id, &job, &size);
+        if (r < 0)
+                return r;
+        s = malloc(sizeof head - 1 + size + 2);
+        if (!s)
                 return -ENOMEM;
-        if (json_object_set_new(job, "id", json_integer((json_int_t) id)) < 0 ||
-            json_object_set_new(frame, "cmd", json_string("job")) < 0 ||
-            json_object_set(frame, "payload", job) < 0)
-                return -ENOMEM;
-
-        return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+        memcpy(s, head, sizeof head - 1);
+        memcpy(s + sizeof head - 1, job, size);
+        memcpy(s + sizeof head - 1 + size, "}", 2);
+        if (ret_size)
+                *ret_size = sizeof head - 1 + size + 1;
+        *ret = s;
+        return 0;
 }
 
 int protocol_dump_error(const ProtocolStatus *st, json_t *ref, char **ret, size_t *ret_size) {

@@ -7,6 +7,7 @@
  * busy bus pays one WebSocket message per client and pass, not one per event.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,28 +95,49 @@ static void batch_add(Bus *b, BusClient *c, const char *text, size_t n) {
                 batch_flush(b, c);
 }
 
-/* A small appender over a fixed buffer; what does not fit is cut, and `size` says so. */
+/* An appender over a fixed buffer, without printf on the way of every event; what does not fit is
+ * cut, and `size` then equals `max`. */
 typedef struct Text {
         char *buf;
         size_t size, max;
 } Text;
 
-_printf_(2, 3) static void text_add(Text *t, const char *format, ...) {
-        va_list ap;
-        int n;
+static void text_add_raw(Text *t, const char *s, size_t n) {
+        n = MIN(n, t->max - t->size);
+        memcpy(t->buf + t->size, s, n);
+        t->size += n;
+}
 
-        if (t->size >= t->max)
-                return;
-        va_start(ap, format);
-        n = vsnprintf(t->buf + t->size, t->max - t->size, format, ap);
-        va_end(ap);
-        t->size = n < 0 ? t->max : MIN(t->size + (size_t) n, t->max);
+static void text_add(Text *t, const char *s) {
+        text_add_raw(t, s, strlen(s));
+}
+
+static void text_add_u64(Text *t, uint64_t v) {
+        char digits[20];
+        size_t n = 0;
+
+        do
+                digits[sizeof digits - ++n] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        text_add_raw(t, digits + sizeof digits - n, n);
+}
+
+/* ,"key": */
+static void text_add_key(Text *t, const char *key) {
+        text_add(t, ",\"");
+        text_add(t, key);
+        text_add(t, "\":");
 }
 
 static void text_add_time(Text *t, const char *key, uint64_t usec) {
-        if (usec > 0)
-                text_add(t, ",\"%s\":%" PRIu64 ".%03u", key, usec / USEC_PER_SEC,
-                         (unsigned) (usec % USEC_PER_SEC / USEC_PER_MSEC));
+        unsigned ms = (unsigned) (usec % USEC_PER_SEC / USEC_PER_MSEC);
+        char frac[4] = { '.', (char) ('0' + ms / 100), (char) ('0' + ms / 10 % 10), (char) ('0' + ms % 10) };
+
+        if (usec == 0)
+                return;
+        text_add_key(t, key);
+        text_add_u64(t, usec / USEC_PER_SEC);
+        text_add_raw(t, frac, sizeof frac);
 }
 
 /* Text from a scheduler as a JSON string (jansson escapes it); nothing if it is not UTF-8. */
@@ -123,8 +145,10 @@ static void text_add_string(Text *t, const char *key, const char *value) {
         _cleanup_(json_decrefp) json_t *v = json_string(value);
         _cleanup_free_ char *quoted = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
 
-        if (quoted)
-                text_add(t, ",\"%s\":%s", key, quoted);
+        if (!quoted)
+                return;
+        text_add_key(t, key);
+        text_add(t, quoted);
 }
 
 static const char *end_to_string(const JobTableEntry *e) {
@@ -140,34 +164,65 @@ static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const Job
         char number[FORMAT_DOUBLE_MAX];
         Text t = { .buf = buf, .max = max };
 
-        text_add(&t, "{\"id\":%" PRIu64 ",\"state\":\"%s\",", id, protocol_state_to_string(state));
+        text_add(&t, "{\"id\":");
+        text_add_u64(&t, id);
+        text_add(&t, ",\"state\":\"");
+        text_add(&t, protocol_state_to_string(state));
         /* Names are [A-Za-z0-9_.:@/-] (checked at register): nothing to escape. */
-        if (scheduler)
-                text_add(&t, "\"scheduler\":\"%s\"", scheduler);
-        else
-                text_add(&t, "\"scheduler\":null");
+        text_add(&t, "\",\"scheduler\":");
+        if (scheduler) {
+                text_add(&t, "\"");
+                text_add(&t, scheduler);
+                text_add(&t, "\"");
+        } else
+                text_add(&t, "null");
         text_add_time(&t, "time", bus_now_realtime(b));
-        if (e)
-                text_add(&t, ",\"priority\":%d,\"runtime\":%s", e->priority,
-                         format_double(number, sizeof number, e->runtime));
+        if (e) {
+                text_add_key(&t, "priority");
+                text_add_u64(&t, (uint64_t) e->priority);
+                text_add_key(&t, "runtime");
+                if (e->runtime == (double) (uint64_t) e->runtime)
+                        text_add_u64(&t, (uint64_t) e->runtime);
+                else
+                        text_add(&t, format_double(number, sizeof number, e->runtime));
+        }
         if (ev) {
-                if (ev->exit_status >= 0)
-                        text_add(&t, ",\"exit_status\":%d", ev->exit_status);
-                if (ev->signal)
-                        text_add(&t, ",\"signal\":\"%s\"", ev->signal); /* [A-Z0-9] only */
-                if (ev->evicted_by != UINT64_MAX)
-                        text_add(&t, ",\"evicted_by\":%" PRIu64, ev->evicted_by);
-                if (ev->cpu_usec != UINT64_MAX)
-                        text_add(&t, ",\"cpu_usec\":%" PRIu64, ev->cpu_usec);
-                if (ev->memory_peak != UINT64_MAX)
-                        text_add(&t, ",\"memory_peak\":%" PRIu64, ev->memory_peak);
+                if (ev->exit_status >= 0) {
+                        text_add_key(&t, "exit_status");
+                        text_add_u64(&t, (uint64_t) ev->exit_status);
+                }
+                if (ev->signal) { /* [A-Z0-9] only */
+                        text_add_key(&t, "signal");
+                        text_add(&t, "\"");
+                        text_add(&t, ev->signal);
+                        text_add(&t, "\"");
+                }
+                static const struct {
+                        const char *key;
+                        size_t offset;
+                } counters[] = {
+                        { "evicted_by", offsetof(ProtocolEvent, evicted_by) },
+                        { "cpu_usec", offsetof(ProtocolEvent, cpu_usec) },
+                        { "memory_peak", offsetof(ProtocolEvent, memory_peak) },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(counters); i++) {
+                        uint64_t v = *(const uint64_t *) ((const char *) ev + counters[i].offset);
+
+                        if (v != UINT64_MAX) {
+                                text_add_key(&t, counters[i].key);
+                                text_add_u64(&t, v);
+                        }
+                }
                 if (ev->reason)
                         text_add_string(&t, "reason", ev->reason);
         }
         if (reason)
                 text_add_string(&t, "reason", reason);
-        if (final)
-                text_add(&t, ",\"final\":true,\"end\":\"%s\"", e ? end_to_string(e) : "unknown");
+        if (final) {
+                text_add(&t, ",\"final\":true,\"end\":\"");
+                text_add(&t, e ? end_to_string(e) : "unknown");
+                text_add(&t, "\"");
+        }
         text_add(&t, "}");
         /* Cut short (it cannot be, by EVENT_TEXT_MAX): better no event than broken JSON. */
         return t.size < t.max ? t.size : 0;

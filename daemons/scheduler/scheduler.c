@@ -183,9 +183,9 @@ static int scheduler_send_status(Scheduler *s) {
 
         return sd_notifyf(false,
                           "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64
-                          ", timeout %" PRIu64 ", evicted %" PRIu64 ", bus %s",
+                          ", timeout %" PRIu64 ", evicted %" PRIu64 ", cancelled %" PRIu64 ", bus %s",
                           runner_n_running(s->runner), s->config.size, runner_n_pending(s->runner), st->done,
-                          st->failed, st->timeout, st->evicted,
+                          st->failed, st->timeout, st->evicted, st->cancelled,
                           s->stopping                      ? "closed"
                           : bus_link_is_connected(s->link) ? "connected"
                                                            : "connecting");
@@ -786,7 +786,8 @@ int scheduler_run(Scheduler *s) {
                 return log_error_errno(r, "Event loop failed: %m");
 
         const RunnerStats *st = runner_stats(s->runner);
-        log_info("Stopped: done %" PRIu64 ", failed %" PRIu64 ", timeout %" PRIu64 ", evicted %" PRIu64 ".",
-                 st->done, st->failed, st->timeout, st->evicted);
+        log_info("Stopped: done %" PRIu64 ", failed %" PRIu64 ", timeout %" PRIu64 ", evicted %" PRIu64
+                 ", cancelled %" PRIu64 ", dropped %" PRIu64 ", interrupted %" PRIu64 ".",
+                 st->done, st->failed, st->timeout, st->evicted, st->cancelled, st->dropped, st->interrupted);
         return 0;
 }

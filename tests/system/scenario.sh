@@ -67,7 +67,7 @@ if [ "$MODE" = deb ]; then
 else
         systemctl daemon-reload
 fi
-for page in sched-bus.8 sched-scheduler.8 sched-producer.1 sched-process-demo.1; do
+for page in sched-bus.8 sched-scheduler.8 sched-producer.1 sched-ctl.1 sched-process-demo.1; do
         f=/usr/share/man/man${page##*.}/$page
         expect "man page $page installed" sh -c "[ -e $f.gz ] || [ -e $f ]"
 done
@@ -135,6 +135,21 @@ expect "sched-producer.service runs succeed" \
         [ "$(systemctl show -P Result sched-producer.service)" = success ]
 systemctl list-timers --no-pager 'sched-*' | sed 's/^/     /'
 expect "systemctl stop sched-producer.timer" systemctl stop sched-producer.timer
+
+step "4a. following jobs: sched-ctl"
+expect "sched-ctl status lists sched-scheduler@2 as $(hostname)@2 with 2 slots" \
+        sh -c "sched-ctl status --no-pager | grep -F '$(hostname)@2' | grep -q '/2'"
+expect "sched-ctl submit --wait: a job of 1 s ends done (exit 0)" sched-ctl submit -q -r 1 -p 5 --wait
+long=$(sched-ctl submit -q -r 60 -p 5)
+expect "sched-ctl submit prints the job's id ($long)" [ -n "$long" ]
+expect "sched-ctl jobs shows it running on $(hostname)@2" \
+        retry 5 sh -c "sched-ctl jobs --no-pager --state running | grep -E '^ *$long ' | grep -q '$(hostname)@2'"
+expect "sched-ctl cancel $long" sched-ctl cancel "$long"
+expect "its record on @2: SCHED_JOB_STATE=cancelled" \
+        retry 5 jcount_ge sched-scheduler@2 1 SCHED_JOB_ID="$long" SCHED_JOB_STATE=cancelled
+expect "the bus logged the cancel with the client's address" \
+        retry 5 sh -c "journalctl -q -u sched-bus SCHED_JOB_ID=$long -o verbose | grep -q '^ *SCHED_CLIENT='"
+expect "slots free again after the cancel" retry 10 status_has sched-scheduler@2.service '^running 0/2'
 
 step "4b. a cgroup per job (Delegate=yes), job ids, the journal catalog"
 expect "sched-scheduler@2 runs its jobs in cgroups of its own" \
