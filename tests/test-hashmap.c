@@ -123,7 +123,14 @@ static void keys_with_home(uint64_t *ret, size_t n, size_t home, size_t capacity
 /* Probe runs that collide and wrap around the end of the array: removing from the middle of a run
  * must pull back the keys homed before the hole and leave those homed after it. */
 static void test_backward_shift_colliding(void **state) {
-        enum { CAP = 64, N_FILL = 26, N62 = 6, N63 = 4, N0 = 4, N_COLL = N62 + N63 + N0 };
+        enum {
+                CAP = 64,
+                N_FILL = 26,
+                N62 = 6,
+                N63 = 4,
+                N0 = 4,
+                N_COLL = N62 + N63 + N0
+        };
         uint64_t fill[N_FILL], coll[N_COLL], next = 0;
         unsigned seed = 7;
 
@@ -174,7 +181,10 @@ static void test_backward_shift_colliding(void **state) {
 /* 100,000 random operations against a plain array, over a key space small enough that the map is
  * often dense and runs collide, in phases that grow and shrink it across its thresholds. */
 static void test_random_against_reference(void **state) {
-        enum { K = 1024, OPS = 100000 };
+        enum {
+                K = 1024,
+                OPS = 100000
+        };
         _cleanup_(u64_map_freep) U64Map *m = NULL;
         uint64_t keys[K];
         bool present[K] = {};
@@ -222,7 +232,10 @@ static void test_random_against_reference(void **state) {
 #define MEAN_PROBE_MAX 3.0
 #define MAX_PROBE      400
 static void test_probe_bound_sequential(void **state) {
-        enum { CAP = 1 << 17, N = CAP / 4 * 3 };
+        enum {
+                CAP = 1 << 17,
+                N = CAP / 4 * 3
+        };
         _cleanup_(u64_map_freep) U64Map *m = NULL;
 
         assert_int_equal(u64_map_new(&m), 0);

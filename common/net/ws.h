@@ -29,6 +29,8 @@
  */
 #pragma once
 
+#include <sys/uio.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -103,6 +105,8 @@ int ws_context_listen(WsContext *ctx, int fd);
 int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret);
 
 int ws_message_new(WsMessage **ret, const char *data, size_t size);
+/* The concatenation of the parts, without building it elsewhere first. */
+int ws_message_new_parts(WsMessage **ret, const struct iovec *parts, size_t n_parts);
 WsMessage *ws_message_ref(WsMessage *m);
 WsMessage *ws_message_unref(WsMessage *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(WsMessage *, ws_message_unref);

@@ -32,8 +32,9 @@ static uint64_t bus_now_realtime(Bus *b) {
 }
 
 static void batch_flush(Bus *b, BusClient *c) {
-        _cleanup_free_ char *frame = NULL;
-        int n;
+        static const char head[] = "{\"event\":\"job\",", list_head[] = "{\"event\":\"job\",\"events\":[";
+        WsMessage *m = NULL;
+        int r;
 
         assert(b);
         assert(c);
@@ -42,16 +43,29 @@ static void batch_flush(Bus *b, BusClient *c) {
                 return;
         /* One event goes as {"event":"job",...}; more as {"event":"job","events":[{...},...]}. */
         if (c->n_batch == 1)
-                n = asprintf(&frame, "{\"event\":\"job\",%.*s", (int) c->batch_size - 1, c->batch + 1);
+                r = ws_message_new_parts(&m,
+                                         (const struct iovec[]){
+                                                 { .iov_base = (void *) head, .iov_len = sizeof head - 1 },
+                                                 { .iov_base = c->batch + 1, .iov_len = c->batch_size - 1 },
+                                         },
+                                         2);
         else
-                n = asprintf(&frame, "{\"event\":\"job\",\"events\":[%.*s]}", (int) c->batch_size, c->batch);
+                r = ws_message_new_parts(
+                        &m,
+                        (const struct iovec[]){
+                                { .iov_base = (void *) list_head, .iov_len = sizeof list_head - 1 },
+                                { .iov_base = c->batch, .iov_len = c->batch_size },
+                                { .iov_base = (void *) "]}", .iov_len = 2 },
+                        },
+                        3);
         c->batch_size = c->n_batch = 0;
         LIST_REMOVE(batched, b->batched, c);
-        if (n < 0) {
+        if (r < 0) {
                 log_oom();
                 return;
         }
-        (void) bus_send_text(b, c, frame, (size_t) n);
+        (void) bus_send(b, c, m);
+        ws_message_unref(m);
 }
 
 static int on_batch(sd_event_source *s, void *userdata) {

@@ -22,8 +22,8 @@ struct JobTable {
         unsigned counts[_JOB_TABLE_STATE_MAX];
 };
 
-/* The order in which a job's end is picked among its runs when not all say done: the most telling
- * first, so that one scheduler's failure is not hidden behind another's eviction. */
+/* The spec's order for a job's end when not every run says done: a failure on one scheduler is
+ * not hidden behind an eviction or a cancel on another. */
 static const JobState end_order[] = {
         JOB_FAILED, JOB_TIMEOUT, JOB_EVICTED, JOB_CANCELLED, JOB_INTERRUPTED, JOB_DROPPED,
 };
@@ -407,30 +407,23 @@ JobState job_table_entry_end(const JobTableEntry *e) {
 }
 
 int job_table_entry_summary(const JobTableEntry *e) {
-        bool queued = false, sent = false;
+        bool queued = false;
         JobState end;
 
         assert(e);
 
-        for (unsigned i = 0; i < e->n_runs; i++)
-                switch (e->runs[i].state) {
-                case JOB_RUNNING:
+        if (e->final) {
+                end = job_table_entry_end(e);
+                return end < 0 ? JOB_TABLE_SENT : (int) end;
+        }
+        for (unsigned i = 0; i < e->n_runs; i++) {
+                if (e->runs[i].state == JOB_RUNNING)
                         return JOB_RUNNING;
-                case JOB_QUEUED:
+                if (e->runs[i].state == JOB_QUEUED)
                         queued = true;
-                        break;
-                case JOB_TABLE_SENT:
-                        sent = true;
-                        break;
-                default:
-                        break;
-                }
-        if (queued)
-                return JOB_QUEUED;
-        if (sent)
-                return JOB_TABLE_SENT;
-        end = job_table_entry_end(e);
-        return end < 0 ? JOB_TABLE_SENT : (int) end;
+        }
+        /* Not final: some run is still sent (or, before delivered(), there is none yet). */
+        return queued ? JOB_QUEUED : JOB_TABLE_SENT;
 }
 
 void job_table_forget_owner(JobTable *t, void *owner) {
