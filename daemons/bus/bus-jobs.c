@@ -18,10 +18,12 @@
 #include "log.h"
 #include "time-util.h"
 
-/* A client's batch is sent before the end of the pass once it is this large. */
-#define BATCH_FLUSH_BYTES (256 * 1024)
 /* One event's text: fixed fields, and a reason of PROTOCOL_REASON_MAX bytes escaped (\u00XX). */
 #define EVENT_TEXT_MAX (1024 + 6 * PROTOCOL_REASON_MAX)
+
+/* A client's batch is sent before the end of the pass once it is this large: frames to clients stay
+ * under 64 KiB, which any WebSocket client takes (the bus's own --max-frame default). */
+#define BATCH_FLUSH_BYTES (64 * 1024 - EVENT_TEXT_MAX - 64)
 
 static uint64_t bus_now_realtime(Bus *b) {
         uint64_t t;
@@ -242,6 +244,11 @@ static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const Job
         return t.size < t.max ? t.size : 0;
 }
 
+/* Whether anyone gets the events of this job: formatting one costs more than the rest of its way. */
+static bool bus_has_audience(Bus *b, const JobTableEntry *e) {
+        return b->observers || (e && e->owner);
+}
+
 /* To every observer, and to the job's submitter if it asked for its jobs' events. */
 static void bus_emit(Bus *b, const JobTableEntry *e, const char *text, size_t n) {
         BusClient *o;
@@ -305,7 +312,8 @@ JobTableEntry *bus_job_submitted(Bus *b, BusClient *c, uint64_t id, const Frame 
         assert(c);
         assert(f);
 
-        r = job_table_add(b->jobs, id, f->priority, f->runtime, bus_now_realtime(b), c->events ? c : NULL, &e);
+        b->submit_usec = bus_now_realtime(b);
+        r = job_table_add(b->jobs, id, f->priority, f->runtime, b->submit_usec, c->events ? c : NULL, &e);
         if (r < 0) {
                 log_oom();
                 e = NULL;
@@ -325,7 +333,7 @@ void bus_job_delivered_to(Bus *b, JobTableEntry *e, BusClient *s) {
         assert(b);
         assert(s);
 
-        if (e && !job_table_add_run(b->jobs, e, s->reporter, bus_now_realtime(b)))
+        if (e && !job_table_add_run(b->jobs, e, s->reporter, b->submit_usec))
                 log_oom();
 }
 
@@ -335,7 +343,7 @@ void bus_job_delivered(Bus *b, JobTableEntry *e) {
         assert(b);
 
         /* Only schedulers that never report got it: nothing more will be known. */
-        if (e && job_table_delivered(b->jobs, e) > 0)
+        if (e && job_table_delivered(b->jobs, e) > 0 && bus_has_audience(b, e))
                 bus_emit(b, e,
                          text, format_event(b, text, sizeof text, e->id, e, JOB_TABLE_SENT, NULL, NULL, NULL, true));
 }
@@ -348,7 +356,8 @@ void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why) {
 
         if (e)
                 job_table_drop(b->jobs, e, bus_now_realtime(b));
-        bus_emit(b, e, text, format_event(b, text, sizeof text, id, e, JOB_DROPPED, NULL, NULL, why, true));
+        if (bus_has_audience(b, e))
+                bus_emit(b, e, text, format_event(b, text, sizeof text, id, e, JOB_DROPPED, NULL, NULL, why, true));
 }
 
 void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
@@ -387,8 +396,9 @@ void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
                         }
                 }
                 /* An id the table does not hold (too old, or a scheduler's own) still goes to observers. */
-                bus_emit(b, e, text,
-                         format_event(b, text, sizeof text, ev->id, e, ev->state, name, ev, NULL, final > 0));
+                if (bus_has_audience(b, e))
+                        bus_emit(b, e, text,
+                                 format_event(b, text, sizeof text, ev->id, e, ev->state, name, ev, NULL, final > 0));
         }
         bus_status_changed(b);
 }

@@ -161,13 +161,13 @@ size_t job_table_max(const JobTable *t) {
         return t->max;
 }
 
-/* Removes e with every trace of it: its runs leave the counters and release their schedulers. */
-static void job_table_evict(JobTable *t, JobTableEntry *e) {
+/* Removes e with every trace of it: its runs leave the counters and release their schedulers. The
+ * memory (entry and runs array) is returned, for the entry that takes its place. */
+static JobTableEntry *job_table_evict(JobTable *t, JobTableEntry *e) {
         for (unsigned i = 0; i < e->n_runs; i++) {
                 job_table_count_run(t, &e->runs[i], false);
                 job_table_scheduler_unref(t, e->runs[i].scheduler);
         }
-        free(e->runs);
         assert_se(u64_map_remove(t->map, e->id) == e);
 
         if (t->entries_tail == e)
@@ -178,23 +178,45 @@ static void job_table_evict(JobTable *t, JobTableEntry *e) {
                         t->finished_tail = e->finished_prev;
                 LIST_REMOVE(finished, t->finished, e);
         }
-        free(e);
+        return e;
 }
+
+static JobTableEntry *job_table_entry_free(JobTableEntry *e) {
+        if (!e)
+                return NULL;
+        free(e->runs);
+        return mfree(e);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(JobTableEntry *, job_table_entry_free);
 
 int job_table_add(JobTable *t, uint64_t id, int priority, double runtime, uint64_t now_usec, void *owner,
                   JobTableEntry **ret) {
-        _cleanup_free_ JobTableEntry *e = NULL;
+        _cleanup_(job_table_entry_freep) JobTableEntry *e = NULL;
+        JobTableRun *runs;
         JobTableEntry *after;
+        uint16_t n_runs_alloc;
         int r;
 
         assert(t);
 
-        if (u64_map_get(t->map, id))
+        /* The bus's ids only grow: one above the newest needs no lookup. */
+        if ((!t->entries_tail || id <= t->entries_tail->id) && u64_map_get(t->map, id))
                 return -EEXIST;
 
-        e = calloc(1, sizeof(JobTableEntry));
+        /* Evict before inserting, so that the map never holds more than max keys: one key over
+         * would grow a map sized exactly for max. Once the table was full, the map has held max
+         * keys at its present size, so the put below needs no memory and cannot fail. The evicted
+         * entry's memory, runs array included, becomes the new entry's: a full table allocates
+         * nothing per job. */
+        if (u64_map_size(t->map) >= t->max)
+                e = job_table_evict(t, t->finished ?: t->entries);
+        else
+                e = calloc(1, sizeof(JobTableEntry));
         if (!e)
                 return -ENOMEM;
+        runs = e->runs;
+        n_runs_alloc = e->n_runs_alloc;
         *e = (JobTableEntry){
                 .id = id,
                 .priority = priority,
@@ -202,13 +224,10 @@ int job_table_add(JobTable *t, uint64_t id, int priority, double runtime, uint64
                 .runtime = runtime,
                 .submitted_usec = now_usec,
                 .owner = owner,
+                .runs = runs,
+                .n_runs_alloc = n_runs_alloc,
         };
 
-        /* Evict before inserting, so that the map never holds more than max keys: one key over
-         * would grow a map sized exactly for max. Once the table was full, the map has held max
-         * keys at its present size, so the put below needs no memory and cannot fail. */
-        if (u64_map_size(t->map) >= t->max)
-                job_table_evict(t, t->finished ?: t->entries);
         r = u64_map_put(t->map, id, e);
         if (r < 0)
                 return r;
@@ -242,6 +261,22 @@ JobTableRun *job_table_find_run(JobTableEntry *e, const JobTableScheduler *s) {
         return NULL;
 }
 
+int job_table_reserve_runs(JobTableEntry *e, unsigned n) {
+        JobTableRun *runs;
+
+        assert(e);
+
+        n = MIN(n, (unsigned) JOB_TABLE_RUNS_MAX);
+        if (n <= e->n_runs_alloc)
+                return 0;
+        runs = reallocarray(e->runs, n, sizeof(JobTableRun));
+        if (!runs)
+                return -ENOMEM;
+        e->runs = runs;
+        e->n_runs_alloc = (uint16_t) n;
+        return 0;
+}
+
 JobTableRun *job_table_add_run(JobTable *t, JobTableEntry *e, JobTableScheduler *s, uint64_t now_usec) {
         JobTableRun *runs, *r;
 
@@ -253,13 +288,18 @@ JobTableRun *job_table_add_run(JobTable *t, JobTableEntry *e, JobTableScheduler 
         if (r)
                 return r;
 
-        /* Grown one at a time: a job goes to a few schedulers, and a spare slot would cost every
-         * job of the history 96 bytes. */
-        runs = reallocarray(e->runs, e->n_runs + 1, sizeof(JobTableRun));
-        if (!runs)
+        /* Grown one at a time unless reserved: a job goes to a few schedulers, and a spare slot
+         * would cost every job of the history 96 bytes. */
+        if (e->n_runs >= JOB_TABLE_RUNS_MAX)
                 return NULL;
-        e->runs = runs;
-        r = &runs[e->n_runs++];
+        if (e->n_runs >= e->n_runs_alloc) {
+                runs = reallocarray(e->runs, e->n_runs + 1, sizeof(JobTableRun));
+                if (!runs)
+                        return NULL;
+                e->runs = runs;
+                e->n_runs_alloc = e->n_runs + 1;
+        }
+        r = &e->runs[e->n_runs++];
         *r = (JobTableRun){
                 .scheduler = s,
                 .state = JOB_TABLE_SENT,

@@ -32,6 +32,9 @@ enum {
         _JOB_TABLE_STATE_MAX,
 };
 
+/* Schedulers one job's runs are kept for; a job that goes to more has the rest untracked. */
+#define JOB_TABLE_RUNS_MAX UINT16_MAX
+
 typedef struct JobTable JobTable;
 typedef struct JobTableScheduler JobTableScheduler; /* an interned scheduler name with its counters */
 typedef struct JobTableRun JobTableRun;             /* one job on one scheduler */
@@ -58,7 +61,7 @@ struct JobTableEntry {
         uint64_t submitted_usec; /* CLOCK_REALTIME µs */
         void *owner;             /* opaque (the submitting client) or NULL; see job_table_forget_owner() */
         JobTableRun *runs;       /* n_runs of them, one per scheduler it was delivered to */
-        unsigned n_runs;
+        uint16_t n_runs, n_runs_alloc; /* a job reaches at most JOB_TABLE_RUNS_MAX schedulers */
         unsigned n_open; /* runs of reporting schedulers not yet terminal */
 
         /* private: every entry in id order; the final ones also in the order they became final. */
@@ -117,6 +120,9 @@ unsigned job_table_scheduler_count(const JobTableScheduler *s, int state);
 JobTableRun *job_table_add_run(JobTable *t, JobTableEntry *e, JobTableScheduler *s, uint64_t now_usec);
 /* The run of reporting scheduler s, or NULL. */
 JobTableRun *job_table_find_run(JobTableEntry *e, const JobTableScheduler *s);
+/* Room for n runs in all, when the caller knows how many schedulers the job goes to: one allocation
+ * instead of one per run. -ENOMEM. */
+int job_table_reserve_runs(JobTableEntry *e, unsigned n);
 
 /* Applies an event of (reporting) scheduler s to entry e (creating the run if the job was not
  * recorded as delivered there). Sets the transition times (queued/started/ended; a terminal state

@@ -60,6 +60,8 @@ static void scheduler_status_changed(Scheduler *s);
 
 /* Job events kept while the bus is away: a few minutes of a busy scheduler. */
 #define EVENTS_MAX (64 * 1024)
+/* A job_event frame stays under the bus's default --max-frame (64 KiB). */
+#define EVENTS_FRAME_MAX (60 * 1024)
 /* A bus that does not take our events (its queue is full) is tried again after this long. */
 #define EVENTS_RETRY_USEC (50 * USEC_PER_MSEC)
 
@@ -88,9 +90,23 @@ Scheduler *scheduler_free(Scheduler *s) {
         return mfree(s);
 }
 
-/* Sends what fits of the gathered events, PROTOCOL_EVENTS_MAX per frame. */
 static int on_events_retry(sd_event_source *src, uint64_t usec, void *userdata);
 
+/* Puts events taken from the front back there, in order. */
+static void scheduler_unpop_events(Scheduler *s, const ProtocolEvent *events, size_t n) {
+        Ring rest = RING_INIT(ProtocolEvent);
+        ProtocolEvent ev;
+
+        for (size_t i = 0; i < n; i++)
+                (void) ring_push(&rest, &events[i], SIZE_MAX);
+        while (ring_pop(&s->events, &ev))
+                (void) ring_push(&rest, &ev, SIZE_MAX);
+        ring_done(&s->events);
+        s->events = rest;
+}
+
+/* Sends what the bus takes of the gathered events: at most PROTOCOL_EVENTS_MAX and EVENTS_FRAME_MAX
+ * bytes per frame. */
 static int on_events(sd_event_source *src, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
         ProtocolEvent batch[PROTOCOL_EVENTS_MAX];
@@ -108,19 +124,18 @@ static int on_events(sd_event_source *src, void *userdata) {
                 while (n < ELEMENTSOF(batch) && ring_pop(&s->events, &batch[n]))
                         n++;
                 r = protocol_dump_job_events(batch, n, &text, &size);
+                /* Long reasons: fewer events a frame, the rest back in front. */
+                while (r >= 0 && size > EVENTS_FRAME_MAX && n > 1) {
+                        scheduler_unpop_events(s, batch + n / 2, n - n / 2);
+                        n /= 2;
+                        text = mfree(text);
+                        r = protocol_dump_job_events(batch, n, &text, &size);
+                }
                 if (r >= 0)
                         r = bus_link_send(s->link, text, size);
                 if (r == -ENOBUFS || r == -ENOTCONN) {
-                        /* Back to the front, in order: the bus takes them later. */
-                        Ring rest = RING_INIT(ProtocolEvent);
-                        ProtocolEvent ev;
-
-                        for (size_t i = 0; i < n; i++)
-                                (void) ring_push(&rest, &batch[i], SIZE_MAX);
-                        while (ring_pop(&s->events, &ev))
-                                (void) ring_push(&rest, &ev, SIZE_MAX);
-                        ring_done(&s->events);
-                        s->events = rest;
+                        /* The bus takes them later, in order. */
+                        scheduler_unpop_events(s, batch, n);
                         if (r == -ENOBUFS)
                                 (void) event_timer_arm(s->event, &s->events_retry_source, EVENTS_RETRY_USEC, 0,
                                                        on_events_retry, s, "scheduler-events-retry", true);
