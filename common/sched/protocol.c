@@ -20,6 +20,12 @@
 /* How much of a client-supplied name (an unknown "cmd", a bad "type") the detail quotes. */
 #define QUOTE_MAX 32
 
+const ProtocolEventCounter protocol_event_counters[PROTOCOL_EVENT_COUNTERS] = {
+        { "evicted_by", offsetof(ProtocolEvent, evicted_by) },
+        { "cpu_usec", offsetof(ProtocolEvent, cpu_usec) },
+        { "memory_peak", offsetof(ProtocolEvent, memory_peak) },
+};
+
 static const char *const role_table[_ROLE_MAX] = {
         [ROLE_PRODUCER] = "producer",
         [ROLE_SCHEDULER] = "scheduler",
@@ -302,20 +308,12 @@ static int parse_event(json_t *obj, size_t i, ProtocolEvent *ret, ProtocolStatus
                                              i, PROTOCOL_REASON_MAX);
                 ev.reason = json_string_value(v);
         }
-        static const struct {
-                const char *key;
-                size_t offset;
-        } counters[] = {
-                { "evicted_by", offsetof(ProtocolEvent, evicted_by) },
-                { "cpu_usec", offsetof(ProtocolEvent, cpu_usec) },
-                { "memory_peak", offsetof(ProtocolEvent, memory_peak) },
-        };
-        for (size_t k = 0; k < ELEMENTSOF(counters); k++) {
-                v = json_object_get(obj, counters[k].key);
-                if (v && !get_u64(v, (uint64_t *) ((char *) &ev + counters[k].offset)))
+        for (size_t k = 0; k < PROTOCOL_EVENT_COUNTERS; k++) {
+                v = json_object_get(obj, protocol_event_counters[k].key);
+                if (v && !get_u64(v, protocol_event_counter(&ev, k)))
                         return protocol_fail(st, PROTOCOL_INVALID_EVENT,
                                              "event %zu: \"%s\" must be a non-negative integer", i,
-                                             counters[k].key);
+                                             protocol_event_counters[k].key);
         }
 
         *ret = ev;
@@ -678,15 +676,14 @@ int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj) {
                 return -ENOMEM;
         if (ev->signal && json_object_set_new(obj, "signal", json_string(ev->signal)) < 0)
                 return -ENOMEM;
-        if (ev->evicted_by != UINT64_MAX && ev->evicted_by <= INT64_MAX &&
-            json_object_set_new(obj, "evicted_by", json_integer((json_int_t) ev->evicted_by)) < 0)
-                return -ENOMEM;
-        if (ev->cpu_usec != UINT64_MAX && ev->cpu_usec <= INT64_MAX &&
-            json_object_set_new(obj, "cpu_usec", json_integer((json_int_t) ev->cpu_usec)) < 0)
-                return -ENOMEM;
-        if (ev->memory_peak != UINT64_MAX && ev->memory_peak <= INT64_MAX &&
-            json_object_set_new(obj, "memory_peak", json_integer((json_int_t) ev->memory_peak)) < 0)
-                return -ENOMEM;
+        for (size_t k = 0; k < PROTOCOL_EVENT_COUNTERS; k++) {
+                uint64_t v = protocol_event_counter_get(ev, k);
+
+                /* UINT64_MAX: not known; beyond INT64_MAX: not a JSON integer for jansson. */
+                if (v <= INT64_MAX &&
+                    json_object_set_new(obj, protocol_event_counters[k].key, json_integer((json_int_t) v)) < 0)
+                        return -ENOMEM;
+        }
         /* json_string() refuses invalid UTF-8: a reason that is not is left out. */
         if (ev->reason) {
                 json_t *reason = json_string(ev->reason);

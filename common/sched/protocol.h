@@ -106,6 +106,24 @@ typedef struct ProtocolEvent {
         uint64_t evicted_by, cpu_usec, memory_peak; /* UINT64_MAX: none */
 } ProtocolEvent;
 
+/* The counters among an event's details, by their wire names: one table for every reader and
+ * writer of events. */
+typedef struct ProtocolEventCounter {
+        const char *key;
+        size_t offset; /* of the uint64_t in ProtocolEvent */
+} ProtocolEventCounter;
+
+#define PROTOCOL_EVENT_COUNTERS 3
+extern const ProtocolEventCounter protocol_event_counters[PROTOCOL_EVENT_COUNTERS];
+
+static inline uint64_t *protocol_event_counter(ProtocolEvent *ev, size_t i) {
+        return (uint64_t *) ((char *) ev + protocol_event_counters[i].offset);
+}
+
+static inline uint64_t protocol_event_counter_get(const ProtocolEvent *ev, size_t i) {
+        return *(const uint64_t *) ((const char *) ev + protocol_event_counters[i].offset);
+}
+
 #define PROTOCOL_EVENT_INIT(i, s)                                                                      \
         ((ProtocolEvent){ .id = (i), .state = (s), .exit_status = -1, .evicted_by = UINT64_MAX,        \
                           .cpu_usec = UINT64_MAX, .memory_peak = UINT64_MAX })

@@ -213,19 +213,11 @@ static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const Job
                         text_add(&t, ev->signal);
                         text_add(&t, "\"");
                 }
-                static const struct {
-                        const char *key;
-                        size_t offset;
-                } counters[] = {
-                        { "evicted_by", offsetof(ProtocolEvent, evicted_by) },
-                        { "cpu_usec", offsetof(ProtocolEvent, cpu_usec) },
-                        { "memory_peak", offsetof(ProtocolEvent, memory_peak) },
-                };
-                for (size_t i = 0; i < ELEMENTSOF(counters); i++) {
-                        uint64_t v = *(const uint64_t *) ((const char *) ev + counters[i].offset);
+                for (size_t i = 0; i < PROTOCOL_EVENT_COUNTERS; i++) {
+                        uint64_t v = protocol_event_counter_get(ev, i);
 
                         if (v != UINT64_MAX) {
-                                text_add_key(&t, counters[i].key);
+                                text_add_key(&t, protocol_event_counters[i].key);
                                 text_add_u64(&t, v);
                         }
                 }
