@@ -96,7 +96,8 @@ typedef struct ProtocolStatus {
         char message[PROTOCOL_MESSAGE_MAX];
 } ProtocolStatus;
 
-/* One job state change a reporting scheduler tells the bus. Strings point into the frame. */
+/* One job state change a reporting scheduler tells the bus. Strings point into the frame (its msg, or
+ * its events_array block) and live as long as it does. */
 typedef struct ProtocolEvent {
         uint64_t id;
         JobState state;
@@ -146,7 +147,9 @@ typedef struct Frame {
         const char *scheduler_filter; /* jobs: NULL: any */
         unsigned limit;               /* jobs */
         uint64_t id;                  /* cancel */
-        json_t *msg;                  /* the parsed frame, which the strings above point into */
+        json_t *msg;                  /* the parsed frame, which the strings above point into; NULL
+                                       * for a job_event read without jansson, whose strings follow
+                                       * the events in the events_array block */
 } Frame;
 
 /* Parses and validates `size` bytes (need not be NUL-terminated; NUL bytes are rejected). A runtime

@@ -38,8 +38,6 @@ static void cancel_message(Ctl *c, json_t *msg) {
         char prefix[64];
 
         if (ctl_bus_error(msg, NULL, NULL)) {
-                if (c->config.json)
-                        ctl_print_json(c, msg);
                 (void) snprintf(prefix, sizeof prefix, "Failed to cancel job %" PRIu64, id);
                 ctl_report_bus_error(c, msg, prefix);
                 c->cancel.failed = true;

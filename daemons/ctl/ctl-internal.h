@@ -14,6 +14,7 @@
 #include "bus-link.h"
 #include "ctl.h"
 #include "pager.h"
+#include "terminal-escape.h"
 #include "terminal.h"
 
 typedef struct CtlVerbOps {
@@ -29,10 +30,10 @@ typedef struct CtlVerbOps {
         void (*lost)(Ctl *c, const char *reason);
         /* SIGINT or SIGTERM. NULL: exit with CTL_EXIT_FAILURE, silently. */
         void (*interrupted)(Ctl *c);
-        /* After the loop, the connection closed: prints the answer kept in Ctl.answer (through the
-         * pager, which may take as long as the reader likes; stdout is checked after it). Returns
-         * the exit status. May be NULL. */
-        int (*print)(Ctl *c);
+        /* After the loop, the connection closed: prints the answer ctl_take_answer() kept (through
+         * the pager, which may take as long as the reader likes; stdout is checked after it).
+         * Returns 0, or -ENOMEM. May be NULL. */
+        int (*print)(Ctl *c, json_t *answer);
 } CtlVerbOps;
 
 extern const CtlVerbOps ctl_status_ops, ctl_jobs_ops, ctl_watch_ops, ctl_submit_ops, ctl_cancel_ops;
@@ -49,7 +50,7 @@ struct Ctl {
         int exit_code;
         bool stdout_colors, stderr_colors;
         bool stderr_tty;
-        json_t *answer; /* status, jobs: what the bus answered, for print() */
+        json_t *answer; /* status, jobs: what the bus answered (ctl_take_answer()), for print() */
 
         struct {
                 char *ref;
@@ -73,10 +74,10 @@ static inline bool streq_ptr(const char *a, const char *b) {
 
 /* The bus's URL, as given or the default. */
 const char *ctl_bus_url(Ctl *c);
-/* Keeps the answer for print() and ends the loop. */
-void ctl_finish_with_answer(Ctl *c, json_t *answer);
 /* Ends the loop with `code`; the first call wins. */
 void ctl_exit(Ctl *c, int code);
+/* "Out of memory." and ctl_exit() with CTL_EXIT_FAILURE. */
+void ctl_exit_oom(Ctl *c);
 /* (Re)starts the deadline: the answer, or the connection, must come within --timeout. */
 void ctl_arm_deadline(Ctl *c);
 void ctl_disarm_deadline(Ctl *c);
@@ -97,10 +98,20 @@ bool ctl_flush_stdout(Ctl *c, int code_on_epipe);
 
 /* If msg is an error frame: true, with its code and message (either may be NULL). */
 bool ctl_bus_error(json_t *msg, const char **ret_code, const char **ret_message);
-/* "PREFIX: MESSAGE (CODE)" on stderr, the bus's text escaped. */
+/* An error frame: as it came on stdout with --json, and "PREFIX: MESSAGE (CODE)" on stderr, the
+ * bus's text escaped. */
 void ctl_report_bus_error(Ctl *c, json_t *msg, const char *prefix);
 /* The "event" of an answer, or NULL. */
 const char *ctl_event_name(json_t *msg);
+
+/* Whether msg is an {"event":EVENT} frame, the one the verb awaits. An error frame is reported
+ * with `refused` as its prefix and ends the loop with CTL_EXIT_FAILURE; any other frame is
+ * ignored (a debug line says that it is not `what`). */
+bool ctl_expect_event(Ctl *c, json_t *msg, const char *event, const char *what, const char *refused);
+/* message() of a verb whose hello is its one request, answered by one {"event":EVENT} frame (the
+ * deadline armed since connecting bounds the wait): ctl_expect_event(), then the answer printed at
+ * once with --json, or kept for print(). The error frame or the answer ends the loop. */
+void ctl_take_answer(Ctl *c, json_t *msg, const char *event, const char *what, const char *refused);
 
 /* Typed members of a JSON object; false when absent or of another type. */
 bool json_get_u64(json_t *o, const char *key, uint64_t *ret);

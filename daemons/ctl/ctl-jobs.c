@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "ctl-internal.h"
-#include "log.h"
 #include "protocol.h"
 #include "table.h"
 #include "time-format.h"
@@ -79,8 +78,16 @@ static int jobs_add_row(Ctl *c, Table *t, json_t *job, json_t *entry, double now
         _cleanup_free_ char *scheduler = none ? strdup("-") : ctl_scheduler_name(name, "(legacy)");
         _cleanup_free_ char *state = terminal_escape(json_get_string(entry, "state") ?: "?");
         _cleanup_free_ char *details = ctl_event_details(entry, 0);
+        const TableText row[_COLUMN_MAX] = {
+                [COLUMN_ID] = { id },
+                [COLUMN_PRIORITY] = { priority },
+                [COLUMN_STATE] = { state, ctl_state_color(json_get_string(entry, "state")) },
+                [COLUMN_SCHEDULER] = { scheduler },
+                [COLUMN_WAITED] = { waited },
+                [COLUMN_RAN] = { ran },
+                [COLUMN_DETAILS] = { details },
+        };
         uint64_t u;
-        int r;
 
         if (!scheduler || !state || !details)
                 return -ENOMEM;
@@ -90,20 +97,7 @@ static int jobs_add_row(Ctl *c, Table *t, json_t *job, json_t *entry, double now
                 (void) snprintf(priority, sizeof priority, "%" PRIu64, u);
         job_spans(job, entry, !none && !json_is_string(name), now, waited, ran);
 
-        r = table_add(t, id, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, priority, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, state, ctl_state_color(json_get_string(entry, "state")));
-        if (r >= 0)
-                r = table_add(t, scheduler, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, waited, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, ran, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, details, COLOR_NORMAL);
-        return r;
+        return table_add_row(t, row);
 }
 
 /* Whether a scheduler's entry passes --state and --scheduler. */
@@ -176,39 +170,11 @@ static int jobs_print(Ctl *c, json_t *msg) {
 }
 
 static void jobs_message(Ctl *c, json_t *msg) {
-        if (ctl_bus_error(msg, NULL, NULL)) {
-                if (c->config.json)
-                        ctl_print_json(c, msg);
-                ctl_report_bus_error(c, msg, "The bus refused the job list");
-                ctl_exit(c, CTL_EXIT_FAILURE);
-                return;
-        }
-        if (!streq_ptr(ctl_event_name(msg), "jobs")) {
-                log_debug("Ignoring a frame from the bus that is not the job list.");
-                return;
-        }
-        if (c->config.json) {
-                ctl_print_json(c, msg);
-                ctl_exit(c, CTL_EXIT_SUCCESS);
-                return;
-        }
-
-        ctl_finish_with_answer(c, msg);
-}
-
-static int jobs_print_answer(Ctl *c) {
-        int r;
-
-        r = jobs_print(c, c->answer);
-        if (r < 0) {
-                ctl_error(c, "Out of memory.");
-                return CTL_EXIT_FAILURE;
-        }
-        return CTL_EXIT_SUCCESS;
+        ctl_take_answer(c, msg, "jobs", "the job list", "The bus refused the job list");
 }
 
 const CtlVerbOps ctl_jobs_ops = {
         .hello = jobs_hello,
         .message = jobs_message,
-        .print = jobs_print_answer,
+        .print = jobs_print,
 };

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "ctl-internal.h"
-#include "log.h"
 #include "protocol.h"
 #include "table.h"
 #include "time-format.h"
@@ -118,7 +117,6 @@ static int status_add_scheduler(Table *t, json_t *s) {
         bool reports = json_is_true(json_object_get(s, "reports"));
         char slots[48] = "-", queued[24] = "-";
         uint64_t running, total, n;
-        int r;
 
         if (!name || !peer)
                 return -ENOMEM;
@@ -131,14 +129,7 @@ static int status_add_scheduler(Table *t, json_t *s) {
         if (reports && json_get_u64(s, "queued", &n))
                 (void) snprintf(queued, sizeof queued, "%" PRIu64, n);
 
-        r = table_add(t, name, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, peer, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, slots, COLOR_NORMAL);
-        if (r >= 0)
-                r = table_add(t, queued, COLOR_NORMAL);
-        return r;
+        return table_add_row(t, (const TableText[]){ { name }, { peer }, { slots }, { queued } });
 }
 
 static int status_print(Ctl *c, json_t *msg) {
@@ -174,39 +165,11 @@ static int status_print(Ctl *c, json_t *msg) {
 }
 
 static void status_message(Ctl *c, json_t *msg) {
-        if (ctl_bus_error(msg, NULL, NULL)) {
-                if (c->config.json)
-                        ctl_print_json(c, msg);
-                ctl_report_bus_error(c, msg, "The bus refused the status request");
-                ctl_exit(c, CTL_EXIT_FAILURE);
-                return;
-        }
-        if (!streq_ptr(ctl_event_name(msg), "status")) {
-                log_debug("Ignoring a frame from the bus that is not the status.");
-                return;
-        }
-        if (c->config.json) {
-                ctl_print_json(c, msg);
-                ctl_exit(c, CTL_EXIT_SUCCESS);
-                return;
-        }
-
-        ctl_finish_with_answer(c, msg);
-}
-
-static int status_print_answer(Ctl *c) {
-        int r;
-
-        r = status_print(c, c->answer);
-        if (r < 0) {
-                ctl_error(c, "Out of memory.");
-                return CTL_EXIT_FAILURE;
-        }
-        return CTL_EXIT_SUCCESS;
+        ctl_take_answer(c, msg, "status", "the status", "The bus refused the status request");
 }
 
 const CtlVerbOps ctl_status_ops = {
         .hello = status_hello,
         .message = status_message,
-        .print = status_print_answer,
+        .print = status_print,
 };

@@ -178,8 +178,7 @@ static void submit_accepted(Ctl *c, json_t *msg) {
         ctl_disarm_deadline(c);
         c->submit.schedulers = json_object();
         if (!c->submit.schedulers) {
-                ctl_error(c, "Out of memory.");
-                ctl_exit(c, CTL_EXIT_FAILURE);
+                ctl_exit_oom(c);
                 return;
         }
         if (submit_live(c)) {
@@ -251,8 +250,7 @@ static void submit_event(Ctl *c, json_t *ev) {
         if (c->config.json)
                 ctl_print_json(c, ev);
         if (json_object_set(c->submit.schedulers, json_string_value(name) ?: "", ev) < 0) {
-                ctl_error(c, "Out of memory.");
-                ctl_exit(c, CTL_EXIT_FAILURE);
+                ctl_exit_oom(c);
                 return;
         }
         if (submit_live(c))
@@ -283,8 +281,6 @@ static void submit_message(Ctl *c, json_t *msg) {
         size_t i;
 
         if (ctl_bus_error(msg, NULL, NULL)) {
-                if (c->config.json)
-                        ctl_print_json(c, msg);
                 if (c->submit.accepted) {
                         ctl_report_bus_error(c, msg, "The bus says");
                         return;
@@ -308,8 +304,7 @@ static void submit_message(Ctl *c, json_t *msg) {
 
         events = ctl_job_events(msg);
         if (!events) {
-                ctl_error(c, "Out of memory.");
-                ctl_exit(c, CTL_EXIT_FAILURE);
+                ctl_exit_oom(c);
                 return;
         }
         json_array_foreach(events, i, ev) {

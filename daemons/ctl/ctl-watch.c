@@ -27,23 +27,13 @@ static void watch_message(Ctl *c, json_t *msg) {
         json_t *ev;
         size_t i;
 
-        if (ctl_bus_error(msg, NULL, NULL)) {
-                if (c->config.json)
-                        ctl_print_json(c, msg);
-                /* A bus older than sched-ctl knows no observers: invalid_type. */
-                ctl_report_bus_error(c, msg, "The bus refused to register an observer");
-                ctl_exit(c, CTL_EXIT_FAILURE);
+        /* A bus older than sched-ctl knows no observers: invalid_type. */
+        if (!ctl_expect_event(c, msg, "job", "a job event", "The bus refused to register an observer"))
                 return;
-        }
-        if (!streq_ptr(ctl_event_name(msg), "job")) {
-                log_debug("Ignoring a frame from the bus that is not a job event.");
-                return;
-        }
 
         events = ctl_job_events(msg);
         if (!events) {
-                ctl_error(c, "Out of memory.");
-                ctl_exit(c, CTL_EXIT_FAILURE);
+                ctl_exit_oom(c);
                 return;
         }
         log_debug("A frame of %zu job event%s.", json_array_size(events),

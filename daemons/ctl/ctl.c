@@ -62,16 +62,6 @@ const char *ctl_bus_url(Ctl *c) {
         return c->config.bus_url ?: BUS_LINK_URL_DEFAULT;
 }
 
-void ctl_finish_with_answer(Ctl *c, json_t *answer) {
-        assert(c);
-        assert(answer);
-
-        if (c->finished)
-                return;
-        c->answer = json_incref(answer);
-        ctl_exit(c, CTL_EXIT_SUCCESS);
-}
-
 void ctl_exit(Ctl *c, int code) {
         assert(c);
 
@@ -81,6 +71,13 @@ void ctl_exit(Ctl *c, int code) {
         c->exit_code = code;
         ctl_disarm_deadline(c);
         (void) sd_event_exit(c->event, code);
+}
+
+void ctl_exit_oom(Ctl *c) {
+        assert(c);
+
+        ctl_error(c, "Out of memory.");
+        ctl_exit(c, CTL_EXIT_FAILURE);
 }
 
 void ctl_clear_live_line(Ctl *c) {
@@ -186,8 +183,7 @@ void ctl_print_json(Ctl *c, json_t *v) {
                 precision++;
         text = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(precision));
         if (!text) {
-                ctl_error(c, "Out of memory.");
-                ctl_exit(c, CTL_EXIT_FAILURE);
+                ctl_exit_oom(c);
                 return;
         }
         fputs(text, stdout);
@@ -244,6 +240,8 @@ void ctl_report_bus_error(Ctl *c, json_t *msg, const char *prefix) {
         assert(c);
         assert(prefix);
 
+        if (c->config.json)
+                ctl_print_json(c, msg);
         (void) ctl_bus_error(msg, &raw_code, &raw_message);
         code = terminal_escape(raw_code ?: "unknown error");
         message = terminal_escape(raw_message ?: "no message");
@@ -256,6 +254,36 @@ void ctl_report_bus_error(Ctl *c, json_t *msg, const char *prefix) {
                 ctl_error(c, "%s: %s (%s). Is the bus older than sched-ctl?", prefix, message, code);
         else
                 ctl_error(c, "%s: %s (%s)", prefix, message, code);
+}
+
+bool ctl_expect_event(Ctl *c, json_t *msg, const char *event, const char *what, const char *refused) {
+        assert(c);
+        assert(event);
+        assert(what);
+        assert(refused);
+
+        if (ctl_bus_error(msg, NULL, NULL)) {
+                ctl_report_bus_error(c, msg, refused);
+                ctl_exit(c, CTL_EXIT_FAILURE);
+                return false;
+        }
+        if (!streq_ptr(ctl_event_name(msg), event)) {
+                log_debug("Ignoring a frame from the bus that is not %s.", what);
+                return false;
+        }
+        return true;
+}
+
+void ctl_take_answer(Ctl *c, json_t *msg, const char *event, const char *what, const char *refused) {
+        assert(c);
+
+        if (!ctl_expect_event(c, msg, event, what, refused))
+                return;
+        if (c->config.json)
+                ctl_print_json(c, msg);
+        else
+                c->answer = json_incref(msg);
+        ctl_exit(c, CTL_EXIT_SUCCESS);
 }
 
 void ctl_arm_deadline(Ctl *c) {
@@ -282,8 +310,7 @@ int ctl_send(Ctl *c, char *text) {
         assert(c);
 
         if (!owned) {
-                ctl_error(c, "Out of memory.");
-                ctl_exit(c, CTL_EXIT_FAILURE);
+                ctl_exit_oom(c);
                 return -ENOMEM;
         }
         r = bus_link_send(c->link, owned, strlen(owned));
@@ -450,7 +477,11 @@ int ctl_run(Ctl *c) {
         if (c->exit_code == CTL_EXIT_SUCCESS && c->answer && c->ops->print) {
                 if (c->config.pager)
                         (void) pager_open(&c->pager);
-                c->exit_code = c->ops->print(c);
+                r = c->ops->print(c, c->answer);
+                if (r < 0) {
+                        ctl_error(c, "Out of memory.");
+                        c->exit_code = CTL_EXIT_FAILURE;
+                }
         }
         /* A reader that went away early (`| head`, q in the pager) had all it wanted. */
         if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE && c->exit_code == CTL_EXIT_SUCCESS) {

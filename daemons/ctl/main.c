@@ -51,20 +51,48 @@ static void help(void) {
                PROTOCOL_JOBS_LIMIT_DEFAULT);
 }
 
-/* Options that belong to one verb: with any other, they are a mistake worth saying. */
-typedef struct VerbOption {
-        const char *name;
-        CtlVerb verb;
-} VerbOption;
+enum {
+        ARG_REF = 0x100,
+        ARG_WAIT,
+        ARG_STATE,
+        ARG_SCHEDULER,
+        ARG_TIMEOUT,
+        ARG_JSON,
+        ARG_NO_PAGER,
+};
 
-static int check_verb_options(const VerbOption *given, size_t n, CtlVerb verb) {
-        for (size_t i = 0; i < n; i++)
-                if (given[i].verb != verb) {
-                        fprintf(stderr,
-                                "sched-ctl: --%s is for '%s' only, not '%s'. Try 'sched-ctl --help'.\n",
-                                given[i].name, ctl_verb_to_string(given[i].verb), ctl_verb_to_string(verb));
-                        return -EINVAL;
-                }
+/* Options that belong to one verb: with any other, they are a mistake worth saying. */
+static const struct {
+        int opt;
+        CtlVerb verb;
+} verb_options[] = {
+        { 'p', CTL_SUBMIT },      { 'r', CTL_SUBMIT },     { ARG_REF, CTL_SUBMIT },
+        { ARG_WAIT, CTL_SUBMIT }, { ARG_STATE, CTL_JOBS }, { ARG_SCHEDULER, CTL_JOBS },
+        { 'n', CTL_JOBS },
+};
+
+static CtlVerb option_verb(int opt) {
+        for (size_t i = 0; i < ELEMENTSOF(verb_options); i++)
+                if (verb_options[i].opt == opt)
+                        return verb_options[i].verb;
+        return _CTL_VERB_INVALID;
+}
+
+/* `given`: the verbs' options on the command line, in order. */
+static int check_verb_options(const struct option *options, const int *given, size_t n, CtlVerb verb) {
+        for (size_t i = 0; i < n; i++) {
+                CtlVerb owner = option_verb(given[i]);
+                const struct option *o = options;
+
+                if (owner == verb)
+                        continue;
+                while (o->name && o->val != given[i])
+                        o++;
+                assert(o->name);
+                fprintf(stderr, "sched-ctl: --%s is for '%s' only, not '%s'. Try 'sched-ctl --help'.\n",
+                        o->name, ctl_verb_to_string(owner), ctl_verb_to_string(verb));
+                return -EINVAL;
+        }
         return 0;
 }
 
@@ -93,15 +121,6 @@ static bool bus_url_is_valid(const char *url) {
 }
 
 static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) {
-        enum {
-                ARG_REF = 0x100,
-                ARG_WAIT,
-                ARG_STATE,
-                ARG_SCHEDULER,
-                ARG_TIMEOUT,
-                ARG_JSON,
-                ARG_NO_PAGER,
-        };
         static const struct option options[] = {
                 { "priority", required_argument, NULL, 'p' },
                 { "runtime", required_argument, NULL, 'r' },
@@ -118,7 +137,7 @@ static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) 
                 PARSE_COMMON_OPTIONS,
                 {},
         };
-        VerbOption given[16];
+        int given[16];
         size_t n_given = 0;
         _cleanup_free_ uint64_t *ids = NULL;
         int opt, longindex, r;
@@ -128,41 +147,31 @@ static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) 
         assert(ret_ids);
 
         while ((opt = (longindex = -1, getopt_long(argc, argv, "p:r:n:b:qvh", options, &longindex))) >= 0) {
-                CtlVerb owner = _CTL_VERB_INVALID;
-                const char *name = NULL;
-
                 r = 0;
                 switch (opt) {
                 case 'p':
                         r = parse_int(optarg, PROTOCOL_PRIORITY_MIN, PROTOCOL_PRIORITY_MAX, &c->priority);
-                        owner = CTL_SUBMIT, name = "priority";
                         break;
                 case 'r':
                         r = parse_double(optarg, 0, CTL_RUNTIME_MAX, &c->runtime);
-                        owner = CTL_SUBMIT, name = "runtime";
                         break;
                 case ARG_REF:
                         r = parse_ref(optarg);
                         c->ref = optarg;
-                        owner = CTL_SUBMIT, name = "ref";
                         break;
                 case ARG_WAIT:
                         c->wait = true;
-                        owner = CTL_SUBMIT, name = "wait";
                         break;
                 case ARG_STATE:
                         c->state = protocol_state_from_string(optarg);
                         r = c->state < 0 ? -EINVAL : 0;
-                        owner = CTL_JOBS, name = "state";
                         break;
                 case ARG_SCHEDULER:
                         r = protocol_name_is_valid(optarg) ? 0 : -EINVAL;
                         c->scheduler = optarg;
-                        owner = CTL_JOBS, name = "scheduler";
                         break;
                 case 'n':
                         r = parse_unsigned(optarg, 1, PROTOCOL_JOBS_LIMIT_MAX, &c->limit);
-                        owner = CTL_JOBS, name = "limit";
                         break;
                 case 'b':
                         r = bus_url_is_valid(optarg) ? 0 : -EINVAL;
@@ -190,8 +199,8 @@ static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) 
                 }
                 if (r < 0)
                         return parse_option_error("sched-ctl", options, opt, longindex, optarg, r);
-                if (name && n_given < ELEMENTSOF(given))
-                        given[n_given++] = (VerbOption){ name, owner };
+                if (option_verb(opt) >= 0 && n_given < ELEMENTSOF(given))
+                        given[n_given++] = opt;
         }
 
         e = getenv("SCHED_BUS_URL");
@@ -208,7 +217,7 @@ static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) 
                         return usage_error("unknown command", argv[optind]);
                 optind++;
         }
-        r = check_verb_options(given, n_given, c->verb);
+        r = check_verb_options(options, given, n_given, c->verb);
         if (r < 0)
                 return r;
 

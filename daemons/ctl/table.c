@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "table.h"
+#include "terminal-escape.h"
 
 typedef struct TableCell {
         char *text;
@@ -41,10 +42,8 @@ Table *table_free(Table *t) {
         return mfree(t);
 }
 
-int table_add(Table *t, const char *text, Color color) {
+static int table_add(Table *t, const char *text, Color color) {
         char *copy;
-
-        assert(t);
 
         if (t->n_cells == t->allocated) {
                 size_t n = MAX(t->allocated * 2, (size_t) 64);
@@ -59,6 +58,20 @@ int table_add(Table *t, const char *text, Color color) {
         if (!copy)
                 return -ENOMEM;
         t->cells[t->n_cells++] = (TableCell){ copy, color };
+        return 0;
+}
+
+int table_add_row(Table *t, const TableText *row) {
+        int r;
+
+        assert(t);
+        assert(row);
+
+        for (size_t c = 0; c < t->n_columns; c++) {
+                r = table_add(t, row[c].text, row[c].color);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

@@ -26,8 +26,14 @@ int table_new(Table **ret, const TableColumn *columns, size_t n);
 Table *table_free(Table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 
-/* The next cell, filling rows left to right. -ENOMEM. */
-int table_add(Table *t, const char *text, Color color);
+/* One cell of a row; a cell's text is copied. */
+typedef struct TableText {
+        const char *text; /* NULL: empty */
+        Color color;
+} TableText;
+
+/* The next row: `row` holds one cell per column. -ENOMEM. */
+int table_add_row(Table *t, const TableText *row);
 size_t table_rows(const Table *t);
 /* With `header`, the header line first. `colors`: the cells' colours and the header's underline. */
 void table_print(const Table *t, FILE *f, bool colors, bool header);

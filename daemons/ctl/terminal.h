@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What sched-ctl may do on a terminal: colours (only on a terminal, never with $NO_COLOR or
- * TERM=dumb), the terminal's width, and text from the bus made harmless before it is printed there.
- * No state beyond the environment it reads.
+ * TERM=dumb) and the terminal's width; text from the bus goes through terminal_escape()
+ * (terminal-escape.h) before it is printed there. No state beyond the environment it reads.
  */
 #pragma once
 
 #include <stdbool.h>
-#include <stddef.h>
 
 typedef enum Color {
         COLOR_NORMAL,
@@ -27,12 +26,3 @@ const char *color_on(Color c);
 
 /* The width of the terminal on fd: TIOCGWINSZ, else $COLUMNS, else 80. */
 unsigned terminal_columns(int fd);
-
-/* Text that came from the bus (a scheduler's name, a reason, an error message), for a terminal:
- * printable ASCII and valid UTF-8 stay; backslash, every control character (C0, DEL, C1), the
- * Unicode line separators and bidirectional overrides, and bytes that are not UTF-8 become \xNN
- * escapes, so that no such text can move the cursor, recolour the screen or reorder a line.
- * Returns a malloc()ed string, or NULL when out of memory. */
-char *terminal_escape(const char *s);
-/* Columns that an escaped string takes: its code points (wide characters count one). */
-size_t terminal_width(const char *s);

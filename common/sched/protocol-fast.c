@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * job_event frames without jansson. The rules are parse_job_event()'s and parse_event()'s in
+ * protocol.c, read as jansson would have built the tree: for a key given twice the last value counts
+ * (json_object_set() replaces), so each field is judged on its last occurrence, and a frame with
+ * "events" ignores its own top-level "id" and "state" whatever they hold. When in doubt this path
+ * returns 0 and protocol.c's jansson path decides, with its error text.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json-scan.h"
+#include "macro.h"
+#include "protocol-fast.h"
+
+typedef enum Key {
+        KEY_ID,
+        KEY_STATE,
+        KEY_EXIT_STATUS,
+        KEY_SIGNAL,
+        KEY_REASON,
+        KEY_EVICTED_BY,
+        KEY_CPU_USEC,
+        KEY_MEMORY_PEAK,
+        _KEY_EVENT_MAX, /* the keys above are the fields of an event */
+        KEY_CMD = _KEY_EVENT_MAX,
+        KEY_EVENTS,
+        KEY_OTHER,
+} Key;
+
+/* Longer than any key above, and than any job state's name. */
+#define KEY_SIZE_MAX 16
+
+#define FIELD(k)      (1u << (k))
+#define FIELDS_NEEDED (FIELD(KEY_ID) | FIELD(KEY_STATE))
+
+/* One event while its object is read: the strings stay in the input until the frame is complete and
+ * its size known. */
+typedef struct EventScan {
+        ProtocolEvent ev;
+        JsonScanString signal, reason;
+        unsigned present, invalid; /* FIELD() bits, as of each field's last occurrence */
+} EventScan;
+
+#define EVENT_SCAN_INIT ((EventScan){ .ev = PROTOCOL_EVENT_INIT(0, _JOB_STATE_INVALID) })
+
+/* Most frames hold a few events: those need no allocation until the result. */
+#define EVENTS_ON_STACK 16
+
+typedef struct JobEventScan {
+        JsonScan json;
+        EventScan top; /* the frame itself, which is the event in the single form */
+        bool has_events;
+        EventScan *events; /* events_buf, or malloc()ed once there are more */
+        size_t n_events, n_allocated;
+        EventScan events_buf[EVENTS_ON_STACK];
+} JobEventScan;
+
+static void job_event_scan_done(JobEventScan *js) {
+        if (js->events != js->events_buf)
+                free(js->events);
+}
+
+/* By size first, so that each name is compared with a memcmp() of constant size, inlined. */
+static Key key_lookup(const JsonScanString *k) {
+        char buf[KEY_SIZE_MAX];
+        const char *s = json_scan_string_view(k, buf, sizeof(buf));
+
+#define KEY_IS(name) (memcmp(s, name, sizeof(name) - 1) == 0)
+        if (!s)
+                return KEY_OTHER;
+        switch (k->size) {
+        case 2:
+                return KEY_IS("id") ? KEY_ID : KEY_OTHER;
+        case 3:
+                return KEY_IS("cmd") ? KEY_CMD : KEY_OTHER;
+        case 5:
+                return KEY_IS("state") ? KEY_STATE : KEY_OTHER;
+        case 6:
+                return KEY_IS("signal")   ? KEY_SIGNAL
+                       : KEY_IS("reason") ? KEY_REASON
+                       : KEY_IS("events") ? KEY_EVENTS
+                                          : KEY_OTHER;
+        case 8:
+                return KEY_IS("cpu_usec") ? KEY_CPU_USEC : KEY_OTHER;
+        case 10:
+                return KEY_IS("evicted_by") ? KEY_EVICTED_BY : KEY_OTHER;
+        case 11:
+                return KEY_IS("exit_status")   ? KEY_EXIT_STATUS
+                       : KEY_IS("memory_peak") ? KEY_MEMORY_PEAK
+                                               : KEY_OTHER;
+        default:
+                return KEY_OTHER;
+        }
+#undef KEY_IS
+}
+
+/* job_state_from_string() on the string's value, without a NUL-terminated copy. */
+static JobState state_lookup(const JsonScanString *str) {
+        char buf[KEY_SIZE_MAX];
+        const char *s = json_scan_string_view(str, buf, sizeof(buf));
+
+        if (!s)
+                return _JOB_STATE_INVALID;
+        for (JobState i = 0; i < _JOB_STATE_MAX; i++) {
+                const char *name = job_state_to_string(i);
+                size_t k = 0;
+
+                /* The value holds no NUL: a shorter name differs from it at its own NUL. */
+                while (k < str->size && name[k] == s[k])
+                        k++;
+                if (k == str->size && name[k] == '\0')
+                        return i;
+        }
+        return _JOB_STATE_INVALID;
+}
+
+/* As is_signal_name() in protocol.c: 1..16 of [A-Z0-9]. */
+static bool signal_is_valid(const JsonScanString *str) {
+        char buf[PROTOCOL_SIGNAL_MAX];
+        const char *s = json_scan_string_view(str, buf, sizeof(buf));
+
+        if (!s || str->size == 0)
+                return false;
+        for (size_t i = 0; i < str->size; i++)
+                if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+                        return false;
+        return true;
+}
+
+static bool get_u64(const JsonScan *j, int t, uint64_t *ret) {
+        if (t != JSON_SCAN_INTEGER || j->integer < 0)
+                return false;
+        *ret = (uint64_t) j->integer;
+        return true;
+}
+
+/* The value of field `key` of an event: judged and, if valid, stored. An invalid value is no error
+ * yet: a later occurrence of the key may replace it. Returns 0, or the scan error. */
+static int event_field(JsonScan *j, EventScan *e, Key key) {
+        int t = json_scan_next(j);
+        bool valid = false;
+
+        if (t < 0)
+                return t;
+
+        switch (key) {
+        case KEY_ID:
+                valid = get_u64(j, t, &e->ev.id);
+                break;
+        case KEY_STATE:
+                if (t == JSON_SCAN_STRING) {
+                        JobState s = state_lookup(&j->string);
+
+                        valid = s >= 0;
+                        if (valid)
+                                e->ev.state = s;
+                }
+                break;
+        case KEY_EXIT_STATUS:
+                valid = t == JSON_SCAN_INTEGER && j->integer >= 0 && j->integer <= 255;
+                if (valid)
+                        e->ev.exit_status = (int) j->integer;
+                break;
+        case KEY_SIGNAL:
+                valid = t == JSON_SCAN_STRING && signal_is_valid(&j->string);
+                if (valid)
+                        e->signal = j->string;
+                break;
+        case KEY_REASON:
+                /* json_string_length(): the decoded size. */
+                valid = t == JSON_SCAN_STRING && j->string.size <= PROTOCOL_REASON_MAX;
+                if (valid)
+                        e->reason = j->string;
+                break;
+        case KEY_EVICTED_BY:
+                valid = get_u64(j, t, &e->ev.evicted_by);
+                break;
+        case KEY_CPU_USEC:
+                valid = get_u64(j, t, &e->ev.cpu_usec);
+                break;
+        case KEY_MEMORY_PEAK:
+                valid = get_u64(j, t, &e->ev.memory_peak);
+                break;
+        default:
+                assert(false);
+        }
+
+        e->present |= FIELD(key);
+        if (valid)
+                e->invalid &= ~FIELD(key);
+        else
+                e->invalid |= FIELD(key);
+        return json_scan_skip(j, t);
+}
+
+static bool event_is_valid(const EventScan *e) {
+        return (e->present & FIELDS_NEEDED) == FIELDS_NEEDED && e->invalid == 0;
+}
+
+/* The members of an event object, its '{' read. Returns 1 for a valid event, 0 for an invalid one,
+ * or the scan error. */
+static int event_parse(JsonScan *j, EventScan *e) {
+        *e = EVENT_SCAN_INIT;
+
+        for (;;) {
+                int t = json_scan_next(j), r;
+                Key key;
+
+                if (t < 0)
+                        return t;
+                if (t == JSON_SCAN_OBJECT_END)
+                        return event_is_valid(e);
+
+                assert(t == JSON_SCAN_KEY);
+                key = key_lookup(&j->string);
+                if (key < _KEY_EVENT_MAX)
+                        r = event_field(j, e, key);
+                else
+                        r = json_scan_skip(j, json_scan_next(j));
+                if (r < 0)
+                        return r;
+        }
+}
+
+static EventScan *events_add(JobEventScan *js) {
+        if (js->n_events == js->n_allocated) {
+                size_t n = js->n_allocated * 2;
+                EventScan *a;
+
+                if (js->events == js->events_buf) {
+                        a = malloc(n * sizeof(EventScan));
+                        if (a)
+                                memcpy(a, js->events_buf, sizeof(js->events_buf));
+                } else
+                        a = realloc(js->events, n * sizeof(EventScan));
+                if (!a)
+                        return NULL;
+                js->events = a;
+                js->n_allocated = n;
+        }
+        return &js->events[js->n_events++];
+}
+
+/* The value of "events": an array of 1..PROTOCOL_EVENTS_MAX valid events. A later "events" replaces
+ * it, as in jansson. Returns 1 if it is one, 0 if not, -ENOMEM, or the scan error. */
+static int events_parse(JobEventScan *js) {
+        JsonScan *j = &js->json;
+        int t = json_scan_next(j);
+
+        if (t != JSON_SCAN_ARRAY_BEGIN)
+                return t < 0 ? t : 0;
+
+        js->has_events = true;
+        js->n_events = 0;
+        for (;;) {
+                EventScan *e;
+                int r;
+
+                t = json_scan_next(j);
+                if (t < 0)
+                        return t;
+                if (t == JSON_SCAN_ARRAY_END)
+                        return js->n_events > 0;
+                if (t != JSON_SCAN_OBJECT_BEGIN || js->n_events >= PROTOCOL_EVENTS_MAX)
+                        return 0;
+
+                e = events_add(js);
+                if (!e)
+                        return -ENOMEM;
+                r = event_parse(j, e);
+                if (r <= 0)
+                        return r;
+        }
+}
+
+/* The members of the frame, its '{' read. Returns 1 for a valid job_event frame, 0 if it is not one,
+ * -ENOMEM, or the scan error. */
+static int frame_scan(JobEventScan *js) {
+        JsonScan *j = &js->json;
+        bool is_job_event = false;
+
+        for (;;) {
+                int t = json_scan_next(j), r;
+                Key key;
+
+                if (t < 0)
+                        return t;
+                if (t == JSON_SCAN_OBJECT_END)
+                        break;
+
+                assert(t == JSON_SCAN_KEY);
+                key = key_lookup(&j->string);
+                switch (key) {
+                case KEY_CMD:
+                        /* Any other command is not ours: stop reading at once. (A later "cmd" could
+                         * still make it a job_event for jansson; the jansson path reads those.) */
+                        t = json_scan_next(j);
+                        if (t != JSON_SCAN_STRING || !json_scan_string_equal(&j->string, "job_event", 9))
+                                return t < 0 ? t : 0;
+                        is_job_event = true;
+                        r = 0;
+                        break;
+                case KEY_EVENTS:
+                        r = events_parse(js);
+                        if (r == 0)
+                                return 0;
+                        break;
+                case KEY_OTHER:
+                        r = json_scan_skip(j, json_scan_next(j));
+                        break;
+                default:
+                        r = event_field(j, &js->top, key);
+                }
+                if (r < 0)
+                        return r;
+        }
+
+        /* Trailing garbage makes it invalid JSON. */
+        if (json_scan_next(j) != JSON_SCAN_END)
+                return 0;
+        return is_job_event && (js->has_events || event_is_valid(&js->top));
+}
+
+/* The strings of an event into the block, NUL-terminated. */
+static const char *string_put(const JsonScanString *str, char **p) {
+        const char *s = *p;
+
+        *p += json_scan_string_decode(str, *p);
+        *(*p)++ = '\0';
+        return s;
+}
+
+/* One block for the events and, after them, their strings: frame_done() frees both. */
+static int frame_fill(Frame *f, const EventScan *events, size_t n) {
+        ProtocolEvent *a;
+        size_t strings = 0;
+        char *p;
+
+        for (size_t i = 0; i < n; i++) {
+                if (events[i].present & FIELD(KEY_SIGNAL))
+                        strings += events[i].signal.size + 1;
+                if (events[i].present & FIELD(KEY_REASON))
+                        strings += events[i].reason.size + 1;
+        }
+
+        a = malloc(n * sizeof(ProtocolEvent) + strings);
+        if (!a)
+                return -ENOMEM;
+
+        p = (char *) (a + n);
+        for (size_t i = 0; i < n; i++) {
+                a[i] = events[i].ev;
+                if (events[i].present & FIELD(KEY_SIGNAL))
+                        a[i].signal = string_put(&events[i].signal, &p);
+                if (events[i].present & FIELD(KEY_REASON))
+                        a[i].reason = string_put(&events[i].reason, &p);
+        }
+
+        *f = (Frame){
+                .command = COMMAND_JOB_EVENT,
+                .role = _ROLE_INVALID,
+                .events_array = a,
+                .n_events = n,
+        };
+        return 1;
+}
+
+int frame_parse_job_event_fast(Frame *f, const void *data, size_t size) {
+        _cleanup_(job_event_scan_done) JobEventScan js;
+        int r;
+
+        /* Field by field: zeroing the whole (events_buf is 2 KiB) would cost a one-event frame a
+         * tenth of its time, and each event is initialized when it begins. */
+        js.events = js.events_buf;
+        js.n_allocated = EVENTS_ON_STACK;
+        js.n_events = 0;
+        js.has_events = false;
+
+        assert(f);
+
+        if (!data || size == 0)
+                return 0;
+
+        json_scan_init(&js.json, data, size);
+        if (json_scan_next(&js.json) != JSON_SCAN_OBJECT_BEGIN)
+                return 0;
+        js.top = EVENT_SCAN_INIT;
+
+        r = frame_scan(&js);
+        if (r == -ENOMEM)
+                return r;
+        if (r <= 0)
+                return 0;
+
+        if (js.has_events)
+                return frame_fill(f, js.events, js.n_events);
+        return frame_fill(f, &js.top, 1);
+}
