@@ -173,10 +173,12 @@ static const char *end_to_string(const JobTableEntry *e) {
         return end < 0 ? "unknown" : job_state_to_string(end);
 }
 
-/* The text of one event object: what happened (state on `scheduler`, NULL for the bus itself), what
- * the table knows of the job, the details, and whether it completes the job. */
-static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const JobTableEntry *e, int state,
-                           const char *scheduler, const ProtocolEvent *ev, const char *reason, bool final) {
+/* The text of one event object: what happened (state on `scheduler`, NULL for the bus itself), the
+ * job's priority and runtime if `facts` (its first event there: later ones would only repeat them),
+ * the details, and whether it completes the job. */
+static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const JobTableEntry *e, bool facts,
+                           int state, const char *scheduler, const ProtocolEvent *ev, const char *reason,
+                           bool final) {
         char number[FORMAT_DOUBLE_MAX];
         Text t = { .buf = buf, .max = max };
 
@@ -193,7 +195,7 @@ static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const Job
         } else
                 text_add(&t, "null");
         text_add_time(&t, "time", bus_now_realtime(b));
-        if (e) {
+        if (e && facts) {
                 text_add_key(&t, "priority");
                 text_add_u64(&t, (uint64_t) e->priority);
                 text_add_key(&t, "runtime");
@@ -337,7 +339,7 @@ void bus_job_delivered(Bus *b, JobTableEntry *e) {
         /* Only schedulers that never report got it: nothing more will be known. */
         if (e && job_table_delivered(b->jobs, e) > 0 && bus_has_audience(b, e))
                 bus_emit(b, e,
-                         text, format_event(b, text, sizeof text, e->id, e, JOB_TABLE_SENT, NULL, NULL, NULL, true));
+                         text, format_event(b, text, sizeof text, e->id, e, true, JOB_TABLE_SENT, NULL, NULL, NULL, true));
 }
 
 void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why) {
@@ -349,7 +351,7 @@ void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why) {
         if (e)
                 job_table_drop(b->jobs, e, bus_now_realtime(b));
         if (bus_has_audience(b, e))
-                bus_emit(b, e, text, format_event(b, text, sizeof text, id, e, JOB_DROPPED, NULL, NULL, why, true));
+                bus_emit(b, e, text, format_event(b, text, sizeof text, id, e, true, JOB_DROPPED, NULL, NULL, why, true));
 }
 
 void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
@@ -367,6 +369,8 @@ void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
         for (size_t i = 0; i < f->n_events; i++) {
                 const ProtocolEvent *ev = &f->events_array[i];
                 JobTableEntry *e = job_table_get(b->jobs, ev->id);
+                const JobTableRun *run = e ? job_table_find_run(e, c->reporter) : NULL;
+                bool first = !run || run->state == JOB_TABLE_SENT;
                 char text[EVENT_TEXT_MAX];
                 int final = 0;
 
@@ -390,7 +394,8 @@ void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
                 /* An id the table does not hold (too old, or a scheduler's own) still goes to observers. */
                 if (bus_has_audience(b, e))
                         bus_emit(b, e, text,
-                                 format_event(b, text, sizeof text, ev->id, e, ev->state, name, ev, NULL, final > 0));
+                                 format_event(b, text, sizeof text, ev->id, e, first, ev->state, name, ev, NULL,
+                                              final > 0));
         }
         bus_status_changed(b);
 }
