@@ -262,6 +262,158 @@ static void test_every_error_code(void **state) {
         assert_int_equal(daemon_wait_status(&f->bus, needle, 5000), 0);
 }
 
+
+/* A job's whole way with the additions of version 2: a reporting scheduler, an observer and a
+ * producer that asked for its jobs' events, then status, jobs and cancel. */
+static void test_following(void **state) {
+        Fixture *f = *state;
+        TestClient *rep, *legacy = connect_as(f, "scheduler"), *obs, *p, *ask = connect_as(f, NULL);
+        json_t *j, *ev;
+
+        assert_int_equal(test_client_connect(f->net, f->url, &rep), 0);
+        assert_int_equal(test_client_send(rep, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"r@2\",\"slots\":2}"), 0);
+        assert_int_equal(test_client_connect(f->net, f->url, &obs), 0);
+        assert_int_equal(test_client_send(obs, "{\"cmd\":\"register\",\"type\":\"observer\"}"), 0);
+        assert_int_equal(test_client_connect(f->net, f->url, &p), 0);
+        assert_int_equal(test_client_send(p, "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}"), 0);
+        test_net_run_for(f->net, 100);
+
+        assert_int_equal(test_client_send(p, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":4,\"runtime\":9},\"ref\":\"a\"}"), 0);
+        assert_int_equal(test_client_wait_messages(p, 1, 5000), 0);
+        j = parse_message(p, 0);
+        assert_string_equal(json_string_value(json_object_get(j, "event")), "accepted");
+        assert_string_equal(json_string_value(json_object_get(j, "ref")), "a");
+        json_int_t id = json_integer_value(json_object_get(j, "id"));
+        json_decref(j);
+
+        /* The reporting scheduler gets it wrapped, the version 1 one bare. */
+        assert_int_equal(test_client_wait_messages(rep, 1, 5000), 0);
+        assert_int_equal(test_client_wait_messages(legacy, 1, 5000), 0);
+        j = parse_message(rep, 0);
+        assert_string_equal(json_string_value(json_object_get(j, "cmd")), "job");
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "payload"), "id")), id);
+        json_decref(j);
+        j = parse_message(legacy, 0);
+        assert_null(json_object_get(j, "cmd"));
+        assert_int_equal(json_integer_value(json_object_get(j, "id")), id);
+        json_decref(j);
+
+        /* Its event reaches the observer and the producer, with the job's facts. */
+        char frame[256];
+        (void) snprintf(frame, sizeof frame, "{\"cmd\":\"job_event\",\"id\":%lld,\"state\":\"running\"}", (long long) id);
+        assert_int_equal(test_client_send(rep, frame), 0);
+        assert_int_equal(test_client_wait_messages(obs, 1, 5000), 0);
+        assert_int_equal(test_client_wait_messages(p, 2, 5000), 0);
+        ev = parse_message(obs, 0);
+        assert_string_equal(json_string_value(json_object_get(ev, "event")), "job");
+        assert_string_equal(json_string_value(json_object_get(ev, "state")), "running");
+        assert_string_equal(json_string_value(json_object_get(ev, "scheduler")), "r@2");
+        assert_int_equal(json_integer_value(json_object_get(ev, "priority")), 4);
+        assert_null(json_object_get(ev, "final"));
+        json_decref(ev);
+
+        /* Status and jobs, from a client that never registered. */
+        assert_int_equal(test_client_send(ask, "{\"cmd\":\"status\"}"), 0);
+        assert_int_equal(test_client_wait_messages(ask, 1, 5000), 0);
+        j = parse_message(ask, 0);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "bus"), "schedulers")), 2);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "states"), "running")), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "states"), "sent")), 1);
+        json_decref(j);
+        assert_int_equal(test_client_send(ask, "{\"cmd\":\"jobs\",\"state\":\"running\"}"), 0);
+        assert_int_equal(test_client_wait_messages(ask, 2, 5000), 0);
+        j = parse_message(ask, 1);
+        assert_int_equal(json_integer_value(json_object_get(j, "total")), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "id")), id);
+        json_decref(j);
+
+        /* Cancel: to the reporting scheduler only; its cancelled event ends the job for everyone. */
+        (void) snprintf(frame, sizeof frame, "{\"cmd\":\"cancel\",\"id\":%lld}", (long long) id);
+        assert_int_equal(test_client_send(ask, frame), 0);
+        assert_int_equal(test_client_wait_messages(ask, 3, 5000), 0);
+        j = parse_message(ask, 2);
+        assert_string_equal(json_string_value(json_object_get(j, "event")), "cancelling");
+        assert_int_equal(json_integer_value(json_object_get(j, "schedulers")), 1);
+        json_decref(j);
+        assert_int_equal(test_client_wait_messages(rep, 2, 5000), 0);
+        j = parse_message(rep, 1);
+        assert_string_equal(json_string_value(json_object_get(j, "cmd")), "cancel");
+        json_decref(j);
+        assert_int_equal(daemon_wait_log(&f->bus, "cancels job", 1, 5000), 0);
+        (void) snprintf(frame, sizeof frame, "{\"cmd\":\"job_event\",\"events\":[{\"id\":%lld,\"state\":\"cancelled\"}]}",
+                        (long long) id);
+        assert_int_equal(test_client_send(rep, frame), 0);
+        assert_int_equal(test_client_wait_messages(p, 3, 5000), 0);
+        ev = parse_message(p, 2);
+        assert_true(json_is_true(json_object_get(ev, "final")));
+        assert_string_equal(json_string_value(json_object_get(ev, "end")), "cancelled");
+        json_decref(ev);
+        assert_int_equal(test_client_send(ask, frame + 0), 0); /* a job_event from a non-scheduler */
+        assert_int_equal(test_client_wait_messages(ask, 4, 5000), 0);
+        assert_error_frame(ask, 3, "not_allowed");
+        (void) snprintf(frame, sizeof frame, "{\"cmd\":\"cancel\",\"id\":%lld}", (long long) id);
+        assert_int_equal(test_client_send(ask, frame), 0);
+        assert_int_equal(test_client_wait_messages(ask, 5, 5000), 0);
+        assert_error_frame(ask, 4, "not_cancellable");
+        /* The legacy scheduler heard nothing of all this. */
+        test_net_run_for(f->net, 100);
+        assert_int_equal(legacy->n_messages, 1);
+}
+
+/* The new messages' errors, each answered and the connection kept. */
+static void test_following_errors(void **state) {
+        static const struct {
+                const char *frame, *code;
+        } cases[] = {
+                { "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a b\",\"slots\":1}", "invalid_scheduler" },
+                { "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":[1]}", "invalid_ref" },
+                { "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\"}", "not_allowed" },
+                { "{\"cmd\":\"jobs\",\"state\":\"lost\"}", "invalid_filter" },
+                { "{\"cmd\":\"cancel\",\"id\":\"x\"}", "invalid_id" },
+                { "{\"cmd\":\"cancel\",\"id\":424242}", "unknown_job" },
+        };
+        Fixture *f = *state;
+        TestClient *c = connect_as(f, NULL), *s;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                assert_int_equal(test_client_send(c, cases[i].frame), 0);
+                assert_int_equal(test_client_wait_messages(c, i + 1, 5000), 0);
+                assert_error_frame(c, i, cases[i].code);
+        }
+        /* A reporting scheduler's bad event: rejected whole. */
+        assert_int_equal(test_client_connect(f->net, f->url, &s), 0);
+        assert_int_equal(test_client_send(s, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"s\",\"slots\":1}"), 0);
+        assert_int_equal(test_client_send(s, "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"done\"},{\"id\":2}]}"), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        assert_error_frame(s, 0, "invalid_event");
+        assert_false(c->closed);
+        assert_false(s->closed);
+}
+
+/* --history bounds the table: the oldest finished jobs go first. */
+static void test_history_bound(void **state) {
+        static const char *const args[] = { "--history", "3", NULL };
+        Fixture *f = *state;
+        TestClient *p, *ask;
+        json_t *j;
+
+        fixture_restart(f, args);
+        p = connect_as(f, "producer");
+        ask = connect_as(f, NULL);
+        for (int i = 0; i < 5; i++)
+                send_job(p, 1, 1); /* no scheduler: dropped, each final at once */
+        assert_int_equal(daemon_wait_log(&f->bus, "state=dropped", 5, 5000), 0);
+        assert_int_equal(test_client_send(ask, "{\"cmd\":\"jobs\"}"), 0);
+        assert_int_equal(test_client_wait_messages(ask, 1, 5000), 0);
+        j = parse_message(ask, 0);
+        assert_int_equal(json_integer_value(json_object_get(j, "total")), 3);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "id")), 3);
+        json_decref(j);
+        assert_int_equal(test_client_send(ask, "{\"cmd\":\"cancel\",\"id\":1}"), 0);
+        assert_int_equal(test_client_wait_messages(ask, 2, 5000), 0);
+        assert_error_frame(ask, 1, "unknown_job");
+}
+
 /* A client's own text in a rejected frame is quoted and escaped in the bus's log: it cannot forge a
  * job's tokens or a line of its own. */
 static void test_client_text_escaped(void **state) {
@@ -626,6 +778,9 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_unregistered_sender_accepted),
                 cmocka_unit_test(test_dropped_without_scheduler),
                 cmocka_unit_test(test_every_error_code),
+                cmocka_unit_test(test_following),
+                cmocka_unit_test(test_following_errors),
+                cmocka_unit_test(test_history_bound),
                 cmocka_unit_test(test_client_text_escaped),
                 cmocka_unit_test(test_job_ids_survive_restart),
                 cmocka_unit_test(test_oversized_frame),

@@ -225,6 +225,47 @@ static void test_eviction_rules(void **state) {
         assert_int_equal(event_line(f, 3, "running"), -1);
 }
 
+/* Cancel through the bus: a waiting job leaves the queue, a running one is terminated and its slot
+ * goes to the next at once; the bus hears each end (an observer sees the events). */
+static void test_cancel(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "1", "-t", "60", "--grace", "0.5", NULL };
+        TestClient *obs;
+
+        fixture_start(f, args);
+        assert_int_equal(test_client_connect(f->net, f->url, &obs), 0);
+        assert_int_equal(test_client_send(obs, "{\"cmd\":\"register\",\"type\":\"observer\"}"), 0);
+        test_net_run_for(f->net, 50);
+        submit(f, 5, 30); /* 1 */
+        submit(f, 5, 30); /* 2 */
+        submit(f, 5, 30); /* 3 */
+        wait_event(f, 1, "running", 5000);
+        wait_event(f, 3, "queued", 5000);
+
+        assert_int_equal(test_client_send(f->producer, "{\"cmd\":\"cancel\",\"id\":2}"), 0);
+        wait_event(f, 2, "cancelled", 5000);
+        assert_int_equal(event_line(f, 1, "cancelled"), -1);
+        assert_int_equal(daemon_wait_status(&f->sched, "running 1/1, pending 1", 5000), 0);
+
+        assert_int_equal(test_client_send(f->producer, "{\"cmd\":\"cancel\",\"id\":1}"), 0);
+        wait_event(f, 1, "cancelled", 5000);
+        wait_event(f, 3, "running", 5000);
+        assert_true(event_line(f, 1, "cancelled") < event_line(f, 3, "running"));
+        assert_int_equal(daemon_wait_status(&f->sched, "cancelled 2", 5000), 0);
+
+        /* Each event reached the bus: queued/running/cancelled of 1..3, in batches or not. */
+        long long deadline = harness_now_ms() + 5000;
+        unsigned n_cancelled = 0;
+        while (n_cancelled < 2 && harness_now_ms() < deadline) {
+                n_cancelled = 0;
+                test_net_run_for(f->net, 20);
+                for (size_t i = 0; i < obs->n_messages; i++)
+                        for (const char *p = test_client_message(obs, i); (p = strstr(p, "\"state\":\"cancelled\"")); p++)
+                                n_cancelled++;
+        }
+        assert_int_equal(n_cancelled, 2);
+}
+
 static void test_pending_order(void **state) {
         Fixture *f = *state;
         const char *args[] = { "-s", "2", "-t", "60", NULL };
@@ -767,6 +808,7 @@ static void test_bad_usage(void **state) {
 int main(int argc, char *argv[]) {
         struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_eviction_rules),
+                cmocka_unit_test(test_cancel),
                 cmocka_unit_test(test_pending_order),
                 cmocka_unit_test(test_timeout_kills_group),
                 cmocka_unit_test(test_evicted_group_gone),
