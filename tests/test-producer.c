@@ -131,6 +131,61 @@ static char *payloads_without_id(TestClient *c, size_t from, size_t n) {
         return out;
 }
 
+/* --wait: the ids the bus gave are logged, and the exit status says whether every job ended done. A
+ * test client plays a reporting scheduler that ends each job with `end`. */
+static int run_waiting_producer(Fixture *f, Daemon *d, const char *end) {
+        const char *args[] = { PRODUCER_BINARY, "--bus", f->url, "-n", "2", "-p", "0.05", "--runtime", "1",
+                               "--wait", NULL };
+        long long deadline = harness_now_ms() + 15000;
+        TestClient *rep;
+        size_t answered = 0;
+        int status;
+
+        assert_int_equal(test_client_connect(f->net, f->url, &rep), 0);
+        assert_int_equal(test_client_send(rep, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"t@1\",\"slots\":1}"), 0);
+        test_net_run_for(f->net, 50);
+        assert_int_equal(daemon_spawn(d, (char **) args, -1, NULL), 0);
+        for (;;) {
+                test_net_run_for(f->net, 20);
+                for (; answered < rep->n_messages; answered++) {
+                        json_t *j = json_loads(test_client_message(rep, answered), 0, NULL);
+                        char frame[256];
+                        json_int_t id;
+
+                        assert_non_null(j);
+                        id = json_integer_value(json_object_get(json_object_get(j, "payload"), "id"));
+                        json_decref(j);
+                        (void) snprintf(frame, sizeof frame,
+                                        "{\"cmd\":\"job_event\",\"events\":[{\"id\":%lld,\"state\":\"running\"},"
+                                        "{\"id\":%lld,\"state\":\"%s\"}]}",
+                                        (long long) id, (long long) id, end);
+                        assert_int_equal(test_client_send(rep, frame), 0);
+                }
+                status = daemon_poll(d);
+                if (status != -EAGAIN)
+                        break;
+                assert_true(harness_now_ms() < deadline);
+        }
+        test_client_close(rep);
+        return status;
+}
+
+static void test_wait(void **state) {
+        Fixture *f = *state;
+        Daemon d;
+
+        assert_int_equal(run_waiting_producer(f, &d, "done"), 0);
+        assert_int_equal(daemon_count_log(&d, "Job 1 submitted."), 1);
+        assert_int_equal(daemon_count_log(&d, "Job 2 submitted."), 1);
+        assert_int_equal(daemon_count_log(&d, "Job 2 ended: done on t@1."), 1);
+        assert_int_equal(daemon_count_log(&d, "All 2 jobs ended, 0 of them not done."), 1);
+        daemon_cleanup(&d);
+
+        assert_int_equal(run_waiting_producer(f, &d, "failed"), 3);
+        assert_int_equal(daemon_count_log(&d, "Job 3 ended: failed on t@1."), 1);
+        daemon_cleanup(&d);
+}
+
 static void test_seed_reproducible(void **state) {
         Fixture *f = *state;
         const char *args[] = { "--bus", f->url, "-n",    "8",      "-p", "0.01",
@@ -226,7 +281,8 @@ static void test_bad_usage(void **state) {
 
 int main(int argc, char *argv[]) {
         struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_count_and_period), cmocka_unit_test(test_seed_reproducible),
+                cmocka_unit_test(test_count_and_period),
+                cmocka_unit_test(test_wait), cmocka_unit_test(test_seed_reproducible),
                 cmocka_unit_test(test_fixed_values),     cmocka_unit_test(test_unreachable),
                 cmocka_unit_test(test_bus_lost),         cmocka_unit_test(test_bad_usage),
         };
