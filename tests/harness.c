@@ -142,6 +142,12 @@ int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_e
         if (bind(d->notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return -errno;
         (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+        /* sd_notify() blocks a daemon whose notify socket is full, as it would behind a PID 1 that does
+         * not read: the tests read only when they wait for a message, so the socket holds a long test's
+         * worth (root may go past rmem_max), and daemon_stop() reads while it waits. */
+        int size = 16 * 1024 * 1024;
+        if (setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+                (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 
         log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
         if (log_fd < 0)
@@ -295,6 +301,7 @@ int daemon_stop(Daemon *d, int sig, int timeout_ms) {
                         d->pid = -1;
                         return -ETIMEDOUT;
                 }
+                notify_drain(d);
                 harness_sleep_ms(5);
         }
 }
