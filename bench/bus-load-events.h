@@ -53,6 +53,10 @@ void job_event_tally_start(JobEventTally *t, uint64_t first_id);
  * how many events it held, of any job; -EBADMSG for a frame that holds no event (an error frame). */
 int job_event_tally_add(JobEventTally *t, const char *frame);
 
+/* The unsigned decimal at p, saturating at UINT64_MAX as strtoull() does, without its cost (the
+ * load generator reads two per job and scheduler). */
+uint64_t job_event_parse_u64(const char *p);
+
 /* The verdict on a finished run: every job with exactly `per_job` events, per_job / 2 of them
  * running and done each, and (expect_final) one event marked final per job. */
 typedef struct JobEventCheck {

@@ -14,7 +14,9 @@
  * with "running" and "done" (bus-load-events.h); O observer connections count the job events the
  * bus passes on. The window then counts jobs whose events have not all reached every observer, and
  * jobs/s = N / (last event at an observer - first send). Every observer must get exactly 2 x S
- * events per job: a run that breaks that is reported job by job.
+ * events per job: a run that breaks that is reported job by job. The schedulers and observers of
+ * events runs are raw sockets (bench-ws.h) rather than the glue, whose client would cost this
+ * process more than the bus its work: the generator must stay well below the bus it loads.
  *
  * Run for run, the same load goes to every bus of the comparison, in turn (the order rotates from
  * run to run): the bus under test; the bus before a change (--compare-binary), for ratios
@@ -118,15 +120,17 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Load *, load_free);
 
 /* The unsigned number after `"key":` in a frame, or 0 if there is none. Enough for the flat
  * frames a bus forwards: the payload's "bench_t" (a probe and an error frame have none), a job's
- * "id". */
-static uint64_t frame_number(const char *data, const char *key) {
-        const char *p = strstr(data, key);
+ * "id". With `from`, the search starts there, and at the frame's start if that finds nothing. */
+static uint64_t frame_number(const char *data, const char *from, const char *key) {
+        const char *p = from ? strstr(from, key) : NULL;
 
+        if (!p)
+                p = strstr(data, key);
         if (!p)
                 return 0;
         p += strlen(key);
         p += strspn(p, " \t:");
-        return strtoull(p, NULL, 10);
+        return *p >= '0' && *p <= '9' ? job_event_parse_u64(p) : 0;
 }
 
 static bool frame_is_error(const char *data) {
@@ -201,8 +205,9 @@ static void load_top_up(Load *l) {
 /* Events: a reporting scheduler answers every job it gets (a probe too), at the end of the loop
  * pass. The first job of a run with a send time is the run's lowest id (ids grow, and every
  * scheduler gets every job in order): the observers count from it. */
-static void load_answer(Load *l, BenchConn *c, const char *data, uint64_t t) {
-        uint64_t id = frame_number(data, "\"id\"");
+static void load_answer(Load *l, BenchConn *c, const char *data, const char *bench_t, uint64_t t) {
+        /* Both buses put the id after the payload's fields: look behind "bench_t" first. */
+        uint64_t id = frame_number(data, bench_t, "\"id\"");
 
         if (id == 0)
                 return; /* not a job */
@@ -218,10 +223,11 @@ static void load_answer(Load *l, BenchConn *c, const char *data, uint64_t t) {
 
 static void on_scheduler_message(BenchConn *c, const char *data, size_t size, void *userdata) {
         Load *l = ASSERT_PTR(userdata);
-        uint64_t t = frame_number(data, "\"bench_t\""), now;
+        const char *bench_t = strstr(data, "\"bench_t\"");
+        uint64_t t = bench_t ? frame_number(data, bench_t, "\"bench_t\"") : 0;
 
         if (l->config.events)
-                load_answer(l, c, data, t);
+                load_answer(l, c, data, bench_t, t);
         if (t == 0) {
                 if (frame_is_error(data))
                         load_refused(l, "scheduler", c->index, data, size);
@@ -231,13 +237,14 @@ static void on_scheduler_message(BenchConn *c, const char *data, size_t size, vo
         }
         if (!l->running)
                 return;
-        now = bench_now_ns();
         l->received[c->index]++;
-        l->t_last_receive = now;
+        if (l->config.events)
+                return; /* the clock stops at the observers, whose events come after this */
+        l->t_last_receive = bench_now_ns();
         if (l->paced) {
                 if (l->n_latencies < l->latencies_alloc)
-                        l->latencies[l->n_latencies++] = (double) (now - t) / 1000.0;
-        } else if (!l->config.events)
+                        l->latencies[l->n_latencies++] = (double) (l->t_last_receive - t) / 1000.0;
+        } else
                 load_top_up(l);
 }
 
@@ -373,12 +380,16 @@ static int load_sync(Load *l) {
         return load_failed(l) ? load_error(l) : 0;
 }
 
-/* Connection i, whose messages (if on_message) go to the Load. */
+/* Connection i, whose messages (if on_message) go to the Load. In events runs the schedulers and
+ * observers are raw connections (bench-ws.h): on the glue, taking the events apart byte by byte in
+ * libwebsockets' client would cost this process more than the bus its work, and the benchmark
+ * would measure itself. */
 static int load_connect_one(Load *l, const char *url, bench_message_t on_message, unsigned i,
                             BenchConn **ret) {
+        bool raw = l->config.events && on_message;
         int r;
 
-        r = bench_conn_connect(l->net, url, ret);
+        r = raw ? bench_conn_connect_raw(l->net, url, ret) : bench_conn_connect(l->net, url, ret);
         if (r < 0)
                 return r;
         (*ret)->index = i;
