@@ -417,10 +417,13 @@ int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, P
 
         *ret = f;
         /* Schedulers send eight job_event frames per job: those go through the fast path, and what it
-         * does not take, jansson judges (with the error text for a bad one). */
-        r = frame_parse_job_event_fast(ret, data, size);
-        if (r > 0)
-                return 0;
+         * does not take, jansson judges (with the error text for a bad one). A frame without the word
+         * is not one (or spells it with escapes, which jansson reads as well): no scan for it. */
+        if (data && memmem(data, size, "job_event", strlen("job_event"))) {
+                r = frame_parse_job_event_fast(ret, data, size);
+                if (r > 0)
+                        return 0;
+        }
 
         r = protocol_load(&msg, data, size, ret_status);
         if (r < 0)

@@ -327,7 +327,11 @@ void bus_job_delivered_to(Bus *b, JobTableEntry *e, BusClient *s) {
         assert(b);
         assert(s);
 
-        if (e && !job_table_add_run(b->jobs, e, s->reporter, b->submit_usec))
+        if (!e)
+                return;
+        if (!s->reporter)
+                (void) job_table_add_legacy(b->jobs, e); /* past 65535 such schedulers: not counted */
+        else if (!job_table_add_run(b->jobs, e, s->reporter, b->submit_usec))
                 log_oom();
 }
 
@@ -483,7 +487,8 @@ void bus_on_status(Bus *b, BusClient *c, Frame *f) {
 static bool entry_matches(const JobTableEntry *e, const Frame *f) {
         bool state = f->state_filter < 0, scheduler = !f->scheduler_filter;
 
-        if (!state && job_table_entry_summary(e) == f->state_filter)
+        if (!state && (job_table_entry_summary(e) == f->state_filter ||
+                       (f->state_filter == JOB_TABLE_SENT && e->n_legacy > 0)))
                 state = true;
         for (unsigned i = 0; i < e->n_runs && !(state && scheduler); i++) {
                 const JobTableRun *run = &e->runs[i];
@@ -531,6 +536,15 @@ static json_t *job_entry_json(const JobTableEntry *e) {
         }
         for (unsigned i = 0; i < e->n_runs; i++)
                 if (json_array_append_new(runs, job_run_json(&e->runs[i])) < 0)
+                        return json_decref(o), NULL;
+        /* Schedulers that do not report: it went there at its submit time, and is sent for good. */
+        for (unsigned i = 0; i < e->n_legacy; i++)
+                if (json_array_append_new(runs, job_run_json(&(JobTableRun){ .state = JOB_TABLE_SENT,
+                                                                               .sent_usec = e->submitted_usec,
+                                                                               .exit_status = -1,
+                                                                               .evicted_by = UINT64_MAX,
+                                                                               .cpu_usec = UINT64_MAX,
+                                                                               .memory_peak = UINT64_MAX })) < 0)
                         return json_decref(o), NULL;
         return o;
 }

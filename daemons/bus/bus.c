@@ -263,15 +263,15 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         b->n_submitted++;
         e = bus_job_submitted(b, c, id, f);
 
-        unsigned n_targets = 0;
+        unsigned n_reporters = 0;
         LIST_FOREACH (schedulers, s, b->schedulers)
                 if (s != c) {
                         want_bare = want_bare || !s->reporter;
                         want_wrapped = want_wrapped || s->reporter;
-                        n_targets++;
+                        n_reporters += !!s->reporter;
                 }
         if (e)
-                (void) job_table_reserve_runs(e, n_targets); /* else one allocation per run */
+                (void) job_table_reserve_runs(e, n_reporters); /* else one allocation per run */
         if (!want_bare && !want_wrapped)
                 return bus_drop(b, c, e, id, f, "no scheduler registered");
         if (want_bare)

@@ -164,6 +164,8 @@ size_t job_table_max(const JobTable *t) {
 /* Removes e with every trace of it: its runs leave the counters and release their schedulers. The
  * memory (entry and runs array) is returned, for the entry that takes its place. */
 static JobTableEntry *job_table_evict(JobTable *t, JobTableEntry *e) {
+        assert(t->counts[JOB_TABLE_SENT] >= e->n_legacy);
+        t->counts[JOB_TABLE_SENT] -= e->n_legacy;
         for (unsigned i = 0; i < e->n_runs; i++) {
                 job_table_count_run(t, &e->runs[i], false);
                 job_table_scheduler_unref(t, e->runs[i].scheduler);
@@ -277,11 +279,23 @@ int job_table_reserve_runs(JobTableEntry *e, unsigned n) {
         return 0;
 }
 
+int job_table_add_legacy(JobTable *t, JobTableEntry *e) {
+        assert(t);
+        assert(e);
+
+        if (e->n_legacy >= JOB_TABLE_RUNS_MAX)
+                return -E2BIG;
+        e->n_legacy++;
+        t->counts[JOB_TABLE_SENT]++;
+        return 0;
+}
+
 JobTableRun *job_table_add_run(JobTable *t, JobTableEntry *e, JobTableScheduler *s, uint64_t now_usec) {
         JobTableRun *runs, *r;
 
         assert(t);
         assert(e);
+        assert(s);
 
         /* Two connections of one name are one scheduler: the bus keys job states by name. */
         r = job_table_find_run(e, s);
@@ -309,10 +323,8 @@ JobTableRun *job_table_add_run(JobTable *t, JobTableEntry *e, JobTableScheduler 
                 .cpu_usec = UINT64_MAX,
                 .memory_peak = UINT64_MAX,
         };
-        if (s) {
-                s->n_ref++;
-                e->n_open++;
-        }
+        s->n_ref++;
+        e->n_open++;
         job_table_count_run(t, r, true);
         return r;
 }
@@ -326,8 +338,6 @@ static JobState job_table_entry_compute_end(const JobTableEntry *e) {
         for (unsigned i = 0; i < e->n_runs; i++) {
                 const JobTableRun *r = &e->runs[i];
 
-                if (!r->scheduler)
-                        continue;
                 reporting = true;
                 if (r->state != JOB_DONE)
                         all_done = false;
@@ -462,7 +472,8 @@ int job_table_entry_summary(const JobTableEntry *e) {
                 if (e->runs[i].state == JOB_QUEUED)
                         queued = true;
         }
-        /* Not final: some run is still sent (or, before delivered(), there is none yet). */
+        /* Not final: some run is still sent (or, before delivered(), there is none yet); deliveries to
+         * schedulers that do not report are sent for good. */
         return queued ? JOB_QUEUED : JOB_TABLE_SENT;
 }
 

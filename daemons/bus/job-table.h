@@ -60,9 +60,11 @@ struct JobTableEntry {
         double runtime;
         uint64_t submitted_usec; /* CLOCK_REALTIME µs */
         void *owner;             /* opaque (the submitting client) or NULL; see job_table_forget_owner() */
-        JobTableRun *runs;       /* n_runs of them, one per scheduler it was delivered to */
+        JobTableRun *runs;       /* n_runs of them, one per reporting scheduler it was delivered to */
         uint16_t n_runs, n_runs_alloc; /* a job reaches at most JOB_TABLE_RUNS_MAX schedulers */
-        unsigned n_open; /* runs of reporting schedulers not yet terminal */
+        uint16_t n_open;   /* runs not yet terminal */
+        uint16_t n_legacy; /* deliveries to schedulers that do not report: counted, no run kept (a run
+                            * would only ever say "sent", at the submit time) */
 
         /* private: every entry in id order; the final ones also in the order they became final. */
         LIST_FIELDS(JobTableEntry, entries);
@@ -118,6 +120,9 @@ unsigned job_table_scheduler_count(const JobTableScheduler *s, int state);
  * connections got it: a second call returns its run unchanged. Each NULL scheduler gets a run of its
  * own. A returned run pointer is valid until the next run is added to the entry (the array grows). */
 JobTableRun *job_table_add_run(JobTable *t, JobTableEntry *e, JobTableScheduler *s, uint64_t now_usec);
+/* The job was delivered to a scheduler that does not report: counted (sent, for good). -E2BIG past
+ * JOB_TABLE_RUNS_MAX. */
+int job_table_add_legacy(JobTable *t, JobTableEntry *e);
 /* The run of reporting scheduler s, or NULL. */
 JobTableRun *job_table_find_run(JobTableEntry *e, const JobTableScheduler *s);
 /* Room for n runs in all, when the caller knows how many schedulers the job goes to: one allocation
