@@ -30,11 +30,64 @@ long long harness_now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void harness_sleep_ms(int ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+/* A daemon's notify socket and log, on the heap and in one list, so that a test that fails before
+ * its daemon_cleanup() leaves nothing dangling: the sink is read until the process ends. */
+struct NotifySink {
+        int fd;
+        char *log; /* every notify datagram received so far, "\n"-separated */
+        size_t size;
+        NotifySink *next;
+};
 
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
+static NotifySink *sinks;
+
+static void sink_drain(NotifySink *k) {
+        char buf[HARNESS_NOTIFY_MAX + 1];
+        ssize_t n;
+
+        while (k && k->fd >= 0 && (n = recv(k->fd, buf, HARNESS_NOTIFY_MAX, 0)) > 0) {
+                char *p = realloc(k->log, k->size + (size_t) n + 2);
+
+                if (!p)
+                        abort();
+                k->log = p;
+                memcpy(p + k->size, buf, (size_t) n);
+                k->size += (size_t) n;
+                p[k->size++] = '\n';
+                p[k->size] = 0;
+        }
+}
+
+void harness_drain_notify(void) {
+        for (NotifySink *k = sinks; k; k = k->next)
+                sink_drain(k);
+}
+
+static void sink_free(NotifySink *k) {
+        if (!k)
+                return;
+        for (NotifySink **p = &sinks; *p; p = &(*p)->next)
+                if (*p == k) {
+                        *p = k->next;
+                        break;
+                }
+        safe_close(k->fd);
+        free(k->log);
+        free(k);
+}
+
+void harness_sleep_ms(int ms) {
+        long long deadline = harness_now_ms() + ms;
+
+        /* In steps, reading the daemons' notify sockets in between. */
+        for (long long left = ms; left > 0; left = deadline - harness_now_ms()) {
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = (long) MIN(left, 20LL) * 1000000L };
+
+                harness_drain_notify();
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+        }
+        harness_drain_notify();
 }
 
 int harness_listen_tcp(int *ret_port) {
@@ -127,27 +180,31 @@ int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_e
         static unsigned counter;
         int log_fd, one = 1;
 
-        *d = (Daemon){ .pid = -1, .notify_fd = -1, .exit_status = -1 };
+        *d = (Daemon){ .pid = -1, .exit_status = -1 };
         (void) snprintf(d->notify_path, sizeof d->notify_path, "/tmp/sched-test-notify-%d-%u",
                         (int) getpid(), counter);
         (void) snprintf(d->log_path, sizeof d->log_path, "/tmp/sched-test-log-%d-%u", (int) getpid(),
                         counter);
         counter++;
 
-        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (d->notify_fd < 0)
+        d->notify = calloc(1, sizeof(NotifySink));
+        if (!d->notify)
+                return -ENOMEM;
+        d->notify->next = sinks;
+        sinks = d->notify;
+        d->notify->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (d->notify->fd < 0)
                 return -errno;
         (void) unlink(d->notify_path);
         memcpy(sa.sun_path, d->notify_path, strlen(d->notify_path) + 1);
-        if (bind(d->notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+        if (bind(d->notify->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return -errno;
-        (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
-        /* sd_notify() blocks a daemon whose notify socket is full, as it would behind a PID 1 that does
-         * not read: the tests read only when they wait for a message, so the socket holds a long test's
-         * worth (root may go past rmem_max), and daemon_stop() reads while it waits. */
-        int size = 16 * 1024 * 1024;
-        if (setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
-                (void) setsockopt(d->notify_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        (void) setsockopt(d->notify->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+        /* Bytes are not what fills it (the queue length is, see harness_drain_notify()), but room
+         * for a burst costs nothing. */
+        int size = 4 * 1024 * 1024;
+        if (setsockopt(d->notify->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+                (void) setsockopt(d->notify->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 
         log_fd = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0600);
         if (log_fd < 0)
@@ -166,20 +223,7 @@ int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_e
 }
 
 static void notify_drain(Daemon *d) {
-        char buf[HARNESS_NOTIFY_MAX + 1];
-        ssize_t n;
-
-        while ((n = recv(d->notify_fd, buf, HARNESS_NOTIFY_MAX, 0)) > 0) {
-                char *p = realloc(d->notify_log, d->notify_log_size + (size_t) n + 2);
-
-                if (!p)
-                        abort();
-                d->notify_log = p;
-                memcpy(p + d->notify_log_size, buf, (size_t) n);
-                d->notify_log_size += (size_t) n;
-                p[d->notify_log_size++] = '\n';
-                p[d->notify_log_size] = 0;
-        }
+        sink_drain(d->notify);
 }
 
 /* Finds the last line starting with `prefix` and containing `needle` in the notify log. */
@@ -187,7 +231,7 @@ static const char *notify_find(Daemon *d, const char *prefix, const char *needle
         const char *found = NULL;
         size_t plen = strlen(prefix);
 
-        for (const char *line = d->notify_log; line && *line;) {
+        for (const char *line = d->notify ? d->notify->log : NULL; line && *line;) {
                 const char *end = strchr(line, '\n');
                 size_t len = end ? (size_t) (end - line) : strlen(line);
 
@@ -207,7 +251,7 @@ static int wait_notify(Daemon *d, const char *prefix, const char *needle, int ti
         long long deadline = harness_now_ms() + timeout_ms;
 
         for (;;) {
-                struct pollfd p = { .fd = d->notify_fd, .events = POLLIN };
+                struct pollfd p = { .fd = d->notify ? d->notify->fd : -1, .events = POLLIN };
                 const char *line;
                 size_t len = 0;
                 long long left;
@@ -225,7 +269,8 @@ static int wait_notify(Daemon *d, const char *prefix, const char *needle, int ti
                 left = deadline - harness_now_ms();
                 if (left <= 0)
                         return -ETIMEDOUT;
-                (void) poll(&p, 1, (int) MIN(left, 100));
+                harness_drain_notify();
+                (void) poll(&p, 1, (int) MIN(left, 20));
         }
 }
 
@@ -322,14 +367,13 @@ int daemon_poll(Daemon *d) {
 void daemon_cleanup(Daemon *d) {
         if (d->pid > 0)
                 (void) daemon_stop(d, SIGKILL, 5000);
-        d->notify_fd = safe_close(d->notify_fd);
+        sink_free(d->notify);
+        d->notify = NULL;
         if (d->notify_path[0])
                 (void) unlink(d->notify_path);
         if (d->log_path[0] && !getenv("SCHED_TEST_KEEP_LOGS"))
                 (void) unlink(d->log_path);
         d->notify_path[0] = d->log_path[0] = 0;
-        d->notify_log = mfree(d->notify_log);
-        d->notify_log_size = 0;
 }
 
 bool harness_pid_alive(pid_t pid) {

@@ -16,15 +16,20 @@
 
 #define HARNESS_NOTIFY_MAX 4096
 
+typedef struct NotifySink NotifySink;
+
 typedef struct Daemon {
         pid_t pid;
-        int notify_fd;
+        NotifySink *notify; /* its NOTIFY_SOCKET and what came through it; the harness's own */
         char notify_path[108];
         char log_path[256];
-        char *notify_log; /* every notify datagram received so far, "\n"-separated */
-        size_t notify_log_size;
         int exit_status; /* like a shell: code, or 128 + signal; -1 while running */
 } Daemon;
+
+/* Reads every running daemon's notify socket. sd_notify() blocks a daemon once 10 datagrams wait
+ * (net.unix.max_dgram_qlen; systemd raises it to 512 and reads at once), so every wait of the
+ * harness and of the test client loop calls this. */
+void harness_drain_notify(void);
 
 /* A listening TCP socket on 127.0.0.1 with an ephemeral port. */
 int harness_listen_tcp(int *ret_port);

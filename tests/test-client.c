@@ -142,7 +142,8 @@ int test_net_run_until(TestNet *n, bool (*cond)(void *userdata), void *userdata,
 
                 if (left <= 0)
                         return -ETIMEDOUT;
-                (void) sd_event_run(n->event, (uint64_t) MIN(left, 50LL) * USEC_PER_MSEC);
+                harness_drain_notify();
+                (void) sd_event_run(n->event, (uint64_t) MIN(left, 20LL) * USEC_PER_MSEC);
         }
         return 0;
 }

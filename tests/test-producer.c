@@ -186,6 +186,70 @@ static void test_wait(void **state) {
         daemon_cleanup(&d);
 }
 
+/* With no scheduler the bus drops the jobs: the producer names them and exits 3. */
+static void test_drops_named(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "--bus", f->url, "-n", "3", "-p", "0.02", NULL };
+        Daemon d;
+
+        test_client_close(f->sched);
+        f->sched = NULL;
+        assert_int_equal(daemon_wait_status(&f->bus, "schedulers 0", 5000), 0);
+        assert_int_equal(run_producer(f, &d, args, 10000), 3);
+        assert_int_equal(daemon_count_log(&d, "The bus dropped 3 of 3 jobs: 1, 2, 3."), 1);
+        assert_int_equal(daemon_count_log(&d, "Sent 3 jobs, done."), 0);
+        daemon_cleanup(&d);
+}
+
+/* The bus restarts on the same socket (as under socket activation): the producer comes back, sends
+ * what it made meanwhile, and every job it was told of reaches a scheduler. */
+static void test_bus_restart_reconnects(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { PRODUCER_BINARY, "--bus", f->url, "-n", "30", "-p", "0.05", NULL };
+        char *bus_argv[] = { (char *) BUS_BINARY, NULL };
+        TestClient *sched2;
+        Daemon d;
+        int fd, port, status;
+
+        /* A bus of our own, on a socket we keep. */
+        test_net_free(f->net);
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        fd = harness_listen_tcp(&port);
+        assert_true(fd >= 0);
+        assert_int_equal(daemon_spawn(&f->bus, bus_argv, fd, NULL), 0);
+        assert_int_equal(daemon_wait_notify(&f->bus, "READY=1", 10000, NULL, 0), 0);
+        (void) snprintf(f->url, sizeof f->url, "ws://127.0.0.1:%d", port);
+        assert_int_equal(test_net_new(&f->net), 0);
+        assert_int_equal(test_client_connect(f->net, f->url, &f->sched), 0);
+        assert_int_equal(test_client_register(f->sched, "scheduler"), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "schedulers 1", 5000), 0);
+
+        assert_int_equal(daemon_spawn(&d, (char **) args, -1, NULL), 0);
+        assert_int_equal(test_client_wait_messages(f->sched, 5, 5000), 0);
+        assert_int_equal(daemon_stop(&f->bus, SIGTERM, 10000), 0);
+        daemon_cleanup(&f->bus);
+        assert_int_equal(daemon_spawn(&f->bus, bus_argv, fd, NULL), 0);
+        assert_int_equal(test_client_connect(f->net, f->url, &sched2), 0);
+        assert_int_equal(test_client_register(sched2, "scheduler"), 0);
+        for (int i = 0; i < 1000 && (status = daemon_poll(&d)) == -EAGAIN; i++)
+                test_net_run_for(f->net, 20);
+        close(fd);
+
+        assert_int_equal(daemon_count_log(&d, "again; sending the"), 1);
+        test_net_run_for(f->net, 200);
+        if (status == 0)
+                /* Nothing was in flight when the bus went: every job reached one of them. */
+                assert_int_equal(f->sched->n_messages + sched2->n_messages, 30);
+        else {
+                assert_int_equal(status, 75);
+                assert_int_equal(daemon_count_log(&d, "jobs may be lost"), 1);
+                assert_true(f->sched->n_messages + sched2->n_messages >= 29);
+        }
+        assert_int_equal(daemon_count_log(&d, "dropped"), 0);
+        daemon_cleanup(&d);
+}
+
 static void test_seed_reproducible(void **state) {
         Fixture *f = *state;
         const char *args[] = { "--bus", f->url, "-n",    "8",      "-p", "0.01",
@@ -282,7 +346,9 @@ static void test_bad_usage(void **state) {
 int main(int argc, char *argv[]) {
         struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_count_and_period),
-                cmocka_unit_test(test_wait), cmocka_unit_test(test_seed_reproducible),
+                cmocka_unit_test(test_wait),
+                cmocka_unit_test(test_drops_named),
+                cmocka_unit_test(test_bus_restart_reconnects), cmocka_unit_test(test_seed_reproducible),
                 cmocka_unit_test(test_fixed_values),     cmocka_unit_test(test_unreachable),
                 cmocka_unit_test(test_bus_lost),         cmocka_unit_test(test_bad_usage),
         };

@@ -24,16 +24,19 @@ static void help(void) {
                "      --priority P         fixed priority 0..10 for every job\n"
                "      --runtime R          fixed runtime in seconds for every job\n"
                "  -b, --bus URL            bus to connect to (default " BUS_LINK_URL_DEFAULT ")\n"
-               "      --connect-timeout SEC  give up reaching the bus after SEC (default 5)\n"
+               "      --connect-timeout SEC  give up reaching the bus, or getting it back once lost,\n"
+               "                           after SEC (default 5)\n"
                "  -w, --wait               with --count: after the last job, wait until every job\n"
                "                           has ended; exit 3 if one did not end done\n"
                "  -v, --verbose            debug logging\n"
                "  -h, --help               show this help message and exit\n"
                "      --version            show the version\n"
                "\n"
-               "Each job's id is logged when the bus accepts it, and its end when it ends.\n"
-               "Exit status: 0 done or interrupted, 1 failure, 2 bad usage, 3 (--wait) a job did\n"
-               "not end done, 69 bus unreachable, 75 bus lost while running.\n");
+               "Each job's id is logged when the bus accepts it, and its end when it ends. A lost\n"
+               "bus is reconnected to (with backoff); jobs due meanwhile are sent when it is back.\n"
+               "Exit status: 0 done or interrupted, 1 failure, 2 bad usage, 3 the bus dropped a\n"
+               "job (named in the log) or, with --wait, a job did not end done, 69 bus\n"
+               "unreachable, 75 bus lost for good or jobs that may be lost.\n");
 }
 
 static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
