@@ -411,8 +411,9 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
 
         assert(l);
 
+        /* One answer per job sent: more (a confused or hostile bus) is not kept. */
         if (event && strcmp(event, "accepted") == 0 && json_is_integer(json_object_get(msg, "id")) &&
-            json_integer_value(json_object_get(msg, "id")) > 0) {
+            json_integer_value(json_object_get(msg, "id")) > 0 && p->n_accepted + p->n_unconfirmed < p->n_sent) {
                 LogJob lj = { .id = (uint64_t) json_integer_value(json_object_get(msg, "id")),
                               .priority = -1,
                               .runtime = -1,
