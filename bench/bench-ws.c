@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench-ws.h"
+#include "ws.h"
 #include "macro.h"
 
 /* A fixed key, and the Sec-WebSocket-Accept it must get: base64(SHA-1(key + RFC 6455's GUID)). */
@@ -18,52 +19,6 @@
 #define ANSWER_MAX       2048
 
 static const unsigned char mask_key[4] = { 0x5a, 0xc3, 0x17, 0x88 };
-
-/* "ws://host[:port][/path]": host (brackets of an IPv6 address removed), port ("80" if none),
- * path ("/" if none). */
-static int parse_url(const char *url, char *host, size_t host_size, char *port, size_t port_size, char *path,
-                     size_t path_size) {
-        const char *p, *end, *h, *after;
-        size_t hlen, plen;
-
-        if (strncasecmp(url, "ws://", 5) != 0)
-                return -EINVAL;
-        p = url + 5;
-        end = p + strcspn(p, "/?#");
-        if (*p == '[') {
-                const char *close = memchr(p, ']', (size_t) (end - p));
-
-                if (!close)
-                        return -EINVAL;
-                h = p + 1;
-                hlen = (size_t) (close - h);
-                after = close + 1;
-        } else {
-                const char *colon = memchr(p, ':', (size_t) (end - p));
-
-                h = p;
-                after = colon ?: end;
-                hlen = (size_t) (after - p);
-        }
-        if (hlen == 0 || hlen >= host_size)
-                return -EINVAL;
-        memcpy(host, h, hlen);
-        host[hlen] = 0;
-        if (after < end) {
-                if (*after != ':')
-                        return -EINVAL;
-                plen = (size_t) (end - after - 1);
-                if (plen == 0 || plen >= port_size || strspn(after + 1, "0123456789") != plen)
-                        return -EINVAL;
-                memcpy(port, after + 1, plen);
-                port[plen] = 0;
-        } else
-                (void) snprintf(port, port_size, "80");
-        if (strlen(end) + 2 > path_size)
-                return -EINVAL;
-        (void) snprintf(path, path_size, *end == '/' ? "%s" : "/%s", end);
-        return 0;
-}
 
 static int write_all(int fd, const void *buf, size_t size) {
         const char *p = buf;
@@ -154,9 +109,12 @@ int bench_ws_connect(const char *url, uint64_t timeout_ns, void *rest, size_t re
         _cleanup_close_ int fd = -EBADF;
         int n, r;
 
-        r = parse_url(url, host, sizeof host, port, sizeof port, path, sizeof path);
+        int port_number;
+
+        r = ws_parse_url(url, host, sizeof host, &port_number, path, sizeof path);
         if (r < 0)
                 return r;
+        (void) snprintf(port, sizeof port, "%d", port_number);
         fd = connect_any(host, port, timeout_ns);
         if (fd < 0)
                 return fd;

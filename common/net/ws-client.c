@@ -13,9 +13,7 @@
 #include "log.h"
 #include "ws-internal.h"
 
-/* "ws://host[:port][/path]"; an IPv6 host in brackets. */
-static int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path,
-                        size_t path_size) {
+int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path, size_t path_size) {
         const char *p, *end, *h, *after;
         size_t hlen;
         long port = 80;

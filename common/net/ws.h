@@ -104,6 +104,10 @@ int ws_context_listen(WsContext *ctx, int fd);
  * the connection or freeing the context while the lookup runs cancels it. ret may be NULL. */
 int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret);
 
+/* "ws://host[:port][/path]": the host (an IPv6 address without its brackets), the port (80 if none)
+ * and the path ("/" if none). -EPROTONOSUPPORT for wss://, -EINVAL for anything else it cannot be. */
+int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path, size_t path_size);
+
 int ws_message_new(WsMessage **ret, const char *data, size_t size);
 /* The concatenation of the parts, without building it elsewhere first. */
 int ws_message_new_parts(WsMessage **ret, const struct iovec *parts, size_t n_parts);
