@@ -26,6 +26,7 @@
 #include "bench-daemon.h"
 #include "bench-option.h"
 #include "bench-util.h"
+#include "bench-ws.h"
 #include "parse.h"
 
 #define STEPS_MAX    16
@@ -43,87 +44,25 @@ typedef struct StepResult {
         double rss, private_bytes;
 } StepResult;
 
-static int write_all(int fd, const void *buf, size_t size) {
-        const char *p = buf;
-
-        while (size > 0) {
-                ssize_t n = write(fd, p, size);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                p += n;
-                size -= (size_t) n;
-        }
-        return 0;
-}
-
-/* Reads the HTTP answer up to its blank line and checks for 101 Switching Protocols. */
-static int read_upgrade(int fd) {
-        char buf[1024];
-        size_t n = 0;
-
-        while (n < sizeof buf - 1) {
-                ssize_t k = read(fd, buf + n, sizeof buf - 1 - n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? -errno : -ECONNRESET;
-                n += (size_t) k;
-                buf[n] = 0;
-                if (strstr(buf, "\r\n\r\n"))
-                        return strncmp(buf, "HTTP/1.1 101", 12) == 0 ? 0 : -EPROTO;
-        }
-        return -EPROTO;
-}
-
-/* One masked text frame, as a client must send it; payloads under 126 bytes only. */
-static int send_text(int fd, const char *text) {
-        static const unsigned char mask[4] = { 0x5a, 0xc3, 0x17, 0x88 };
-        unsigned char frame[2 + 4 + 125];
-        size_t len = strlen(text);
-
-        if (len > 125)
-                return -EMSGSIZE;
-        frame[0] = 0x81;
-        frame[1] = 0x80 | (unsigned char) len;
-        memcpy(frame + 2, mask, 4);
-        for (size_t i = 0; i < len; i++)
-                frame[6 + i] = (unsigned char) text[i] ^ mask[i & 3];
-        return write_all(fd, frame, 6 + len);
-}
-
+/* An idle client: the upgrade and, with a role, its register frame; then it stays silent. */
 static int client_open(int port, const char *role) {
-        struct sockaddr_in sa = { .sin_family = AF_INET,
-                                  .sin_port = htons((uint16_t) port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
         _cleanup_close_ int fd = -EBADF;
-        char req[256], reg[96];
-        int n, r;
+        unsigned char frame[BENCH_WS_HEADER_MAX + 96], rest[16];
+        char url[64], reg[96];
+        size_t h, n, n_rest;
 
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d/", port);
+        /* The bus sends nothing before the register: no bytes come after the answer. */
+        fd = bench_ws_connect(url, (uint64_t) IO_TIMEOUT_S * 1000000000ULL, rest, sizeof rest, &n_rest);
         if (fd < 0)
-                return -errno;
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        (void) setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
-        n = snprintf(req, sizeof req,
-                     "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: c2NoZWQtYmVuY2gta2V5MQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     port);
-        r = write_all(fd, req, (size_t) n);
-        if (r >= 0)
-                r = read_upgrade(fd);
-        if (r >= 0 && role) {
-                (void) snprintf(reg, sizeof reg, "{\"cmd\": \"register\", \"type\": \"%s\"}", role);
-                r = send_text(fd, reg);
+                return fd;
+        if (role) {
+                n = (size_t) snprintf(reg, sizeof reg, "{\"cmd\": \"register\", \"type\": \"%s\"}", role);
+                h = bench_ws_client_header(frame, BENCH_WS_TEXT, n);
+                bench_ws_mask(frame + h, reg, n);
+                if (send(fd, frame, h + n, MSG_NOSIGNAL) != (ssize_t) (h + n))
+                        return -EIO;
         }
-        if (r < 0)
-                return r;
         return TAKE_FD(fd);
 }
 
