@@ -314,17 +314,19 @@ static void test_unreachable(void **state) {
 
 static void test_bus_lost(void **state) {
         Fixture *f = *state;
-        char *argv[] = {
-                (char *) PRODUCER_BINARY, (char *) "--bus", f->url, (char *) "-p", (char *) "0.05", NULL
-        };
+        char *argv[] = { (char *) PRODUCER_BINARY, (char *) "--bus", f->url, (char *) "-p", (char *) "0.05",
+                         (char *) "--connect-timeout", (char *) "1", NULL };
         Daemon d;
 
+        /* The bus goes for good: the producer tries to get it back for --connect-timeout, then
+         * gives up with 75. */
         assert_int_equal(daemon_spawn(&d, argv, -1, NULL), 0);
         assert_int_equal(test_client_wait_messages(f->sched, 3, 5000), 0);
         assert_int_equal(daemon_stop(&f->bus, SIGKILL, 5000), 128 + SIGKILL);
-        assert_int_equal(daemon_stop(&d, 0, 5000), 75);
+        assert_int_equal(daemon_stop(&d, 0, 15000), 75);
         assert_int_equal(daemon_count_log(&d, "Lost the bus"), 1);
         assert_true(daemon_count_log(&d, "after sending") == 1);
+        assert_int_equal(daemon_count_log(&d, "did not come back within 1.0 s"), 1);
         daemon_cleanup(&d);
 }
 
