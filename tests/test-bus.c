@@ -262,7 +262,6 @@ static void test_every_error_code(void **state) {
         assert_int_equal(daemon_wait_status(&f->bus, needle, 5000), 0);
 }
 
-
 /* A job's whole way with the additions of version 2: a reporting scheduler, an observer and a
  * producer that asked for its jobs' events, then status, jobs and cancel. */
 static void test_following(void **state) {
@@ -271,14 +270,20 @@ static void test_following(void **state) {
         json_t *j, *ev;
 
         assert_int_equal(test_client_connect(f->net, f->url, &rep), 0);
-        assert_int_equal(test_client_send(rep, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"r@2\",\"slots\":2}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        rep, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"r@2\",\"slots\":2}"),
+                0);
         assert_int_equal(test_client_connect(f->net, f->url, &obs), 0);
         assert_int_equal(test_client_send(obs, "{\"cmd\":\"register\",\"type\":\"observer\"}"), 0);
         assert_int_equal(test_client_connect(f->net, f->url, &p), 0);
-        assert_int_equal(test_client_send(p, "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}"), 0);
+        assert_int_equal(test_client_send(p, "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}"),
+                         0);
         test_net_run_for(f->net, 100);
 
-        assert_int_equal(test_client_send(p, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":4,\"runtime\":9},\"ref\":\"a\"}"), 0);
+        assert_int_equal(test_client_send(p, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":4,"
+                                             "\"runtime\":9},\"ref\":\"a\"}"),
+                         0);
         assert_int_equal(test_client_wait_messages(p, 1, 5000), 0);
         j = parse_message(p, 0);
         assert_string_equal(json_string_value(json_object_get(j, "event")), "accepted");
@@ -300,7 +305,8 @@ static void test_following(void **state) {
 
         /* Its event reaches the observer and the producer, with the job's facts. */
         char frame[256];
-        (void) snprintf(frame, sizeof frame, "{\"cmd\":\"job_event\",\"id\":%lld,\"state\":\"running\"}", (long long) id);
+        (void) snprintf(frame, sizeof frame, "{\"cmd\":\"job_event\",\"id\":%lld,\"state\":\"running\"}",
+                        (long long) id);
         assert_int_equal(test_client_send(rep, frame), 0);
         assert_int_equal(test_client_wait_messages(obs, 1, 5000), 0);
         assert_int_equal(test_client_wait_messages(p, 2, 5000), 0);
@@ -324,7 +330,9 @@ static void test_following(void **state) {
         assert_int_equal(test_client_wait_messages(ask, 2, 5000), 0);
         j = parse_message(ask, 1);
         assert_int_equal(json_integer_value(json_object_get(j, "total")), 1);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "id")), id);
+        assert_int_equal(
+                json_integer_value(json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "id")),
+                id);
         json_decref(j);
 
         /* Cancel: to the reporting scheduler only; its cancelled event ends the job for everyone. */
@@ -340,7 +348,8 @@ static void test_following(void **state) {
         assert_string_equal(json_string_value(json_object_get(j, "cmd")), "cancel");
         json_decref(j);
         assert_int_equal(daemon_wait_log(&f->bus, "cancels job", 1, 5000), 0);
-        (void) snprintf(frame, sizeof frame, "{\"cmd\":\"job_event\",\"events\":[{\"id\":%lld,\"state\":\"cancelled\"}]}",
+        (void) snprintf(frame, sizeof frame,
+                        "{\"cmd\":\"job_event\",\"events\":[{\"id\":%lld,\"state\":\"cancelled\"}]}",
                         (long long) id);
         assert_int_equal(test_client_send(rep, frame), 0);
         assert_int_equal(test_client_wait_messages(p, 3, 5000), 0);
@@ -365,8 +374,10 @@ static void test_following_errors(void **state) {
         static const struct {
                 const char *frame, *code;
         } cases[] = {
-                { "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a b\",\"slots\":1}", "invalid_scheduler" },
-                { "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":[1]}", "invalid_ref" },
+                { "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a b\",\"slots\":1}",
+                  "invalid_scheduler" },
+                { "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":[1]}",
+                  "invalid_ref" },
                 { "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\"}", "not_allowed" },
                 { "{\"cmd\":\"jobs\",\"state\":\"lost\"}", "invalid_filter" },
                 { "{\"cmd\":\"cancel\",\"id\":\"x\"}", "invalid_id" },
@@ -382,8 +393,14 @@ static void test_following_errors(void **state) {
         }
         /* A reporting scheduler's bad event: rejected whole. */
         assert_int_equal(test_client_connect(f->net, f->url, &s), 0);
-        assert_int_equal(test_client_send(s, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"s\",\"slots\":1}"), 0);
-        assert_int_equal(test_client_send(s, "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"done\"},{\"id\":2}]}"), 0);
+        assert_int_equal(
+                test_client_send(s,
+                                 "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"s\",\"slots\":1}"),
+                0);
+        assert_int_equal(
+                test_client_send(
+                        s, "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"done\"},{\"id\":2}]}"),
+                0);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
         assert_error_frame(s, 0, "invalid_event");
         assert_false(c->closed);
@@ -407,7 +424,8 @@ static void test_history_bound(void **state) {
         assert_int_equal(test_client_wait_messages(ask, 1, 5000), 0);
         j = parse_message(ask, 0);
         assert_int_equal(json_integer_value(json_object_get(j, "total")), 3);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "id")), 3);
+        assert_int_equal(
+                json_integer_value(json_object_get(json_array_get(json_object_get(j, "jobs"), 0), "id")), 3);
         json_decref(j);
         assert_int_equal(test_client_send(ask, "{\"cmd\":\"cancel\",\"id\":1}"), 0);
         assert_int_equal(test_client_wait_messages(ask, 2, 5000), 0);

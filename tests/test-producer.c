@@ -134,15 +134,18 @@ static char *payloads_without_id(TestClient *c, size_t from, size_t n) {
 /* --wait: the ids the bus gave are logged, and the exit status says whether every job ended done. A
  * test client plays a reporting scheduler that ends each job with `end`. */
 static int run_waiting_producer(Fixture *f, Daemon *d, const char *end) {
-        const char *args[] = { PRODUCER_BINARY, "--bus", f->url, "-n", "2", "-p", "0.05", "--runtime", "1",
-                               "--wait", NULL };
+        const char *args[] = { PRODUCER_BINARY, "--bus",     f->url, "-n",     "2", "-p",
+                               "0.05",          "--runtime", "1",    "--wait", NULL };
         long long deadline = harness_now_ms() + 15000;
         TestClient *rep;
         size_t answered = 0;
         int status;
 
         assert_int_equal(test_client_connect(f->net, f->url, &rep), 0);
-        assert_int_equal(test_client_send(rep, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"t@1\",\"slots\":1}"), 0);
+        assert_int_equal(
+                test_client_send(
+                        rep, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"t@1\",\"slots\":1}"),
+                0);
         test_net_run_for(f->net, 50);
         assert_int_equal(daemon_spawn(d, (char **) args, -1, NULL), 0);
         for (;;) {
@@ -155,10 +158,11 @@ static int run_waiting_producer(Fixture *f, Daemon *d, const char *end) {
                         assert_non_null(j);
                         id = json_integer_value(json_object_get(json_object_get(j, "payload"), "id"));
                         json_decref(j);
-                        (void) snprintf(frame, sizeof frame,
-                                        "{\"cmd\":\"job_event\",\"events\":[{\"id\":%lld,\"state\":\"running\"},"
-                                        "{\"id\":%lld,\"state\":\"%s\"}]}",
-                                        (long long) id, (long long) id, end);
+                        (void) snprintf(
+                                frame, sizeof frame,
+                                "{\"cmd\":\"job_event\",\"events\":[{\"id\":%lld,\"state\":\"running\"},"
+                                "{\"id\":%lld,\"state\":\"%s\"}]}",
+                                (long long) id, (long long) id, end);
                         assert_int_equal(test_client_send(rep, frame), 0);
                 }
                 status = daemon_poll(d);
@@ -314,8 +318,10 @@ static void test_unreachable(void **state) {
 
 static void test_bus_lost(void **state) {
         Fixture *f = *state;
-        char *argv[] = { (char *) PRODUCER_BINARY, (char *) "--bus", f->url, (char *) "-p", (char *) "0.05",
-                         (char *) "--connect-timeout", (char *) "1", NULL };
+        char *argv[] = {
+                (char *) PRODUCER_BINARY,     (char *) "--bus", f->url, (char *) "-p", (char *) "0.05",
+                (char *) "--connect-timeout", (char *) "1",     NULL
+        };
         Daemon d;
 
         /* The bus goes for good: the producer tries to get it back for --connect-timeout, then
@@ -347,12 +353,11 @@ static void test_bad_usage(void **state) {
 
 int main(int argc, char *argv[]) {
         struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_count_and_period),
-                cmocka_unit_test(test_wait),
-                cmocka_unit_test(test_drops_named),
-                cmocka_unit_test(test_bus_restart_reconnects), cmocka_unit_test(test_seed_reproducible),
-                cmocka_unit_test(test_fixed_values),     cmocka_unit_test(test_unreachable),
-                cmocka_unit_test(test_bus_lost),         cmocka_unit_test(test_bad_usage),
+                cmocka_unit_test(test_count_and_period),  cmocka_unit_test(test_wait),
+                cmocka_unit_test(test_drops_named),       cmocka_unit_test(test_bus_restart_reconnects),
+                cmocka_unit_test(test_seed_reproducible), cmocka_unit_test(test_fixed_values),
+                cmocka_unit_test(test_unreachable),       cmocka_unit_test(test_bus_lost),
+                cmocka_unit_test(test_bad_usage),
         };
 
         return harness_run_tests("producer", tests, ELEMENTSOF(tests), setup, teardown, argc, argv);

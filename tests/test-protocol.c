@@ -639,7 +639,6 @@ static void test_bus_round_trip(void **state) {
         assert_true(jr.runtime == 0.3);
 }
 
-
 /* Version 2: registrations that opt in, refs, job events, status, jobs, cancel. */
 static void test_register_v2(void **state) {
         Frame f;
@@ -662,22 +661,29 @@ static void test_register_v2(void **state) {
 
         assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"producer\",\"events\":1}"),
                          PROTOCOL_INVALID_MESSAGE);
-        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a b\",\"slots\":1}"),
-                         PROTOCOL_INVALID_SCHEDULER);
-        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"\",\"slots\":1}"),
-                         PROTOCOL_INVALID_SCHEDULER);
-        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\\u001b\",\"slots\":1}"),
-                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(
+                frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a b\",\"slots\":1}"),
+                PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(
+                frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"\",\"slots\":1}"),
+                PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(
+                frame_error(
+                        "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\\u001b\",\"slots\":1}"),
+                PROTOCOL_INVALID_SCHEDULER);
         assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\"}"),
                          PROTOCOL_INVALID_SCHEDULER);
         assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"slots\":3}"),
                          PROTOCOL_INVALID_SCHEDULER);
-        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":0}"),
-                         PROTOCOL_INVALID_SCHEDULER);
-        assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":65536}"),
-                         PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(
+                frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":0}"),
+                PROTOCOL_INVALID_SCHEDULER);
+        assert_int_equal(
+                frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":65536}"),
+                PROTOCOL_INVALID_SCHEDULER);
         assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":"
-                                     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"slots\":1}"),
+                                     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+                                     "\"slots\":1}"),
                          PROTOCOL_INVALID_SCHEDULER); /* 65 characters */
         assert_int_equal(frame_error("{\"cmd\":\"register\",\"type\":\"watcher\"}"), PROTOCOL_INVALID_TYPE);
 }
@@ -685,18 +691,24 @@ static void test_register_v2(void **state) {
 static void test_ref(void **state) {
         ProtocolStatus st = {};
         Frame f;
-        const char *bad = "{\"cmd\":\"job_request\",\"payload\":{\"priority\":11,\"runtime\":1},\"ref\":\"x\"}";
+        const char *bad =
+                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":11,\"runtime\":1},\"ref\":\"x\"}";
 
-        frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":\"a\\\"b\"}");
+        frame_ok(&f,
+                 "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":\"a\\\"b\"}");
         assert_string_equal(json_string_value(f.ref), "a\"b");
         frame_done(&f);
         frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":-7}");
         assert_int_equal(json_integer_value(f.ref), -7);
         frame_done(&f);
-        assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":[]}"),
-                         PROTOCOL_INVALID_REF);
-        assert_int_equal(frame_error("{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":1.5}"),
-                         PROTOCOL_INVALID_REF);
+        assert_int_equal(
+                frame_error(
+                        "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":[]}"),
+                PROTOCOL_INVALID_REF);
+        assert_int_equal(
+                frame_error(
+                        "{\"cmd\":\"job_request\",\"payload\":{\"priority\":1,\"runtime\":1},\"ref\":1.5}"),
+                PROTOCOL_INVALID_REF);
 
         /* A rejected request keeps its ref, for the error frame to echo. */
         assert_int_equal(frame_parse(&f, bad, strlen(bad), MAX_RUNTIME, &st), -EINVAL);
@@ -750,8 +762,9 @@ static void test_job_event(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(frame_error(bad[i]), PROTOCOL_INVALID_EVENT);
         /* A NUL inside a string is not JSON we take at all. */
-        assert_int_equal(frame_error("{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"reason\":\"a\\u0000b\"}"),
-                         PROTOCOL_INVALID_JSON);
+        assert_int_equal(
+                frame_error("{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"reason\":\"a\\u0000b\"}"),
+                PROTOCOL_INVALID_JSON);
 
         /* The bound: PROTOCOL_EVENTS_MAX events and no more. */
         for (size_t n = PROTOCOL_EVENTS_MAX; n <= PROTOCOL_EVENTS_MAX + 1; n++) {
@@ -840,7 +853,8 @@ static void test_bus_message(void **state) {
                 "{\"cmd\":7}",
                 "[1]",
         };
-        _cleanup_(json_decrefp) json_t *payload = json_pack("{s:i, s:f, s:s}", "priority", 2, "runtime", 1.5, "x", "y");
+        _cleanup_(json_decrefp) json_t *payload =
+                json_pack("{s:i, s:f, s:s}", "priority", 2, "runtime", 1.5, "x", "y");
         _cleanup_free_ char *wrapped = NULL;
         BusMessage m;
 
@@ -848,7 +862,8 @@ static void test_bus_message(void **state) {
         assert_int_equal(bus_message_parse(&m, wrapped, strlen(wrapped), MAX_RUNTIME, NULL), 0);
         assert_int_equal(m.kind, BUS_MESSAGE_JOB);
         assert_true(m.job.has_id && m.job.id == 9 && m.job.priority == 2 && m.job.runtime == 1.5);
-        const char *bare = "{\"id\":3,\"priority\":0,\"runtime\":0}", *cancel = "{\"cmd\":\"cancel\",\"id\":3}";
+        const char *bare = "{\"id\":3,\"priority\":0,\"runtime\":0}",
+                   *cancel = "{\"cmd\":\"cancel\",\"id\":3}";
         assert_int_equal(bus_message_parse(&m, bare, strlen(bare), MAX_RUNTIME, NULL), 0);
         assert_true(m.kind == BUS_MESSAGE_JOB && m.job.id == 3);
         assert_int_equal(bus_message_parse(&m, cancel, strlen(cancel), MAX_RUNTIME, NULL), 0);

@@ -260,7 +260,8 @@ static void test_cancel(void **state) {
                 n_cancelled = 0;
                 test_net_run_for(f->net, 20);
                 for (size_t i = 0; i < obs->n_messages; i++)
-                        for (const char *p = test_client_message(obs, i); (p = strstr(p, "\"state\":\"cancelled\"")); p++)
+                        for (const char *p = test_client_message(obs, i);
+                             (p = strstr(p, "\"state\":\"cancelled\"")); p++)
                                 n_cancelled++;
         }
         assert_int_equal(n_cancelled, 2);

@@ -13,7 +13,8 @@
 #include "log.h"
 #include "ws-internal.h"
 
-int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path, size_t path_size) {
+int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path,
+                 size_t path_size) {
         const char *p, *end, *h, *after;
         size_t hlen;
         long port = 80;

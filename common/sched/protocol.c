@@ -34,26 +34,19 @@ static const char *const role_table[_ROLE_MAX] = {
 };
 
 static const char *const command_table[_COMMAND_MAX] = {
-        [COMMAND_REGISTER] = "register",
-        [COMMAND_JOB_REQUEST] = "job_request",
-        [COMMAND_JOB_EVENT] = "job_event",
-        [COMMAND_STATUS] = "status",
-        [COMMAND_JOBS] = "jobs",
-        [COMMAND_CANCEL] = "cancel",
+        [COMMAND_REGISTER] = "register",   [COMMAND_JOB_REQUEST] = "job_request",
+        [COMMAND_JOB_EVENT] = "job_event", [COMMAND_STATUS] = "status",
+        [COMMAND_JOBS] = "jobs",           [COMMAND_CANCEL] = "cancel",
 };
 
 static const char *const protocol_error_table[_PROTOCOL_ERROR_MAX] = {
         [PROTOCOL_INVALID_JSON] = "invalid_json",       [PROTOCOL_INVALID_MESSAGE] = "invalid_message",
         [PROTOCOL_UNKNOWN_CMD] = "unknown_cmd",         [PROTOCOL_INVALID_TYPE] = "invalid_type",
         [PROTOCOL_INVALID_PAYLOAD] = "invalid_payload", [PROTOCOL_INVALID_PRIORITY] = "invalid_priority",
-        [PROTOCOL_INVALID_RUNTIME] = "invalid_runtime",
-        [PROTOCOL_INVALID_SCHEDULER] = "invalid_scheduler",
-        [PROTOCOL_INVALID_REF] = "invalid_ref",
-        [PROTOCOL_INVALID_EVENT] = "invalid_event",
-        [PROTOCOL_NOT_ALLOWED] = "not_allowed",
-        [PROTOCOL_INVALID_FILTER] = "invalid_filter",
-        [PROTOCOL_INVALID_ID] = "invalid_id",
-        [PROTOCOL_UNKNOWN_JOB] = "unknown_job",
+        [PROTOCOL_INVALID_RUNTIME] = "invalid_runtime", [PROTOCOL_INVALID_SCHEDULER] = "invalid_scheduler",
+        [PROTOCOL_INVALID_REF] = "invalid_ref",         [PROTOCOL_INVALID_EVENT] = "invalid_event",
+        [PROTOCOL_NOT_ALLOWED] = "not_allowed",         [PROTOCOL_INVALID_FILTER] = "invalid_filter",
+        [PROTOCOL_INVALID_ID] = "invalid_id",           [PROTOCOL_UNKNOWN_JOB] = "unknown_job",
         [PROTOCOL_NOT_CANCELLABLE] = "not_cancellable",
 };
 
@@ -284,13 +277,15 @@ static int parse_event(json_t *obj, size_t i, ProtocolEvent *ret, ProtocolStatus
                                      "event %zu: \"id\" must be a non-negative integer", i);
         ev.state = job_state_from_string(json_string_value(json_object_get(obj, "state")));
         if (ev.state < 0)
-                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "event %zu: \"state\" is not a job state", i);
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "event %zu: \"state\" is not a job state",
+                                     i);
 
         v = json_object_get(obj, "exit_status");
         if (v) {
                 if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255)
                         return protocol_fail(st, PROTOCOL_INVALID_EVENT,
-                                             "event %zu: \"exit_status\" must be an integer from 0 to 255", i);
+                                             "event %zu: \"exit_status\" must be an integer from 0 to 255",
+                                             i);
                 ev.exit_status = (int) json_integer_value(v);
         }
         v = json_object_get(obj, "signal");
@@ -305,8 +300,8 @@ static int parse_event(json_t *obj, size_t i, ProtocolEvent *ret, ProtocolStatus
         if (v) {
                 if (!json_is_string(v) || json_string_length(v) > PROTOCOL_REASON_MAX)
                         return protocol_fail(st, PROTOCOL_INVALID_EVENT,
-                                             "event %zu: \"reason\" must be a string of at most %d bytes",
-                                             i, PROTOCOL_REASON_MAX);
+                                             "event %zu: \"reason\" must be a string of at most %d bytes", i,
+                                             PROTOCOL_REASON_MAX);
                 ev.reason = json_string_value(v);
         }
         for (size_t k = 0; k < PROTOCOL_EVENT_COUNTERS; k++) {
@@ -397,12 +392,9 @@ static int parse_cancel(Frame *f, json_t *msg, double max_runtime, ProtocolStatu
 typedef int (*CommandParser)(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st);
 
 static const CommandParser command_parsers[_COMMAND_MAX] = {
-        [COMMAND_REGISTER] = parse_register,
-        [COMMAND_JOB_REQUEST] = parse_job_request,
-        [COMMAND_JOB_EVENT] = parse_job_event,
-        [COMMAND_STATUS] = parse_status,
-        [COMMAND_JOBS] = parse_jobs,
-        [COMMAND_CANCEL] = parse_cancel,
+        [COMMAND_REGISTER] = parse_register,   [COMMAND_JOB_REQUEST] = parse_job_request,
+        [COMMAND_JOB_EVENT] = parse_job_event, [COMMAND_STATUS] = parse_status,
+        [COMMAND_JOBS] = parse_jobs,           [COMMAND_CANCEL] = parse_cancel,
 };
 
 int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, ProtocolStatus *ret_status) {
@@ -547,7 +539,8 @@ int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max
                 m.kind = BUS_MESSAGE_CANCEL;
                 r = get_u64(json_object_get(msg, "id"), &m.id)
                             ? 0
-                            : protocol_fail(ret_status, PROTOCOL_INVALID_ID, "\"id\" must be a non-negative integer");
+                            : protocol_fail(ret_status, PROTOCOL_INVALID_ID,
+                                            "\"id\" must be a non-negative integer");
         } else
                 r = protocol_fail(ret_status, PROTOCOL_UNKNOWN_CMD, "unknown command from the bus");
         if (r < 0)
@@ -669,8 +662,9 @@ int protocol_dump_cancelling(uint64_t id, unsigned n_schedulers, char **ret, siz
 
         if (id > INT64_MAX)
                 return -ERANGE;
-        return protocol_printf(ret, ret_size, "{\"event\":\"cancelling\",\"id\":%" PRIu64 ",\"schedulers\":%u}",
-                               id, n_schedulers);
+        return protocol_printf(ret, ret_size,
+                               "{\"event\":\"cancelling\",\"id\":%" PRIu64 ",\"schedulers\":%u}", id,
+                               n_schedulers);
 }
 
 int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj) {
@@ -682,7 +676,8 @@ int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj) {
         if (json_object_set_new(obj, "id", json_integer((json_int_t) ev->id)) < 0 ||
             json_object_set_new(obj, "state", json_string(job_state_to_string(ev->state))) < 0)
                 return -ENOMEM;
-        if (ev->exit_status >= 0 && json_object_set_new(obj, "exit_status", json_integer(ev->exit_status)) < 0)
+        if (ev->exit_status >= 0 &&
+            json_object_set_new(obj, "exit_status", json_integer(ev->exit_status)) < 0)
                 return -ENOMEM;
         if (ev->signal && json_object_set_new(obj, "signal", json_string(ev->signal)) < 0)
                 return -ENOMEM;
@@ -690,8 +685,8 @@ int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj) {
                 uint64_t v = protocol_event_counter_get(ev, k);
 
                 /* UINT64_MAX: not known; beyond INT64_MAX: not a JSON integer for jansson. */
-                if (v <= INT64_MAX &&
-                    json_object_set_new(obj, protocol_event_counters[k].key, json_integer((json_int_t) v)) < 0)
+                if (v <= INT64_MAX && json_object_set_new(obj, protocol_event_counters[k].key,
+                                                          json_integer((json_int_t) v)) < 0)
                         return -ENOMEM;
         }
         /* json_string() refuses invalid UTF-8: a reason that is not is left out. */
@@ -788,7 +783,8 @@ int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *
 int protocol_dump_register_events(char **ret, size_t *ret_size) {
         assert(ret);
 
-        return protocol_printf(ret, ret_size, "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}");
+        return protocol_printf(ret, ret_size,
+                               "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}");
 }
 
 int protocol_dump_register_scheduler(const char *name, unsigned slots, char **ret, size_t *ret_size) {
@@ -798,11 +794,12 @@ int protocol_dump_register_scheduler(const char *name, unsigned slots, char **re
         if (!protocol_name_is_valid(name) || slots < 1 || slots > PROTOCOL_SLOTS_MAX)
                 return -EINVAL;
         return protocol_printf(ret, ret_size,
-                               "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"%s\",\"slots\":%u}", name,
-                               slots);
+                               "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"%s\",\"slots\":%u}",
+                               name, slots);
 }
 
-int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret, size_t *ret_size) {
+int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret,
+                                  size_t *ret_size) {
         _cleanup_free_ char *quoted = NULL;
         char number[FORMAT_DOUBLE_MAX];
 
@@ -826,8 +823,8 @@ int protocol_dump_job_request_ref(int priority, double runtime, const char *ref,
         }
         return protocol_printf(ret, ret_size,
                                "{\"cmd\":\"job_request\",\"payload\":{\"priority\":%d,\"runtime\":%s}%s%s}",
-                               priority, format_double(number, sizeof number, runtime), quoted ? ",\"ref\":" : "",
-                               quoted ?: "");
+                               priority, format_double(number, sizeof number, runtime),
+                               quoted ? ",\"ref\":" : "", quoted ?: "");
 }
 
 int protocol_dump_status_request(char **ret, size_t *ret_size) {
@@ -836,7 +833,8 @@ int protocol_dump_status_request(char **ret, size_t *ret_size) {
         return protocol_printf(ret, ret_size, "{\"cmd\":\"status\"}");
 }
 
-int protocol_dump_jobs_request(int state, const char *scheduler, unsigned limit, char **ret, size_t *ret_size) {
+int protocol_dump_jobs_request(int state, const char *scheduler, unsigned limit, char **ret,
+                               size_t *ret_size) {
         _cleanup_(json_decrefp) json_t *frame = NULL;
 
         assert(ret);
@@ -850,7 +848,8 @@ int protocol_dump_jobs_request(int state, const char *scheduler, unsigned limit,
         frame = json_pack("{s:s}", "cmd", "jobs");
         if (!frame)
                 return -ENOMEM;
-        if ((state >= 0 && json_object_set_new(frame, "state", json_string(protocol_state_to_string(state))) < 0) ||
+        if ((state >= 0 &&
+             json_object_set_new(frame, "state", json_string(protocol_state_to_string(state))) < 0) ||
             (scheduler && json_object_set_new(frame, "scheduler", json_string(scheduler)) < 0) ||
             (limit > 0 && json_object_set_new(frame, "limit", json_integer(limit)) < 0))
                 return -ENOMEM;

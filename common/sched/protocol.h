@@ -27,7 +27,7 @@
 #define PROTOCOL_PRIORITY_MAX 10
 #define PROTOCOL_MESSAGE_MAX  256
 /* A reporting scheduler's name: 1..64 bytes of [A-Za-z0-9_.:@/-]. */
-#define PROTOCOL_NAME_MAX 64
+#define PROTOCOL_NAME_MAX  64
 #define PROTOCOL_SLOTS_MAX 65535
 /* A job_request's "ref" string, in bytes. */
 #define PROTOCOL_REF_MAX 128
@@ -125,15 +125,19 @@ static inline uint64_t protocol_event_counter_get(const ProtocolEvent *ev, size_
         return *(const uint64_t *) ((const char *) ev + protocol_event_counters[i].offset);
 }
 
-#define PROTOCOL_EVENT_INIT(i, s)                                                                      \
-        ((ProtocolEvent){ .id = (i), .state = (s), .exit_status = -1, .evicted_by = UINT64_MAX,        \
-                          .cpu_usec = UINT64_MAX, .memory_peak = UINT64_MAX })
+#define PROTOCOL_EVENT_INIT(i, s)                   \
+        ((ProtocolEvent){ .id = (i),                \
+                          .state = (s),             \
+                          .exit_status = -1,        \
+                          .evicted_by = UINT64_MAX, \
+                          .cpu_usec = UINT64_MAX,   \
+                          .memory_peak = UINT64_MAX })
 
 /* One validated client -> bus frame. */
 typedef struct Frame {
         Command command;
-        Role role;       /* register only, else _ROLE_INVALID */
-        bool events;     /* register as producer: wants "accepted" and its jobs' events */
+        Role role;                        /* register only, else _ROLE_INVALID */
+        bool events;                      /* register as producer: wants "accepted" and its jobs' events */
         char name[PROTOCOL_NAME_MAX + 1]; /* register as scheduler: "" for one that does not report */
         unsigned slots;                   /* with name */
         json_t *payload; /* job_request only: an owned reference to the payload object, extra fields
@@ -143,7 +147,7 @@ typedef struct Frame {
         double runtime;  /* job_request only */
         ProtocolEvent *events_array; /* job_event: n_events of them (malloc()ed) */
         size_t n_events;
-        int state_filter; /* jobs: a JobState or PROTOCOL_STATE_SENT; -1: any */
+        int state_filter;             /* jobs: a JobState or PROTOCOL_STATE_SENT; -1: any */
         const char *scheduler_filter; /* jobs: NULL: any */
         unsigned limit;               /* jobs */
         uint64_t id;                  /* cancel */
@@ -232,9 +236,11 @@ int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *
  *   {"cmd":"cancel","id":ID}                                     also bus -> reporting scheduler */
 int protocol_dump_register_events(char **ret, size_t *ret_size);
 int protocol_dump_register_scheduler(const char *name, unsigned slots, char **ret, size_t *ret_size);
-int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret, size_t *ret_size);
+int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret,
+                                  size_t *ret_size);
 int protocol_dump_status_request(char **ret, size_t *ret_size);
-int protocol_dump_jobs_request(int state, const char *scheduler, unsigned limit, char **ret, size_t *ret_size);
+int protocol_dump_jobs_request(int state, const char *scheduler, unsigned limit, char **ret,
+                               size_t *ret_size);
 int protocol_dump_cancel(uint64_t id, char **ret, size_t *ret_size);
 
 /* Whether `name` is a valid reporting scheduler name. */

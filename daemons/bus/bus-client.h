@@ -16,11 +16,11 @@ typedef struct BusClient BusClient;
 
 struct BusClient {
         WsConn *conn;
-        Role role; /* _ROLE_INVALID until registered */
-        bool events;                  /* a producer that wants "accepted" and its jobs' events */
-        bool owns_jobs;               /* is the owner of entries in the job table */
-        JobTableScheduler *reporter;  /* a scheduler that reports on its jobs: its name; else NULL */
-        unsigned slots;               /* with reporter */
+        Role role;                   /* _ROLE_INVALID until registered */
+        bool events;                 /* a producer that wants "accepted" and its jobs' events */
+        bool owns_jobs;              /* is the owner of entries in the job table */
+        JobTableScheduler *reporter; /* a scheduler that reports on its jobs: its name; else NULL */
+        unsigned slots;              /* with reporter */
         /* Job events for this client from this loop pass, sent as one frame at its end: the text of
          * each event object, comma-separated. */
         char *batch;

@@ -32,8 +32,8 @@ struct Bus {
         JobIds *ids;
         JobTable *jobs; /* the last --history jobs */
         sd_event_source *batch_source;
-        uint64_t start_usec;    /* CLOCK_MONOTONIC */
-        uint64_t submit_usec;   /* CLOCK_REALTIME of the job request being handled */
+        uint64_t start_usec;  /* CLOCK_MONOTONIC */
+        uint64_t submit_usec; /* CLOCK_REALTIME of the job request being handled */
         uint64_t n_submitted, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
 
         /* Every log line a client can trigger is rate-limited; one kind cannot hide another. */

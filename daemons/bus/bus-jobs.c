@@ -342,8 +342,9 @@ void bus_job_delivered(Bus *b, JobTableEntry *e) {
 
         /* Only schedulers that never report got it: nothing more will be known. */
         if (e && job_table_delivered(b->jobs, e) > 0 && bus_has_audience(b, e))
-                bus_emit(b, e,
-                         text, format_event(b, text, sizeof text, e->id, e, true, JOB_TABLE_SENT, NULL, NULL, NULL, true));
+                bus_emit(b, e, text,
+                         format_event(b, text, sizeof text, e->id, e, true, JOB_TABLE_SENT, NULL, NULL, NULL,
+                                      true));
 }
 
 void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why) {
@@ -355,7 +356,9 @@ void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why) {
         if (e)
                 job_table_drop(b->jobs, e, bus_now_realtime(b));
         if (bus_has_audience(b, e))
-                bus_emit(b, e, text, format_event(b, text, sizeof text, id, e, true, JOB_DROPPED, NULL, NULL, why, true));
+                bus_emit(
+                        b, e, text,
+                        format_event(b, text, sizeof text, id, e, true, JOB_DROPPED, NULL, NULL, why, true));
 }
 
 void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
@@ -398,8 +401,8 @@ void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
                 /* An id the table does not hold (too old, or a scheduler's own) still goes to observers. */
                 if (bus_has_audience(b, e))
                         bus_emit(b, e, text,
-                                 format_event(b, text, sizeof text, ev->id, e, first, ev->state, name, ev, NULL,
-                                              final > 0));
+                                 format_event(b, text, sizeof text, ev->id, e, first, ev->state, name, ev,
+                                              NULL, final > 0));
         }
         bus_status_changed(b);
 }
@@ -411,7 +414,8 @@ static int json_set_time(json_t *obj, const char *key, uint64_t usec) {
 }
 
 static bool json_set_u64(json_t *obj, const char *key, uint64_t v) {
-        return v == UINT64_MAX || v > INT64_MAX || json_object_set_new(obj, key, json_integer((json_int_t) v)) >= 0;
+        return v == UINT64_MAX || v > INT64_MAX ||
+               json_object_set_new(obj, key, json_integer((json_int_t) v)) >= 0;
 }
 
 static json_t *status_scheduler(const BusClient *s) {
@@ -420,14 +424,17 @@ static json_t *status_scheduler(const BusClient *s) {
         if (!o)
                 return NULL;
         if (json_object_set_new(o, "name",
-                                s->reporter ? json_string(job_table_scheduler_name(s->reporter)) : json_null()) < 0 ||
+                                s->reporter ? json_string(job_table_scheduler_name(s->reporter))
+                                            : json_null()) < 0 ||
             json_object_set_new(o, "peer", json_string(bus_client_peer(s))) < 0 ||
             json_object_set_new(o, "reports", json_boolean(s->reporter)) < 0)
                 return json_decref(o), NULL;
         if (s->reporter &&
             (json_object_set_new(o, "slots", json_integer(s->slots)) < 0 ||
-             json_object_set_new(o, "running", json_integer(job_table_scheduler_count(s->reporter, JOB_RUNNING))) < 0 ||
-             json_object_set_new(o, "queued", json_integer(job_table_scheduler_count(s->reporter, JOB_QUEUED))) < 0))
+             json_object_set_new(o, "running",
+                                 json_integer(job_table_scheduler_count(s->reporter, JOB_RUNNING))) < 0 ||
+             json_object_set_new(o, "queued",
+                                 json_integer(job_table_scheduler_count(s->reporter, JOB_QUEUED))) < 0))
                 return json_decref(o), NULL;
         return o;
 }
@@ -454,18 +461,20 @@ void bus_on_status(Bus *b, BusClient *c, Frame *f) {
         assert(c);
 
         frame = json_object();
-        bus = json_pack("{s:s, s:i, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "version", SCHED_VERSION,
-                        "pid", (int) getpid(), "uptime",
+        bus = json_pack("{s:s, s:i, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "version",
+                        SCHED_VERSION, "pid", (int) getpid(), "uptime",
                         (json_int_t) ((now_usec(CLOCK_MONOTONIC) - b->start_usec) / USEC_PER_SEC), "clients",
-                        (int) b->n_clients, "producers", (int) b->n_producers, "schedulers", (int) b->n_schedulers,
-                        "observers", (int) b->n_observers, "submitted", (json_int_t) b->n_submitted, "forwarded",
-                        (json_int_t) b->n_forwarded, "dropped", (json_int_t) b->n_dropped, "history",
-                        (json_int_t) job_table_size(b->jobs), "history_max", (json_int_t) job_table_max(b->jobs));
+                        (int) b->n_clients, "producers", (int) b->n_producers, "schedulers",
+                        (int) b->n_schedulers, "observers", (int) b->n_observers, "submitted",
+                        (json_int_t) b->n_submitted, "forwarded", (json_int_t) b->n_forwarded, "dropped",
+                        (json_int_t) b->n_dropped, "history", (json_int_t) job_table_size(b->jobs),
+                        "history_max", (json_int_t) job_table_max(b->jobs));
         schedulers = json_array();
         states = json_object();
         if (!frame || !bus || !schedulers || !states ||
             json_object_set_new(frame, "event", json_string("status")) < 0 ||
-            json_object_set_new(frame, "bus", bus) < 0 || json_object_set_new(frame, "schedulers", schedulers) < 0 ||
+            json_object_set_new(frame, "bus", bus) < 0 ||
+            json_object_set_new(frame, "schedulers", schedulers) < 0 ||
             json_object_set_new(frame, "states", states) < 0) {
                 json_decref(bus);
                 json_decref(schedulers);
@@ -507,12 +516,16 @@ static json_t *job_run_json(const JobTableRun *run) {
 
         if (!o)
                 return NULL;
-        if (json_object_set_new(o, "name", run->scheduler ? json_string(job_table_scheduler_name(run->scheduler))
-                                                          : json_null()) < 0 ||
+        if (json_object_set_new(o, "name",
+                                run->scheduler ? json_string(job_table_scheduler_name(run->scheduler))
+                                               : json_null()) < 0 ||
             json_object_set_new(o, "state", json_string(protocol_state_to_string(run->state))) < 0 ||
-            json_set_time(o, "sent", run->sent_usec) < 0 || json_set_time(o, "queued", run->queued_usec) < 0 ||
-            json_set_time(o, "started", run->started_usec) < 0 || json_set_time(o, "ended", run->ended_usec) < 0 ||
-            (run->exit_status >= 0 && json_object_set_new(o, "exit_status", json_integer(run->exit_status)) < 0) ||
+            json_set_time(o, "sent", run->sent_usec) < 0 ||
+            json_set_time(o, "queued", run->queued_usec) < 0 ||
+            json_set_time(o, "started", run->started_usec) < 0 ||
+            json_set_time(o, "ended", run->ended_usec) < 0 ||
+            (run->exit_status >= 0 &&
+             json_object_set_new(o, "exit_status", json_integer(run->exit_status)) < 0) ||
             (run->signal[0] && json_object_set_new(o, "signal", json_string(run->signal)) < 0) ||
             !json_set_u64(o, "evicted_by", run->evicted_by) || !json_set_u64(o, "cpu_usec", run->cpu_usec) ||
             !json_set_u64(o, "memory_peak", run->memory_peak))
@@ -527,8 +540,10 @@ static json_t *job_entry_json(const JobTableEntry *e) {
             json_object_set_new(o, "priority", json_integer(e->priority)) < 0 ||
             json_object_set_new(o, "runtime", json_real(e->runtime)) < 0 ||
             json_set_time(o, "submitted", e->submitted_usec) < 0 ||
-            json_object_set_new(o, "state", json_string(e->final ? end_to_string(e)
-                                                                  : protocol_state_to_string(job_table_entry_summary(e)))) < 0 ||
+            json_object_set_new(
+                    o, "state",
+                    json_string(e->final ? end_to_string(e)
+                                         : protocol_state_to_string(job_table_entry_summary(e)))) < 0 ||
             (e->final && json_object_set_new(o, "end", json_string(end_to_string(e))) < 0) ||
             json_object_set_new(o, "schedulers", runs) < 0) {
                 json_decref(o);
@@ -540,11 +555,12 @@ static json_t *job_entry_json(const JobTableEntry *e) {
         /* Schedulers that do not report: it went there at its submit time, and is sent for good. */
         for (unsigned i = 0; i < e->n_legacy; i++)
                 if (json_array_append_new(runs, job_run_json(&(JobTableRun){ .state = JOB_TABLE_SENT,
-                                                                               .sent_usec = e->submitted_usec,
-                                                                               .exit_status = -1,
-                                                                               .evicted_by = UINT64_MAX,
-                                                                               .cpu_usec = UINT64_MAX,
-                                                                               .memory_peak = UINT64_MAX })) < 0)
+                                                                             .sent_usec = e->submitted_usec,
+                                                                             .exit_status = -1,
+                                                                             .evicted_by = UINT64_MAX,
+                                                                             .cpu_usec = UINT64_MAX,
+                                                                             .memory_peak = UINT64_MAX })) <
+                    0)
                         return json_decref(o), NULL;
         return o;
 }
@@ -591,8 +607,8 @@ void bus_on_cancel(Bus *b, BusClient *c, Frame *f) {
                                         "job %" PRIu64 " is not among the last %zu jobs of this bus", f->id,
                                         job_table_max(b->jobs));
         if (e->final)
-                return bus_reply_errorf(b, c, PROTOCOL_NOT_CANCELLABLE, "job %" PRIu64 " has ended (%s)", f->id,
-                                        end_to_string(e));
+                return bus_reply_errorf(b, c, PROTOCOL_NOT_CANCELLABLE, "job %" PRIu64 " has ended (%s)",
+                                        f->id, end_to_string(e));
         if (protocol_dump_cancel(f->id, &text, &size) < 0)
                 return (void) log_oom();
 
@@ -609,15 +625,16 @@ void bus_on_cancel(Bus *b, BusClient *c, Frame *f) {
         }
         if (n == 0)
                 return bus_reply_errorf(b, c, PROTOCOL_NOT_CANCELLABLE,
-                                        "job %" PRIu64 " is on no connected scheduler that can cancel it", f->id);
+                                        "job %" PRIu64 " is on no connected scheduler that can cancel it",
+                                        f->id);
 
         LogJob lj = { .id = e->id, .priority = e->priority, .runtime = e->runtime, .state = -1 };
         char client[96];
         (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", bus_client_peer(c));
         if (log_ratelimit_allowed(&b->cancel_limit, "cancels"))
                 log_job_extra(LOG_NOTICE, &lj, LOG_FIELDS(client),
-                              "Client %s cancels job %" PRIu64 " on %u scheduler%s.", bus_client_peer(c), e->id, n,
-                              n == 1 ? "" : "s");
+                              "Client %s cancels job %" PRIu64 " on %u scheduler%s.", bus_client_peer(c),
+                              e->id, n, n == 1 ? "" : "s");
         if (protocol_dump_cancelling(f->id, n, &reply, &size) < 0)
                 return (void) log_oom();
         (void) bus_send_text(b, c, reply, size);

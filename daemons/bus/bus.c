@@ -186,8 +186,9 @@ static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
         }
         bus_status_changed(b);
         if (c->reporter)
-                bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as scheduler %s (%u slots).",
-                               bus_client_peer(c), f->name, f->slots);
+                bus_log_client(b, &b->conn_limit, c, LOG_INFO,
+                               "Client %s registered as scheduler %s (%u slots).", bus_client_peer(c),
+                               f->name, f->slots);
         else
                 bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as %s%s.",
                                bus_client_peer(c), role_to_string(f->role),
@@ -281,7 +282,8 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         if (why) {
                 ws_message_unref(bare);
                 ws_message_unref(wrapped);
-                bus_reply_errorf(b, c, PROTOCOL_INVALID_PAYLOAD, "job %" PRIu64 " not forwarded: %s", id, why);
+                bus_reply_errorf(b, c, PROTOCOL_INVALID_PAYLOAD, "job %" PRIu64 " not forwarded: %s", id,
+                                 why);
                 return bus_drop(b, c, e, id, f, why);
         }
 
@@ -308,12 +310,9 @@ static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
 }
 
 static const BusCommandHandler bus_command_table[_COMMAND_MAX] = {
-        [COMMAND_REGISTER] = bus_on_register,
-        [COMMAND_JOB_REQUEST] = bus_on_job_request,
-        [COMMAND_JOB_EVENT] = bus_on_job_event,
-        [COMMAND_STATUS] = bus_on_status,
-        [COMMAND_JOBS] = bus_on_jobs,
-        [COMMAND_CANCEL] = bus_on_cancel,
+        [COMMAND_REGISTER] = bus_on_register,   [COMMAND_JOB_REQUEST] = bus_on_job_request,
+        [COMMAND_JOB_EVENT] = bus_on_job_event, [COMMAND_STATUS] = bus_on_status,
+        [COMMAND_JOBS] = bus_on_jobs,           [COMMAND_CANCEL] = bus_on_cancel,
 };
 
 static void on_ws_message(WsConn *conn, const char *data, size_t size, void *userdata) {

@@ -62,7 +62,7 @@ struct JobTableEntry {
         void *owner;             /* opaque (the submitting client) or NULL; see job_table_forget_owner() */
         JobTableRun *runs;       /* n_runs of them, one per reporting scheduler it was delivered to */
         uint16_t n_runs, n_runs_alloc; /* a job reaches at most JOB_TABLE_RUNS_MAX schedulers */
-        uint16_t n_open;   /* runs not yet terminal */
+        uint16_t n_open;               /* runs not yet terminal */
         uint16_t n_legacy; /* deliveries to schedulers that do not report: counted, no run kept (a run
                             * would only ever say "sent", at the submit time) */
 

@@ -36,18 +36,18 @@ struct Producer {
         JobGenerator generator;
         sd_event_source *send_source, *deadline_source, *drain_source;
 
-        uint64_t n_made;             /* jobs the schedule made */
-        uint64_t n_sent;             /* handed to a connection */
-        Ring backlog;                /* PendingJob: made while the bus was away */
-        uint64_t n_backlog_lost;     /* made while it was away, beyond BACKLOG_MAX */
-        uint64_t n_accepted;         /* "accepted" from the bus, in the order sent */
-        uint64_t n_unconfirmed;      /* sent, but the connection went before the bus answered */
-        U64Map *unsettled;           /* accepted ids whose first event (where it went) is to come */
+        uint64_t n_made;              /* jobs the schedule made */
+        uint64_t n_sent;              /* handed to a connection */
+        Ring backlog;                 /* PendingJob: made while the bus was away */
+        uint64_t n_backlog_lost;      /* made while it was away, beyond BACKLOG_MAX */
+        uint64_t n_accepted;          /* "accepted" from the bus, in the order sent */
+        uint64_t n_unconfirmed;       /* sent, but the connection went before the bus answered */
+        U64Map *unsettled;            /* accepted ids whose first event (where it went) is to come */
         uint64_t n_ended, n_not_done; /* final events */
         uint64_t dropped[DROPPED_NAMED_MAX], n_dropped;
-        bool finishing;              /* every job is made */
-        bool waiting;                /* drained, waiting for the bus's answers */
-        uint64_t next_usec;          /* CLOCK_MONOTONIC time of the next job */
+        bool finishing;     /* every job is made */
+        bool waiting;       /* drained, waiting for the bus's answers */
+        uint64_t next_usec; /* CLOCK_MONOTONIC time of the next job */
         bool connected_once;
         int exit_code;
 };
@@ -104,21 +104,25 @@ static void producer_conclude(Producer *p, bool answered) {
                 size_t n = 0;
 
                 for (uint64_t i = 0; i < MIN(p->n_dropped, (uint64_t) DROPPED_NAMED_MAX); i++)
-                        n += (size_t) snprintf(list + n, sizeof list - n, "%s%" PRIu64, i ? ", " : "", p->dropped[i]);
+                        n += (size_t) snprintf(list + n, sizeof list - n, "%s%" PRIu64, i ? ", " : "",
+                                               p->dropped[i]);
                 if (p->n_dropped > DROPPED_NAMED_MAX)
                         (void) snprintf(list + n, sizeof list - n, ", ...");
-                log_error("The bus dropped %" PRIu64 " of %" PRIu64 " jobs: %s.", p->n_dropped, p->n_sent, list);
+                log_error("The bus dropped %" PRIu64 " of %" PRIu64 " jobs: %s.", p->n_dropped, p->n_sent,
+                          list);
                 code = PRODUCER_EXIT_NOT_DONE;
         }
         if (p->n_unconfirmed + p->n_backlog_lost > 0) {
-                log_error("%" PRIu64 " jobs may be lost: sent as the bus went away, or made while it was away "
+                log_error("%" PRIu64
+                          " jobs may be lost: sent as the bus went away, or made while it was away "
                           "beyond %u waiting.",
                           p->n_unconfirmed + p->n_backlog_lost, BACKLOG_MAX);
                 if (code == 0)
                         code = PRODUCER_EXIT_LOST;
         }
         if (p->config.wait && answered)
-                log_info("All %" PRIu64 " jobs ended, %" PRIu64 " of them not done.", p->n_ended, p->n_not_done);
+                log_info("All %" PRIu64 " jobs ended, %" PRIu64 " of them not done.", p->n_ended,
+                         p->n_not_done);
         else if (code == 0)
                 log_info("Sent %" PRIu64 " job%s, done.", p->n_sent, p->n_sent == 1 ? "" : "s");
         if (p->config.wait && p->n_not_done > 0 && code == 0)
@@ -141,13 +145,15 @@ static int on_answer_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         Producer *p = ASSERT_PTR(userdata);
 
         if (p->n_accepted + p->n_unconfirmed < p->n_sent) {
-                log_error("The bus acknowledged %" PRIu64 " of %" PRIu64 " jobs within %.1f s (a sched-bus that "
+                log_error("The bus acknowledged %" PRIu64 " of %" PRIu64
+                          " jobs within %.1f s (a sched-bus that "
                           "does not report jobs?).",
                           p->n_accepted, p->n_sent, (double) p->config.connect_timeout_usec / USEC_PER_SEC);
                 producer_exit(p, p->config.wait ? 1 : 0);
                 return 0;
         }
-        /* Accepted, but where they went was not heard of in time: a busy scheduler. Only --wait needs more. */
+        /* Accepted, but where they went was not heard of in time: a busy scheduler. Only --wait needs more.
+         */
         if (!p->config.wait)
                 producer_conclude(p, false);
         return 0;
@@ -161,8 +167,9 @@ static int on_drain(sd_event_source *s, uint64_t usec, void *userdata) {
                         log_info("Sent %" PRIu64 " job%s, waiting for them to end.", p->n_sent,
                                  p->n_sent == 1 ? "" : "s");
                 p->waiting = true;
-                (void) sd_event_add_time_relative(p->event, NULL, CLOCK_MONOTONIC, p->config.connect_timeout_usec,
-                                                  USEC_PER_MSEC, on_answer_timeout, p);
+                (void) sd_event_add_time_relative(p->event, NULL, CLOCK_MONOTONIC,
+                                                  p->config.connect_timeout_usec, USEC_PER_MSEC,
+                                                  on_answer_timeout, p);
                 producer_maybe_done(p);
                 return 0;
         }
@@ -399,8 +406,8 @@ static void producer_on_job_event(Producer *p, json_t *ev) {
                 p->n_dropped++;
         }
         LogJob lj = { .id = job, .priority = -1, .runtime = -1, .state = -1 };
-        log_job(strcmp(end, "done") == 0 ? LOG_INFO : LOG_NOTICE, &lj, "Job %" PRIu64 " ended: %s%s%s.", lj.id, end,
-                scheduler ? " on " : "", scheduler ? scheduler : "");
+        log_job(strcmp(end, "done") == 0 ? LOG_INFO : LOG_NOTICE, &lj, "Job %" PRIu64 " ended: %s%s%s.",
+                lj.id, end, scheduler ? " on " : "", scheduler ? scheduler : "");
 }
 
 static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
@@ -413,7 +420,8 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
 
         /* One answer per job sent: more (a confused or hostile bus) is not kept. */
         if (event && strcmp(event, "accepted") == 0 && json_is_integer(json_object_get(msg, "id")) &&
-            json_integer_value(json_object_get(msg, "id")) > 0 && p->n_accepted + p->n_unconfirmed < p->n_sent) {
+            json_integer_value(json_object_get(msg, "id")) > 0 &&
+            p->n_accepted + p->n_unconfirmed < p->n_sent) {
                 LogJob lj = { .id = (uint64_t) json_integer_value(json_object_get(msg, "id")),
                               .priority = -1,
                               .runtime = -1,

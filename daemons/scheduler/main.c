@@ -143,7 +143,8 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 case ARG_NAME:
                         if (!protocol_name_is_valid(optarg)) {
                                 fprintf(stderr,
-                                        "sched-scheduler: --name must be 1 to %d characters of A-Z a-z 0-9 _ . "
+                                        "sched-scheduler: --name must be 1 to %d characters of A-Z a-z 0-9 "
+                                        "_ . "
                                         ": @ / -\n",
                                         PROTOCOL_NAME_MAX);
                                 return -EINVAL;

@@ -137,12 +137,14 @@ static int on_events(sd_event_source *src, void *userdata) {
                         /* The bus takes them later, in order. */
                         scheduler_unpop_events(s, batch, n);
                         if (r == -ENOBUFS)
-                                (void) event_timer_arm(s->event, &s->events_retry_source, EVENTS_RETRY_USEC, 0,
-                                                       on_events_retry, s, "scheduler-events-retry", true);
+                                (void) event_timer_arm(s->event, &s->events_retry_source, EVENTS_RETRY_USEC,
+                                                       0, on_events_retry, s, "scheduler-events-retry",
+                                                       true);
                         break;
                 }
                 if (r < 0)
-                        log_warning_errno(r, "Failed to send %zu job events to the bus, dropping them: %m", n);
+                        log_warning_errno(r, "Failed to send %zu job events to the bus, dropping them: %m",
+                                          n);
         }
         return 0;
 }
@@ -229,8 +231,8 @@ static int on_stop_drain(sd_event_source *src, uint64_t usec, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
 
         (void) on_events(NULL, s);
-        if ((ring_size(&s->events) == 0 && bus_link_queued(s->link) == 0) || !bus_link_is_connected(s->link) ||
-            now_usec(CLOCK_MONOTONIC) >= s->stop_drain_deadline) {
+        if ((ring_size(&s->events) == 0 && bus_link_queued(s->link) == 0) ||
+            !bus_link_is_connected(s->link) || now_usec(CLOCK_MONOTONIC) >= s->stop_drain_deadline) {
                 (void) sd_event_exit(s->event, 0);
                 return 0;
         }
@@ -335,9 +337,11 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
         case JOB_CANCELLED:
                 if (old == JOB_RUNNING)
                         log_job_extra(LOG_NOTICE, &lj, END_FIELDS(NULL),
-                                      "Job %" PRIu64 " cancelled through the bus; it is being terminated.", j->id);
+                                      "Job %" PRIu64 " cancelled through the bus; it is being terminated.",
+                                      j->id);
                 else
-                        log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " cancelled through the bus before it ran.", j->id);
+                        log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " cancelled through the bus before it ran.",
+                                j->id);
                 break;
         default:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " %s.", j->id, job_state_to_string(j->state));
@@ -566,7 +570,8 @@ static void on_link_connected(BusLink *l, void *userdata) {
 
         assert(l);
 
-        log_info("Connected to the bus at %s, registered as scheduler %s.", bus_link_get_url(l), s->config.name);
+        log_info("Connected to the bus at %s, registered as scheduler %s.", bus_link_get_url(l),
+                 s->config.name);
         scheduler_status_changed(s);
         /* What happened while the bus was away. */
         if (ring_size(&s->events) > 0)
@@ -767,8 +772,8 @@ static int scheduler_setup(Scheduler *s) {
 
         r = protocol_dump_register_scheduler(s->config.name, s->config.size, &hello, NULL);
         if (r == -EINVAL)
-                return log_error_errno(r, "Invalid scheduler name \"%s\" or size %u for the bus.", s->config.name,
-                                       s->config.size);
+                return log_error_errno(r, "Invalid scheduler name \"%s\" or size %u for the bus.",
+                                       s->config.name, s->config.size);
         if (r < 0)
                 return log_oom();
         r = bus_link_new(&s->link, s->event, s->config.bus_url, hello, &link_handlers, s);
@@ -803,6 +808,7 @@ int scheduler_run(Scheduler *s) {
         const RunnerStats *st = runner_stats(s->runner);
         log_info("Stopped: done %" PRIu64 ", failed %" PRIu64 ", timeout %" PRIu64 ", evicted %" PRIu64
                  ", cancelled %" PRIu64 ", dropped %" PRIu64 ", interrupted %" PRIu64 ".",
-                 st->done, st->failed, st->timeout, st->evicted, st->cancelled, st->dropped, st->interrupted);
+                 st->done, st->failed, st->timeout, st->evicted, st->cancelled, st->dropped,
+                 st->interrupted);
         return 0;
 }
