@@ -521,6 +521,7 @@ int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max
         _cleanup_(json_decrefp) json_t *msg = NULL;
         BusMessage m = { .kind = BUS_MESSAGE_JOB };
         const char *cmd;
+        json_t *v;
         int r;
 
         assert(ret);
@@ -530,8 +531,9 @@ int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max
                 return r;
 
         /* A bus of version 1 sends the bare job, which has no "cmd". */
-        cmd = json_string_value(json_object_get(msg, "cmd"));
-        if (!json_object_get(msg, "cmd"))
+        v = json_object_get(msg, "cmd");
+        cmd = json_string_value(v);
+        if (!v)
                 r = parse_job(msg, &m.job, max_runtime, ret_status);
         else if (cmd && strcmp(cmd, "job") == 0)
                 r = parse_job(json_object_get(msg, "payload"), &m.job, max_runtime, ret_status);
