@@ -138,7 +138,7 @@ static void test_ready_and_status(void **state) {
         assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 1", 5000), 0);
         send_job(p, 1, 3);
         assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
-        assert_int_equal(daemon_wait_status(&f->bus, "forwarded 1, dropped 0, errors 0", 5000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "forwarded 1, held 0, dropped 0, errors 0", 5000), 0);
         test_client_close(s);
         assert_int_equal(test_client_wait_closed(s, 5000), 0);
         assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 0", 5000), 0);
@@ -205,13 +205,18 @@ static void test_unregistered_sender_accepted(void **state) {
         assert_int_equal(anon->n_messages, 0);
 }
 
+/* --hold 0: version 1's behaviour, a job with no scheduler is dropped at once. */
 static void test_dropped_without_scheduler(void **state) {
+        static const char *const args[] = { "--hold", "0", NULL };
         Fixture *f = *state;
-        TestClient *p = connect_as(f, "producer");
+        TestClient *p;
+
+        fixture_restart(f, args);
+        p = connect_as(f, "producer");
 
         send_job(p, 3, 2);
         assert_int_equal(daemon_wait_log(&f->bus, "state=dropped", 1, 5000), 0);
-        assert_int_equal(daemon_wait_status(&f->bus, "forwarded 0, dropped 1", 5000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "forwarded 0, held 0, dropped 1", 5000), 0);
         assert_true(daemon_count_log(&f->bus, "Job 1 dropped") == 1);
         assert_true(daemon_count_log(&f->bus, "job=1 ") + daemon_count_log(&f->bus, "job=1\n") >= 1);
 }
@@ -409,7 +414,7 @@ static void test_following_errors(void **state) {
 
 /* --history bounds the table: the oldest finished jobs go first. */
 static void test_history_bound(void **state) {
-        static const char *const args[] = { "--history", "3", NULL };
+        static const char *const args[] = { "--history", "3", "--hold", "0", NULL };
         Fixture *f = *state;
         TestClient *p, *ask;
         json_t *j;
@@ -575,16 +580,20 @@ static void test_frame_just_under_limit(void **state) {
         assert_false(p->closed);
 }
 
-static void test_slow_reader_closed(void **state) {
+/* A scheduler that never reads does not lose the others anything: the bus stops reading from the
+ * producer while that scheduler's queue is above its high-water mark, closes it once it has made no
+ * progress for --stall-timeout, and then the reader that keeps up gets every job. */
+static void test_silent_reader_stalls_then_closed(void **state) {
         static const char reg[] = "{\"cmd\": \"register\", \"type\": \"scheduler\"}";
         Fixture *f = *state;
-        const char *args[] = { "--max-queue", "64", NULL };
+        const char *args[] = { "--max-queue", "64", "--stall-timeout", "2", "-v", NULL };
         TestClient *fast, *p;
         char frame[1200], pad[1025];
-        size_t sent = 0;
+        enum {
+                N = 8000
+        };
         int slow;
 
-        /* Restart the bus with a small send queue. */
         fixture_restart(f, args);
 
         /* A raw client that registers as a scheduler and never reads. */
@@ -597,28 +606,106 @@ static void test_slow_reader_closed(void **state) {
         memset(pad, 'x', sizeof pad - 1);
         pad[sizeof pad - 1] = 0;
 
-        /* Bursts small enough for the reader that keeps up; the one that never reads fills the socket
-         * buffers, then its queue at the bus, and is closed. */
-        while (daemon_count_log(&f->bus, "send queue is full") == 0) {
-                assert_true(sent < 60000);
-                for (int i = 0; i < 50; i++, sent++) {
-                        (void) snprintf(
-                                frame, sizeof frame,
+        long long start = harness_now_ms();
+        for (int i = 0; i < N; i++) {
+                (void) snprintf(frame, sizeof frame,
                                 "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, "
                                 "\"pad\": \"%s\"}}",
                                 pad);
-                        assert_int_equal(test_client_send(p, frame), 0);
-                }
-                assert_int_equal(test_client_wait_messages(fast, sent, 10000), 0);
+                assert_int_equal(test_client_send(p, frame), 0);
         }
+        assert_int_equal(test_client_wait_messages(fast, N, 30000), 0);
+        /* Held back while the silent one filled up: the producer waited, nothing was lost. */
+        assert_true(daemon_count_log(&f->bus, "Stopped reading from producers") >= 1);
+        /* Not before the stall timeout, and only the silent one. */
+        assert_true(harness_now_ms() - start >= 1900);
+        assert_int_equal(daemon_count_log(&f->bus, "took nothing of its"), 1);
+        assert_int_equal(daemon_count_log(&f->bus, "send queue is full"), 0);
         assert_false(fast->closed);
         assert_false(p->closed);
         assert_int_equal(daemon_wait_status(&f->bus, "producers 1, schedulers 1", 10000), 0);
+        assert_int_equal(daemon_wait_status(&f->bus, "dropped 0", 1000), 0);
 
         /* The bus goes on serving the others. */
         send_job(p, 4, 1);
-        assert_int_equal(test_client_wait_messages(fast, sent + 1, 5000), 0);
+        assert_int_equal(test_client_wait_messages(fast, N + 1, 5000), 0);
         close(slow);
+}
+
+/* With no scheduler, jobs wait in the bus (priority order, FIFO among equals) and go to the first
+ * scheduler that registers; beyond --hold the least urgent one is dropped. */
+static void test_held_until_scheduler(void **state) {
+        static const char *const args[] = { "--hold", "4", NULL };
+        static const int prio[] = { 5, 1, 5, 9, 0 };
+        static const int expect[] = { 0, 1, 5, 5 }; /* the 9 is dropped when the fifth comes */
+        Fixture *f = *state;
+        TestClient *p, *s;
+
+        fixture_restart(f, args);
+        p = connect_as(f, "producer");
+        for (size_t i = 0; i < ELEMENTSOF(prio); i++)
+                send_job(p, prio[i], (int) i + 1);
+        assert_int_equal(daemon_wait_status(&f->bus, "held 4, dropped 1", 5000), 0);
+        assert_int_equal(daemon_count_log(&f->bus, "Job 4 dropped: 4 jobs are held already"), 1);
+
+        s = connect_as(f, "scheduler");
+        assert_int_equal(test_client_wait_messages(s, 4, 5000), 0);
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++) {
+                json_t *j = parse_message(s, i);
+
+                assert_int_equal(json_integer_value(json_object_get(j, "priority")), expect[i]);
+                json_decref(j);
+        }
+        /* FIFO among the two 5s: job 1 (runtime 1) before job 3 (runtime 3). */
+        json_t *a = parse_message(s, 2), *b = parse_message(s, 3);
+        assert_int_equal(json_integer_value(json_object_get(a, "id")), 1);
+        assert_int_equal(json_integer_value(json_object_get(b, "id")), 3);
+        json_decref(a);
+        json_decref(b);
+        assert_int_equal(daemon_wait_status(&f->bus, "forwarded 4, held 0, dropped 1", 5000), 0);
+}
+
+/* Held jobs are in the state directory: a bus stopped (SIGTERM) or killed (SIGKILL) with jobs held
+ * gives them, with their ids, to the first scheduler after its restart; and none twice. */
+static void test_held_survive_restart(void **state) {
+        Fixture *f = *state;
+        char dir[] = "/tmp/test-bus-held-XXXXXX";
+        const char *args[] = { "--state-dir", dir, NULL };
+        TestClient *p, *s;
+
+        assert_non_null(mkdtemp(dir));
+        for (int sig = SIGTERM, round = 0; round < 2; round++, sig = SIGKILL) {
+                fixture_restart(f, args);
+                p = connect_as(f, "producer");
+                for (int i = 0; i < 3; i++)
+                        send_job(p, 2 + i, 1);
+                assert_int_equal(daemon_wait_status(&f->bus, "held 3", 5000), 0);
+                if (sig == SIGKILL) {
+                        (void) daemon_stop(&f->bus, SIGKILL, 5000);
+                        daemon_cleanup(&f->bus);
+                        test_net_free(f->net);
+                        fixture_start(f, args);
+                } else
+                        fixture_restart(f, args);
+                assert_int_equal(daemon_wait_log(&f->bus, "3 jobs held before the last stop", 1, 5000), 0);
+                s = connect_as(f, "scheduler");
+                assert_int_equal(test_client_wait_messages(s, 3, 5000), 0);
+                test_net_run_for(f->net, 300);
+                assert_int_equal(s->n_messages, 3);
+                for (int i = 0; i < 3; i++) {
+                        json_t *j = parse_message(s, (size_t) i);
+
+                        assert_int_equal(json_integer_value(json_object_get(j, "priority")), 2 + i);
+                        json_decref(j);
+                }
+                assert_int_equal(daemon_wait_status(&f->bus, "held 0", 5000), 0);
+        }
+        /* Delivered ones are not held again. */
+        fixture_restart(f, args);
+        assert_int_equal(daemon_count_log(&f->bus, "held before the last stop"), 0);
+        char cmd[64];
+        (void) snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
 }
 
 static void test_many_clients(void **state) {
@@ -803,7 +890,9 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_job_ids_survive_restart),
                 cmocka_unit_test(test_oversized_frame),
                 cmocka_unit_test(test_frame_just_under_limit),
-                cmocka_unit_test(test_slow_reader_closed),
+                cmocka_unit_test(test_silent_reader_stalls_then_closed),
+                cmocka_unit_test(test_held_until_scheduler),
+                cmocka_unit_test(test_held_survive_restart),
                 cmocka_unit_test(test_many_clients),
                 cmocka_unit_test(test_sigterm),
                 cmocka_unit_test(test_max_clients),

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "protocol-fast.h"
 #include "protocol.h"
 
 #define MAX_RUNTIME 60.0
@@ -795,16 +796,16 @@ static void test_dump_job_events(void **state) {
         ev[1].exit_status = 0;
         ev[1].cpu_usec = 1000;
         ev[1].reason = "why \"not\"";
-        assert_int_equal(protocol_dump_job_events(ev, 1, &one, NULL), 0);
+        assert_int_equal(protocol_dump_job_events(ev, 1, NULL, &one, NULL), 0);
         assert_string_equal(one, "{\"cmd\":\"job_event\",\"id\":5,\"state\":\"running\"}");
-        assert_int_equal(protocol_dump_job_events(ev, 2, &two, NULL), 0);
+        assert_int_equal(protocol_dump_job_events(ev, 2, NULL, &two, NULL), 0);
         frame_ok(&f, two);
         assert_int_equal(f.n_events, 2);
         assert_int_equal(f.events_array[1].exit_status, 0);
         assert_int_equal(f.events_array[1].cpu_usec, 1000);
         assert_string_equal(f.events_array[1].reason, "why \"not\"");
         frame_done(&f);
-        assert_int_equal(protocol_dump_job_events(ev, 0, &one, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_job_events(ev, 0, NULL, &one, NULL), -EINVAL);
 }
 
 static void test_status_jobs_cancel(void **state) {
@@ -897,16 +898,342 @@ static void test_dump_v2_requests(void **state) {
         frame_ok(&f, a);
         assert_true(f.role == ROLE_PRODUCER && f.events);
         frame_done(&f);
-        assert_int_equal(protocol_dump_register_scheduler("s@2", 2, &b, NULL), 0);
+        assert_int_equal(protocol_dump_register_scheduler("s@2", 2, NULL, &b, NULL), 0);
         frame_ok(&f, b);
-        assert_true(f.role == ROLE_SCHEDULER && f.slots == 2);
+        assert_true(f.role == ROLE_SCHEDULER && f.slots == 2 && !f.has_load);
         frame_done(&f);
-        assert_int_equal(protocol_dump_register_scheduler("s 2", 2, &c, NULL), -EINVAL);
+        assert_int_equal(protocol_dump_register_scheduler("s 2", 2, NULL, &c, NULL), -EINVAL);
         assert_int_equal(protocol_dump_job_request_ref(3, 0.25, "r\"1", &d, NULL), 0);
         frame_ok(&f, d);
         assert_true(f.priority == 3 && f.runtime == 0.25);
         assert_string_equal(json_string_value(f.ref), "r\"1");
         frame_done(&f);
+}
+
+/* The frame with "job_event" spelled with an escape, which the fast path is never tried on
+ * (frame_parse() looks for the plain word first): the same frame for the jansson path alone. */
+static char *jansson_only(const char *s) {
+        const char *p = strstr(s, "job_event");
+        char *t;
+
+        assert_non_null(p);
+        assert_true(asprintf(&t, "%.*sjob\\u005fevent%s", (int) (p - s), s, p + strlen("job_event")) > 0);
+        return t;
+}
+
+static bool load_equal(const ProtocolLoad *a, const ProtocolLoad *b) {
+        return a->running == b->running && a->waiting == b->waiting && a->received == b->received &&
+               a->least_urgent == b->least_urgent;
+}
+
+/* A valid job_event frame read three ways: by the fast path itself, by frame_parse() (which takes the
+ * fast path's result) and by the jansson path; all agree. Returns the jansson path's frame. */
+static void job_event_ok(Frame *ret, const char *s) {
+        _cleanup_free_ char *slow = jansson_only(s);
+        Frame fast = { .command = _COMMAND_INVALID }, f;
+
+        assert_int_equal(frame_parse_job_event_fast(&fast, s, strlen(s)), 1);
+        frame_ok(&f, s);
+        frame_ok(ret, slow);
+        assert_int_equal(ret->command, COMMAND_JOB_EVENT);
+        for (const Frame *x = &fast; x; x = x == &fast ? &f : NULL) {
+                assert_int_equal(x->command, COMMAND_JOB_EVENT);
+                assert_int_equal(x->n_events, ret->n_events);
+                for (size_t i = 0; i < x->n_events; i++) {
+                        assert_int_equal(x->events_array[i].id, ret->events_array[i].id);
+                        assert_int_equal(x->events_array[i].state, ret->events_array[i].state);
+                }
+                assert_int_equal(x->has_load, ret->has_load);
+                if (ret->has_load)
+                        assert_true(load_equal(&x->load, &ret->load));
+        }
+        frame_done(&fast);
+        frame_done(&f);
+}
+
+/* An invalid job_event frame: the fast path declines it, and both paths reject it as `expected`
+ * with a detail that names the load when `about_load`. */
+static void job_event_bad(const char *s, ProtocolError expected, bool about_load) {
+        _cleanup_free_ char *slow = jansson_only(s);
+        Frame fast = { .command = _COMMAND_INVALID };
+        const char *texts[] = { s, slow };
+
+        if (frame_parse_job_event_fast(&fast, s, strlen(s)) != 0)
+                fail_msg("the fast path took %s", s);
+        assert_int_equal(fast.command, _COMMAND_INVALID);
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                ProtocolStatus st = {};
+                Frame f;
+
+                assert_int_equal(frame_parse(&f, texts[i], strlen(texts[i]), MAX_RUNTIME, &st), -EINVAL);
+                assert_int_equal(st.error, expected);
+                assert_false(f.has_load);
+                if (about_load)
+                        assert_non_null(strstr(st.message, "\"load\""));
+                frame_done(&f);
+        }
+}
+
+#define LOAD_2_3_9_4 "\"load\":{\"running\":2,\"waiting\":3,\"received\":9,\"least\":4}"
+
+static void test_job_event_load(void **state) {
+        const ProtocolLoad l2394 = { .running = 2, .waiting = 3, .received = 9, .least_urgent = 4 };
+        Frame f;
+
+        /* Both forms, with and without. */
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"id\":7,\"state\":\"running\"," LOAD_2_3_9_4 "}");
+        assert_int_equal(f.n_events, 1);
+        assert_int_equal(f.events_array[0].id, 7);
+        assert_true(f.has_load && load_equal(&f.load, &l2394));
+        frame_done(&f);
+        assert_false(f.has_load);
+
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"id\":7,\"state\":\"running\"}");
+        assert_false(f.has_load);
+        frame_done(&f);
+
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"queued\"},"
+                         "{\"id\":2,\"state\":\"done\"}]," LOAD_2_3_9_4 "}");
+        assert_int_equal(f.n_events, 2);
+        assert_true(f.has_load && load_equal(&f.load, &l2394));
+        frame_done(&f);
+
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"queued\"}]}");
+        assert_int_equal(f.n_events, 1);
+        assert_false(f.has_load);
+        frame_done(&f);
+
+        /* The load alone; "least" left out is -1. */
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"events\":[],"
+                         "\"load\":{\"running\":0,\"waiting\":0,\"received\":0}}");
+        assert_int_equal(f.n_events, 0);
+        assert_null(f.events_array);
+        assert_true(f.has_load && f.load.least_urgent == -1 && f.load.received == 0);
+        frame_done(&f);
+
+        /* Before "cmd", between the events, with members unknown today, the largest values, keys
+         * spelled with escapes. */
+        job_event_ok(&f, "{\"load\":{\"future\":[1,{\"x\":null}],\"running\":65535,\"waiting\":2147483647,"
+                         "\"received\":9007199254740992,\"least\":10,\"more\":\"m\"},"
+                         "\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\"}");
+        assert_true(f.load.running == 65535 && f.load.waiting == 2147483647 &&
+                    f.load.received == UINT64_C(9007199254740992) && f.load.least_urgent == 10);
+        frame_done(&f);
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"queued\"}],"
+                         "\"\\u006coad\":{\"r\\u0075nning\":1,\"waiting\":0,\"received\":1,\"least\":0},"
+                         "\"x\":1}");
+        assert_true(f.has_load && f.load.running == 1 && f.load.least_urgent == 0);
+        frame_done(&f);
+
+        /* A key given twice: the last one counts, as jansson reads it, for "load" and inside it. */
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"load\":7," LOAD_2_3_9_4 "}");
+        assert_true(f.has_load && load_equal(&f.load, &l2394));
+        frame_done(&f);
+        job_event_ok(&f, "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"load\":{\"running\":-1,"
+                         "\"waiting\":3,\"received\":9,\"least\":11,\"running\":2,\"least\":4}}");
+        assert_true(f.has_load && load_equal(&f.load, &l2394));
+        frame_done(&f);
+        /* "events":[] then events: the last "events" counts, no load needed. */
+        job_event_ok(&f,
+                     "{\"cmd\":\"job_event\",\"events\":[],\"events\":[{\"id\":3,\"state\":\"running\"}]}");
+        assert_int_equal(f.n_events, 1);
+        frame_done(&f);
+}
+
+static void test_job_event_bad_load(void **state) {
+        static const char *const values[] = {
+                "null",
+                "[]",
+                "7",
+                "\"x\"",
+                "{}",
+                "{\"waiting\":0,\"received\":0}",
+                "{\"running\":0,\"received\":0}",
+                "{\"running\":0,\"waiting\":0}",
+                "{\"running\":-1,\"waiting\":0,\"received\":0}",
+                "{\"running\":65536,\"waiting\":0,\"received\":0}",
+                "{\"running\":1.0,\"waiting\":0,\"received\":0}",
+                "{\"running\":\"1\",\"waiting\":0,\"received\":0}",
+                "{\"running\":0,\"waiting\":2147483648,\"received\":0}",
+                "{\"running\":0,\"waiting\":null,\"received\":0}",
+                "{\"running\":0,\"waiting\":0,\"received\":9007199254740993}",
+                "{\"running\":0,\"waiting\":0,\"received\":-1}",
+                "{\"running\":0,\"waiting\":0,\"received\":0,\"least\":-1}",
+                "{\"running\":0,\"waiting\":0,\"received\":0,\"least\":11}",
+                "{\"running\":0,\"waiting\":0,\"received\":0,\"least\":null}",
+                "{\"running\":0,\"waiting\":0,\"received\":0,\"least\":1.5}",
+                "{\"running\":0,\"waiting\":0,\"received\":0,\"least\":[1]}",
+                /* The last of a key counts. */
+                "{\"running\":0,\"waiting\":0,\"received\":0,\"running\":{}}",
+        };
+        /* Each load between a head and a tail. */
+        static const char *const forms[][2] = {
+                { "{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\",\"load\":", "}" },
+                { "{\"cmd\":\"job_event\",\"events\":[{\"id\":1,\"state\":\"done\"}],\"load\":", "}" },
+                { "{\"cmd\":\"job_event\",\"events\":[],\"load\":", "}" },
+                { "{\"load\":", ",\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\"}" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(forms); i++)
+                for (size_t k = 0; k < ELEMENTSOF(values); k++) {
+                        char buf[256];
+
+                        (void) snprintf(buf, sizeof buf, "%s%s%s", forms[i][0], values[k], forms[i][1]);
+                        job_event_bad(buf, PROTOCOL_INVALID_EVENT, true);
+                }
+
+        /* A valid load and then an invalid one: the last counts. */
+        job_event_bad("{\"cmd\":\"job_event\",\"id\":1,\"state\":\"done\"," LOAD_2_3_9_4 ",\"load\":{}}",
+                      PROTOCOL_INVALID_EVENT, true);
+        /* No events and no load; a good load does not make bad events good. */
+        job_event_bad("{\"cmd\":\"job_event\",\"events\":[]}", PROTOCOL_INVALID_EVENT, false);
+        job_event_bad("{\"cmd\":\"job_event\",\"events\":[],\"load\":{\"running\":0,\"waiting\":0,"
+                      "\"received\":0},\"events\":{}}",
+                      PROTOCOL_INVALID_EVENT, false);
+        job_event_bad("{\"cmd\":\"job_event\",\"id\":1,\"state\":\"sent\"," LOAD_2_3_9_4 "}",
+                      PROTOCOL_INVALID_EVENT, false);
+        job_event_bad("{\"cmd\":\"job_event\",\"events\":[7]," LOAD_2_3_9_4 "}", PROTOCOL_INVALID_EVENT,
+                      false);
+}
+
+/* Accepted as the load-only frame only when the last "events" is the empty one and a load came. */
+static void test_job_event_load_only_last_events(void **state) {
+        Frame f;
+
+        job_event_ok(&f,
+                     "{\"cmd\":\"job_event\",\"events\":[{\"id\":3,\"state\":\"running\"}],\"events\":[],"
+                     "\"load\":{\"running\":1,\"waiting\":0,\"received\":1}}");
+        assert_int_equal(f.n_events, 0);
+        assert_true(f.has_load && f.load.running == 1);
+        frame_done(&f);
+}
+
+static void test_register_load(void **state) {
+        static const char *const bad[] = {
+                "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":1,\"load\":null}",
+                "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":1,\"load\":{}}",
+                "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":1,\"load\":{"
+                "\"running\":"
+                "0,\"waiting\":0,\"received\":0,\"least\":11}}",
+                "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a\",\"slots\":1,\"load\":{"
+                "\"running\":"
+                "0,\"waiting\":-2,\"received\":0}}",
+        };
+        ProtocolStatus st;
+        Frame f;
+
+        frame_ok(&f, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a@1\",\"slots\":4,"
+                     "\"load\":{\"running\":4,\"waiting\":1,\"received\":0,\"least\":7,\"x\":{}}}");
+        assert_true(f.role == ROLE_SCHEDULER && f.slots == 4 && f.has_load);
+        assert_true(f.load.running == 4 && f.load.waiting == 1 && f.load.received == 0 &&
+                    f.load.least_urgent == 7);
+        frame_done(&f);
+        assert_false(f.has_load);
+
+        frame_ok(&f, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"a@1\",\"slots\":4}");
+        assert_false(f.has_load);
+        frame_done(&f);
+
+        /* Only a scheduler that names itself tells its load: for others "load" is an unknown member. */
+        frame_ok(&f, "{\"cmd\":\"register\",\"type\":\"producer\",\"load\":{}}");
+        assert_false(f.has_load);
+        frame_done(&f);
+        frame_ok(&f, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"load\":7}");
+        assert_true(f.role == ROLE_SCHEDULER && !f.name[0] && !f.has_load);
+        frame_done(&f);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(frame_parse(&f, bad[i], strlen(bad[i]), MAX_RUNTIME, &st), -EINVAL);
+                assert_int_equal(st.error, PROTOCOL_INVALID_SCHEDULER);
+                assert_non_null(strstr(st.message, "\"load\""));
+                assert_false(f.has_load);
+                frame_done(&f);
+        }
+}
+
+static void test_dump_load(void **state) {
+        ProtocolEvent ev[2] = { PROTOCOL_EVENT_INIT(5, JOB_RUNNING), PROTOCOL_EVENT_INIT(6, JOB_QUEUED) };
+        ProtocolLoad load = { .running = 1, .waiting = 1, .received = 2, .least_urgent = 3 };
+        ProtocolLoad none = { .received = UINT64_C(9007199254740992), .least_urgent = -1 };
+        _cleanup_free_ char *zero = NULL, *one = NULL, *two = NULL, *reg = NULL, *reg0 = NULL;
+        char *fail = NULL;
+        Frame f;
+
+        assert_int_equal(protocol_dump_job_events(NULL, 0, &none, &zero, NULL), 0);
+        assert_string_equal(zero, "{\"cmd\":\"job_event\",\"events\":[],"
+                                  "\"load\":{\"running\":0,\"waiting\":0,\"received\":9007199254740992}}");
+        job_event_ok(&f, zero);
+        assert_true(f.n_events == 0 && f.has_load && load_equal(&f.load, &none));
+        frame_done(&f);
+
+        assert_int_equal(protocol_dump_job_events(ev, 1, &load, &one, NULL), 0);
+        assert_string_equal(one, "{\"cmd\":\"job_event\",\"id\":5,\"state\":\"running\","
+                                 "\"load\":{\"running\":1,\"waiting\":1,\"received\":2,\"least\":3}}");
+        job_event_ok(&f, one);
+        assert_true(f.n_events == 1 && f.has_load && load_equal(&f.load, &load));
+        frame_done(&f);
+
+        assert_int_equal(protocol_dump_job_events(ev, 2, &load, &two, NULL), 0);
+        job_event_ok(&f, two);
+        assert_true(f.n_events == 2 && f.events_array[1].id == 6 && f.has_load &&
+                    load_equal(&f.load, &load));
+        frame_done(&f);
+
+        assert_int_equal(protocol_dump_register_scheduler("s@2", 2, &load, &reg, NULL), 0);
+        assert_string_equal(reg, "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"s@2\",\"slots\":2,"
+                                 "\"load\":{\"running\":1,\"waiting\":1,\"received\":2,\"least\":3}}");
+        frame_ok(&f, reg);
+        assert_true(f.has_load && load_equal(&f.load, &load));
+        frame_done(&f);
+        /* NULL: the frame as it always was. */
+        assert_int_equal(protocol_dump_register_scheduler("s@2", 2, NULL, &reg0, NULL), 0);
+        assert_string_equal(reg0,
+                            "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"s@2\",\"slots\":2}");
+
+        /* What the parser would refuse is not written. */
+        assert_int_equal(protocol_dump_job_events(NULL, 0, NULL, &fail, NULL), -EINVAL);
+        for (int i = 0; i < 4; i++) {
+                ProtocolLoad bad = load;
+
+                if (i == 0)
+                        bad.running = PROTOCOL_LOAD_RUNNING_MAX + 1;
+                else if (i == 1)
+                        bad.received = PROTOCOL_LOAD_RECEIVED_MAX + 1;
+                else if (i == 2)
+                        bad.least_urgent = PROTOCOL_PRIORITY_MAX + 1;
+                else
+                        bad.least_urgent = -2;
+                assert_int_equal(protocol_dump_job_events(ev, 1, &bad, &fail, NULL), -EINVAL);
+                assert_int_equal(protocol_dump_register_scheduler("s@2", 2, &bad, &fail, NULL), -EINVAL);
+        }
+        assert_null(fail);
+}
+
+/* A job the scheduler refuses, but with an id: it can still report it. */
+static void test_bus_message_rejected_job(void **state) {
+        const char *slow = "{\"cmd\":\"job\",\"payload\":{\"id\":5,\"priority\":1,\"runtime\":61}}",
+                   *bad_priority = "{\"id\":6,\"priority\":12,\"runtime\":1}",
+                   *bad_id = "{\"cmd\":\"job\",\"payload\":{\"id\":-5,\"priority\":1,\"runtime\":1}}",
+                   *cancel = "{\"cmd\":\"cancel\",\"id\":\"x\"}";
+        ProtocolStatus st = {};
+        BusMessage m;
+
+        assert_int_equal(bus_message_parse(&m, slow, strlen(slow), MAX_RUNTIME, &st), -EINVAL);
+        assert_int_equal(st.error, PROTOCOL_INVALID_RUNTIME);
+        assert_true(m.kind == BUS_MESSAGE_JOB && m.job.has_id && m.job.id == 5);
+        assert_true(m.job.priority == 1 && m.job.runtime == -1);
+
+        assert_int_equal(bus_message_parse(&m, bad_priority, strlen(bad_priority), MAX_RUNTIME, &st),
+                         -EINVAL);
+        assert_int_equal(st.error, PROTOCOL_INVALID_PRIORITY);
+        assert_true(m.kind == BUS_MESSAGE_JOB && m.job.has_id && m.job.id == 6 && m.job.priority == -1);
+
+        assert_int_equal(bus_message_parse(&m, bad_id, strlen(bad_id), MAX_RUNTIME, &st), -EINVAL);
+        assert_false(m.job.has_id);
+        assert_int_equal(bus_message_parse(&m, cancel, strlen(cancel), MAX_RUNTIME, &st), -EINVAL);
+        assert_false(m.kind == BUS_MESSAGE_JOB && m.job.has_id);
+        assert_int_equal(bus_message_parse(&m, "{", 1, MAX_RUNTIME, &st), -EINVAL);
+        assert_false(m.job.has_id);
 }
 
 int main(void) {
@@ -948,6 +1275,12 @@ int main(void) {
                 cmocka_unit_test(test_bus_message),
                 cmocka_unit_test(test_names_and_states),
                 cmocka_unit_test(test_dump_v2_requests),
+                cmocka_unit_test(test_job_event_load),
+                cmocka_unit_test(test_job_event_bad_load),
+                cmocka_unit_test(test_job_event_load_only_last_events),
+                cmocka_unit_test(test_register_load),
+                cmocka_unit_test(test_dump_load),
+                cmocka_unit_test(test_bus_message_rejected_job),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -674,6 +674,52 @@ static void test_would_start(void **state) {
         fake_teardown(&f);
 }
 
+/* With every slot taken, a job starts now exactly when it is more urgent than the least urgent. */
+static void expect_least_urgent(Fake *f, int least) {
+        assert_int_equal(runner_least_urgent(f->runner), least);
+        if (runner_n_running(f->runner) < runner_size(f->runner))
+                return;
+        for (int p = 0; p <= 10; p++)
+                assert_int_equal(runner_would_start(f->runner, p), least > p);
+}
+
+/* What a more urgent job would evict: running jobs only, not ending ones, not those being
+ * terminated; pending jobs do not count. */
+static void test_least_urgent(void **state) {
+        Fake f;
+
+        fake_setup(&f, 2);
+        expect_least_urgent(&f, -1);
+        assert_int_equal(submit(&f, 1, 4), 0);
+        expect_least_urgent(&f, 4);
+        assert_int_equal(submit(&f, 2, 6), 0);
+        expect_least_urgent(&f, 6);
+        assert_int_equal(submit(&f, 3, 9), 0);
+        expect_log(&f, "start:1 1:running start:2 2:running 3:queued");
+        expect_least_urgent(&f, 6);
+
+        /* 2 is evicted: still alive, still a 6, but no longer holding a slot. */
+        assert_int_equal(submit(&f, 4, 1), 0);
+        expect_log(&f, "2:evicted stop:2:evicted start:4 4:running");
+        expect_least_urgent(&f, 4);
+
+        /* 1 is ending: it keeps its slot, but nothing can take it. */
+        f.ending[1] = true;
+        expect_least_urgent(&f, 1);
+
+        /* 4 is cancelled: 3 takes its slot. */
+        assert_int_equal(cancel(&f, 4), 0);
+        expect_log(&f, "4:cancelled stop:4:cancelled start:3 3:running");
+        expect_least_urgent(&f, 9);
+
+        f.ending[3] = true;
+        expect_least_urgent(&f, -1);
+        f.ending[3] = false;
+        (void) runner_stop_all(f.runner);
+        expect_least_urgent(&f, -1);
+        fake_teardown(&f);
+}
+
 /* A waiting job leaves the queue at once, its "cancelled" its last state change; the others keep
  * their order, FIFO among equals included. */
 static void test_cancel_queued(void **state) {
@@ -993,6 +1039,7 @@ int main(void) {
                 cmocka_unit_test(test_stop_all_from_callback),
                 cmocka_unit_test(test_find),
                 cmocka_unit_test(test_would_start),
+                cmocka_unit_test(test_least_urgent),
                 cmocka_unit_test(test_cancel_queued),
                 cmocka_unit_test(test_cancel_running),
                 cmocka_unit_test(test_cancel_ending),

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,9 +377,138 @@ static void test_bad_payloads(void **state) {
         assert_int_equal(test_client_send(sched, "{\"priority\": 2, \"runtime\": 0.1, \"id\": 40}"), 0);
         test_net_run_for(fake_bus, 100);
         wait_event(f, 40, "done", 5000);
-        assert_true(daemon_count_log(&f->sched, "Ignoring a message from the bus") >= ELEMENTSOF(bad));
+        /* Those with an id are jobs the bus sent: dropped, and told. */
+        wait_event(f, 5, "dropped", 5000);
+        wait_event(f, 6, "dropped", 5000);
+        wait_event(f, 7, "dropped", 5000);
+        assert_true(daemon_count_log(&f->sched, "Ignoring a message from the bus") >= ELEMENTSOF(bad) - 3);
         assert_int_equal(daemon_wait_status(&f->sched, "done 2", 5000), 0);
         assert_true(harness_pid_alive(f->sched.pid));
+        test_net_free(fake_bus);
+}
+
+/* Whether a job_event frame reports job `id` in `state`, in either form. */
+static bool frame_has_event(json_t *frame, unsigned id, const char *state) {
+        json_t *events = json_object_get(frame, "events"), *ev;
+        size_t i;
+
+        if (!events)
+                return json_integer_value(json_object_get(frame, "id")) == id &&
+                       strcmp(json_string_value(json_object_get(frame, "state")) ?: "", state) == 0;
+        json_array_foreach(events, i, ev) if (json_integer_value(json_object_get(ev, "id")) == id &&
+                                              strcmp(json_string_value(json_object_get(ev, "state")) ?: "",
+                                                     state) == 0) return true;
+        return false;
+}
+
+/* A frame's load as "running=R waiting=W received=N least=P" (P -1 when left out), "none" without. */
+static const char *load_text(json_t *frame, char *buf, size_t size) {
+        json_t *load = json_object_get(frame, "load"), *least;
+
+        if (!load)
+                return "none";
+        least = json_object_get(load, "least");
+        assert_true(!least || json_integer_value(least) >= 0);
+        (void) snprintf(buf, size, "running=%lld waiting=%lld received=%lld least=%lld",
+                        json_integer_value(json_object_get(load, "running")),
+                        json_integer_value(json_object_get(load, "waiting")),
+                        json_integer_value(json_object_get(load, "received")),
+                        least ? json_integer_value(least) : -1LL);
+        return buf;
+}
+
+/* Waits for the frame that reports job `id` in `state` and compares its load. */
+static void expect_event_load(TestNet *net, TestClient *c, unsigned id, const char *state,
+                              const char *load) {
+        long long deadline = harness_now_ms() + 5000;
+
+        for (size_t i = 0;;) {
+                char buf[128];
+
+                for (; i < c->n_messages; i++) {
+                        json_t *frame = json_loads(test_client_message(c, i), 0, NULL);
+                        bool found;
+
+                        assert_non_null(frame);
+                        found = frame_has_event(frame, id, state);
+                        if (found)
+                                assert_string_equal(load_text(frame, buf, sizeof buf), load);
+                        json_decref(frame);
+                        if (found)
+                                return;
+                }
+                if (harness_now_ms() > deadline)
+                        fail_msg("no frame with job %u %s", id, state);
+                test_net_run_for(net, 10);
+        }
+}
+
+/* Message i of the connection: its "cmd" and its load. */
+static void expect_message_load(TestClient *c, size_t i, const char *cmd, const char *load) {
+        json_t *frame = json_loads(test_client_message(c, i), 0, NULL);
+        char buf[128];
+
+        assert_non_null(frame);
+        assert_string_equal(json_string_value(json_object_get(frame, "cmd")), cmd);
+        assert_string_equal(load_text(frame, buf, sizeof buf), load);
+        json_decref(frame);
+}
+
+/* The load in the scheduler's frames, as the test playing the bus sees it: computed when each frame
+ * is made, `received` counted per connection, the load alone after each connect. */
+static void test_load_reports(void **state) {
+        Fixture *f = *state;
+        TestNet *fake_bus;
+        TestClient *sched;
+        char url[64], *argv[] = {
+                (char *) SCHEDULER_BINARY, (char *) "--bus", url,           (char *) "-s", (char *) "1",
+                (char *) "--max-runtime",  (char *) "60",    (char *) "-t", (char *) "60", NULL
+        };
+        int port;
+
+        assert_int_equal(test_net_new(&fake_bus), 0);
+        assert_int_equal(test_net_listen(fake_bus, &port), 0);
+        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
+        assert_int_equal(test_net_wait_accepted(fake_bus, 1, 10000, &sched), 0);
+        assert_int_equal(test_client_wait_messages(sched, 2, 5000), 0);
+        expect_message_load(sched, 0, "register", "running=0 waiting=0 received=0 least=-1");
+        expect_message_load(sched, 1, "job_event", "running=0 waiting=0 received=0 least=-1");
+        assert_non_null(strstr(test_client_message(sched, 1), "\"events\":[]"));
+
+        assert_int_equal(
+                test_client_send(sched,
+                                 "{\"cmd\":\"job\",\"payload\":{\"priority\":5,\"runtime\":30,\"id\":1}}"),
+                0);
+        expect_event_load(fake_bus, sched, 1, "running", "running=1 waiting=0 received=1 least=5");
+        assert_int_equal(
+                test_client_send(sched,
+                                 "{\"cmd\":\"job\",\"payload\":{\"priority\":7,\"runtime\":30,\"id\":2}}"),
+                0);
+        expect_event_load(fake_bus, sched, 2, "queued", "running=1 waiting=1 received=2 least=5");
+        /* Beyond its --max-runtime: still a job received, and an event. */
+        assert_int_equal(
+                test_client_send(sched,
+                                 "{\"cmd\":\"job\",\"payload\":{\"priority\":1,\"runtime\":61,\"id\":3}}"),
+                0);
+        expect_event_load(fake_bus, sched, 3, "dropped", "running=1 waiting=1 received=3 least=5");
+        assert_int_equal(
+                test_client_send(sched,
+                                 "{\"cmd\":\"job\",\"payload\":{\"priority\":2,\"runtime\":30,\"id\":4}}"),
+                0);
+        expect_event_load(fake_bus, sched, 4, "running", "running=1 waiting=1 received=4 least=2");
+        wait_event(f, 1, "evicted", 5000);
+
+        /* The bus goes away and comes back: the register, then the load of now, counted afresh. */
+        test_client_close(sched);
+        assert_int_equal(test_net_wait_accepted(fake_bus, 2, 10000, &sched), 0);
+        assert_int_equal(test_client_wait_messages(sched, 2, 5000), 0);
+        expect_message_load(sched, 1, "job_event", "running=1 waiting=1 received=0 least=2");
+        assert_int_equal(
+                test_client_send(sched,
+                                 "{\"cmd\":\"job\",\"payload\":{\"priority\":9,\"runtime\":30,\"id\":5}}"),
+                0);
+        expect_event_load(fake_bus, sched, 5, "queued", "running=1 waiting=2 received=1 least=2");
         test_net_free(fake_bus);
 }
 
@@ -815,6 +945,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_evicted_group_gone),
                 cmocka_unit_test(test_failed_and_output),
                 cmocka_unit_test(test_bad_payloads),
+                cmocka_unit_test(test_load_reports),
                 cmocka_unit_test(test_bus_restart),
                 cmocka_unit_test(test_max_pending),
                 cmocka_unit_test(test_sigterm_terminates_jobs),

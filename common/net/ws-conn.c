@@ -107,9 +107,54 @@ size_t ws_conn_queued_bytes(WsConn *c) {
         return c->queue_bytes;
 }
 
+bool ws_conn_queue_is_high(WsConn *c) {
+        assert(c);
+        return c->queue_high;
+}
+
+uint64_t ws_conn_get_progress(WsConn *c) {
+        assert(c);
+        return c->progress_usec;
+}
+
+bool ws_conn_is_rx_paused(WsConn *c) {
+        assert(c);
+        return c->rx_paused;
+}
+
 static bool ws_conn_is_leaving(WsConn *c) {
         assert(c);
         return c->dead || c->closing || c->ctx->freeing;
+}
+
+static void ws_conn_mark_progress(WsConn *c) {
+        assert(c);
+        (void) sd_event_now(c->ctx->event, CLOCK_MONOTONIC, &c->progress_usec);
+}
+
+static bool ws_conn_above_high(const WsConn *c) {
+        const WsConfig *k = &c->ctx->config;
+
+        return c->queue_bytes > k->max_queue_bytes / 4 || ring_size(&c->queue) > k->max_queue_messages / 4;
+}
+
+static bool ws_conn_at_low(const WsConn *c) {
+        const WsConfig *k = &c->ctx->config;
+
+        return c->queue_bytes <= k->max_queue_bytes / 16 &&
+               ring_size(&c->queue) <= k->max_queue_messages / 16;
+}
+
+void ws_conn_pause_rx(WsConn *c, bool pause) {
+        assert(c);
+
+        if (c->rx_paused == pause || !c->opened || !c->wsi || ws_conn_is_leaving(c))
+                return;
+        c->rx_paused = pause;
+        (void) lws_rx_flow_control(c->wsi, pause ? 0 : 1);
+        /* Resumed: what lws kept of the last read is delivered from its service, which must run. */
+        if (!pause)
+                ws_context_kick(c->ctx);
 }
 
 int ws_conn_send(WsConn *c, WsMessage *m) {
@@ -127,9 +172,14 @@ int ws_conn_send(WsConn *c, WsMessage *m) {
                 return r;
         ws_message_ref(m);
         c->queue_bytes += m->size;
+        if (!c->queue_high && ws_conn_above_high(c))
+                c->queue_high = true;
         /* A non-empty queue always has a writable callback pending: ask only on the first message. */
-        if (ring_size(&c->queue) == 1 && c->opened)
-                lws_callback_on_writable(c->wsi);
+        if (ring_size(&c->queue) == 1) {
+                ws_conn_mark_progress(c);
+                if (c->opened)
+                        lws_callback_on_writable(c->wsi);
+        }
         return 0;
 }
 
@@ -282,6 +332,8 @@ int ws_conn_on_writeable(WsConn *c) {
          * and one TCP segment per message would cap the bus far below its target.
          * lws_partial_buffered() is checked instead of lws_send_pipe_choked(), which costs a poll(). */
         wsi = c->wsi;
+        if (ring_size(&c->queue) > 0)
+                ws_conn_mark_progress(c); /* what was written before is out */
         while (ring_size(&c->queue) > 0) {
                 r = ws_conn_write_frames(c);
                 if (r == -ENOMEM)
@@ -290,6 +342,11 @@ int ws_conn_on_writeable(WsConn *c) {
                         return -1;
                 if (lws_partial_buffered(wsi))
                         break;
+        }
+        if (c->queue_high && ws_conn_at_low(c)) {
+                c->queue_high = false;
+                if (c->ctx->handlers.on_queue_low && !c->closing)
+                        c->ctx->handlers.on_queue_low(c, c->ctx->userdata);
         }
 
         if (ring_size(&c->queue) > 0 || (c->closing && lws_partial_buffered(wsi)))

@@ -61,6 +61,9 @@ struct WsConn {
 
         Ring queue; /* WsMessage *, each holding a ref */
         size_t queue_bytes;
+        bool queue_high;        /* went above the high-water mark, not yet back to the low one */
+        bool rx_paused;         /* ws_conn_pause_rx() */
+        uint64_t progress_usec; /* CLOCK_MONOTONIC: the queue last shrank, or became non-empty */
 
         char *rx;
         size_t rx_size, rx_alloc;

@@ -83,6 +83,9 @@ typedef struct WsHandlers {
          * or memory; error is a negative errno), so the listeners pause for 100 ms. Called at most
          * once per pause; the glue logs it at debug level only, the owner decides what to say. */
         void (*on_accept_error)(int error, void *userdata);
+        /* Optional: a send queue that went above its high-water mark (see ws_conn_queue_is_high())
+         * is back at its low-water mark, a sixteenth of each bound. */
+        void (*on_queue_low)(WsConn *c, void *userdata);
 } WsHandlers;
 
 int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const WsHandlers *handlers,
@@ -137,3 +140,15 @@ bool ws_conn_is_client(WsConn *c);
 uint16_t ws_conn_get_close_code(WsConn *c);
 size_t ws_conn_queued_messages(WsConn *c);
 size_t ws_conn_queued_bytes(WsConn *c);
+/* Whether the send queue went above its high-water mark (a quarter of max_queue_messages or of
+ * max_queue_bytes) and has not drained to its low-water mark since (then on_queue_low comes). Lets a
+ * sender push back on whoever feeds it long before ws_conn_send() refuses. */
+bool ws_conn_queue_is_high(WsConn *c);
+/* CLOCK_MONOTONIC µs of the last time the send queue shrank (the peer takes what we write) or
+ * became non-empty; with a non-empty queue, how long the peer has made no progress. */
+uint64_t ws_conn_get_progress(WsConn *c);
+/* Stops (true) or resumes reading from the peer: what it sends stays in the kernel's buffers and,
+ * once they are full, TCP makes the peer wait. Messages already read are kept and delivered after
+ * the resume. Pings are not answered while paused. No-op on a connection that is not open. */
+void ws_conn_pause_rx(WsConn *c, bool pause);
+bool ws_conn_is_rx_paused(WsConn *c);

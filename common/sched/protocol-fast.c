@@ -4,7 +4,8 @@
  * protocol.c, read as jansson would have built the tree: for a key given twice the last value counts
  * (json_object_set() replaces), so each field is judged on its last occurrence, and a frame with
  * "events" ignores its own top-level "id" and "state" whatever they hold. When in doubt this path
- * returns 0 and protocol.c's jansson path decides, with its error text.
+ * returns 0 and protocol.c's jansson path decides, with its error text: so for an invalid "load",
+ * which this path reads as parse_load() does but does not explain.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +26,34 @@ typedef enum Key {
         _KEY_EVENT_MAX, /* the keys above are the fields of an event */
         KEY_CMD = _KEY_EVENT_MAX,
         KEY_EVENTS,
+        KEY_LOAD,
         KEY_OTHER,
 } Key;
+
+/* The members of "load". */
+typedef enum LoadKey {
+        LOAD_RUNNING,
+        LOAD_WAITING,
+        LOAD_RECEIVED,
+        LOAD_LEAST,
+        _LOAD_KEY_MAX,
+        LOAD_OTHER = _LOAD_KEY_MAX,
+} LoadKey;
+
+/* Each member's largest value, as parse_load() bounds it; "least" alone is optional. */
+static const uint64_t load_max[_LOAD_KEY_MAX] = {
+        [LOAD_RUNNING] = PROTOCOL_LOAD_RUNNING_MAX,
+        [LOAD_WAITING] = PROTOCOL_LOAD_WAITING_MAX,
+        [LOAD_RECEIVED] = PROTOCOL_LOAD_RECEIVED_MAX,
+        [LOAD_LEAST] = PROTOCOL_PRIORITY_MAX,
+};
 
 /* Longer than any key above, and than any job state's name. */
 #define KEY_SIZE_MAX 16
 
 #define FIELD(k)      (1u << (k))
 #define FIELDS_NEEDED (FIELD(KEY_ID) | FIELD(KEY_STATE))
+#define LOAD_NEEDED   (FIELD(LOAD_RUNNING) | FIELD(LOAD_WAITING) | FIELD(LOAD_RECEIVED))
 
 /* One event while its object is read: the strings stay in the input until the frame is complete and
  * its size known. */
@@ -51,6 +72,8 @@ typedef struct JobEventScan {
         JsonScan json;
         EventScan top; /* the frame itself, which is the event in the single form */
         bool has_events;
+        bool has_load, load_valid; /* as of the last "load" */
+        ProtocolLoad load;
         EventScan *events; /* events_buf, or malloc()ed once there are more */
         size_t n_events, n_allocated;
         EventScan events_buf[EVENTS_ON_STACK];
@@ -74,6 +97,8 @@ static Key key_lookup(const JsonScanString *k) {
                 return KEY_IS("id") ? KEY_ID : KEY_OTHER;
         case 3:
                 return KEY_IS("cmd") ? KEY_CMD : KEY_OTHER;
+        case 4:
+                return KEY_IS("load") ? KEY_LOAD : KEY_OTHER;
         case 5:
                 return KEY_IS("state") ? KEY_STATE : KEY_OTHER;
         case 6:
@@ -91,6 +116,26 @@ static Key key_lookup(const JsonScanString *k) {
                                                : KEY_OTHER;
         default:
                 return KEY_OTHER;
+        }
+#undef KEY_IS
+}
+
+static LoadKey load_key_lookup(const JsonScanString *k) {
+        char buf[KEY_SIZE_MAX];
+        const char *s = json_scan_string_view(k, buf, sizeof(buf));
+
+#define KEY_IS(name) (memcmp(s, name, sizeof(name) - 1) == 0)
+        if (!s)
+                return LOAD_OTHER;
+        switch (k->size) {
+        case 5:
+                return KEY_IS("least") ? LOAD_LEAST : LOAD_OTHER;
+        case 7:
+                return KEY_IS("running") ? LOAD_RUNNING : KEY_IS("waiting") ? LOAD_WAITING : LOAD_OTHER;
+        case 8:
+                return KEY_IS("received") ? LOAD_RECEIVED : LOAD_OTHER;
+        default:
+                return LOAD_OTHER;
         }
 #undef KEY_IS
 }
@@ -260,8 +305,9 @@ static int events_parse(JobEventScan *js) {
                 t = json_scan_next(j);
                 if (t < 0)
                         return t;
+                /* No events: valid with a "load" only, which may still come. */
                 if (t == JSON_SCAN_ARRAY_END)
-                        return js->n_events > 0;
+                        return 1;
                 if (t != JSON_SCAN_OBJECT_BEGIN || js->n_events >= PROTOCOL_EVENTS_MAX)
                         return 0;
 
@@ -272,6 +318,72 @@ static int events_parse(JobEventScan *js) {
                 if (r <= 0)
                         return r;
         }
+}
+
+/* The value of "load", judged as parse_load() judges it: an object with "running", "waiting" and
+ * "received" and maybe "least", each a JSON integer within its bound, other members ignored. For a
+ * key given twice the last value counts, and a later "load" replaces this one. Returns 0 or the scan
+ * error. */
+static int load_parse(JobEventScan *js) {
+        JsonScan *j = &js->json;
+        ProtocolLoad l = { .least_urgent = -1 };
+        unsigned present = 0, invalid = 0;
+        int t = json_scan_next(j);
+
+        if (t < 0)
+                return t;
+        js->has_load = true;
+        js->load_valid = false;
+        if (t != JSON_SCAN_OBJECT_BEGIN)
+                return json_scan_skip(j, t);
+
+        for (;;) {
+                LoadKey key;
+                bool valid;
+                int r;
+
+                t = json_scan_next(j);
+                if (t < 0)
+                        return t;
+                if (t == JSON_SCAN_OBJECT_END)
+                        break;
+
+                assert(t == JSON_SCAN_KEY);
+                key = load_key_lookup(&j->string);
+                t = json_scan_next(j);
+                if (t < 0)
+                        return t;
+                if (key != LOAD_OTHER) {
+                        valid = t == JSON_SCAN_INTEGER && j->integer >= 0 &&
+                                (uint64_t) j->integer <= load_max[key];
+                        if (valid)
+                                switch (key) {
+                                case LOAD_RUNNING:
+                                        l.running = (unsigned) j->integer;
+                                        break;
+                                case LOAD_WAITING:
+                                        l.waiting = (unsigned) j->integer;
+                                        break;
+                                case LOAD_RECEIVED:
+                                        l.received = (uint64_t) j->integer;
+                                        break;
+                                default:
+                                        l.least_urgent = (int) j->integer;
+                                }
+                        present |= FIELD(key);
+                        if (valid)
+                                invalid &= ~FIELD(key);
+                        else
+                                invalid |= FIELD(key);
+                }
+                r = json_scan_skip(j, t);
+                if (r < 0)
+                        return r;
+        }
+
+        js->load_valid = (present & LOAD_NEEDED) == LOAD_NEEDED && invalid == 0;
+        js->load = l;
+        return 0;
 }
 
 /* The members of the frame, its '{' read. Returns 1 for a valid job_event frame, 0 if it is not one,
@@ -306,6 +418,9 @@ static int frame_scan(JobEventScan *js) {
                         if (r == 0)
                                 return 0;
                         break;
+                case KEY_LOAD:
+                        r = load_parse(js);
+                        break;
                 case KEY_OTHER:
                         r = json_scan_skip(j, json_scan_next(j));
                         break;
@@ -319,7 +434,11 @@ static int frame_scan(JobEventScan *js) {
         /* Trailing garbage makes it invalid JSON. */
         if (json_scan_next(j) != JSON_SCAN_END)
                 return 0;
-        return is_job_event && (js->has_events || event_is_valid(&js->top));
+        if (js->has_load && !js->load_valid)
+                return 0;
+        if (js->has_events)
+                return is_job_event && (js->n_events > 0 || js->has_load);
+        return is_job_event && event_is_valid(&js->top);
 }
 
 /* The strings of an event into the block, NUL-terminated. */
@@ -331,10 +450,12 @@ static const char *string_put(const JsonScanString *str, char **p) {
         return s;
 }
 
-/* One block for the events and, after them, their strings: frame_done() frees both. */
-static int frame_fill(Frame *f, const EventScan *events, size_t n) {
-        ProtocolEvent *a;
-        size_t strings = 0;
+/* One block for the events and, after them, their strings: frame_done() frees both. None for a
+ * load-only report. */
+static int frame_fill(Frame *f, const JobEventScan *js) {
+        const EventScan *events = js->has_events ? js->events : &js->top;
+        size_t n = js->has_events ? js->n_events : 1, strings = 0;
+        ProtocolEvent *a = NULL;
         char *p;
 
         for (size_t i = 0; i < n; i++) {
@@ -344,17 +465,19 @@ static int frame_fill(Frame *f, const EventScan *events, size_t n) {
                         strings += events[i].reason.size + 1;
         }
 
-        a = malloc(n * sizeof(ProtocolEvent) + strings);
-        if (!a)
-                return -ENOMEM;
+        if (n > 0) {
+                a = malloc(n * sizeof(ProtocolEvent) + strings);
+                if (!a)
+                        return -ENOMEM;
 
-        p = (char *) (a + n);
-        for (size_t i = 0; i < n; i++) {
-                a[i] = events[i].ev;
-                if (events[i].present & FIELD(KEY_SIGNAL))
-                        a[i].signal = string_put(&events[i].signal, &p);
-                if (events[i].present & FIELD(KEY_REASON))
-                        a[i].reason = string_put(&events[i].reason, &p);
+                p = (char *) (a + n);
+                for (size_t i = 0; i < n; i++) {
+                        a[i] = events[i].ev;
+                        if (events[i].present & FIELD(KEY_SIGNAL))
+                                a[i].signal = string_put(&events[i].signal, &p);
+                        if (events[i].present & FIELD(KEY_REASON))
+                                a[i].reason = string_put(&events[i].reason, &p);
+                }
         }
 
         *f = (Frame){
@@ -362,6 +485,8 @@ static int frame_fill(Frame *f, const EventScan *events, size_t n) {
                 .role = _ROLE_INVALID,
                 .events_array = a,
                 .n_events = n,
+                .has_load = js->has_load,
+                .load = js->load,
         };
         return 1;
 }
@@ -376,6 +501,7 @@ int frame_parse_job_event_fast(Frame *f, const void *data, size_t size) {
         js.n_allocated = EVENTS_ON_STACK;
         js.n_events = 0;
         js.has_events = false;
+        js.has_load = false;
 
         assert(f);
 
@@ -393,7 +519,5 @@ int frame_parse_job_event_fast(Frame *f, const void *data, size_t size) {
         if (r <= 0)
                 return 0;
 
-        if (js.has_events)
-                return frame_fill(f, js.events, js.n_events);
-        return frame_fill(f, &js.top, 1);
+        return frame_fill(f, &js);
 }

@@ -167,6 +167,49 @@ static bool get_u64(json_t *v, uint64_t *ret) {
         return true;
 }
 
+/* A JSON integer from 0 to max. */
+static bool get_bounded(json_t *v, uint64_t max, uint64_t *ret) {
+        return get_u64(v, ret) && *ret <= max;
+}
+
+/* The optional "load" of a scheduler's register or job_event frame; `e` is the error code of that
+ * frame. Absent: has_load stays false. */
+static int parse_load(Frame *f, json_t *msg, ProtocolError e, ProtocolStatus *st) {
+        uint64_t running, waiting, received, least = UINT64_MAX;
+        json_t *load, *v;
+
+        assert(f);
+        assert(msg);
+
+        load = json_object_get(msg, "load");
+        if (!load)
+                return 0;
+        if (!json_is_object(load))
+                return protocol_fail(st, e, "\"load\" is not an object");
+        if (!get_bounded(json_object_get(load, "running"), PROTOCOL_LOAD_RUNNING_MAX, &running))
+                return protocol_fail(st, e, "\"load\": \"running\" must be an integer from 0 to %d",
+                                     PROTOCOL_LOAD_RUNNING_MAX);
+        if (!get_bounded(json_object_get(load, "waiting"), PROTOCOL_LOAD_WAITING_MAX, &waiting))
+                return protocol_fail(st, e, "\"load\": \"waiting\" must be an integer from 0 to %d",
+                                     PROTOCOL_LOAD_WAITING_MAX);
+        if (!get_bounded(json_object_get(load, "received"), PROTOCOL_LOAD_RECEIVED_MAX, &received))
+                return protocol_fail(st, e, "\"load\": \"received\" must be an integer from 0 to %" PRIu64,
+                                     PROTOCOL_LOAD_RECEIVED_MAX);
+        v = json_object_get(load, "least");
+        if (v && !get_bounded(v, PROTOCOL_PRIORITY_MAX, &least))
+                return protocol_fail(st, e, "\"load\": \"least\" must be an integer from %d to %d",
+                                     PROTOCOL_PRIORITY_MIN, PROTOCOL_PRIORITY_MAX);
+
+        f->has_load = true;
+        f->load = (ProtocolLoad){
+                .running = (unsigned) running,
+                .waiting = (unsigned) waiting,
+                .received = received,
+                .least_urgent = v ? (int) least : -1,
+        };
+        return 0;
+}
+
 static int parse_register(Frame *f, json_t *msg, double max_runtime, ProtocolStatus *st) {
         char quoted[QUOTE_MAX + 8];
         json_t *v, *name, *slots;
@@ -208,7 +251,7 @@ static int parse_register(Frame *f, json_t *msg, double max_runtime, ProtocolSta
                                      "\"slots\" must be an integer from 1 to %d", PROTOCOL_SLOTS_MAX);
         strcpy(f->name, json_string_value(name));
         f->slots = (unsigned) json_integer_value(slots);
-        return 0;
+        return parse_load(f, msg, PROTOCOL_INVALID_SCHEDULER, st);
 }
 
 /* Kept before the payload is checked, so that an error can echo it. */
@@ -324,11 +367,19 @@ static int parse_job_event(Frame *f, json_t *msg, double max_runtime, ProtocolSt
         assert(f);
         assert(msg);
 
+        r = parse_load(f, msg, PROTOCOL_INVALID_EVENT, st);
+        if (r < 0)
+                return r;
+
         if (list && !json_is_array(list))
                 return protocol_fail(st, PROTOCOL_INVALID_EVENT, "\"events\" is not an array");
         n = list ? json_array_size(list) : 1;
+        /* No events at all: a scheduler that only tells its load. */
+        if (n == 0 && f->has_load)
+                return 0;
         if (n < 1 || n > PROTOCOL_EVENTS_MAX)
-                return protocol_fail(st, PROTOCOL_INVALID_EVENT, "\"events\" must hold 1 to %d events",
+                return protocol_fail(st, PROTOCOL_INVALID_EVENT,
+                                     "\"events\" must hold 1 to %d events (none only with \"load\")",
                                      PROTOCOL_EVENTS_MAX);
 
         f->events_array = calloc(n, sizeof(ProtocolEvent));
@@ -458,6 +509,7 @@ void frame_done(Frame *f) {
         f->ref = NULL;
         f->events_array = mfree(f->events_array);
         f->n_events = 0;
+        f->has_load = false;
         f->scheduler_filter = NULL;
         json_decref(f->msg);
         f->msg = NULL;
@@ -480,27 +532,25 @@ static int parse_id(json_t *obj, JobRequest *jr, ProtocolStatus *st) {
         return 0;
 }
 
-/* A job object as the bus forwards it: id (optional), priority, runtime. */
+/* A job object as the bus forwards it: id (optional), priority, runtime. What was valid is kept
+ * in *ret even when a later field is not, priority and runtime being -1 until read. */
 static int parse_job(json_t *job, JobRequest *ret, double max_runtime, ProtocolStatus *st) {
-        JobRequest jr = {};
+        JobRequest jr = { .priority = -1, .runtime = -1 };
         int r;
 
         assert(ret);
 
         if (!json_is_object(job))
-                return protocol_fail(st, PROTOCOL_INVALID_PAYLOAD, "job is not a JSON object");
-        r = parse_id(job, &jr, st);
-        if (r < 0)
-                return r;
-        r = parse_priority(job, &jr.priority, st);
-        if (r < 0)
-                return r;
-        r = parse_runtime(job, max_runtime, &jr.runtime, st);
-        if (r < 0)
-                return r;
+                r = protocol_fail(st, PROTOCOL_INVALID_PAYLOAD, "job is not a JSON object");
+        else
+                r = parse_id(job, &jr, st);
+        if (r >= 0)
+                r = parse_priority(job, &jr.priority, st);
+        if (r >= 0)
+                r = parse_runtime(job, max_runtime, &jr.runtime, st);
 
         *ret = jr;
-        return 0;
+        return r;
 }
 
 int job_request_parse(JobRequest *ret, const void *data, size_t size, double max_runtime,
@@ -526,6 +576,7 @@ int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max
 
         assert(ret);
 
+        *ret = m;
         r = protocol_load(&msg, data, size, ret_status);
         if (r < 0)
                 return r;
@@ -545,10 +596,9 @@ int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max
                                             "\"id\" must be a non-negative integer");
         } else
                 r = protocol_fail(ret_status, PROTOCOL_UNKNOWN_CMD, "unknown command from the bus");
-        if (r < 0)
-                return r;
+        /* A rejected job with a valid id too: the scheduler reports on it. */
         *ret = m;
-        return 0;
+        return r;
 }
 
 const char *protocol_state_to_string(int state) {
@@ -700,15 +750,41 @@ int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj) {
         return 0;
 }
 
-int protocol_dump_job_events(const ProtocolEvent *events, size_t n, char **ret, size_t *ret_size) {
+static bool load_is_valid(const ProtocolLoad *l) {
+        assert(l);
+
+        return l->running <= PROTOCOL_LOAD_RUNNING_MAX && l->waiting <= PROTOCOL_LOAD_WAITING_MAX &&
+               l->received <= PROTOCOL_LOAD_RECEIVED_MAX && l->least_urgent >= -1 &&
+               l->least_urgent <= PROTOCOL_PRIORITY_MAX;
+}
+
+/* "load":{...} with its longest numbers, and room to spare. */
+#define LOAD_MEMBER_MAX 128
+
+/* The "load" member as text, to end a frame with: the one writer of it. -EINVAL if out of bounds. */
+static int load_format(const ProtocolLoad *l, char *buf, size_t size) {
+        char least[32] = "";
+
+        assert(l);
+        assert(buf);
+
+        if (!load_is_valid(l))
+                return -EINVAL;
+        if (l->least_urgent >= 0)
+                (void) snprintf(least, sizeof least, ",\"least\":%d", l->least_urgent);
+        (void) snprintf(buf, size, "\"load\":{\"running\":%u,\"waiting\":%u,\"received\":%" PRIu64 "%s}",
+                        l->running, l->waiting, l->received, least);
+        return 0;
+}
+
+/* The events as jansson builds them: the frame's members but "load". */
+static int job_events_to_json(const ProtocolEvent *events, size_t n, json_t **ret) {
         _cleanup_(json_decrefp) json_t *frame = NULL, *list = NULL;
         int r;
 
         assert(events || n == 0);
         assert(ret);
 
-        if (n < 1 || n > PROTOCOL_EVENTS_MAX)
-                return -EINVAL;
         frame = json_pack("{s:s}", "cmd", "job_event");
         if (!frame)
                 return -ENOMEM;
@@ -716,7 +792,8 @@ int protocol_dump_job_events(const ProtocolEvent *events, size_t n, char **ret, 
                 r = protocol_event_to_json(&events[0], frame);
                 if (r < 0)
                         return r;
-                return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+                *ret = TAKE_PTR(frame);
+                return 0;
         }
         list = json_array();
         if (!list)
@@ -732,7 +809,40 @@ int protocol_dump_job_events(const ProtocolEvent *events, size_t n, char **ret, 
         }
         if (json_object_set(frame, "events", list) < 0)
                 return -ENOMEM;
-        return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+        *ret = TAKE_PTR(frame);
+        return 0;
+}
+
+int protocol_dump_job_events(const ProtocolEvent *events, size_t n, const ProtocolLoad *load, char **ret,
+                             size_t *ret_size) {
+        _cleanup_(json_decrefp) json_t *frame = NULL;
+        _cleanup_free_ char *text = NULL;
+        char member[LOAD_MEMBER_MAX];
+        size_t size;
+        int r;
+
+        assert(events || n == 0);
+        assert(ret);
+
+        if ((n == 0 && !load) || n > PROTOCOL_EVENTS_MAX)
+                return -EINVAL;
+        if (load) {
+                r = load_format(load, member, sizeof member);
+                if (r < 0)
+                        return r;
+        }
+        r = job_events_to_json(events, n, &frame);
+        if (r < 0)
+                return r;
+        if (!load)
+                return protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, ret, ret_size);
+
+        /* The load goes in as text after the events, from the same writer as the register's. */
+        r = protocol_dumps(frame, JSON_COMPACT | JSON_PRESERVE_ORDER, &text, &size);
+        if (r < 0)
+                return r;
+        assert(size > 0 && text[size - 1] == '}');
+        return protocol_printf(ret, ret_size, "%.*s,%s}", (int) (size - 1), text, member);
 }
 
 _printf_(3, 4) static int protocol_printf(char **ret, size_t *ret_size, const char *format, ...) {
@@ -789,15 +899,21 @@ int protocol_dump_register_events(char **ret, size_t *ret_size) {
                                "{\"cmd\":\"register\",\"type\":\"producer\",\"events\":true}");
 }
 
-int protocol_dump_register_scheduler(const char *name, unsigned slots, char **ret, size_t *ret_size) {
+int protocol_dump_register_scheduler(const char *name, unsigned slots, const ProtocolLoad *load, char **ret,
+                                     size_t *ret_size) {
+        char member[LOAD_MEMBER_MAX] = "";
+
         assert(ret);
 
         /* The name's characters need no JSON escaping. */
         if (!protocol_name_is_valid(name) || slots < 1 || slots > PROTOCOL_SLOTS_MAX)
                 return -EINVAL;
-        return protocol_printf(ret, ret_size,
-                               "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"%s\",\"slots\":%u}",
-                               name, slots);
+        if (load && load_format(load, member, sizeof member) < 0)
+                return -EINVAL;
+        return protocol_printf(
+                ret, ret_size,
+                "{\"cmd\":\"register\",\"type\":\"scheduler\",\"name\":\"%s\",\"slots\":%u%s%s}", name,
+                slots, load ? "," : "", member);
 }
 
 int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret,

@@ -133,6 +133,26 @@ static inline uint64_t protocol_event_counter_get(const ProtocolEvent *ev, size_
                           .cpu_usec = UINT64_MAX,   \
                           .memory_peak = UINT64_MAX })
 
+/* A reporting scheduler's load when it sent the frame that carries it: the "load" member of its
+ * register and job_event frames, for a bus that chooses where each job goes. On the wire
+ * "load":{"running":R,"waiting":W,"received":N[,"least":P]}, "least" left out when -1; unknown
+ * members are ignored, as everywhere. */
+typedef struct ProtocolLoad {
+        /* Jobs holding a slot: running, or ending (exited, or being killed at their timeout). An
+         * evicted or cancelled job gives its slot up at once, while it is still being terminated. */
+        unsigned running;
+        unsigned waiting; /* jobs in its pending queue */
+        /* Jobs it received on this connection to the bus, counted from 0 at each connect. */
+        uint64_t received;
+        /* The highest priority number among the jobs holding a slot that could be evicted; -1: none. */
+        int least_urgent;
+} ProtocolLoad;
+
+/* The bounds of a valid load; "least" is a priority (sent only when >= 0). */
+#define PROTOCOL_LOAD_RUNNING_MAX  PROTOCOL_SLOTS_MAX
+#define PROTOCOL_LOAD_WAITING_MAX  INT32_MAX
+#define PROTOCOL_LOAD_RECEIVED_MAX (UINT64_C(1) << 53) /* an exact double, for any JSON reader */
+
 /* One validated client -> bus frame. */
 typedef struct Frame {
         Command command;
@@ -145,8 +165,12 @@ typedef struct Frame {
         json_t *ref;     /* job_request: an owned reference to its "ref" (string or integer); NULL: none */
         int priority;    /* job_request only */
         double runtime;  /* job_request only */
-        ProtocolEvent *events_array; /* job_event: n_events of them (malloc()ed) */
+        ProtocolEvent *events_array; /* job_event: n_events of them (malloc()ed); n_events is 0 only in
+                                      * a load-only report (has_load) */
         size_t n_events;
+        /* register as scheduler with name and slots, job_event: "load" was sent, and is in `load` */
+        bool has_load;
+        ProtocolLoad load;
         int state_filter;             /* jobs: a JobState or PROTOCOL_STATE_SENT; -1: any */
         const char *scheduler_filter; /* jobs: NULL: any */
         unsigned limit;               /* jobs */
@@ -174,7 +198,9 @@ typedef struct JobRequest {
 } JobRequest;
 
 /* Same priority/runtime validation as frame_parse(). Bad JSON is invalid_json; a non-object, or an
- * "id" that is not a non-negative integer, is invalid_payload. */
+ * "id" that is not a non-negative integer, is invalid_payload. On -EINVAL *ret holds what was valid
+ * before the field that is not: id and has_id (has_id false if the id was not read), priority and
+ * runtime (-1 if not read). */
 int job_request_parse(JobRequest *ret, const void *data, size_t size, double max_runtime,
                       ProtocolStatus *ret_status);
 
@@ -191,6 +217,10 @@ typedef struct BusMessage {
         uint64_t id;    /* BUS_MESSAGE_CANCEL */
 } BusMessage;
 
+/* On -EINVAL *ret is filled as far as it was read, as job_request_parse() fills its JobRequest: a
+ * job the scheduler cannot take (a runtime above its own limit) but that has a valid id still has
+ * kind BUS_MESSAGE_JOB and job.has_id, so that it can be reported; job.has_id is false for anything
+ * else rejected. */
 int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max_runtime,
                       ProtocolStatus *ret_status);
 
@@ -213,8 +243,11 @@ int protocol_dump_accepted(uint64_t id, json_t *ref, char **ret, size_t *ret_siz
 int protocol_dump_cancelling(uint64_t id, unsigned n_schedulers, char **ret, size_t *ret_size);
 
 /* Reporting scheduler -> bus: one job_event frame with n (1..PROTOCOL_EVENTS_MAX) events; the single
- * form for one. -EINVAL for n out of range or an event the bus would reject, -ENOMEM. */
-int protocol_dump_job_events(const ProtocolEvent *events, size_t n, char **ret, size_t *ret_size);
+ * form for one. `load` (may be NULL: no "load" member) is appended as the frame's last member, and
+ * with it n may be 0: {"cmd":"job_event","events":[],"load":{...}}. -EINVAL for n out of range, an
+ * event the bus would reject or a load out of bounds, -ENOMEM. */
+int protocol_dump_job_events(const ProtocolEvent *events, size_t n, const ProtocolLoad *load, char **ret,
+                             size_t *ret_size);
 
 /* The fields of one event as JSON members, appended to `obj` (the details that are set). */
 int protocol_event_to_json(const ProtocolEvent *ev, json_t *obj);
@@ -229,13 +262,15 @@ int protocol_dump_job_request(int priority, double runtime, char **ret, size_t *
 
 /* Version 2 client -> bus frames (compact JSON):
  *   {"cmd":"register","type":"producer","events":true}
- *   {"cmd":"register","type":"scheduler","name":NAME,"slots":S}      -EINVAL for a bad name or slots
+ *   {"cmd":"register","type":"scheduler","name":NAME,"slots":S[,"load":{...}]}
+ *                                                                  -EINVAL for a bad name, slots or load
  *   {"cmd":"job_request","payload":{"priority":P,"runtime":R},"ref":REF}   REF may be NULL (none)
  *   {"cmd":"status"}
  *   {"cmd":"jobs"[,"state":S][,"scheduler":NAME][,"limit":L]}   state < 0, NULL, 0: not sent
  *   {"cmd":"cancel","id":ID}                                     also bus -> reporting scheduler */
 int protocol_dump_register_events(char **ret, size_t *ret_size);
-int protocol_dump_register_scheduler(const char *name, unsigned slots, char **ret, size_t *ret_size);
+int protocol_dump_register_scheduler(const char *name, unsigned slots, const ProtocolLoad *load, char **ret,
+                                     size_t *ret_size);
 int protocol_dump_job_request_ref(int priority, double runtime, const char *ref, char **ret,
                                   size_t *ret_size);
 int protocol_dump_status_request(char **ret, size_t *ret_size);

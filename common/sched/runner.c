@@ -495,3 +495,12 @@ bool runner_would_start(Runner *r, int priority) {
         victim = runner_pick_victim(r);
         return victim && victim->priority > priority;
 }
+
+int runner_least_urgent(Runner *r) {
+        Job *victim;
+
+        assert(r);
+
+        victim = runner_pick_victim(r);
+        return victim ? victim->priority : -1;
+}

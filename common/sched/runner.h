@@ -115,5 +115,10 @@ Job *runner_find(Runner *r, uint64_t id);
 /* Whether a job of this priority submitted now would run at once (a free slot, or a strictly less
  * urgent job to evict) instead of waiting. Lets the owner bound the pending queue. */
 bool runner_would_start(Runner *r, int priority);
+/* The priority of the job a more urgent one would evict now: the highest priority number among the
+ * running jobs that may be evicted (not ending, see RunnerOps.ending; not being terminated); -1 if
+ * there is none. A job of a smaller number submitted now would take its slot when none is free. One
+ * walk of the alive jobs, as runner_would_start(). */
+int runner_least_urgent(Runner *r);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Runner *, runner_free);

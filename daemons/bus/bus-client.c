@@ -13,6 +13,7 @@ int bus_client_new(BusClient **ret, WsConn *conn) {
                 return -ENOMEM;
         c->conn = conn;
         c->role = _ROLE_INVALID;
+        c->load.least_urgent = -1;
         c->errors = RATELIMIT_INIT(10 * USEC_PER_SEC, 50);
         *ret = c;
         return 0;
@@ -22,6 +23,7 @@ BusClient *bus_client_free(BusClient *c) {
         if (!c)
                 return NULL;
         free(c->batch);
+        held_free(c->unstarted);
         return mfree(c);
 }
 

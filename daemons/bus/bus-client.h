@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "held.h"
 #include "job-table.h"
 #include "list.h"
 #include "protocol.h"
@@ -27,9 +28,20 @@ struct BusClient {
         size_t batch_size, batch_alloc, n_batch;
         uint64_t n_submitted;
         uint64_t connected_usec; /* CLOCK_MONOTONIC */
-        bool identified;         /* sent one valid frame: a register or a job */
-        bool closing;            /* closed by the bus; what it still sends is ignored */
-        RateLimit errors;        /* bad frames: a client that keeps sending them is closed */
+
+        /* A scheduler under --dispatch=one: its load as it last reported it (with registration and
+         * each job_event), the jobs sent on this connection, when it was last chosen (round robin
+         * among equals), and the jobs it has not reported started or ended, which go to another
+         * scheduler if it leaves (reporting schedulers only; NULL otherwise). */
+        ProtocolLoad load;
+        uint64_t n_sent;
+        uint64_t last_chosen;
+        Held *unstarted;
+        bool high;        /* its send queue is above the high-water mark: counted in the bus's n_high */
+        bool paused;      /* not read from: the bus pushes back on producers */
+        bool identified;  /* sent one valid frame: a register or a job */
+        bool closing;     /* closed by the bus; what it still sends is ignored */
+        RateLimit errors; /* bad frames: a client that keeps sending them is closed */
 
         LIST_FIELDS(BusClient, clients);    /* every client of the bus */
         LIST_FIELDS(BusClient, schedulers); /* role == ROLE_SCHEDULER only */

@@ -36,6 +36,16 @@ struct Bus {
         uint64_t submit_usec; /* CLOCK_REALTIME of the job request being handled */
         uint64_t n_submitted, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
 
+        /* bus-dispatch.c */
+        Held *held;                    /* jobs waiting for a scheduler, also in the state directory */
+        sd_event_source *pump_source;  /* sends held jobs, a bounded number per loop pass */
+        sd_event_source *stall_source; /* closes peers whose send queue makes no progress */
+        bool stall_armed;
+        bool paused;       /* producers are not read from */
+        unsigned n_high;   /* schedulers whose send queue is above its high-water mark */
+        uint64_t n_chosen; /* --dispatch=one choices made: the round-robin clock */
+        uint64_t n_pauses, n_redispatched;
+
         /* Every log line a client can trigger is rate-limited; one kind cannot hide another. */
         RateLimit reject_limit; /* bad frames */
         RateLimit drop_limit;   /* jobs dropped */
@@ -58,6 +68,27 @@ bool bus_send_text(Bus *b, BusClient *c, const char *text, size_t size);
 void bus_reply_error(Bus *b, BusClient *c, const ProtocolStatus *st, json_t *ref);
 _printf_(4, 5) void bus_reply_errorf(Bus *b, BusClient *c, ProtocolError e, const char *format, ...);
 
+/* Closes a client from our side: it leaves its role at once, so no job goes its way while the close
+ * handshake runs, and what it still sends is ignored. */
+void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *reason);
+
+/* bus-dispatch.c: where jobs go (broadcast or one), held jobs, backpressure, stalled peers. */
+int bus_setup_dispatch(Bus *b);
+void bus_done_dispatch(Bus *b);
+void bus_on_job_request(Bus *b, BusClient *c, Frame *f);
+/* After a message was queued for c (NULL: none, only re-arm the stall check). */
+void bus_dispatch_sent(Bus *b, BusClient *c);
+void bus_dispatch_on_queue_low(Bus *b, BusClient *c);
+/* A scheduler registered (with its slots and load), reported events (and its load), left. */
+void bus_dispatch_registered(Bus *b, BusClient *c, const Frame *f);
+void bus_dispatch_reported(Bus *b, BusClient *c, const Frame *f);
+void bus_dispatch_scheduler_left(Bus *b, BusClient *c);
+/* Cancels a job the bus holds: false when it holds no such job. */
+bool bus_dispatch_cancel_held(Bus *b, uint64_t id);
+/* Writes what changed among the held jobs to the state directory: at the end of every callback that
+ * may have changed them. */
+void bus_dispatch_flush(Bus *b);
+
 /* bus-jobs.c: following jobs — the job table, events, status, jobs, cancel. */
 int bus_setup_jobs(Bus *b);
 void bus_done_jobs(Bus *b);
@@ -67,6 +98,8 @@ JobTableEntry *bus_job_submitted(Bus *b, BusClient *c, uint64_t id, const Frame 
 void bus_job_delivered_to(Bus *b, JobTableEntry *e, BusClient *s);
 void bus_job_delivered(Bus *b, JobTableEntry *e);
 void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why);
+/* The job waits in the bus: an event with the pseudo-state "held" (its first, not final). */
+void bus_job_held(Bus *b, JobTableEntry *e, const char *why);
 void bus_on_job_event(Bus *b, BusClient *c, Frame *f);
 void bus_on_status(Bus *b, BusClient *c, Frame *f);
 void bus_on_jobs(Bus *b, BusClient *c, Frame *f);

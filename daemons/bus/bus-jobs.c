@@ -20,6 +20,8 @@
 
 /* One event's text: fixed fields, and a reason of PROTOCOL_REASON_MAX bytes escaped (\u00XX). */
 #define EVENT_TEXT_MAX (1024 + 6 * PROTOCOL_REASON_MAX)
+/* The pseudo-state of a job waiting in the bus itself, for events only. */
+#define EVENT_STATE_HELD (-2)
 
 /* A client's batch is sent before the end of the pass once it is this large: frames to clients stay
  * under 64 KiB, which any WebSocket client takes (the bus's own --max-frame default). */
@@ -185,7 +187,7 @@ static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const Job
         text_add(&t, "{\"id\":");
         text_add_u64(&t, id);
         text_add(&t, ",\"state\":\"");
-        text_add(&t, protocol_state_to_string(state));
+        text_add(&t, state == EVENT_STATE_HELD ? "held" : protocol_state_to_string(state));
         /* Names are [A-Za-z0-9_.:@/-] (checked at register): nothing to escape. */
         text_add(&t, "\",\"scheduler\":");
         if (scheduler) {
@@ -347,6 +349,18 @@ void bus_job_delivered(Bus *b, JobTableEntry *e) {
                                       true));
 }
 
+void bus_job_held(Bus *b, JobTableEntry *e, const char *why) {
+        char text[EVENT_TEXT_MAX];
+
+        assert(b);
+        assert(why);
+
+        if (e && bus_has_audience(b, e))
+                bus_emit(b, e, text,
+                         format_event(b, text, sizeof text, e->id, e, true, EVENT_STATE_HELD, NULL, NULL,
+                                      why, false));
+}
+
 void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why) {
         char text[EVENT_TEXT_MAX];
 
@@ -404,6 +418,7 @@ void bus_on_job_event(Bus *b, BusClient *c, Frame *f) {
                                  format_event(b, text, sizeof text, ev->id, e, first, ev->state, name, ev,
                                               NULL, final > 0));
         }
+        bus_dispatch_reported(b, c, f);
         bus_status_changed(b);
 }
 
@@ -469,6 +484,12 @@ void bus_on_status(Bus *b, BusClient *c, Frame *f) {
                         (json_int_t) b->n_submitted, "forwarded", (json_int_t) b->n_forwarded, "dropped",
                         (json_int_t) b->n_dropped, "history", (json_int_t) job_table_size(b->jobs),
                         "history_max", (json_int_t) job_table_max(b->jobs));
+        if (bus && (json_object_set_new(bus, "dispatch",
+                                        json_string(bus_dispatch_to_string(b->config.dispatch))) < 0 ||
+                    json_object_set_new(bus, "held", json_integer((json_int_t) held_size(b->held))) < 0 ||
+                    json_object_set_new(bus, "hold_max", json_integer((json_int_t) b->config.hold)) < 0 ||
+                    json_object_set_new(bus, "producers_paused", json_boolean(b->paused)) < 0))
+                json_decref(TAKE_PTR(bus));
         schedulers = json_array();
         states = json_object();
         if (!frame || !bus || !schedulers || !states ||
@@ -542,8 +563,9 @@ static json_t *job_entry_json(const JobTableEntry *e) {
             json_set_time(o, "submitted", e->submitted_usec) < 0 ||
             json_object_set_new(
                     o, "state",
-                    json_string(e->final ? end_to_string(e)
-                                         : protocol_state_to_string(job_table_entry_summary(e)))) < 0 ||
+                    json_string(e->final  ? end_to_string(e)
+                                : e->held ? "held"
+                                          : protocol_state_to_string(job_table_entry_summary(e)))) < 0 ||
             (e->final && json_object_set_new(o, "end", json_string(end_to_string(e))) < 0) ||
             json_object_set_new(o, "schedulers", runs) < 0) {
                 json_decref(o);
@@ -609,32 +631,47 @@ void bus_on_cancel(Bus *b, BusClient *c, Frame *f) {
         if (e->final)
                 return bus_reply_errorf(b, c, PROTOCOL_NOT_CANCELLABLE, "job %" PRIu64 " has ended (%s)",
                                         f->id, end_to_string(e));
-        if (protocol_dump_cancel(f->id, &text, &size) < 0)
-                return (void) log_oom();
+        if (bus_dispatch_cancel_held(b, f->id)) {
+                char event[EVENT_TEXT_MAX];
 
-        /* Every connection of each scheduler that holds it and has not finished it. */
-        for (unsigned i = 0; i < e->n_runs; i++) {
-                const JobTableRun *run = &e->runs[i];
-                BusClient *s, *next;
+                /* It never left the bus: ended here, and said like every other end. */
+                if (bus_has_audience(b, e))
+                        bus_emit(b, e, event,
+                                 format_event(b, event, sizeof event, e->id, e, true, JOB_CANCELLED, NULL,
+                                              NULL, "cancelled while held by the bus", true));
+        } else {
+                if (protocol_dump_cancel(f->id, &text, &size) < 0)
+                        return (void) log_oom();
 
-                if (!run->scheduler || job_table_state_is_terminal(run->state))
-                        continue;
-                LIST_FOREACH_SAFE (schedulers, s, next, b->schedulers)
-                        if (s->reporter == run->scheduler)
-                                n += bus_send_text(b, s, text, size);
+                /* Every connection of each scheduler that holds it and has not finished it. */
+                for (unsigned i = 0; i < e->n_runs; i++) {
+                        const JobTableRun *run = &e->runs[i];
+                        BusClient *s, *next;
+
+                        if (!run->scheduler || job_table_state_is_terminal(run->state))
+                                continue;
+                        LIST_FOREACH_SAFE (schedulers, s, next, b->schedulers)
+                                if (s->reporter == run->scheduler)
+                                        n += bus_send_text(b, s, text, size);
+                }
+                if (n == 0)
+                        return bus_reply_errorf(
+                                b, c, PROTOCOL_NOT_CANCELLABLE,
+                                "job %" PRIu64 " is on no connected scheduler that can cancel it", f->id);
         }
-        if (n == 0)
-                return bus_reply_errorf(b, c, PROTOCOL_NOT_CANCELLABLE,
-                                        "job %" PRIu64 " is on no connected scheduler that can cancel it",
-                                        f->id);
-
         LogJob lj = { .id = e->id, .priority = e->priority, .runtime = e->runtime, .state = -1 };
         char client[96];
         (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", bus_client_peer(c));
-        if (log_ratelimit_allowed(&b->cancel_limit, "cancels"))
+        if (!log_ratelimit_allowed(&b->cancel_limit, "cancels"))
+                ;
+        else if (n > 0)
                 log_job_extra(LOG_NOTICE, &lj, LOG_FIELDS(client),
                               "Client %s cancels job %" PRIu64 " on %u scheduler%s.", bus_client_peer(c),
                               e->id, n, n == 1 ? "" : "s");
+        else
+                log_job_extra(LOG_NOTICE, &lj, LOG_FIELDS(client),
+                              "Client %s cancelled job %" PRIu64 ", which the bus held.", bus_client_peer(c),
+                              e->id);
         if (protocol_dump_cancelling(f->id, n, &reply, &size) < 0)
                 return (void) log_oom();
         (void) bus_send_text(b, c, reply, size);

@@ -21,6 +21,7 @@ Bus *bus_free(Bus *b) {
 
         /* The context closes every connection; on_close frees their BusClients. */
         b->ws = ws_context_free(b->ws);
+        bus_done_dispatch(b);
         bus_done_jobs(b);
         throttle_done(&b->status);
         job_ids_free(b->ids);
@@ -36,9 +37,10 @@ static int bus_send_status(Bus *b) {
         assert(b);
 
         return sd_notifyf(false,
-                          "STATUS=producers %u, schedulers %u, forwarded %" PRIu64 ", dropped %" PRIu64
-                          ", errors %" PRIu64,
-                          b->n_producers, b->n_schedulers, b->n_forwarded, b->n_dropped, b->n_errors);
+                          "STATUS=producers %u, schedulers %u, forwarded %" PRIu64
+                          ", held %zu, dropped %" PRIu64 ", errors %" PRIu64 "%s",
+                          b->n_producers, b->n_schedulers, b->n_forwarded, held_size(b->held), b->n_dropped,
+                          b->n_errors, b->paused ? ", producers paused" : "");
 }
 
 static void on_status(void *userdata) {
@@ -251,6 +253,9 @@ int bus_run(Bus *b) {
         if (r < 0)
                 return r;
         r = bus_setup_jobs(b);
+        if (r < 0)
+                return r;
+        r = bus_setup_dispatch(b);
         if (r < 0)
                 return r;
         r = bus_setup_ws(b);

@@ -44,6 +44,7 @@ static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
         if (c->role == ROLE_SCHEDULER) {
                 LIST_REMOVE(schedulers, b->schedulers, c);
                 b->n_schedulers--;
+                bus_dispatch_scheduler_left(b, c);
         } else if (c->role == ROLE_PRODUCER)
                 b->n_producers--;
 
@@ -68,9 +69,7 @@ static void bus_client_set_role(Bus *b, BusClient *c, Role role) {
         }
 }
 
-/* Closes a client from our side: it leaves its role at once, so no job goes its way while the close
- * handshake runs, and what it still sends is ignored. */
-static void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *reason) {
+void bus_close_client(Bus *b, BusClient *c, uint16_t code, const char *reason) {
         assert(b);
         assert(c);
         assert(reason);
@@ -95,6 +94,10 @@ bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
         assert(c);
         assert(m);
 
+        if (r >= 0) {
+                bus_dispatch_sent(b, c);
+                return true;
+        }
         if (r == -ENOBUFS) {
                 b->n_closed_slow++;
                 bus_log_client(b, &b->conn_limit, c, LOG_WARNING,
@@ -106,7 +109,7 @@ bool bus_send(Bus *b, BusClient *c, WsMessage *m) {
                 bus_log_client(b, &b->conn_limit, c, LOG_WARNING,
                                "Failed to queue a message for %s, ignoring: %s", bus_client_peer(c),
                                strerror(-r));
-        return r >= 0;
+        return false;
 }
 
 bool bus_send_text(Bus *b, BusClient *c, const char *text, size_t size) {
@@ -184,6 +187,8 @@ static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
                 }
                 c->slots = f->slots;
         }
+        if (f->role == ROLE_SCHEDULER)
+                bus_dispatch_registered(b, c, f);
         bus_status_changed(b);
         if (c->reporter)
                 bus_log_client(b, &b->conn_limit, c, LOG_INFO,
@@ -193,120 +198,6 @@ static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
                 bus_log_client(b, &b->conn_limit, c, LOG_INFO, "Client %s registered as %s%s.",
                                bus_client_peer(c), role_to_string(f->role),
                                c->events ? " (with events)" : "");
-}
-
-static void bus_drop(Bus *b, BusClient *c, JobTableEntry *e, uint64_t id, const Frame *f, const char *why) {
-        LogJob job = { .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_DROPPED };
-        char client[96];
-
-        assert(b);
-        assert(c);
-        assert(f);
-        assert(why);
-
-        b->n_dropped++;
-        bus_status_changed(b);
-        bus_job_dropped(b, e, id, why);
-        if (!log_ratelimit_allowed(&b->drop_limit, "dropped jobs"))
-                return;
-        (void) snprintf(client, sizeof client, "SCHED_CLIENT=%s", bus_client_peer(c));
-        log_job_extra(LOG_NOTICE, &job, LOG_FIELDS(client), "Job %" PRIu64 " dropped: %s.", id, why);
-}
-
-/* A job's text for one kind of scheduler: the bare payload with its id (version 1) or wrapped as
- * {"cmd":"job","payload":...} (reporting schedulers). NULL with *ret_why set when it cannot go. */
-static WsMessage *job_text(Bus *b, const Frame *f, uint64_t id, bool wrapped, const char **ret_why) {
-        _cleanup_free_ char *text = NULL;
-        WsMessage *m = NULL;
-        size_t size;
-        int r;
-
-        r = wrapped ? protocol_dump_job_wrapped(f->payload, id, &text, &size)
-                    : protocol_dump_job(f->payload, id, &text, &size);
-        if (r < 0 || ws_message_new(&m, text, size) < 0) {
-                *ret_why = "out of memory";
-                return NULL;
-        }
-        /* Numbers may print longer than they came in: what goes out obeys the same limit. */
-        if (size > b->config.max_frame) {
-                *ret_why = "payload too large once forwarded";
-                return ws_message_unref(m);
-        }
-        return m;
-}
-
-static void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
-        WsMessage *bare = NULL, *wrapped = NULL;
-        const char *why = NULL;
-        unsigned n_sent = 0;
-        bool want_bare = false, want_wrapped = false;
-        JobTableEntry *e;
-        BusClient *s, *next;
-        uint64_t id;
-        int r;
-
-        assert(b);
-        assert(c);
-        assert(f);
-
-        r = job_ids_next(b->ids, &id);
-        if (r < 0) {
-                /* No id that could not come again after a crash: the job is refused, said to the client. */
-                if (log_ratelimit_allowed(&b->drop_limit, "dropped jobs"))
-                        log_error_errno(r, "Failed to reserve job ids, refusing a job from %s: %m",
-                                        bus_client_peer(c));
-                ProtocolStatus st = { .error = PROTOCOL_INVALID_PAYLOAD };
-                (void) snprintf(st.message, sizeof st.message, "the bus cannot assign a job id: %s",
-                                strerror(-r));
-                return bus_reply_error(b, c, &st, f->ref);
-        }
-        c->n_submitted++;
-        b->n_submitted++;
-        e = bus_job_submitted(b, c, id, f);
-
-        unsigned n_reporters = 0;
-        LIST_FOREACH (schedulers, s, b->schedulers)
-                if (s != c) {
-                        want_bare = want_bare || !s->reporter;
-                        want_wrapped = want_wrapped || s->reporter;
-                        n_reporters += !!s->reporter;
-                }
-        if (e)
-                (void) job_table_reserve_runs(e, n_reporters); /* else one allocation per run */
-        if (!want_bare && !want_wrapped)
-                return bus_drop(b, c, e, id, f, "no scheduler registered");
-        if (want_bare)
-                bare = job_text(b, f, id, false, &why);
-        if (want_wrapped && !why)
-                wrapped = job_text(b, f, id, true, &why);
-        if (why) {
-                ws_message_unref(bare);
-                ws_message_unref(wrapped);
-                bus_reply_errorf(b, c, PROTOCOL_INVALID_PAYLOAD, "job %" PRIu64 " not forwarded: %s", id,
-                                 why);
-                return bus_drop(b, c, e, id, f, why);
-        }
-
-        /* A slow scheduler may be closed (and unlinked) while we walk the list. */
-        LIST_FOREACH_SAFE (schedulers, s, next, b->schedulers)
-                if (s != c && bus_send(b, s, s->reporter ? wrapped : bare)) {
-                        n_sent++;
-                        bus_job_delivered_to(b, e, s);
-                }
-        ws_message_unref(bare);
-        ws_message_unref(wrapped);
-        if (n_sent == 0)
-                return bus_drop(b, c, e, id, f, "every scheduler was too slow to take it");
-
-        b->n_forwarded++;
-        bus_job_delivered(b, e);
-        bus_status_changed(b);
-        if (log_get_max_level() >= LOG_DEBUG) {
-                LogJob job = {
-                        .id = id, .priority = f->priority, .runtime = f->runtime, .state = JOB_QUEUED
-                };
-                log_job(LOG_DEBUG, &job, "Job %" PRIu64 " forwarded to %u schedulers.", id, n_sent);
-        }
 }
 
 static const BusCommandHandler bus_command_table[_COMMAND_MAX] = {
@@ -338,6 +229,7 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
 
         bus_command_table[f.command](b, c, &f);
         frame_done(&f);
+        bus_dispatch_flush(b);
 }
 
 /* Closes the connections that sent no valid frame within --identify-timeout: they only hold a slot.
@@ -415,6 +307,7 @@ static void on_ws_close(WsConn *conn, void *userdata) {
         }
         log_debug("Client %s disconnected (%u clients).", bus_client_peer(c), b->n_clients);
         bus_client_free(c);
+        bus_dispatch_flush(b);
         bus_status_changed(b);
         bus_update_idle(b);
         if (b->stopping && b->n_clients == 0)
@@ -428,6 +321,13 @@ static void on_ws_refused(const char *peer, void *userdata) {
         if (log_ratelimit_allowed(&b->conn_limit, "clients"))
                 log_warning("Refused a connection from %s: %u clients is the limit (--max-clients).",
                             peer ?: "unknown", b->config.max_clients);
+}
+
+static void on_ws_queue_low(WsConn *conn, void *userdata) {
+        BusClient *c = ws_conn_get_userdata(conn);
+
+        if (c)
+                bus_dispatch_on_queue_low(ASSERT_PTR(userdata), c);
 }
 
 static void on_ws_accept_error(int error, void *userdata) {
@@ -444,6 +344,7 @@ int bus_setup_ws(Bus *b) {
                 .on_close = on_ws_close,
                 .on_refused = on_ws_refused,
                 .on_accept_error = on_ws_accept_error,
+                .on_queue_low = on_ws_queue_low,
         };
         WsConfig wc = {
                 .max_message = b->config.max_frame,

@@ -10,6 +10,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+
+typedef enum BusDispatch {
+        BUS_DISPATCH_BROADCAST, /* every job to every registered scheduler (the default, version 1's) */
+        BUS_DISPATCH_ONE,       /* each job to one scheduler, chosen by the load it reports */
+        _BUS_DISPATCH_MAX,
+        _BUS_DISPATCH_INVALID = -EINVAL,
+} BusDispatch;
+
+const char *bus_dispatch_to_string(BusDispatch d);
+BusDispatch bus_dispatch_from_string(const char *s);
 
 typedef struct BusConfig {
         char *listen;            /* HOST:PORT to bind when not socket-activated */
@@ -22,6 +33,9 @@ typedef struct BusConfig {
         uint64_t exit_idle_usec; /* socket-activated: exit after this long without a client; 0 = never */
         uint64_t identify_usec;  /* close a connection that sends no valid frame for this long */
         size_t history;          /* jobs kept in the job table */
+        BusDispatch dispatch;
+        size_t hold;         /* jobs held waiting for a scheduler; 0: none (dropped, version 1) */
+        uint64_t stall_usec; /* close a peer whose full send queue makes no progress this long; 0 = never */
 } BusConfig;
 
 #define BUS_CONFIG_DEFAULT                          \
@@ -33,6 +47,8 @@ typedef struct BusConfig {
                 .max_runtime = 86400,               \
                 .identify_usec = 30 * USEC_PER_SEC, \
                 .history = 10000,                   \
+                .hold = 10000,                      \
+                .stall_usec = 10 * USEC_PER_SEC,    \
         })
 
 #define BUS_LISTEN_DEFAULT    "127.0.0.1:8101"

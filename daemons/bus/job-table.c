@@ -335,6 +335,8 @@ static JobState job_table_entry_compute_end(const JobTableEntry *e) {
 
         if (e->dropped)
                 return JOB_DROPPED;
+        if (e->cancelled)
+                return JOB_CANCELLED;
         for (unsigned i = 0; i < e->n_runs; i++) {
                 const JobTableRun *r = &e->runs[i];
 
@@ -449,6 +451,34 @@ void job_table_drop(JobTable *t, JobTableEntry *e, uint64_t now_usec) {
                 return;
         e->dropped = true;
         job_table_finalize(t, e);
+}
+
+void job_table_cancel(JobTable *t, JobTableEntry *e) {
+        assert(t);
+        assert(e);
+
+        if (e->final)
+                return;
+        e->cancelled = true;
+        job_table_finalize(t, e);
+}
+
+bool job_table_remove_run(JobTable *t, JobTableEntry *e, JobTableScheduler *s) {
+        JobTableRun *r;
+
+        assert(t);
+        assert(e);
+
+        r = job_table_find_run(e, s);
+        if (!r || job_table_state_is_terminal(r->state))
+                return false;
+        job_table_count_run(t, r, false);
+        assert(e->n_open > 0);
+        e->n_open--;
+        job_table_scheduler_unref(t, r->scheduler);
+        /* The array keeps its order but for this hole: the last run moves into it. */
+        *r = e->runs[--e->n_runs];
+        return true;
 }
 
 JobState job_table_entry_end(const JobTableEntry *e) {

@@ -54,9 +54,11 @@ struct JobTableRun {
 struct JobTableEntry {
         uint64_t id;
         int priority;
-        bool dropped;    /* dropped by the bus itself (no scheduler) */
-        bool final;      /* ended everywhere: see job_table_entry_end() */
-        signed char end; /* private: the end, fixed when the entry became final */
+        bool dropped : 1;   /* dropped by the bus itself (no scheduler, or no room to hold it) */
+        bool cancelled : 1; /* cancelled while the bus held it */
+        bool final : 1;     /* ended everywhere: see job_table_entry_end() */
+        bool held : 1;      /* waiting in the bus for a scheduler (the bus sets and clears it) */
+        signed char end;    /* private: the end, fixed when the entry became final */
         double runtime;
         uint64_t submitted_usec; /* CLOCK_REALTIME µs */
         void *owner;             /* opaque (the submitting client) or NULL; see job_table_forget_owner() */
@@ -143,6 +145,11 @@ int job_table_apply(JobTable *t, JobTableEntry *e, JobTableScheduler *s, const J
 int job_table_delivered(JobTable *t, JobTableEntry *e);
 /* Dropped by the bus (no scheduler): final at once (unless it was final already). */
 void job_table_drop(JobTable *t, JobTableEntry *e, uint64_t now_usec);
+/* Cancelled while the bus held it: final at once, as cancelled (unless it was final already). */
+void job_table_cancel(JobTable *t, JobTableEntry *e);
+/* Forgets the run of reporting scheduler s on e, if it is not terminal: the job left a scheduler
+ * that went away before starting it, and goes elsewhere. Returns whether a run was removed. */
+bool job_table_remove_run(JobTable *t, JobTableEntry *e, JobTableScheduler *s);
 
 /* The job's end once final: JOB_DONE if every reporting run is done; else the first of failed,
  * timeout, evicted, cancelled, interrupted, dropped found among runs; JOB_DROPPED for a bus drop;

@@ -12,16 +12,25 @@ static void help(void) {
         printf("Usage: sched-bus [OPTIONS]\n"
                "\n"
                "WebSocket bus of sched-utils: producers submit jobs, every registered scheduler\n"
-               "receives them. Takes its listening sockets from systemd (sched-bus.socket) or,\n"
-               "started by hand, listens on " BUS_LISTEN_DEFAULT ".\n"
+               "receives them (or one, with --dispatch=one). Takes its listening sockets from\n"
+               "systemd (sched-bus.socket) or, started by hand, listens on " BUS_LISTEN_DEFAULT ".\n"
                "\n"
                "  -l, --listen=HOST:PORT     address to listen on without socket activation\n"
                "                             (default " BUS_LISTEN_DEFAULT ")\n"
-               "      --state-dir=DIR        keep the job id counter in DIR, so that ids never repeat\n"
-               "                             (default $STATE_DIRECTORY; none: ids restart at 1)\n"
+               "      --state-dir=DIR        keep the job id counter and the held jobs in DIR, so\n"
+               "                             that ids never repeat and held jobs survive a restart\n"
+               "                             (default $STATE_DIRECTORY; none: in memory only)\n"
+               "      --dispatch=MODE        broadcast: every scheduler runs every job (default);\n"
+               "                             one: each job runs once, on the scheduler with room\n"
+               "      --hold=N               jobs held while no scheduler can take them, in\n"
+               "                             priority order; beyond, the least urgent is dropped\n"
+               "                             (default 10000; 0: drop at once, as version 1 did)\n"
+               "      --stall-timeout=SEC    close a client whose queued messages make no progress\n"
+               "                             for SEC, 0 = never (default 10)\n"
                "      --max-frame=BYTES      largest message accepted, K/M suffixes (default 64K)\n"
                "      --max-queue=N          messages queued for one client before it is closed\n"
-               "                             (default 16384)\n"
+               "                             (default 16384; above a quarter of it, or of\n"
+               "                             --max-queue-bytes, for a scheduler, producers wait)\n"
                "      --max-queue-bytes=BYTES  bytes queued for one client before it is closed\n"
                "                             (default 4M)\n"
                "      --max-clients=N        connections served at once, 0 = no limit (default 1024)\n"
@@ -50,6 +59,9 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 ARG_EXIT_IDLE,
                 ARG_IDENTIFY,
                 ARG_HISTORY,
+                ARG_DISPATCH,
+                ARG_HOLD,
+                ARG_STALL,
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
@@ -62,6 +74,9 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE },
                 { "identify-timeout", required_argument, NULL, ARG_IDENTIFY },
                 { "history", required_argument, NULL, ARG_HISTORY },
+                { "dispatch", required_argument, NULL, ARG_DISPATCH },
+                { "hold", required_argument, NULL, ARG_HOLD },
+                { "stall-timeout", required_argument, NULL, ARG_STALL },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -106,6 +121,17 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 case ARG_HISTORY:
                         r = parse_uint64(optarg, 1, 10000000, &u);
                         c->history = u;
+                        break;
+                case ARG_DISPATCH:
+                        c->dispatch = bus_dispatch_from_string(optarg);
+                        r = c->dispatch < 0 ? -EINVAL : 0;
+                        break;
+                case ARG_HOLD:
+                        r = parse_uint64(optarg, 0, 10000000, &u);
+                        c->hold = u;
+                        break;
+                case ARG_STALL:
+                        r = parse_seconds(optarg, 86400, &c->stall_usec);
                         break;
                 default:
                         r = parse_common_option("sched-bus", opt, help);

@@ -388,8 +388,14 @@ static void producer_on_job_event(Producer *p, json_t *ev) {
         if (!json_is_integer(id) || json_integer_value(id) < 0)
                 return;
         job = (uint64_t) json_integer_value(id);
-        /* Its first event says where it went (or that it was dropped). */
-        (void) u64_map_remove(p->unsettled, job);
+        /* Its first event says where it went (or that it was dropped, or is held). */
+        const char *state = json_string_value(json_object_get(ev, "state"));
+        if (u64_map_remove(p->unsettled, job) && state && strcmp(state, "held") == 0) {
+                LogJob lj = { .id = job, .priority = -1, .runtime = -1, .state = -1 };
+
+                log_job(LOG_NOTICE, &lj, "Job %" PRIu64 " is held by the bus until a scheduler takes it.",
+                        job);
+        }
 
         /* Only words we know go into our log line. */
         if (!json_is_true(json_object_get(ev, "final")) || !end ||

@@ -50,6 +50,12 @@ struct Scheduler {
         sd_event_source *stop_drain_source;
         uint64_t stop_drain_deadline;
         uint64_t n_events_lost;
+        /* Every frame to the bus tells our load (ProtocolLoad), made when the frame is. `received`
+         * counts the jobs of this connection, each of which has an event in the pass it came in;
+         * `load_due`: connected, and the load not told since but in the register frame, whose text
+         * was made once, at start. */
+        uint64_t n_received;
+        bool load_due;
 
         uint64_t next_local_id; /* for payloads without a bus id, or whose id is taken */
         RateLimit bad_job_limit;
@@ -105,8 +111,48 @@ static void scheduler_unpop_events(Scheduler *s, const ProtocolEvent *events, si
         s->events = rest;
 }
 
+static ProtocolLoad scheduler_load(Scheduler *s) {
+        assert(s);
+
+        return (ProtocolLoad){
+                .running = MIN(runner_n_running(s->runner), (unsigned) PROTOCOL_LOAD_RUNNING_MAX),
+                .waiting = MIN(runner_n_pending(s->runner), (unsigned) PROTOCOL_LOAD_WAITING_MAX),
+                .received = MIN(s->n_received, PROTOCOL_LOAD_RECEIVED_MAX),
+                .least_urgent = runner_least_urgent(s->runner),
+        };
+}
+
+/* Sends `n` events (0: the load alone) with the load of now. 0 when the bus took the frame (or we
+ * gave up on it), -ENOBUFS or -ENOTCONN when it is to be sent again later. */
+static int scheduler_send_events(Scheduler *s, const ProtocolEvent *batch, size_t *n) {
+        _cleanup_free_ char *text = NULL;
+        ProtocolLoad load = scheduler_load(s);
+        size_t size;
+        int r;
+
+        assert(s);
+        assert(n);
+
+        r = protocol_dump_job_events(batch, *n, &load, &text, &size);
+        /* Long reasons: fewer events a frame, the rest back in front. */
+        while (r >= 0 && size > EVENTS_FRAME_MAX && *n > 1) {
+                scheduler_unpop_events(s, batch + *n / 2, *n - *n / 2);
+                *n /= 2;
+                text = mfree(text);
+                r = protocol_dump_job_events(batch, *n, &load, &text, &size);
+        }
+        if (r >= 0)
+                r = bus_link_send(s->link, text, size);
+        if (r == -ENOBUFS || r == -ENOTCONN)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "Failed to send %zu job events to the bus, dropping them: %m", *n);
+        s->load_due = false;
+        return 0;
+}
+
 /* Sends what the bus takes of the gathered events: at most PROTOCOL_EVENTS_MAX and EVENTS_FRAME_MAX
- * bytes per frame. */
+ * bytes per frame; or, with none, the load if the bus has not heard it since we connected. */
 static int on_events(sd_event_source *src, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
         ProtocolEvent batch[PROTOCOL_EVENTS_MAX];
@@ -117,23 +163,13 @@ static int on_events(sd_event_source *src, void *userdata) {
                             s->n_events_lost, EVENTS_MAX);
                 s->n_events_lost = 0;
         }
-        while (ring_size(&s->events) > 0 && s->link && bus_link_is_connected(s->link)) {
-                _cleanup_free_ char *text = NULL;
-                size_t n = 0, size;
+        while ((ring_size(&s->events) > 0 || s->load_due) && s->link && bus_link_is_connected(s->link)) {
+                size_t n = 0;
 
                 while (n < ELEMENTSOF(batch) && ring_pop(&s->events, &batch[n]))
                         n++;
-                r = protocol_dump_job_events(batch, n, &text, &size);
-                /* Long reasons: fewer events a frame, the rest back in front. */
-                while (r >= 0 && size > EVENTS_FRAME_MAX && n > 1) {
-                        scheduler_unpop_events(s, batch + n / 2, n - n / 2);
-                        n /= 2;
-                        text = mfree(text);
-                        r = protocol_dump_job_events(batch, n, &text, &size);
-                }
-                if (r >= 0)
-                        r = bus_link_send(s->link, text, size);
-                if (r == -ENOBUFS || r == -ENOTCONN) {
+                r = scheduler_send_events(s, batch, &n);
+                if (r < 0) {
                         /* The bus takes them later, in order. */
                         scheduler_unpop_events(s, batch, n);
                         if (r == -ENOBUFS)
@@ -142,9 +178,6 @@ static int on_events(sd_event_source *src, void *userdata) {
                                                        true);
                         break;
                 }
-                if (r < 0)
-                        log_warning_errno(r, "Failed to send %zu job events to the bus, dropping them: %m",
-                                          n);
         }
         return 0;
 }
@@ -501,6 +534,27 @@ static bool scheduler_refuse(Scheduler *s, const JobRequest *req, uint64_t id) {
         return true;
 }
 
+/* A job from the bus that never reaches the runner: its one record and its event. `reason` is static:
+ * the event keeps it until it is sent. `detail` (may be NULL) goes to the log only. */
+static void scheduler_drop(Scheduler *s, const JobRequest *req, uint64_t id, const char *reason,
+                           const char *detail) {
+        LogJob lj = { .id = id, .priority = req->priority, .runtime = req->runtime, .state = JOB_DROPPED };
+        ProtocolEvent ev = PROTOCOL_EVENT_INIT(id, JOB_DROPPED);
+
+        assert(s);
+        assert(req);
+        assert(reason);
+
+        log_job(LOG_WARNING, &lj, "Job %" PRIu64 " dropped: %s%s%s.", id, reason, detail ? ": " : "",
+                detail ?: "");
+        ev.reason = reason;
+        scheduler_report(s, &ev);
+}
+
+/* Every job we take in has an event in this loop pass (queued, running, dropped, failed), which the
+ * frame that tells the bus its `received` count carries: a bus that compares that count with the
+ * jobs it sent knows which are still on their way. A job that comes while we stop is dropped by
+ * the runner. */
 static void scheduler_submit(Scheduler *s, const JobRequest *req) {
         uint64_t id = scheduler_pick_id(s, req);
         Job *j;
@@ -509,16 +563,36 @@ static void scheduler_submit(Scheduler *s, const JobRequest *req) {
         assert(s);
         assert(req);
 
+        s->n_received++;
         if (scheduler_refuse(s, req, id))
                 return;
         r = job_new(&j, id, req->priority, req->runtime);
         if (r < 0) {
-                log_oom();
-                return;
+                (void) log_oom();
+                return scheduler_drop(s, req, id, "out of memory", NULL);
         }
         r = runner_submit(s->runner, j);
-        if (r < 0)
+        if (r < 0 && r != -ESHUTDOWN)
                 log_error_errno(r, "Failed to schedule job %" PRIu64 ": %m", id);
+}
+
+/* A job from the bus that we cannot take, typically a runtime above our --max-runtime (the bus has
+ * a limit of its own): dropped, and told, as any job the bus sent. */
+static void scheduler_submit_invalid(Scheduler *s, const JobRequest *req, const ProtocolStatus *st) {
+        char detail[PROTOCOL_MESSAGE_MAX * 4 + 8];
+
+        assert(s);
+        assert(req);
+        assert(req->has_id);
+        assert(st);
+
+        s->n_received++;
+        /* Under an id of our own if the bus's is taken, as for any job: one record per id. */
+        scheduler_drop(s, req, scheduler_pick_id(s, req),
+                       st->error == PROTOCOL_INVALID_RUNTIME
+                               ? "runtime not accepted by the scheduler (--max-runtime)"
+                               : "invalid job",
+                       log_outside(st->message, strlen(st->message), detail, sizeof detail));
 }
 
 /* A cancel from the bus: a pending job leaves the queue, a running one is terminated. */
@@ -548,10 +622,11 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
 
         assert(l);
 
-        if (s->stopping)
-                return;
         if (bus_message_parse(&m, data, size, s->config.max_runtime, &st) < 0) {
                 char detail[PROTOCOL_MESSAGE_MAX * 4 + 8];
+
+                if (m.kind == BUS_MESSAGE_JOB && m.job.has_id)
+                        return scheduler_submit_invalid(s, &m.job, &st);
 
                 if (log_ratelimit_allowed(&s->bad_job_limit, "bad jobs"))
                         log_warning("Ignoring a message from the bus: %s: %s",
@@ -559,10 +634,10 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
                                     log_outside(st.message, strlen(st.message), detail, sizeof detail));
                 return;
         }
-        if (m.kind == BUS_MESSAGE_CANCEL)
-                scheduler_cancel(s, m.id);
-        else
+        if (m.kind == BUS_MESSAGE_JOB)
                 scheduler_submit(s, &m.job);
+        else if (!s->stopping) /* everything is being terminated already */
+                scheduler_cancel(s, m.id);
 }
 
 static void on_link_connected(BusLink *l, void *userdata) {
@@ -573,9 +648,12 @@ static void on_link_connected(BusLink *l, void *userdata) {
         log_info("Connected to the bus at %s, registered as scheduler %s.", bus_link_get_url(l),
                  s->config.name);
         scheduler_status_changed(s);
-        /* What happened while the bus was away. */
-        if (ring_size(&s->events) > 0)
-                (void) sd_event_source_set_enabled(s->events_source, SD_EVENT_ONESHOT);
+        /* A new connection counts its own jobs. The register frame is the text made at start, with
+         * the load of then: the load of now follows it at once, alone or with what happened while
+         * the bus was away. */
+        s->n_received = 0;
+        s->load_due = true;
+        (void) sd_event_source_set_enabled(s->events_source, SD_EVENT_ONESHOT);
 }
 
 static void on_link_disconnected(BusLink *l, const char *reason, void *userdata) {
@@ -599,7 +677,8 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
         log_info("Received %s, terminating %u jobs and stopping.",
                  si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", runner_n_alive(s->runner));
         (void) sd_notify(false, "STOPPING=1");
-        /* The bus hears how every job ended before we leave; no new job is taken (see on_link_message). */
+        /* The bus hears how every job ended before we leave; a job that still comes is dropped by the
+         * runner, and told. */
         bus_link_set_reconnect(s->link, false);
         (void) runner_stop_all(s->runner);
         scheduler_status_changed(s);
@@ -728,6 +807,7 @@ static int scheduler_setup(Scheduler *s) {
                 .on_message = on_link_message,
         };
         _cleanup_free_ char *hello = NULL;
+        ProtocolLoad load;
         int r;
 
         assert(s);
@@ -770,7 +850,8 @@ static int scheduler_setup(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to create the runner: %m");
 
-        r = protocol_dump_register_scheduler(s->config.name, s->config.size, &hello, NULL);
+        load = scheduler_load(s);
+        r = protocol_dump_register_scheduler(s->config.name, s->config.size, &load, &hello, NULL);
         if (r == -EINVAL)
                 return log_error_errno(r, "Invalid scheduler name \"%s\" or size %u for the bus.",
                                        s->config.name, s->config.size);

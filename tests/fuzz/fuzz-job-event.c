@@ -4,7 +4,7 @@
  *   - JsonScan accepts exactly the texts json_loadb(JSON_DECODE_ANY) accepts (but for jansson's
  *     stray NUL bytes, below), and a top-level string or integer has the same value;
  *   - whenever frame_parse_job_event_fast() takes a frame, the jansson path accepts it too, with the
- *     same events. The fast path may decline what jansson accepts: it is only slower then.
+ *     same events and load. The fast path may decline what jansson accepts: it is only slower then.
  * A difference aborts, so the fuzzer reports it like a crash.
  *
  * protocol.c is compiled into this program with its call of the fast path renamed to
@@ -117,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(r == 0 || r == 1);
         if (r == 0) {
                 /* Declined: nothing taken, nothing to free. */
-                check(fast.command == _COMMAND_INVALID && !fast.events_array && fast.n_events == 0);
+                check(fast.command == _COMMAND_INVALID && !fast.events_array && fast.n_events == 0 &&
+                      !fast.has_load);
                 return 0;
         }
 
@@ -125,6 +126,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check(slow.command == COMMAND_JOB_EVENT && fast.command == COMMAND_JOB_EVENT);
         check(fast.role == slow.role && !fast.payload && !fast.ref && !fast.msg);
         check(fast.n_events == slow.n_events);
+        check(fast.has_load == slow.has_load);
+        if (fast.has_load)
+                check(fast.load.running == slow.load.running && fast.load.waiting == slow.load.waiting &&
+                      fast.load.received == slow.load.received &&
+                      fast.load.least_urgent == slow.load.least_urgent);
         for (size_t i = 0; i < fast.n_events; i++)
                 check_same_event(&fast.events_array[i], &slow.events_array[i]);
 

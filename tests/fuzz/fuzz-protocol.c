@@ -38,6 +38,17 @@ static void check_error_frame(const ProtocolStatus *st) {
                      protocol_error_to_string(st->error)) == 0);
 }
 
+static void check_load(const ProtocolLoad *l) {
+        check(l->running <= PROTOCOL_LOAD_RUNNING_MAX && l->waiting <= PROTOCOL_LOAD_WAITING_MAX);
+        check(l->received <= PROTOCOL_LOAD_RECEIVED_MAX);
+        check(l->least_urgent >= -1 && l->least_urgent <= PROTOCOL_PRIORITY_MAX);
+}
+
+static bool load_same(const ProtocolLoad *a, const ProtocolLoad *b) {
+        return a->running == b->running && a->waiting == b->waiting && a->received == b->received &&
+               a->least_urgent == b->least_urgent;
+}
+
 static void check_job(const JobRequest *jr) {
         check(jr->priority >= PROTOCOL_PRIORITY_MIN && jr->priority <= PROTOCOL_PRIORITY_MAX);
         check(jr->runtime >= 0 && jr->runtime <= FUZZ_MAX_RUNTIME);
@@ -63,6 +74,20 @@ static void fuzz_frame(const uint8_t *data, size_t size, uint64_t id) {
         case COMMAND_REGISTER:
                 check(role_to_string(f.role) && !f.payload);
                 check(!f.name[0] || (protocol_name_is_valid(f.name) && f.slots >= 1));
+                check(!f.has_load || f.name[0]);
+                if (f.name[0]) {
+                        _cleanup_free_ char *back = NULL;
+                        Frame g;
+
+                        if (f.has_load)
+                                check_load(&f.load);
+                        check(protocol_dump_register_scheduler(f.name, f.slots, f.has_load ? &f.load : NULL,
+                                                               &back, NULL) == 0);
+                        check(frame_parse(&g, back, strlen(back), FUZZ_MAX_RUNTIME, NULL) == 0);
+                        check(g.role == ROLE_SCHEDULER && strcmp(g.name, f.name) == 0 && g.slots == f.slots);
+                        check(g.has_load == f.has_load && (!f.has_load || load_same(&g.load, &f.load)));
+                        frame_done(&g);
+                }
                 frame_done(&f);
                 return;
         case COMMAND_JOB_EVENT: {
@@ -70,10 +95,14 @@ static void fuzz_frame(const uint8_t *data, size_t size, uint64_t id) {
                 Frame g;
 
                 /* What a scheduler sends, the bus reads back the same. */
-                check(f.n_events >= 1 && f.n_events <= PROTOCOL_EVENTS_MAX);
-                check(protocol_dump_job_events(f.events_array, f.n_events, &back, NULL) == 0);
+                check((f.n_events >= 1 || f.has_load) && f.n_events <= PROTOCOL_EVENTS_MAX);
+                if (f.has_load)
+                        check_load(&f.load);
+                check(protocol_dump_job_events(f.events_array, f.n_events, f.has_load ? &f.load : NULL,
+                                               &back, NULL) == 0);
                 check(frame_parse(&g, back, strlen(back), FUZZ_MAX_RUNTIME, NULL) == 0);
                 check(g.command == COMMAND_JOB_EVENT && g.n_events == f.n_events);
+                check(g.has_load == f.has_load && (!f.has_load || load_same(&g.load, &f.load)));
                 for (size_t i = 0; i < f.n_events; i++)
                         check(g.events_array[i].id == f.events_array[i].id &&
                               g.events_array[i].state == f.events_array[i].state &&

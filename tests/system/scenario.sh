@@ -47,11 +47,10 @@ job_pids() { pgrep -x sleep -a | awk '$3 ~ /^[0-9]+\.[0-9][0-9][0-9]$/ { print $
 no_job_left() { [ -z "$(job_pids)" ]; }
 scopes() { systemctl list-units --plain --no-legend --all 'sched-job-*' | awk '{ print $1 }'; }
 produce() { sched-producer --connect-timeout 5 "$@" >/dev/null 2>&1; }
-# With no scheduler yet the bus drops the job, and the producer says so: exit 3, the id in its log.
-produce_dropped() {
-        local rc=0
-        sched-producer --connect-timeout 5 "$@" >"$R/producer-dropped.log" 2>&1 || rc=$?
-        [ "$rc" -eq 3 ] && grep -q "The bus dropped 1 of 1 jobs" "$R/producer-dropped.log"
+# With no scheduler yet the bus holds the job, and the producer says so (exit 0, the id in its log).
+produce_held() {
+        sched-producer --connect-timeout 5 "$@" >>"$R/producer-held.log" 2>&1 &&
+                grep -q "is held by the bus until a scheduler takes it" "$R/producer-held.log"
 }
 
 finish() {
@@ -82,14 +81,17 @@ step "1. socket activation"
 systemctl start sched-bus.socket
 expect "sched-bus.socket active" is_active sched-bus.socket
 expect "sched-bus.service not started before a client came" is_inactive sched-bus.service
-expect "a first client (a producer, over IPv4) is served; no scheduler yet: it is told of the drop (exit 3)" \
-        produce_dropped -n 1 --runtime 1 --bus ws://127.0.0.1:8101
+expect "a first client (a producer, over IPv4) is served; no scheduler yet: its job is held, it is told" \
+        produce_held -n 1 --runtime 1 --bus ws://127.0.0.1:8101
 expect "sched-bus.service activated by it, READY (active/running)" \
         [ "$(systemctl show -P ActiveState,SubState sched-bus.service | tr '\n' /)" = active/running/ ]
 expect "bus reports STATUS: '$(status_text sched-bus.service)'" status_has sched-bus.service 'forwarded'
-expect "the job was dropped (no scheduler yet): SCHED_JOB_STATE=dropped" \
-        retry 5 jcount_ge sched-bus 1 SCHED_JOB_STATE=dropped
-expect "the bus also answers on [::1]:8101" produce_dropped -n 1 --runtime 1 --bus 'ws://[::1]:8101'
+expect "the bus says it holds it (STATUS held 1)" retry 5 status_has sched-bus.service 'held 1'
+expect "the bus also answers on [::1]:8101" produce_held -n 1 --runtime 1 --bus 'ws://[::1]:8101'
+expect "the held jobs are in its StateDirectory (/var/lib/sched-bus/held-jobs)" \
+        retry 5 sh -c '[ "$(grep -c "^+" /var/lib/sched-bus/held-jobs)" -eq 2 ]'
+expect "they survive a restart of the bus" systemctl restart sched-bus.service
+expect "held 2 after the restart" retry 5 status_has sched-bus.service 'held 2'
 expect "SCHED_CLIENT/SCHED_ROLE fields on client lines" retry 5 jcount_ge sched-bus 1 SCHED_ROLE=producer
 
 step "2. sched-scheduler@2"
@@ -97,12 +99,15 @@ expect "systemctl start sched-scheduler@2.service" systemctl start sched-schedul
 expect "active (ready through sd_notify)" is_active sched-scheduler@2.service
 expect "connected to the bus" retry 10 status_has sched-scheduler@2.service 'bus connected'
 echo "     StatusText: $(status_text sched-scheduler@2.service)"
-expect "StatusText is the STATUS line" status_has sched-scheduler@2.service '^running 0/2, pending 0, done 0'
+expect "StatusText is the STATUS line" status_has sched-scheduler@2.service '^running [0-9]/2, pending [0-9], done [0-9]'
+expect "the two held jobs ran there once the scheduler registered" \
+        retry 10 jcount_ge sched-scheduler@2 2 SCHED_JOB_STATE=done
+expect "and the bus holds none any more" retry 5 status_has sched-bus.service 'held 0'
 
 step "3a. six jobs by hand"
 expect "sched-producer -n 6 -p 0.2 --runtime 1 --priority 5" produce -n 6 -p 0.2 --runtime 1 --priority 5
-expect "journalctl -u sched-scheduler@2 SCHED_JOB_STATE=done lists 6 jobs" \
-        retry 15 jcount_ge sched-scheduler@2 6 SCHED_JOB_STATE=done
+expect "journalctl -u sched-scheduler@2 SCHED_JOB_STATE=done lists 8 jobs (these 6, the 2 held)" \
+        retry 15 jcount_ge sched-scheduler@2 8 SCHED_JOB_STATE=done
 journalctl -q -u sched-scheduler@2 SCHED_JOB_STATE=done -o cat | sed 's/^/     /'
 expect "some waited in the queue (SCHED_JOB_STATE=queued)" jcount_ge sched-scheduler@2 1 SCHED_JOB_STATE=queued
 echo "     StatusText: $(status_text sched-scheduler@2.service)"
@@ -119,7 +124,7 @@ expect "journalctl -u sched-scheduler@1 SCHED_JOB_STATE=timeout lists it" \
         retry 8 jcount_ge sched-scheduler@1 1 SCHED_JOB_STATE=timeout
 journalctl -q -u sched-scheduler@1 SCHED_JOB_STATE=timeout -o cat | sed 's/^/     /'
 expect "sched-scheduler@1 stopped" systemctl stop sched-scheduler@1.service
-expect "sched-scheduler@2 ran the same job to the end" retry 8 jcount_ge sched-scheduler@2 7 SCHED_JOB_STATE=done
+expect "sched-scheduler@2 ran the same job to the end" retry 8 jcount_ge sched-scheduler@2 9 SCHED_JOB_STATE=done
 
 step "3c. eviction on sched-scheduler@2"
 expect "two priority-5 jobs fill both slots" produce -n 2 -p 0.1 --runtime 6 --priority 5
