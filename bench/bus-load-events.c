@@ -8,15 +8,23 @@
 
 /* What a scheduler sends for one job, around its id (twice). */
 #define FRAME_HEAD      "{\"cmd\":\"job_event\",\"events\":["
-#define FRAME_TAIL      "]}"
+#define EVENTS_TAIL     "]"
+#define FRAME_TAIL      "}"
 #define EVENT_ID        "{\"id\":"
 #define EVENT_RUNNING   ",\"state\":\"running\"},"
 #define EVENT_DONE      ",\"state\":\"done\",\"exit_status\":0,\"cpu_usec\":1000},"
+/* The load member, as the C scheduler writes it (protocol.c load_format()), around two numbers. */
+#define LOAD_RUNNING    ",\"load\":{\"running\":"
+#define LOAD_RECEIVED   ",\"waiting\":0,\"received\":"
+#define LOAD_TAIL       "}"
 #define STRLEN(s)       (sizeof(s "") - 1)
 #define U64_DIGITS      20
 #define JOB_BYTES_MAX   (2 * (STRLEN(EVENT_ID) + U64_DIGITS) + STRLEN(EVENT_RUNNING) + STRLEN(EVENT_DONE))
 #define JOBS_PER_FRAME  (JOB_EVENTS_PER_FRAME_MAX / JOB_EVENTS_PER_JOB_AND_SCHEDULER)
-#define FRAME_BYTES_MAX (STRLEN(FRAME_HEAD) + JOBS_PER_FRAME * JOB_BYTES_MAX + STRLEN(FRAME_TAIL))
+#define LOAD_BYTES_MAX  (STRLEN(LOAD_RUNNING) + STRLEN(LOAD_RECEIVED) + STRLEN(LOAD_TAIL) + 2 * U64_DIGITS)
+#define FRAME_BYTES_MAX                                                                                  \
+        (STRLEN(FRAME_HEAD) + JOBS_PER_FRAME * JOB_BYTES_MAX + STRLEN(EVENTS_TAIL) + LOAD_BYTES_MAX + \
+         STRLEN(FRAME_TAIL))
 
 void job_event_batch_done(JobEventBatch *b) {
         free(b->ids);
@@ -35,6 +43,7 @@ int job_event_batch_add(JobEventBatch *b, uint64_t id) {
                 b->n_allocated = n;
         }
         b->ids[b->n_ids++] = id;
+        b->n_received++;
         return 0;
 }
 
@@ -82,9 +91,18 @@ int job_event_batch_flush(JobEventBatch *b, int (*send)(const char *frame, size_
                         p = append(p, EVENT_DONE, STRLEN(EVENT_DONE));
                 }
                 p--; /* the last event's comma */
+                p = append(p, EVENTS_TAIL, STRLEN(EVENTS_TAIL));
+                done += n;
+                if (b->report_load) {
+                        /* The jobs of the frames still to come hold a slot until their "done". */
+                        p = append(p, LOAD_RUNNING, STRLEN(LOAD_RUNNING));
+                        p = append_u64(p, b->n_ids - done);
+                        p = append(p, LOAD_RECEIVED, STRLEN(LOAD_RECEIVED));
+                        p = append_u64(p, b->n_received);
+                        p = append(p, LOAD_TAIL, STRLEN(LOAD_TAIL));
+                }
                 p = append(p, FRAME_TAIL, STRLEN(FRAME_TAIL));
                 r = send(b->frame, (size_t) (p - b->frame), userdata);
-                done += n;
         }
         b->n_ids = 0;
         return r;
@@ -328,25 +346,36 @@ static const char *event_parse_fast(const char *p, JobEvent *ret) {
         return s + 1;
 }
 
-static void tally_count(JobEventTally *t, const JobEvent *e) {
+/* Counts one event (or receipt) of job id; false when it is not one of the run's jobs. */
+static bool tally_count_id(JobEventTally *t, uint64_t id) {
         uint64_t i;
 
-        if (!t->started || e->id < t->first_id) {
+        if (!t->started || id < t->first_id) {
                 t->n_before++;
-                return;
+                return false;
         }
-        i = e->id - t->first_id;
+        i = id - t->first_id;
         if (i >= t->n_jobs) {
                 t->n_outside++;
-                return;
+                return false;
         }
         if (t->per_job[i] < UINT8_MAX)
                 t->per_job[i]++;
         t->n_events++;
+        return true;
+}
+
+static void tally_count(JobEventTally *t, const JobEvent *e) {
+        if (!tally_count_id(t, e->id))
+                return;
         t->n_running += e->state == EVENT_STATE_RUNNING;
         t->n_done += e->state == EVENT_STATE_DONE;
         t->n_other_state += e->state != EVENT_STATE_RUNNING && e->state != EVENT_STATE_DONE;
         t->n_final += e->final;
+}
+
+void job_event_tally_add_receipt(JobEventTally *t, uint64_t id) {
+        (void) tally_count_id(t, id);
 }
 
 static int tally_add_events(JobEventTally *t, const char *frame) {

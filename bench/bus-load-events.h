@@ -4,8 +4,11 @@
  * no I/O of their own. A JobEventBatch is what one reporting scheduler connection owes the bus: the
  * ids of the jobs it received since it last sent, each answered with "running" then "done", coalesced
  * the way the C scheduler coalesces the events of one loop pass (job_event frames of at most 1024
- * events). A JobEventTally is what one observer connection received during a run, job by job,
- * checked when the run ends. Both belong to the Load of one bus.
+ * events), each frame ending with the connection's load if asked (issue 13: under --dispatch=one the
+ * bus gives a reporting scheduler jobs only while its load says it has room). A JobEventTally is
+ * what one observer connection received during a run, job by job, checked when the run ends; or,
+ * under --dispatch=one, which jobs the scheduler connections received (each exactly once). Both
+ * belong to the Load of one bus.
  */
 #pragma once
 
@@ -22,9 +25,14 @@ typedef struct JobEventBatch {
         uint64_t *ids; /* jobs not yet answered */
         size_t n_ids, n_allocated;
         char *frame; /* the frame being written, room for the largest */
+        /* Every frame carries "load":{"running":R,"waiting":0,"received":N}: N the jobs added since
+         * the connection opened, R those of them not answered in this frame or an earlier one. */
+        bool report_load;
+        uint64_t n_received;
 } JobEventBatch;
 
 void job_event_batch_done(JobEventBatch *b);
+/* A job the connection received, to be answered (counted in the load's "received"). */
 int job_event_batch_add(JobEventBatch *b, uint64_t id);
 /* Hands every event owed to send() as job_event frames (the batch form: events come in pairs) and
  * empties the batch. Stops at the first error of send(). */
@@ -52,13 +60,17 @@ void job_event_tally_start(JobEventTally *t, uint64_t first_id);
  * {"event":"job","events":[{"id":...}, ...]} (or the null bus's verbatim job_event frames). Returns
  * how many events it held, of any job; -EBADMSG for a frame that holds no event (an error frame). */
 int job_event_tally_add(JobEventTally *t, const char *frame);
+/* Counts one receipt of job `id` by a scheduler connection: no state, so that
+ * job_event_tally_check(t, 1, false) asks for each job exactly once. */
+void job_event_tally_add_receipt(JobEventTally *t, uint64_t id);
 
 /* The unsigned decimal at p, saturating at UINT64_MAX as strtoull() does, without its cost (the
  * load generator reads two per job and scheduler). */
 uint64_t job_event_parse_u64(const char *p);
 
 /* The verdict on a finished run: every job with exactly `per_job` events, per_job / 2 of them
- * running and done each, and (expect_final) one event marked final per job. */
+ * running and done each, and (expect_final) one event marked final per job. With per_job 1, for a
+ * tally of receipts: every job received exactly once. */
 typedef struct JobEventCheck {
         bool ok;
         uint64_t n_exact, n_fewer, n_more;

@@ -170,6 +170,20 @@ int bus_link_new(BusLink **ret, sd_event *e, const char *url, const char *hello,
         return 0;
 }
 
+int bus_link_set_hello(BusLink *l, const char *hello) {
+        char *copy;
+
+        assert(l);
+        assert(hello);
+
+        copy = strdup(hello);
+        if (!copy)
+                return -ENOMEM;
+        free(l->hello);
+        l->hello = copy;
+        return 0;
+}
+
 void bus_link_set_reconnect(BusLink *l, bool reconnect) {
         assert(l);
         l->reconnect = reconnect;

@@ -34,6 +34,8 @@ int bus_link_new(BusLink **ret, sd_event *e, const char *url, const char *hello,
                  void *userdata);
 BusLink *bus_link_free(BusLink *l);
 
+/* Replaces the first frame of the next connections (copied). -ENOMEM. */
+int bus_link_set_hello(BusLink *l, const char *hello);
 /* Whether to retry after a failure (default on). Off: a lost connection stays lost. */
 void bus_link_set_reconnect(BusLink *l, bool reconnect);
 /* Starts connecting. A URL that cannot work (bad syntax, wss://) fails here; network failures come

@@ -484,11 +484,14 @@ void bus_on_status(Bus *b, BusClient *c, Frame *f) {
                         (json_int_t) b->n_submitted, "forwarded", (json_int_t) b->n_forwarded, "dropped",
                         (json_int_t) b->n_dropped, "history", (json_int_t) job_table_size(b->jobs),
                         "history_max", (json_int_t) job_table_max(b->jobs));
-        if (bus && (json_object_set_new(bus, "dispatch",
-                                        json_string(bus_dispatch_to_string(b->config.dispatch))) < 0 ||
-                    json_object_set_new(bus, "held", json_integer((json_int_t) held_size(b->held))) < 0 ||
-                    json_object_set_new(bus, "hold_max", json_integer((json_int_t) b->config.hold)) < 0 ||
-                    json_object_set_new(bus, "producers_paused", json_boolean(b->paused)) < 0))
+        if (bus &&
+            (json_object_set_new(bus, "dispatch", json_string(bus_dispatch_to_string(b->config.dispatch))) <
+                     0 ||
+             json_object_set_new(bus, "held", json_integer((json_int_t) held_size(b->held))) < 0 ||
+             json_object_set_new(bus, "hold_max", json_integer((json_int_t) b->config.hold)) < 0 ||
+             json_object_set_new(bus, "producers_paused", json_boolean(b->paused)) < 0 ||
+             json_object_set_new(bus, "pauses", json_integer((json_int_t) b->n_pauses)) < 0 ||
+             json_object_set_new(bus, "redispatched", json_integer((json_int_t) b->n_redispatched)) < 0))
                 json_decref(TAKE_PTR(bus));
         schedulers = json_array();
         states = json_object();

@@ -640,6 +640,22 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
                 scheduler_cancel(s, m.id);
 }
 
+/* The register frame of the next connection carries the load of now: jobs only end or start from
+ * the queue while the bus is away, so it never says there is more room than there is. The load of
+ * the moment still follows the register frame at once. */
+static void scheduler_update_hello(Scheduler *s) {
+        _cleanup_free_ char *hello = NULL;
+        ProtocolLoad load;
+
+        if (!s->link || !s->runner)
+                return;
+        load = scheduler_load(s);
+        load.received = 0;
+        if (protocol_dump_register_scheduler(s->config.name, s->config.size, &load, &hello, NULL) < 0 ||
+            bus_link_set_hello(s->link, hello) < 0)
+                log_oom(); /* the one made at start goes on serving */
+}
+
 static void on_link_connected(BusLink *l, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
 
@@ -666,6 +682,7 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
                 log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting.",
                             bus_link_get_url(l), reason);
         scheduler_status_changed(s);
+        scheduler_update_hello(s);
 }
 
 static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
