@@ -7,22 +7,22 @@
 #include "macro.h"
 
 /* What a scheduler sends for one job, around its id (twice). */
-#define FRAME_HEAD      "{\"cmd\":\"job_event\",\"events\":["
-#define EVENTS_TAIL     "]"
-#define FRAME_TAIL      "}"
-#define EVENT_ID        "{\"id\":"
-#define EVENT_RUNNING   ",\"state\":\"running\"},"
-#define EVENT_DONE      ",\"state\":\"done\",\"exit_status\":0,\"cpu_usec\":1000},"
+#define FRAME_HEAD    "{\"cmd\":\"job_event\",\"events\":["
+#define EVENTS_TAIL   "]"
+#define FRAME_TAIL    "}"
+#define EVENT_ID      "{\"id\":"
+#define EVENT_RUNNING ",\"state\":\"running\"},"
+#define EVENT_DONE    ",\"state\":\"done\",\"exit_status\":0,\"cpu_usec\":1000},"
 /* The load member, as the C scheduler writes it (protocol.c load_format()), around two numbers. */
-#define LOAD_RUNNING    ",\"load\":{\"running\":"
-#define LOAD_RECEIVED   ",\"waiting\":0,\"received\":"
-#define LOAD_TAIL       "}"
-#define STRLEN(s)       (sizeof(s "") - 1)
-#define U64_DIGITS      20
-#define JOB_BYTES_MAX   (2 * (STRLEN(EVENT_ID) + U64_DIGITS) + STRLEN(EVENT_RUNNING) + STRLEN(EVENT_DONE))
-#define JOBS_PER_FRAME  (JOB_EVENTS_PER_FRAME_MAX / JOB_EVENTS_PER_JOB_AND_SCHEDULER)
-#define LOAD_BYTES_MAX  (STRLEN(LOAD_RUNNING) + STRLEN(LOAD_RECEIVED) + STRLEN(LOAD_TAIL) + 2 * U64_DIGITS)
-#define FRAME_BYTES_MAX                                                                                  \
+#define LOAD_RUNNING   ",\"load\":{\"running\":"
+#define LOAD_RECEIVED  ",\"waiting\":0,\"received\":"
+#define LOAD_TAIL      "}"
+#define STRLEN(s)      (sizeof(s "") - 1)
+#define U64_DIGITS     20
+#define JOB_BYTES_MAX  (2 * (STRLEN(EVENT_ID) + U64_DIGITS) + STRLEN(EVENT_RUNNING) + STRLEN(EVENT_DONE))
+#define JOBS_PER_FRAME (JOB_EVENTS_PER_FRAME_MAX / JOB_EVENTS_PER_JOB_AND_SCHEDULER)
+#define LOAD_BYTES_MAX (STRLEN(LOAD_RUNNING) + STRLEN(LOAD_RECEIVED) + STRLEN(LOAD_TAIL) + 2 * U64_DIGITS)
+#define FRAME_BYTES_MAX                                                                               \
         (STRLEN(FRAME_HEAD) + JOBS_PER_FRAME * JOB_BYTES_MAX + STRLEN(EVENTS_TAIL) + LOAD_BYTES_MAX + \
          STRLEN(FRAME_TAIL))
 

@@ -18,6 +18,12 @@
  * events runs are raw sockets (bench-ws.h) rather than the glue, whose client would cost this
  * process more than the bus its work: the generator must stay well below the bus it loads.
  *
+ * With --dispatch=one (issue 13) the buses run with that mode: each job goes to one scheduler, so
+ * a run is done when the schedulers have received N jobs in all (jobs/s = N / (last receipt - first
+ * send)), or in events runs when every observer has the 2 events of each job; every job must reach
+ * exactly one scheduler, once, which is checked job by job. Reporting schedulers then tell their
+ * load in every frame (--report-load), or the bus would stop giving them jobs.
+ *
  * Run for run, the same load goes to every bus of the comparison, in turn (the order rotates from
  * run to run): the bus under test; the bus before a change (--compare-binary), for ratios
  * after/before; and bench-null-bus (null-bus.c), a fan-out server on the same glue that does no
@@ -45,24 +51,32 @@
 #define DRAIN_TIMEOUT_NS  (60 * NSEC_PER_SEC)
 #define CONNS_MAX         256
 #define TARGETS_MAX       3
-/* Slots a reporting scheduler connection claims (the bus only shows them). */
-#define SCHEDULER_SLOTS 8
+/* Slots a reporting scheduler connection claims: under broadcast the bus only shows them; under
+ * --dispatch=one it sends a scheduler jobs while it has free ones, and this many per connection are
+ * more than the window lets be in flight, so that the bus, not the slots, sets the pace. */
+#define SLOTS_DEFAULT     8
+#define ONE_SLOTS_DEFAULT 1024
 /* Defaults that depend on --events. The bus sends an observer 2 x S events per job: 1024 jobs in
  * flight keep its queue for one observer (16384 messages, 4 MB by default) far from full. */
 #define WINDOW_DEFAULT        4096
 #define EVENTS_WINDOW_DEFAULT 1024
 #define RATE_DEFAULT          20000
 #define UNSET                 UINT64_MAX
+#define UNSET_U               UINT32_MAX
 
 typedef struct LoadConfig {
         const char *name; /* of the bus, in tables and messages */
         const char *url;  /* NULL: start the bus binary */
         const char *bus_binary, *compare_binary, *null_bus_binary;
-        bool no_baseline;  /* do not load the null bus, run for run */
-        bool events;       /* reporting schedulers and observers */
-        bool expect_final; /* the bus marks each job's last event "final" (the null bus does not) */
-        pid_t bus_pid;     /* for the bus's CPU figure; 0: unknown */
+        const char *dispatch; /* passed to sched-bus as --dispatch=; NULL: not passed (broadcast) */
+        bool one;             /* dispatch "one": each job to one scheduler */
+        bool no_baseline;     /* do not load the null bus, run for run */
+        bool events;          /* reporting schedulers and observers */
+        bool report_load;     /* events: reporting schedulers tell their load (register, job_event) */
+        bool expect_final;    /* the bus marks each job's last event "final" (the null bus does not) */
+        pid_t bus_pid;        /* for the bus's CPU figure; 0: unknown */
         unsigned n_producers, n_schedulers, n_observers;
+        unsigned slots;  /* each reporting scheduler's */
         uint64_t n_jobs; /* per throughput run */
         uint64_t window;
         uint64_t rate;   /* jobs/s offered in latency runs; 0: no latency runs */
@@ -78,7 +92,9 @@ typedef struct RunResult {
         double load;               /* the machine's load average when the run started */
         double events_per_frame;   /* events runs: how the bus batches them for an observer */
         double p50_us, p99_us, max_us;
-        bool events_ok; /* events runs: every observer got exactly what it should */
+        bool events_ok;   /* events runs: every observer got exactly what it should */
+        bool checked;     /* --dispatch=one: the receipts were matched job by job */
+        bool receipts_ok; /* and every job reached exactly one scheduler, once */
 } RunResult;
 
 typedef struct Load {
@@ -90,6 +106,8 @@ typedef struct Load {
         JobEventBatch batches[CONNS_MAX]; /* events: what each scheduler connection owes the bus */
         JobEventTally tallies[CONNS_MAX]; /* events: what each observer got in the current run */
         uint64_t observed[CONNS_MAX];     /* events: every event an observer got, probes' included */
+        JobEventTally receipts;           /* one: the run's jobs the schedulers got, job by job */
+        uint64_t max_id;                  /* one, events: the highest job id a scheduler got */
 
         /* The current run. */
         bool running, paced;
@@ -113,6 +131,7 @@ static Load *load_free(Load *l) {
                 job_event_batch_done(&l->batches[i]);
                 job_event_tally_done(&l->tallies[i]);
         }
+        job_event_tally_done(&l->receipts);
         free(l->latencies);
         return mfree(l);
 }
@@ -147,25 +166,32 @@ static void load_refused(Load *l, const char *role, unsigned index, const char *
         l->refused = true;
 }
 
-static unsigned load_events_per_job(const Load *l) {
-        return l->config.n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER;
+/* Schedulers a job goes to: every one, or under --dispatch=one a single one. */
+static unsigned receivers_per_job(const LoadConfig *c) {
+        return c->one ? 1 : c->n_schedulers;
 }
 
-static uint64_t load_min_received(Load *l) {
-        uint64_t m = UINT64_MAX;
+static unsigned load_events_per_job(const Load *l) {
+        return receivers_per_job(&l->config) * JOB_EVENTS_PER_JOB_AND_SCHEDULER;
+}
+
+/* The run's jobs received: by the slowest scheduler, or under --dispatch=one by all of them. */
+static uint64_t load_received(Load *l) {
+        uint64_t m = l->config.one ? 0 : UINT64_MAX;
 
         for (unsigned i = 0; i < l->config.n_schedulers; i++)
-                m = MIN(m, l->received[i]);
+                m = l->config.one ? m + l->received[i] : MIN(m, l->received[i]);
         return m;
 }
 
-/* Jobs done with: received by every scheduler, or in events runs, every event of them seen by every
- * observer (counted, not matched: the check at the end of the run matches them job by job). */
+/* Jobs done with: received (by every scheduler, or by one under --dispatch=one), or in events runs
+ * with observers, every event of them seen by every observer (counted, not matched: the check at
+ * the end of the run matches them job by job). */
 static uint64_t load_jobs_done(Load *l) {
         uint64_t m = UINT64_MAX;
 
-        if (!l->config.events)
-                return load_min_received(l);
+        if (!l->config.events || l->config.n_observers == 0)
+                return load_received(l);
         for (unsigned i = 0; i < l->config.n_observers; i++)
                 m = MIN(m, l->tallies[i].n_events);
         return m / load_events_per_job(l);
@@ -203,15 +229,14 @@ static void load_top_up(Load *l) {
 }
 
 /* Events: a reporting scheduler answers every job it gets (a probe too), at the end of the loop
- * pass. The first job of a run with a send time is the run's lowest id (ids grow, and every
- * scheduler gets every job in order): the observers count from it. */
-static void load_answer(Load *l, BenchConn *c, const char *data, const char *bench_t, uint64_t t) {
-        /* Both buses put the id after the payload's fields: look behind "bench_t" first. */
-        uint64_t id = frame_number(data, bench_t, "\"id\"");
-
+ * pass. Under broadcast, the first job of a run with a send time is the run's lowest id (ids grow,
+ * and every scheduler gets every job in order): the observers count from it. (Under
+ * --dispatch=one, connections may see the run's first jobs in any order: load_reset() starts the
+ * count after the last id of before the run.) */
+static void load_answer(Load *l, BenchConn *c, uint64_t id, uint64_t t) {
         if (id == 0)
                 return; /* not a job */
-        if (t != 0 && l->running && !l->tallies[0].started)
+        if (!l->config.one && t != 0 && l->running && l->config.n_observers > 0 && !l->tallies[0].started)
                 for (unsigned i = 0; i < l->config.n_observers; i++)
                         job_event_tally_start(&l->tallies[i], id);
         if (job_event_batch_add(&l->batches[c->index], id) < 0) {
@@ -225,9 +250,15 @@ static void on_scheduler_message(BenchConn *c, const char *data, size_t size, vo
         Load *l = ASSERT_PTR(userdata);
         const char *bench_t = strstr(data, "\"bench_t\"");
         uint64_t t = bench_t ? frame_number(data, bench_t, "\"bench_t\"") : 0;
+        uint64_t id = 0;
 
+        if (l->config.events || l->config.one) {
+                /* Both buses put the id after the payload's fields: look behind "bench_t" first. */
+                id = frame_number(data, bench_t, "\"id\"");
+                l->max_id = MAX(l->max_id, id);
+        }
         if (l->config.events)
-                load_answer(l, c, data, bench_t, t);
+                load_answer(l, c, id, t);
         if (t == 0) {
                 if (frame_is_error(data))
                         load_refused(l, "scheduler", c->index, data, size);
@@ -238,7 +269,9 @@ static void on_scheduler_message(BenchConn *c, const char *data, size_t size, vo
         if (!l->running)
                 return;
         l->received[c->index]++;
-        if (l->config.events)
+        if (l->config.one)
+                job_event_tally_add_receipt(&l->receipts, id);
+        if (l->config.events && l->config.n_observers > 0)
                 return; /* the clock stops at the observers, whose events come after this */
         l->t_last_receive = bench_now_ns();
         if (l->paced) {
@@ -398,15 +431,19 @@ static int load_connect_one(Load *l, const char *url, bench_message_t on_message
         return 0;
 }
 
-/* A reporting scheduler: with a name and slots, as the C scheduler registers. */
-static int load_register_reporting(BenchConn *c) {
-        char frame[128];
+/* A reporting scheduler: with a name and slots, as the C scheduler registers; with its load (none
+ * running or waiting, none received) when it tells it. */
+static int load_register_reporting(Load *l, BenchConn *c) {
+        char frame[192];
         int n;
 
         n = snprintf(
                 frame, sizeof frame,
-                "{\"cmd\": \"register\", \"type\": \"scheduler\", \"name\": \"bench-%u\", \"slots\": %u}",
-                c->index, SCHEDULER_SLOTS);
+                "{\"cmd\": \"register\", \"type\": \"scheduler\", \"name\": \"bench-%u\", \"slots\": %u%s}",
+                c->index, l->config.slots,
+                l->config.report_load ? ", \"load\": {\"running\": 0, \"waiting\": 0, \"received\": 0}"
+                                      : "");
+        l->batches[c->index].report_load = l->config.report_load;
         return bench_conn_send(c, frame, (size_t) n);
 }
 
@@ -416,7 +453,7 @@ static int load_connect(Load *l, const char *url) {
         for (unsigned i = 0; i < l->config.n_schedulers; i++) {
                 r = load_connect_one(l, url, on_scheduler_message, i, &l->schedulers[i]);
                 if (r >= 0)
-                        r = l->config.events ? load_register_reporting(l->schedulers[i])
+                        r = l->config.events ? load_register_reporting(l, l->schedulers[i])
                                              : bench_conn_register(l->schedulers[i], "scheduler");
                 if (r < 0)
                         return r;
@@ -470,11 +507,21 @@ static int load_new(Load **ret, const LoadConfig *config) {
 }
 
 static int load_reset(Load *l, uint64_t target, bool paced) {
-        for (unsigned i = 0; i < l->config.n_observers; i++) {
-                int r = job_event_tally_reset(&l->tallies[i], target);
+        int r;
 
+        for (unsigned i = 0; i < l->config.n_observers; i++) {
+                r = job_event_tally_reset(&l->tallies[i], target);
                 if (r < 0)
                         return r;
+                /* Every job of before has come (probes, earlier runs): the bus numbers on from there. */
+                if (l->config.one)
+                        job_event_tally_start(&l->tallies[i], l->max_id + 1);
+        }
+        if (l->config.one) {
+                r = job_event_tally_reset(&l->receipts, target);
+                if (r < 0)
+                        return r;
+                job_event_tally_start(&l->receipts, l->max_id + 1);
         }
         l->target = target;
         l->paced = paced;
@@ -531,19 +578,37 @@ static bool load_check_events(Load *l, const char *run) {
         return ok;
 }
 
+/* --dispatch=one: whether every job of the run reached exactly one scheduler connection, once;
+ * with `run`, a MISMATCH line says what came when not. */
+static bool load_check_receipts(Load *l, const char *run) {
+        const JobEventTally *t = &l->receipts;
+        JobEventCheck c = job_event_tally_check(t, 1, false);
+
+        if (c.ok || !run)
+                return c.ok;
+        printf("MISMATCH %s run %s, schedulers: %" PRIu64 " of %" PRIu64
+               " jobs received exactly once (%" PRIu64 " never, %" PRIu64 " more than once",
+               l->config.name, run, c.n_exact, t->n_jobs, c.n_fewer, c.n_more);
+        if (c.n_fewer + c.n_more > 0)
+                printf("; the first: job %" PRIu64 " %u times", c.first_off_id, c.first_off_count);
+        printf("), jobs after the run's %" PRIu64 ", before it %" PRIu64 "\n", t->n_outside, t->n_before);
+        return false;
+}
+
 static void load_report_stall(Load *l) {
-        if (!l->config.events) {
+        const char *which = l->config.one ? "by the schedulers in all" : "by the slowest scheduler";
+
+        if (!l->config.events || l->config.n_observers == 0) {
                 fprintf(stderr,
                         "bench-bus-load: %s: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
-                        " received by the slowest scheduler.\n",
-                        l->config.name, l->sent, l->target, load_min_received(l));
+                        " received %s.\n",
+                        l->config.name, l->sent, l->target, load_received(l), which);
                 return;
         }
         fprintf(stderr,
                 "bench-bus-load: %s: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
-                " received by the slowest scheduler, the slowest observer has all %u events of %" PRIu64
-                " jobs' worth.\n",
-                l->config.name, l->sent, l->target, load_min_received(l), load_events_per_job(l),
+                " received %s, the slowest observer has all %u events of %" PRIu64 " jobs' worth.\n",
+                l->config.name, l->sent, l->target, load_received(l), which, load_events_per_job(l),
                 load_jobs_done(l));
         fflush(stderr);
         (void) load_check_events(l, "stalled");
@@ -587,7 +652,8 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
         (void) process_cpu(l->config.bus_pid, &bus1);
         (void) process_cpu(getpid(), &self1);
         elapsed = l->t_last_receive - l->t_first_send;
-        per_job = l->config.events ? load_events_per_job(l) * l->config.n_observers : l->config.n_schedulers;
+        per_job = l->config.events ? load_events_per_job(l) * l->config.n_observers
+                                   : receivers_per_job(&l->config);
         *ret = (RunResult){
                 .jobs = target,
                 .delivered = target * per_job,
@@ -599,6 +665,8 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
                 .load = load,
                 .events_ok = l->config.events && load_check_events(l, NULL),
                 .events_per_frame = load_events_per_frame(l),
+                .checked = l->config.one,
+                .receipts_ok = !l->config.one || load_check_receipts(l, NULL),
         };
         if (ret->bus_cpu > 0)
                 ret->per_bus_cpu_s = ret->per_sec / ret->bus_cpu;
@@ -709,8 +777,16 @@ typedef struct RunKind {
                              unsigned n);
 } RunKind;
 
+/* The check column: "-" when nothing was matched (broadcast without events). */
+static const char *check_of(const RunResult *r, bool events) {
+        if (!events && !r->checked)
+                return "-";
+        return (!events || r->events_ok) && (!r->checked || r->receipts_ok) ? "ok" : "MISMATCH";
+}
+
 /* Every run of a kind, each bus in turn; the order rotates so that no bus always goes first. Returns
- * 1 when an events run broke the check (after every run), < 0 when a run failed. */
+ * 1 when a run broke a check (events, or receipts under --dispatch=one; after every run), < 0 when a
+ * run failed. */
 static int bench_run_all(Bench *b, const RunKind *kind) {
         bool all_ok = true;
         char run[16];
@@ -732,6 +808,10 @@ static int bench_run_all(Bench *b, const RunKind *kind) {
                                 (void) load_check_events(t->load, run);
                                 all_ok = false;
                         }
+                        if (t->res[i].checked && !t->res[i].receipts_ok) {
+                                (void) load_check_receipts(t->load, run);
+                                all_ok = false;
+                        }
                         fflush(stdout);
                 }
                 if (b->before)
@@ -740,9 +820,12 @@ static int bench_run_all(Bench *b, const RunKind *kind) {
         for (unsigned k = 0; k < b->n_targets; k++) {
                 RunResult m = target_median(&b->targets[k], b->config.runs);
 
-                m.events_ok = true;
-                for (unsigned i = 0; i < b->config.runs; i++)
+                m.events_ok = m.receipts_ok = true;
+                m.checked = b->config.one;
+                for (unsigned i = 0; i < b->config.runs; i++) {
                         m.events_ok = m.events_ok && b->targets[k].res[i].events_ok;
+                        m.receipts_ok = m.receipts_ok && b->targets[k].res[i].receipts_ok;
+                }
                 kind->print_row("median", b->targets[k].config.name, &m);
         }
         if (b->before)
@@ -754,7 +837,7 @@ static void print_throughput_row(const char *run, const char *name, const RunRes
         printf("%-7s %-12s %11" PRIu64 " %8.3f %12.0f", run, name, r->delivered, r->seconds, r->per_sec);
         print_cpu(r->bus_cpu);
         print_cpu(r->bench_cpu);
-        printf(" %13.0f", per_cpu_second(r));
+        printf(" %13.0f %-8s", per_cpu_second(r), check_of(r, false));
         print_load(r->load);
 }
 
@@ -763,6 +846,22 @@ static void print_throughput_ratios(const char *run, const Target *after, const 
         printf("%-7s %-12s %11s %8s %12.3f %9s %9s %13.3f\n", run, "after/before", "", "",
                median_ratio(after, before, first, n, rate_of), "", "",
                median_ratio(after, before, first, n, per_cpu_second));
+}
+
+/* The RESULT name's tail that tells --dispatch=one runs apart. */
+static const char *dispatch_suffix(const LoadConfig *c) {
+        return c->one ? "_one" : "";
+}
+
+/* Ends a RESULT line of a run kind without events: with the verdict when receipts were matched. */
+static void print_check_result(const Bench *b, int r) {
+        const LoadConfig *c = &b->config;
+
+        if (c->one)
+                printf(" check=%s", r == 0 ? "ok" : "mismatch");
+        printf(" load=%.2f\n", BENCH_MEDIAN_OF(b->bus->res, c->runs, load));
+        if (r != 0)
+                printf("MISMATCH: a job did not reach exactly one scheduler, once (lines above).\n");
 }
 
 static int run_throughput(Bench *b) {
@@ -775,14 +874,18 @@ static int run_throughput(Bench *b) {
         printf("\n## throughput: %u producer(s) x %u scheduler(s), %" PRIu64 " jobs per run, window %" PRIu64
                "\n",
                c->n_producers, c->n_schedulers, c->n_jobs, c->window);
-        printf("%-7s %-12s %11s %8s %12s %9s %9s %13s %5s\n", "run", "bus", "delivered", "seconds",
-               "delivered/s", "bus CPU", "bench CPU", "per bus CPU-s", "load");
+        if (c->one)
+                printf("## --dispatch=one: each job to one scheduler, delivered = jobs (each checked: "
+                       "exactly "
+                       "once)\n");
+        printf("%-7s %-12s %11s %8s %12s %9s %9s %13s %-8s %5s\n", "run", "bus", "delivered", "seconds",
+               "delivered/s", "bus CPU", "bench CPU", "per bus CPU-s", "check", "load");
         r = bench_run_all(b, &kind);
         if (r < 0)
                 return r;
-        printf("RESULT bus_throughput_%ux%u delivered_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
-               c->n_schedulers, median_of(b->bus, c->runs, rate_of),
-               median_of(b->bus, c->runs, per_cpu_second));
+        printf("RESULT bus_throughput_%ux%u%s %s_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
+               c->n_schedulers, dispatch_suffix(c), c->one ? "jobs" : "delivered",
+               median_of(b->bus, c->runs, rate_of), median_of(b->bus, c->runs, per_cpu_second));
         if (b->before)
                 printf(" before_delivered_per_s=%.0f before_per_bus_cpu_s=%.0f ratio_to_before=%.3f "
                        "per_cpu_ratio_to_before=%.3f",
@@ -793,8 +896,8 @@ static int run_throughput(Bench *b) {
                 printf(" ratio_to_null_bus=%.3f per_cpu_ratio_to_null_bus=%.3f",
                        median_ratio(b->bus, b->null_bus, 0, c->runs, rate_of),
                        median_ratio(b->bus, b->null_bus, 0, c->runs, per_cpu_second));
-        printf(" load=%.2f\n", BENCH_MEDIAN_OF(b->bus->res, c->runs, load));
-        return 0;
+        print_check_result(b, r);
+        return r;
 }
 
 static void print_latency_row(const char *run, const char *name, const RunResult *r) {
@@ -802,6 +905,7 @@ static void print_latency_row(const char *run, const char *name, const RunResult
                r->max_us);
         print_cpu(r->bus_cpu);
         print_cpu(r->bench_cpu);
+        printf(" %-8s", check_of(r, false));
         print_load(r->load);
 }
 
@@ -822,22 +926,23 @@ static int run_latency(Bench *b) {
         printf("\n## latency send->receipt: %u producer(s) x %u scheduler(s), %" PRIu64
                " jobs/s offered for %.1f s\n",
                c->n_producers, c->n_schedulers, c->rate, c->duration);
-        printf("%-7s %-12s %11s %9s %9s %9s %9s %9s %5s\n", "run", "bus", "samples", "p50 µs", "p99 µs",
-               "max µs", "bus CPU", "bench CPU", "load");
+        printf("%-7s %-12s %11s %9s %9s %9s %9s %9s %-8s %5s\n", "run", "bus", "samples", "p50 µs", "p99 µs",
+               "max µs", "bus CPU", "bench CPU", "check", "load");
         r = bench_run_all(b, &kind);
         if (r < 0)
                 return r;
-        printf("RESULT bus_latency_%ux%u_at_%" PRIu64 " p50_us=%.0f p99_us=%.0f max_us=%.0f", c->n_producers,
-               c->n_schedulers, c->rate, BENCH_MEDIAN_OF(b->bus->res, c->runs, p50_us),
-               BENCH_MEDIAN_OF(b->bus->res, c->runs, p99_us), BENCH_MEDIAN_OF(b->bus->res, c->runs, max_us));
+        printf("RESULT bus_latency_%ux%u%s_at_%" PRIu64 " p50_us=%.0f p99_us=%.0f max_us=%.0f",
+               c->n_producers, c->n_schedulers, dispatch_suffix(c), c->rate,
+               BENCH_MEDIAN_OF(b->bus->res, c->runs, p50_us), BENCH_MEDIAN_OF(b->bus->res, c->runs, p99_us),
+               BENCH_MEDIAN_OF(b->bus->res, c->runs, max_us));
         if (b->before)
                 printf(" before_p50_us=%.0f before_p99_us=%.0f",
                        BENCH_MEDIAN_OF(b->before->res, c->runs, p50_us),
                        BENCH_MEDIAN_OF(b->before->res, c->runs, p99_us));
         if (b->null_bus)
                 printf(" null_bus_p99_us=%.0f", BENCH_MEDIAN_OF(b->null_bus->res, c->runs, p99_us));
-        printf(" load=%.2f\n", BENCH_MEDIAN_OF(b->bus->res, c->runs, load));
-        return 0;
+        print_check_result(b, r);
+        return r;
 }
 
 static void print_events_row(const char *run, const char *name, const RunResult *r) {
@@ -845,8 +950,7 @@ static void print_events_row(const char *run, const char *name, const RunResult 
                (double) r->delivered / r->seconds);
         print_cpu(r->bus_cpu);
         print_cpu(r->bench_cpu);
-        printf(" %13.0f %8.1f %-8s", per_cpu_second(r), r->events_per_frame,
-               r->events_ok ? "ok" : "MISMATCH");
+        printf(" %13.0f %8.1f %-8s", per_cpu_second(r), r->events_per_frame, check_of(r, true));
         print_load(r->load);
 }
 
@@ -866,19 +970,27 @@ static int run_events(Bench *b) {
         int r;
 
         printf("\n## events: %u producer(s) x %u reporting scheduler(s) x %u observer(s), %" PRIu64
-               " jobs per run, window %" PRIu64 "\n"
-               "## every scheduler answers every job with running+done: %u events per job to each "
-               "observer\n",
-               c->n_producers, c->n_schedulers, c->n_observers, c->n_jobs, c->window,
-               c->n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER);
+               " jobs per run, window %" PRIu64 "\n",
+               c->n_producers, c->n_schedulers, c->n_observers, c->n_jobs, c->window);
+        if (c->one)
+                printf("## --dispatch=one: each job to one scheduler (%u slots each, load told in every "
+                       "frame), which answers it with running+done: 2 events per job to each observer\n",
+                       c->slots);
+        else
+                printf("## every scheduler answers every job with running+done%s: %u events per job to each "
+                       "observer\n",
+                       c->report_load ? " (and tells its load)" : "",
+                       c->n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER);
+        if (c->n_observers == 0)
+                printf("## no observer: the clock stops at the last job a scheduler receives\n");
         printf("%-7s %-12s %9s %8s %10s %11s %9s %9s %13s %8s %-8s %5s\n", "run", "bus", "jobs", "seconds",
                "jobs/s", "events/s", "bus CPU", "bench CPU", "per bus CPU-s", "ev/frame", "check", "load");
         r = bench_run_all(b, &kind);
         if (r < 0)
                 return r;
         ok = r == 0;
-        printf("RESULT bus_events_%ux%u_observers_%u jobs_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
-               c->n_schedulers, c->n_observers, median_of(b->bus, c->runs, rate_of),
+        printf("RESULT bus_events_%ux%u_observers_%u%s jobs_per_s=%.0f per_bus_cpu_s=%.0f", c->n_producers,
+               c->n_schedulers, c->n_observers, dispatch_suffix(c), median_of(b->bus, c->runs, rate_of),
                median_of(b->bus, c->runs, per_cpu_second));
         if (b->before)
                 printf(" before_jobs_per_s=%.0f ratio_to_before=%.3f per_cpu_ratio_to_before=%.3f",
@@ -892,9 +1004,9 @@ static int run_events(Bench *b) {
         printf(" check=%s load=%.2f\n", ok ? "ok" : "mismatch", BENCH_MEDIAN_OF(b->bus->res, c->runs, load));
         if (!ok)
                 printf("MISMATCH: an observer did not get exactly %u events per job, %u running and %u "
-                       "done, "
-                       "one of them final (lines above).\n",
-                       c->n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER, c->n_schedulers, c->n_schedulers);
+                       "done, one of them final%s (lines above).\n",
+                       receivers_per_job(c) * JOB_EVENTS_PER_JOB_AND_SCHEDULER, receivers_per_job(c),
+                       receivers_per_job(c), c->one ? ", or a job did not reach exactly one scheduler" : "");
         return r;
 }
 
@@ -920,7 +1032,17 @@ static void help(void) {
                "  --duration SEC      of each latency run (default 5)\n"
                "  --events            schedulers register as reporting schedulers and answer every job\n"
                "                      with running+done; observers count the job events (jobs/s)\n"
-               "  --observers N       with --events: observer connections (default 1)\n"
+               "  --observers N       with --events: observer connections, 0 = none: the clock stops\n"
+               "                      at the schedulers (default 1)\n"
+               "  --dispatch MODE     run the buses with --dispatch=MODE (broadcast or one; default:\n"
+               "                      not passed, i.e. broadcast). one: each job goes to one scheduler,\n"
+               "                      N jobs are delivered in all, each checked to come exactly once;\n"
+               "                      the null bus then gives each job to one receiver in turn\n"
+               "                      (with --url: what the bus there was started with)\n"
+               "  --slots S           with --events: slots each reporting scheduler registers with\n"
+               "                      (default 8; 1024 with --dispatch one)\n"
+               "  --report-load       with --events: schedulers tell their load in the register frame\n"
+               "                      and in every job_event frame (always with --dispatch one)\n"
                "  --runs N            runs of each kind; tables quote the median (default 5)\n"
                "  --no-baseline       do not run the same load against the null bus\n"
                "  --null-bus-binary PATH  (default " NULL_BUS_BINARY ")\n"
@@ -928,7 +1050,9 @@ static void help(void) {
                "The null bus is the baseline: the same WebSocket glue and loop, forwarding frames\n"
                "without any protocol work. Every run loads each bus in turn. A bus that answers the\n"
                "load with an error frame (an old bus and --events) ends the benchmark with status 1;\n"
-               "so does an observer that did not get exactly 2 x S events per job (MISMATCH lines).\n");
+               "so does an observer that did not get exactly 2 x S events per job (2 with --dispatch\n"
+               "one), or a job that did not reach exactly one scheduler under --dispatch one (MISMATCH\n"
+               "lines).\n");
 }
 
 static int parse_argv(int argc, char *argv[], LoadConfig *c) {
@@ -944,7 +1068,10 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 BENCH_OPT_UINT64("rate", 0, 0, 10000000, &c->rate),
                 BENCH_OPT_DOUBLE("duration", 0, 0.1, 600, &c->duration),
                 BENCH_OPT_FLAG("events", 0, &c->events),
-                BENCH_OPT_UNSIGNED("observers", 0, 1, CONNS_MAX, &c->n_observers),
+                BENCH_OPT_UNSIGNED("observers", 0, 0, CONNS_MAX, &c->n_observers),
+                BENCH_OPT_STRING("dispatch", 0, &c->dispatch),
+                BENCH_OPT_UNSIGNED("slots", 0, 1, 65535, &c->slots),
+                BENCH_OPT_FLAG("report-load", 0, &c->report_load),
                 BENCH_OPT_RUNS(&c->runs),
                 BENCH_OPT_FLAG("no-baseline", 0, &c->no_baseline),
                 BENCH_OPT_STRING("null-bus-binary", 0, &c->null_bus_binary),
@@ -960,16 +1087,29 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 fprintf(stderr, "bench-bus-load: --url must be a loopback ws:// URL.\n");
                 return -EINVAL;
         }
-        if (!c->events && c->n_observers > 0) {
+        if (!c->events && c->n_observers != UNSET_U) {
                 fprintf(stderr, "bench-bus-load: --observers needs --events.\n");
                 return -EINVAL;
         }
+        if (!c->events && (c->slots != UNSET_U || c->report_load)) {
+                fprintf(stderr, "bench-bus-load: --slots and --report-load need --events.\n");
+                return -EINVAL;
+        }
+        if (c->dispatch && strcmp(c->dispatch, "broadcast") != 0 && strcmp(c->dispatch, "one") != 0) {
+                fprintf(stderr, "bench-bus-load: --dispatch takes broadcast or one.\n");
+                return -EINVAL;
+        }
+        c->one = c->dispatch && strcmp(c->dispatch, "one") == 0;
         if (c->events && c->rate != UNSET && c->rate > 0) {
                 fprintf(stderr, "bench-bus-load: --events measures throughput only: no --rate.\n");
                 return -EINVAL;
         }
-        if (c->events && c->n_observers == 0)
-                c->n_observers = 1;
+        if (c->n_observers == UNSET_U)
+                c->n_observers = c->events ? 1 : 0;
+        if (c->slots == UNSET_U)
+                c->slots = c->one ? ONE_SLOTS_DEFAULT : SLOTS_DEFAULT;
+        /* Without it the bus counts every job sent as not yet received, and stops at the slots. */
+        c->report_load = c->report_load || (c->events && c->one);
         if (c->window == UNSET)
                 c->window = c->events ? EVENTS_WINDOW_DEFAULT : WINDOW_DEFAULT;
         if (c->rate == UNSET)
@@ -978,20 +1118,30 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
 }
 
 /* Starts the target's bus binary on a loopback socket, unless its config names a URL already. `what`
- * goes after the target's name on the line that says so. */
-static int target_start(Target *t, const char *binary, const char *what) {
+ * goes after the target's name on the line that says so. The null bus (`null`) takes --one for
+ * --dispatch=one; sched-bus gets --dispatch=MODE when the benchmark was given one. */
+static int target_start(Target *t, const char *binary, bool null, const char *what) {
+        char dispatch[32];
+        char *args[2] = {};
         int r;
 
         if (t->config.url)
                 return 0;
-        r = bench_daemon_start_bus(&t->daemon, binary, NULL, NULL, t->url, sizeof t->url);
+        if (null && t->config.one)
+                args[0] = (char *) "--one";
+        else if (!null && t->config.dispatch) {
+                (void) snprintf(dispatch, sizeof dispatch, "--dispatch=%s", t->config.dispatch);
+                args[0] = dispatch;
+        }
+        r = bench_daemon_start_bus(&t->daemon, binary, args, NULL, t->url, sizeof t->url);
         if (r < 0) {
                 fprintf(stderr, "bench-bus-load: cannot start %s: %s\n", binary, strerror(-r));
                 return r;
         }
         t->config.url = t->url;
         t->config.bus_pid = bench_daemon_pid(t->daemon);
-        printf("# %s%s: %s at %s (started by the benchmark)\n", t->config.name, what, binary, t->url);
+        printf("# %s%s: %s%s%s at %s (started by the benchmark)\n", t->config.name, what, binary,
+               args[0] ? " " : "", args[0] ?: "", t->url);
         fflush(stdout);
         return 0;
 }
@@ -1043,11 +1193,11 @@ static int bench_setup(Bench *b) {
         bench_print_header("bus fan-out (bench-bus-load)");
         if (c->url)
                 printf("# %s: external bus at %s\n", b->bus->config.name, c->url);
-        r = target_start(b->bus, c->bus_binary, "");
+        r = target_start(b->bus, c->bus_binary, false, "");
         if (r >= 0 && b->before)
-                r = target_start(b->before, c->compare_binary, " (the bus before the change)");
+                r = target_start(b->before, c->compare_binary, false, " (the bus before the change)");
         if (r >= 0 && b->null_bus)
-                r = target_start(b->null_bus, c->null_bus_binary,
+                r = target_start(b->null_bus, c->null_bus_binary, true,
                                  " (baseline, same glue, no protocol work)");
         for (unsigned k = 0; r >= 0 && k < b->n_targets; k++)
                 r = target_connect(&b->targets[k]);
@@ -1063,6 +1213,8 @@ int main(int argc, char *argv[]) {
                                 .n_jobs = 200000,
                                 .window = UNSET,
                                 .rate = UNSET,
+                                .n_observers = UNSET_U,
+                                .slots = UNSET_U,
                                 .duration = 5,
                                 .runs = 5 } };
         int r, status = 0;
@@ -1075,10 +1227,12 @@ int main(int argc, char *argv[]) {
         r = bench_setup(&b);
         if (r >= 0 && b.config.n_jobs > 0)
                 r = b.config.events ? run_events(&b) : run_throughput(&b);
-        if (r == 1) /* events runs that broke the check: the figures are printed, the verdict too */
+        if (r == 1) /* runs that broke a check: the figures are printed, the verdict too */
                 status = 1;
         if (r >= 0 && b.config.rate > 0)
                 r = run_latency(&b);
+        if (r == 1)
+                status = 1;
         bench_done(&b);
         return r < 0 ? 1 : status;
 }

@@ -7,10 +7,13 @@
  * What sched-bus costs beyond it is the protocol's share.
  *
  * The same for job events (bench-bus-load --events): a connection whose frame mentions "observer"
- * becomes an observer, and a frame that mentions "job_event" goes, byte for byte, to every observer
- * instead. While an observer is there, the forwarded jobs are numbered (",\"id\":N" spliced in
- * before the frame's last brace) so that receivers have an id to report; without one, nothing
- * changes.
+ * becomes an observer, and a frame from a receiver (a job_event) goes, byte for byte, to every
+ * observer instead (nowhere while there is none). While an observer is there, the forwarded jobs are
+ * numbered (",\"id\":N" spliced in before the frame's last brace) so that receivers have an id to
+ * report; without one, nothing changes.
+ *
+ * With --one (bench-bus-load --dispatch one), each job goes to one receiver, in turn, and is always
+ * numbered, so that the benchmark can check that each job came once.
  *
  * Serves the socket passed by socket activation (LISTEN_FDS); sends READY=1; stops on SIGTERM.
  * Not a product: never expose it.
@@ -39,6 +42,8 @@ typedef struct NullBus {
         sd_event *event;
         WsContext *ws;
         ConnSet receivers, observers;
+        bool one;           /* --one: each job to one receiver */
+        unsigned next_turn; /* --one: the receiver whose turn it is */
         uint64_t next_id;
         char numbered[MESSAGE_MAX + ID_SPLICE_MAX];
 } NullBus;
@@ -61,12 +66,31 @@ static void conn_set_drop(ConnSet *s, WsConn *c) {
 static void conn_set_forward(ConnSet *s, WsConn *sender, const char *data, size_t size) {
         WsMessage *m = NULL;
 
-        if (ws_message_new(&m, data, size) < 0)
+        if (s->n == 0 || ws_message_new(&m, data, size) < 0)
                 return;
         for (unsigned i = 0; i < s->n; i++)
                 if (s->conns[i] != sender && ws_conn_send(s->conns[i], m) == -ENOBUFS)
                         ws_conn_close(s->conns[i], WS_CLOSE_POLICY, "send queue overflow");
         ws_message_unref(m);
+}
+
+/* To one receiver but the sender, in turn. */
+static void null_bus_forward_one(NullBus *b, WsConn *sender, const char *data, size_t size) {
+        ConnSet *s = &b->receivers;
+        WsMessage *m = NULL;
+
+        for (unsigned k = 0; k < s->n; k++) {
+                WsConn *c = s->conns[b->next_turn++ % s->n];
+
+                if (c == sender)
+                        continue;
+                if (ws_message_new(&m, data, size) < 0)
+                        return;
+                if (ws_conn_send(c, m) == -ENOBUFS)
+                        ws_conn_close(c, WS_CLOSE_POLICY, "send queue overflow");
+                ws_message_unref(m);
+                return;
+        }
 }
 
 /* The frame with ,"id":N before its last brace, in b->numbered; the frame itself if it has no brace. */
@@ -87,15 +111,17 @@ static const char *null_bus_number(NullBus *b, const char *data, size_t *size) {
 static void on_message(WsConn *c, const char *data, size_t size, void *userdata) {
         NullBus *b = userdata;
 
+        /* A receiver sends nothing but job events: to the observers, never to other receivers. */
+        if (ws_conn_get_userdata(c) == &b->receivers)
+                return conn_set_forward(&b->observers, c, data, size);
         if (memmem(data, size, "scheduler", 9))
                 return conn_set_join(&b->receivers, c);
         if (memmem(data, size, "observer", 8))
                 return conn_set_join(&b->observers, c);
-        if (b->observers.n > 0) {
-                if (memmem(data, size, "job_event", 9))
-                        return conn_set_forward(&b->observers, c, data, size);
+        if (b->observers.n > 0 || b->one)
                 data = null_bus_number(b, data, &size);
-        }
+        if (b->one)
+                return null_bus_forward_one(b, c, data, size);
         conn_set_forward(&b->receivers, c, data, size);
 }
 
@@ -117,6 +143,12 @@ int main(int argc, char *argv[]) {
         sigset_t mask;
         int r;
 
+        if (argc == 2 && strcmp(argv[1], "--one") == 0)
+                b.one = true;
+        else if (argc != 1) {
+                fprintf(stderr, "Usage: bench-null-bus [--one] (a socket through LISTEN_FDS)\n");
+                return 2;
+        }
         if (sd_listen_fds(true) != 1) {
                 fprintf(stderr, "bench-null-bus: needs exactly one socket through LISTEN_FDS.\n");
                 return 2;

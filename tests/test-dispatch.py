@@ -9,6 +9,10 @@
             costs least (its least urgent running job is the least urgent of all), nowhere else;
   held      jobs submitted with no scheduler, across a SIGTERM and a kill -9 of the bus, all run
             once on the scheduler that registers after;
+  redispatch  a reporting scheduler that leaves with jobs it had not started: they go to another
+            one, and run there once;
+  full      --dispatch=one, one busy slot, --hold 5, a producer sending 40 jobs at once: the bus
+            stops reading it instead of dropping anything, and every job runs;
   burst     30,000 jobs of 1 KiB (30 MB) from one producer to a fast and a slow reader and one that
             never reads: both readers get every job, the silent one is closed after --stall-timeout,
             nothing else is closed, no job is dropped.
@@ -32,7 +36,7 @@ import time
 import websockets
 
 BUS, SCHED, PRODUCER = sys.argv[1:4]
-CASES = sys.argv[4:] or ["one", "evict", "held", "burst"]
+CASES = sys.argv[4:] or ["one", "evict", "held", "redispatch", "full", "burst"]
 DIR = tempfile.mkdtemp(prefix="test-dispatch-")
 PROCS = []
 
@@ -241,6 +245,65 @@ def case_held():
     stop(h)
     stop(bus.proc)
     check(os.path.getsize(os.path.join(state, "held-jobs")) == 0, "its held-jobs file is empty")
+
+
+def case_redispatch():
+    bus = Bus("re-bus", "--dispatch", "one")
+
+    async def fake_then_real():
+        # A reporting scheduler that queues what it gets and leaves without starting any of it.
+        async with websockets.connect(bus.url) as fake:
+            await fake.send(json.dumps({"cmd": "register", "type": "scheduler", "name": "fake", "slots": 2,
+                                        "load": {"running": 0, "waiting": 0, "received": 0}}))
+            while not any(s.get("name") == "fake" for s in (await bus.ask_async({"cmd": "status"}))["schedulers"]):
+                await asyncio.sleep(0.05)
+            async with websockets.connect(bus.url) as p:
+                for _ in range(2):
+                    await p.send('{"cmd": "job_request", "payload": {"priority": 4, "runtime": 0.2}}')
+                got = [json.loads(await asyncio.wait_for(fake.recv(), 10)) for _ in range(2)]
+            ids = [g["payload"]["id"] for g in got]
+            await fake.send(json.dumps({"cmd": "job_event", "events": [{"id": i, "state": "queued"} for i in ids],
+                                        "load": {"running": 0, "waiting": 2, "received": 2}}))
+            await asyncio.sleep(0.2)
+        return ids
+
+    ids = asyncio.run(fake_then_real())
+    wait_for(5, "both jobs held again", lambda: bus.status()["bus"]["held"] == 2)
+    check(bus.status()["bus"]["redispatched"] == 2, "the bus took back the 2 jobs the fake scheduler had queued")
+    check("left with 2 jobs it had not started" in read_log("re-bus"), "and said so")
+    r = scheduler(bus, "r2", 2)
+    wait_for(10, "they ran on r2", lambda: sorted(runs("r2", "done")) == sorted(ids))
+    table = bus.ask({"cmd": "jobs"})
+    names = {j["id"]: [s["name"] for s in j["schedulers"]] for j in table["jobs"]}
+    check(all(names[i] == ["r2"] for i in ids), f"each job's only run is on r2 ({names})")
+    stop(r)
+    stop(bus.proc)
+
+
+def case_full():
+    bus = Bus("full-bus", "--dispatch", "one", "--hold", "5")
+    f1 = scheduler(bus, "f1", 1)
+
+    async def burst():
+        async with websockets.connect(bus.url) as p:
+            await p.send('{"cmd": "register", "type": "producer"}')
+            for i in range(40):
+                await p.send(json.dumps({"cmd": "job_request", "payload": {"priority": 5, "runtime": 0.05}}))
+            most = 0
+            while len(runs("f1", "done")) < 40:
+                st = (await bus.ask_async({"cmd": "status"}))["bus"]
+                most = max(most, st["held"])
+                await asyncio.sleep(0.02)
+            return most, st
+
+    most, st = asyncio.run(burst())
+    st = bus.status()["bus"]
+    check(st["dropped"] == 0 and st["forwarded"] == 40, f"nothing dropped ({st['forwarded']} forwarded)")
+    check(st["pauses"] >= 1, f"the bus stopped reading the producer ({st['pauses']} pauses)")
+    check(most <= 5 + 2, f"and held at most about --hold jobs meanwhile ({most})")
+    check(sorted(runs("f1")) == list(range(1, 41)), "every job ran once")
+    stop(f1)
+    stop(bus.proc)
 
 
 def raw_silent_scheduler(port):

@@ -602,12 +602,16 @@ int bus_message_parse(BusMessage *ret, const void *data, size_t size, double max
 }
 
 const char *protocol_state_to_string(int state) {
+        if (state == PROTOCOL_STATE_HELD)
+                return "held";
         return state == PROTOCOL_STATE_SENT ? "sent" : job_state_to_string(state);
 }
 
 int protocol_state_from_string(const char *s) {
         if (s && strcmp(s, "sent") == 0)
                 return PROTOCOL_STATE_SENT;
+        if (s && strcmp(s, "held") == 0)
+                return PROTOCOL_STATE_HELD;
         return job_state_from_string(s);
 }
 

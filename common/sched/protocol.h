@@ -40,6 +40,8 @@
 #define PROTOCOL_JOBS_LIMIT_MAX     10000
 /* The bus's pseudo-state of a job delivered to a scheduler that has not reported on it yet. */
 #define PROTOCOL_STATE_SENT _JOB_STATE_MAX
+/* The bus's pseudo-state of a job it holds, waiting for a scheduler (the job's, not a scheduler's). */
+#define PROTOCOL_STATE_HELD (_JOB_STATE_MAX + 1)
 
 typedef enum Role {
         ROLE_PRODUCER,
@@ -171,7 +173,7 @@ typedef struct Frame {
         /* register as scheduler with name and slots, job_event: "load" was sent, and is in `load` */
         bool has_load;
         ProtocolLoad load;
-        int state_filter;             /* jobs: a JobState or PROTOCOL_STATE_SENT; -1: any */
+        int state_filter;             /* jobs: a JobState, PROTOCOL_STATE_SENT or _HELD; -1: any */
         const char *scheduler_filter; /* jobs: NULL: any */
         unsigned limit;               /* jobs */
         uint64_t id;                  /* cancel */
@@ -280,6 +282,7 @@ int protocol_dump_cancel(uint64_t id, char **ret, size_t *ret_size);
 
 /* Whether `name` is a valid reporting scheduler name. */
 bool protocol_name_is_valid(const char *name);
-/* A per-scheduler state name: a JobState's, or "sent" for PROTOCOL_STATE_SENT. NULL / -EINVAL. */
+/* A state name: a JobState's, "sent" for PROTOCOL_STATE_SENT, "held" for PROTOCOL_STATE_HELD.
+ * NULL / -EINVAL. */
 const char *protocol_state_to_string(int state);
 int protocol_state_from_string(const char *s);

@@ -20,8 +20,6 @@
 
 /* One event's text: fixed fields, and a reason of PROTOCOL_REASON_MAX bytes escaped (\u00XX). */
 #define EVENT_TEXT_MAX (1024 + 6 * PROTOCOL_REASON_MAX)
-/* The pseudo-state of a job waiting in the bus itself, for events only. */
-#define EVENT_STATE_HELD (-2)
 
 /* A client's batch is sent before the end of the pass once it is this large: frames to clients stay
  * under 64 KiB, which any WebSocket client takes (the bus's own --max-frame default). */
@@ -187,7 +185,7 @@ static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const Job
         text_add(&t, "{\"id\":");
         text_add_u64(&t, id);
         text_add(&t, ",\"state\":\"");
-        text_add(&t, state == EVENT_STATE_HELD ? "held" : protocol_state_to_string(state));
+        text_add(&t, protocol_state_to_string(state));
         /* Names are [A-Za-z0-9_.:@/-] (checked at register): nothing to escape. */
         text_add(&t, "\",\"scheduler\":");
         if (scheduler) {
@@ -357,7 +355,7 @@ void bus_job_held(Bus *b, JobTableEntry *e, const char *why) {
 
         if (e && bus_has_audience(b, e))
                 bus_emit(b, e, text,
-                         format_event(b, text, sizeof text, e->id, e, true, EVENT_STATE_HELD, NULL, NULL,
+                         format_event(b, text, sizeof text, e->id, e, true, PROTOCOL_STATE_HELD, NULL, NULL,
                                       why, false));
 }
 
@@ -520,6 +518,8 @@ void bus_on_status(Bus *b, BusClient *c, Frame *f) {
 static bool entry_matches(const JobTableEntry *e, const Frame *f) {
         bool state = f->state_filter < 0, scheduler = !f->scheduler_filter;
 
+        if (f->state_filter == PROTOCOL_STATE_HELD)
+                return e->held && !e->final && scheduler;
         if (!state && (job_table_entry_summary(e) == f->state_filter ||
                        (f->state_filter == JOB_TABLE_SENT && e->n_legacy > 0)))
                 state = true;
@@ -567,7 +567,7 @@ static json_t *job_entry_json(const JobTableEntry *e) {
             json_object_set_new(
                     o, "state",
                     json_string(e->final  ? end_to_string(e)
-                                : e->held ? "held"
+                                : e->held ? protocol_state_to_string(PROTOCOL_STATE_HELD)
                                           : protocol_state_to_string(job_table_entry_summary(e)))) < 0 ||
             (e->final && json_object_set_new(o, "end", json_string(end_to_string(e))) < 0) ||
             json_object_set_new(o, "schedulers", runs) < 0) {

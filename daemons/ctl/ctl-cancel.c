@@ -55,6 +55,8 @@ static void cancel_message(Ctl *c, json_t *msg) {
                 (void) json_get_u64(msg, "id", &id);
                 if (!json_get_u64(msg, "schedulers", &n))
                         printf("Cancelling job %" PRIu64 ".\n", id);
+                else if (n == 0) /* it had not left the bus: ended at once */
+                        printf("Cancelled job %" PRIu64 ", which the bus held.\n", id);
                 else
                         printf("Cancelling job %" PRIu64 " on %" PRIu64 " scheduler%s.\n", id, n,
                                n == 1 ? "" : "s");

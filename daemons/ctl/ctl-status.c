@@ -74,8 +74,22 @@ static void status_print_bus(Ctl *c, json_t *bus) {
         print_key("Jobs");
         print_count(bus, "submitted", "submitted", "submitted", &sep);
         print_count(bus, "forwarded", "forwarded", "forwarded", &sep);
+        print_count(bus, "held", "held", "held", &sep);
         print_count(bus, "dropped", "dropped", "dropped", &sep);
         putchar('\n');
+
+        /* A bus of version 1.x before delivery modes says nothing of them. */
+        const char *dispatch = json_get_string(bus, "dispatch");
+        if (dispatch && (strcmp(dispatch, "broadcast") == 0 || strcmp(dispatch, "one") == 0)) {
+                print_key("Dispatch");
+                printf("%s", strcmp(dispatch, "one") == 0 ? "one scheduler per job"
+                                                          : "every scheduler runs every job");
+                if (json_get_u64(bus, "hold_max", &max))
+                        printf(", holds up to %" PRIu64 " jobs", max);
+                if (json_is_true(json_object_get(bus, "producers_paused")))
+                        printf(", producers paused (a scheduler is behind)");
+                putchar('\n');
+        }
 
         if (json_get_u64(bus, "history", &n) && json_get_u64(bus, "history_max", &max)) {
                 print_key("History");
