@@ -57,7 +57,10 @@
 #define SLOTS_DEFAULT     8
 #define ONE_SLOTS_DEFAULT 1024
 /* Defaults that depend on --events. The bus sends an observer 2 x S events per job: 1024 jobs in
- * flight keep its queue for one observer (16384 messages, 4 MB by default) far from full. */
+ * flight keep its queue for one observer (16384 messages, 4 MB by default) far from full. Under
+ * --dispatch=one without events the window is WINDOW_DEFAULT x S jobs, as many messages to
+ * schedulers as under broadcast: with 4096 jobs (1024 a scheduler) neither sched-bus nor the null
+ * bus is busy all the time, the run is bound by the round trips. */
 #define WINDOW_DEFAULT        4096
 #define EVENTS_WINDOW_DEFAULT 1024
 #define RATE_DEFAULT          20000
@@ -1026,7 +1029,8 @@ static void help(void) {
                "  -n N                jobs per throughput run, 0 = no throughput runs (default 200000)\n"
                "  --window N          jobs in flight: not yet received by every scheduler, or with\n"
                "                      --events whose events have not all reached every observer\n"
-               "                      (default 4096; 1024 with --events)\n"
+               "                      (default 4096; 4096 x S with --dispatch one, as many messages\n"
+               "                      to schedulers as under broadcast; 1024 with --events)\n"
                "  --rate R            jobs/s offered in latency runs, 0 = none (default 20000;\n"
                "                      no latency runs with --events)\n"
                "  --duration SEC      of each latency run (default 5)\n"
@@ -1111,7 +1115,9 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
         /* Without it the bus counts every job sent as not yet received, and stops at the slots. */
         c->report_load = c->report_load || (c->events && c->one);
         if (c->window == UNSET)
-                c->window = c->events ? EVENTS_WINDOW_DEFAULT : WINDOW_DEFAULT;
+                c->window = c->events ? EVENTS_WINDOW_DEFAULT
+                            : c->one  ? WINDOW_DEFAULT * c->n_schedulers
+                                      : WINDOW_DEFAULT;
         if (c->rate == UNSET)
                 c->rate = c->events ? 0 : RATE_DEFAULT;
         return 1;

@@ -494,8 +494,30 @@ static void test_memory_only(void **state) {
 }
 
 static void test_job_size(void **state) {
-        /* The header's promise: a 64-byte malloc chunk per job. */
-        assert_int_equal(sizeof(HeldJob), 56);
+        /* The header's promise: an 80-byte malloc chunk per job. */
+        assert_int_equal(sizeof(HeldJob), 64);
+}
+
+/* held_bytes() follows every way in and out. */
+static void test_bytes(void **state) {
+        _cleanup_(held_freep) Held *h = NULL;
+        _cleanup_(json_decrefp) json_t *payload = json_pack("{s:i, s:i}", "priority", 1, "runtime", 2);
+        HeldJob *j;
+
+        assert_int_equal(held_new(&h, -EBADF, 10), 0);
+        for (uint64_t id = 1; id <= 3; id++) {
+                j = held_job_new(id, (int) id, 1, 0, payload);
+                assert_non_null(j);
+                j->bytes = 100 * id;
+                assert_int_equal(held_push(h, j), 0);
+        }
+        assert_int_equal(held_bytes(h), 600);
+        held_job_free(held_pop(h));
+        assert_int_equal(held_bytes(h), 500);
+        held_job_free(held_remove(h, held_get(h, 3)));
+        assert_int_equal(held_bytes(h), 200);
+        held_job_free(held_remove(h, held_peek_least(h)));
+        assert_int_equal(held_bytes(h), 0);
 }
 
 int main(void) {
@@ -506,6 +528,7 @@ int main(void) {
                 cmocka_unit_test(test_bad_lines),   cmocka_unit_test(test_truncate_when_empty),
                 cmocka_unit_test(test_compaction),  cmocka_unit_test(test_write_error),
                 cmocka_unit_test(test_memory_only), cmocka_unit_test(test_job_size),
+                cmocka_unit_test(test_bytes),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

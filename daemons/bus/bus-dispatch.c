@@ -35,6 +35,9 @@
 
 /* Held jobs sent per loop pass: the loop keeps serving everyone else in between. */
 #define PUMP_BATCH 256
+/* The held jobs' frames take at most this much (their parsed payloads a few times more): a bound
+ * that does not depend on how large --max-frame lets each one be. */
+#define HOLD_BYTES_MAX (64U * 1024U * 1024U)
 /* A reporting scheduler that has this many jobs it has not reported started is not chosen. */
 #define UNSTARTED_MIN 64
 
@@ -53,9 +56,10 @@ static bool bus_one(const Bus *b) {
 
 /* ---- backpressure ---- */
 
+/* Whoever submits jobs is held back, whatever it registered as: a scheduler that also submits
+ * would otherwise flood the others past the backpressure. */
 static bool bus_client_feeds(const BusClient *c) {
-        return c->role != ROLE_SCHEDULER && c->role != ROLE_OBSERVER &&
-               (c->role == ROLE_PRODUCER || c->n_submitted > 0);
+        return c->role == ROLE_PRODUCER || c->n_submitted > 0;
 }
 
 static void bus_client_pause(Bus *b, BusClient *c, bool pause) {
@@ -362,7 +366,6 @@ static bool bus_has_scheduler(const Bus *b, const BusClient *sender) {
 /* Holds a job (taking j): beyond --hold the least urgent held job is dropped, which may be j. */
 static void bus_hold(Bus *b, const BusClient *c, JobTableEntry *e, HeldJob *j) {
         _cleanup_(held_job_freep) HeldJob *owned = j;
-        HeldJob *least;
         int r;
 
         assert(b);
@@ -382,16 +385,22 @@ static void bus_hold(Bus *b, const BusClient *c, JobTableEntry *e, HeldJob *j) {
                                                         : "no scheduler registered");
         }
         bus_status_changed(b);
-        if (held_size(b->held) <= b->config.hold)
-                return;
+        while (held_size(b->held) > b->config.hold || held_bytes(b->held) > HOLD_BYTES_MAX) {
+                _cleanup_(held_job_freep) HeldJob *victim = held_remove(b->held, held_peek_least(b->held));
+                const BusClient *submitter = victim == j ? c : NULL; /* else another one's job */
+                char why[96];
 
-        _cleanup_(held_job_freep) HeldJob *victim = held_remove(b->held, held_peek_least(b->held));
-        char why[96];
-
-        least = victim;
-        (void) snprintf(why, sizeof why, "%zu jobs are held already (--hold)", b->config.hold);
-        bus_drop(b, least == j ? c : NULL, job_table_get(b->jobs, least->id), least->id, least->priority,
-                 least->runtime, why);
+                if (victim == j)
+                        j = NULL;
+                if (held_size(b->held) >= b->config.hold)
+                        (void) snprintf(why, sizeof why, "%zu jobs are held already (--hold)",
+                                        b->config.hold);
+                else
+                        (void) snprintf(why, sizeof why, "the held jobs take %u MiB already",
+                                        HOLD_BYTES_MAX / 1024 / 1024);
+                bus_drop(b, submitter, job_table_get(b->jobs, victim->id), victim->id, victim->priority,
+                         victim->runtime, why);
+        }
 }
 
 /* Sends the first held job where it goes now. Returns false when it cannot go yet. */
@@ -531,6 +540,7 @@ void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         HeldJob *j = held_job_new(id, f->priority, f->runtime, b->submit_usec, f->payload);
         if (!j)
                 return bus_drop(b, c, e, id, f->priority, f->runtime, "out of memory");
+        j->bytes = b->frame_size;
         bus_hold(b, c, e, j);
         bus_pump_kick(b);
         bus_flow_update(b);

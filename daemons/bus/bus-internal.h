@@ -34,6 +34,7 @@ struct Bus {
         sd_event_source *batch_source;
         uint64_t start_usec;  /* CLOCK_MONOTONIC */
         uint64_t submit_usec; /* CLOCK_REALTIME of the job request being handled */
+        size_t frame_size;    /* of the frame being handled */
         uint64_t n_submitted, n_forwarded, n_dropped, n_errors, n_closed_slow, n_refused;
 
         /* bus-dispatch.c */

@@ -227,6 +227,7 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
                 bus_arm_identify(b);
         }
 
+        b->frame_size = size;
         bus_command_table[f.command](b, c, &f);
         frame_done(&f);
         bus_dispatch_flush(b);

@@ -21,6 +21,7 @@ struct Held {
         size_t max;
         HeldJob *heads[HELD_PRIORITIES], *tails[HELD_PRIORITIES];
         size_t counts[HELD_PRIORITIES];
+        size_t bytes; /* of the held jobs */
 
         int dir_fd; /* -EBADF: in memory only */
         int fd;     /* HELD_FILE, for appending; -EBADF until loaded or first written */
@@ -98,6 +99,11 @@ Held *held_free(Held *h) {
 size_t held_size(const Held *h) {
         assert(h);
         return u64_map_size(h->map);
+}
+
+size_t held_bytes(const Held *h) {
+        assert(h);
+        return h->bytes;
 }
 
 size_t held_max(const Held *h) {
@@ -205,6 +211,7 @@ static int held_link(Held *h, HeldJob *j) {
         if (after == h->tails[j->priority])
                 h->tails[j->priority] = j;
         h->counts[j->priority]++;
+        h->bytes += j->bytes;
         j->linked = true;
         return 0;
 }
@@ -218,6 +225,8 @@ static void held_unlink(Held *h, HeldJob *j) {
         LIST_REMOVE(jobs, h->heads[j->priority], j);
         assert(h->counts[j->priority] > 0);
         h->counts[j->priority]--;
+        assert(h->bytes >= j->bytes);
+        h->bytes -= j->bytes;
         j->linked = false;
 }
 
@@ -458,8 +467,12 @@ static HeldJob *held_job_parse(const char *line, size_t n) {
             json_number_value(runtime) < 0 || !json_is_integer(submitted) ||
             json_integer_value(submitted) < 0 || !json_is_object(payload))
                 return NULL;
-        return held_job_new((uint64_t) json_integer_value(id), (int) json_integer_value(priority),
-                            json_number_value(runtime), (uint64_t) json_integer_value(submitted), payload);
+        HeldJob *j =
+                held_job_new((uint64_t) json_integer_value(id), (int) json_integer_value(priority),
+                             json_number_value(runtime), (uint64_t) json_integer_value(submitted), payload);
+        if (j)
+                j->bytes = n;
+        return j;
 }
 
 /* Applies one record (NUL-terminated at line[n]). 1: applied or ignored, 0: bad, < 0: -ENOMEM. */

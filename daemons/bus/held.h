@@ -18,7 +18,7 @@
  * stays O(live jobs) however many pass through.
  *
  * The bound (--max-held) is the caller's: held_size() and held_max() let it refuse or drop, push
- * never does. Memory per held job on x86-64 glibc: the HeldJob (56 bytes, a 64-byte chunk), its
+ * never does. Memory per held job on x86-64 glibc: the HeldJob (64 bytes, an 80-byte chunk), its
  * map slot (16 to 43 bytes with the map's load), and the payload, which it shares with the caller.
  * Does not log. Owned by the Bus.
  */
@@ -41,7 +41,7 @@
 
 typedef struct Held Held;
 
-/* 56 bytes. */
+/* 64 bytes. */
 typedef struct HeldJob {
         uint64_t id;
         int priority;            /* PROTOCOL_PRIORITY_MIN..PROTOCOL_PRIORITY_MAX */
@@ -49,6 +49,8 @@ typedef struct HeldJob {
         double runtime;          /* seconds */
         uint64_t submitted_usec; /* CLOCK_REALTIME µs */
         json_t *payload;         /* owned reference: the payload object as the producer sent it */
+        size_t bytes;            /* what it weighs, for the caller's bound (its frame's size); 0 by
+                                  * default, the length of its record when loaded */
 
         /* private: in its priority's list, in id order */
         LIST_FIELDS(struct HeldJob, jobs);
@@ -95,6 +97,8 @@ HeldJob *held_get(Held *h, uint64_t id);
 HeldJob *held_remove(Held *h, HeldJob *j);
 
 size_t held_size(const Held *h);
+/* The sum of the held jobs' `bytes`. */
+size_t held_bytes(const Held *h);
 size_t held_max(const Held *h);
 /* Jobs held at this priority, for status; 0 for a priority out of range. */
 size_t held_count_priority(const Held *h, int priority);
