@@ -7,6 +7,7 @@
             waits anywhere (the bus's job table: submit, start and end times of every job);
   evict     --dispatch=one with every slot taken: an urgent job evicts on the scheduler where that
             costs least (its least urgent running job is the least urgent of all), nowhere else;
+  turns     --dispatch=one with two schedulers of version 1 (they report nothing): they take turns;
   held      jobs submitted with no scheduler, across a SIGTERM and a kill -9 of the bus, all run
             once on the scheduler that registers after;
   redispatch  a reporting scheduler that leaves with jobs it had not started: they go to another
@@ -36,7 +37,7 @@ import time
 import websockets
 
 BUS, SCHED, PRODUCER = sys.argv[1:4]
-CASES = sys.argv[4:] or ["one", "evict", "held", "redispatch", "full", "burst"]
+CASES = sys.argv[4:] or ["one", "evict", "turns", "held", "redispatch", "full", "burst"]
 DIR = tempfile.mkdtemp(prefix="test-dispatch-")
 PROCS = []
 
@@ -219,6 +220,40 @@ def case_evict():
     check(f"Job {urgent} goes to e2" in read_log("evict-bus"), "the choice is in the bus's debug log")
     stop(e2)
     stop(e5)
+    stop(bus.proc)
+
+
+def case_turns():
+    bus = Bus("turns-bus", "--dispatch", "one")
+
+    async def go():
+        got = {"a": [], "b": []}
+
+        async def legacy(name, ready):
+            async with websockets.connect(bus.url) as ws:
+                await ws.send(json.dumps({"cmd": "register", "type": "scheduler"}))
+                ready.set()
+                try:
+                    while True:
+                        got[name].append(json.loads(await asyncio.wait_for(ws.recv(), 2))["id"])
+                except asyncio.TimeoutError:
+                    pass
+
+        ready = [asyncio.Event(), asyncio.Event()]
+        tasks = [asyncio.create_task(legacy("a", ready[0])), asyncio.create_task(legacy("b", ready[1]))]
+        for r in ready:
+            await r.wait()
+        while (await bus.ask_async({"cmd": "status"}))["bus"]["schedulers"] != 2:
+            await asyncio.sleep(0.05)
+        async with websockets.connect(bus.url) as p:
+            for _ in range(10):
+                await p.send('{"cmd": "job_request", "payload": {"priority": 3, "runtime": 1}}')
+            await asyncio.gather(*tasks)
+        return got
+
+    got = asyncio.run(go())
+    check(sorted(got["a"] + got["b"]) == list(range(1, 11)), "each job went to one of them")
+    check(len(got["a"]) == 5 and len(got["b"]) == 5, f"five each, in turns ({got})")
     stop(bus.proc)
 
 
