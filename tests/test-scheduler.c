@@ -343,6 +343,21 @@ static void test_failed_and_output(void **state) {
         wait_event(f, 2, "done", 5000);
 }
 
+/* Starts the scheduler of argv (whose --bus value is `url`, filled here) against a bus the test
+ * plays, on a port of its own: the scheduler's connection, accepted. */
+static TestClient *spawn_on_fake_bus(Fixture *f, TestNet **ret_bus, char **argv, char *url,
+                                     size_t url_size) {
+        TestClient *sched = NULL;
+        int port;
+
+        assert_int_equal(test_net_new(ret_bus), 0);
+        assert_int_equal(test_net_listen(*ret_bus, &port), 0);
+        (void) snprintf(url, url_size, "ws://127.0.0.1:%d", port);
+        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
+        assert_int_equal(test_net_wait_accepted(*ret_bus, 1, 10000, &sched), 0);
+        return sched;
+}
+
 static void test_bad_payloads(void **state) {
         Fixture *f = *state;
         TestNet *fake_bus;
@@ -350,14 +365,9 @@ static void test_bad_payloads(void **state) {
         char url[64], *argv[] = {
                 (char *) SCHEDULER_BINARY, (char *) "--bus", url, (char *) "-s", (char *) "2", NULL
         };
-        int port;
 
         /* The test plays the bus, to send what a real bus never would. */
-        assert_int_equal(test_net_new(&fake_bus), 0);
-        assert_int_equal(test_net_listen(fake_bus, &port), 0);
-        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
-        assert_int_equal(test_net_wait_accepted(fake_bus, 1, 10000, &sched), 0);
+        sched = spawn_on_fake_bus(f, &fake_bus, argv, url, sizeof url);
         assert_int_equal(test_client_wait_messages(sched, 1, 5000), 0);
         assert_non_null(strstr(test_client_message(sched, 0), "\"scheduler\""));
 
@@ -464,13 +474,8 @@ static void test_load_reports(void **state) {
                 (char *) SCHEDULER_BINARY, (char *) "--bus", url,           (char *) "-s", (char *) "1",
                 (char *) "--max-runtime",  (char *) "60",    (char *) "-t", (char *) "60", NULL
         };
-        int port;
 
-        assert_int_equal(test_net_new(&fake_bus), 0);
-        assert_int_equal(test_net_listen(fake_bus, &port), 0);
-        (void) snprintf(url, sizeof url, "ws://127.0.0.1:%d", port);
-        assert_int_equal(daemon_spawn(&f->sched, argv, -1, NULL), 0);
-        assert_int_equal(test_net_wait_accepted(fake_bus, 1, 10000, &sched), 0);
+        sched = spawn_on_fake_bus(f, &fake_bus, argv, url, sizeof url);
         assert_int_equal(test_client_wait_messages(sched, 2, 5000), 0);
         expect_message_load(sched, 0, "register", "running=0 waiting=0 received=0 least=-1");
         expect_message_load(sched, 1, "job_event", "running=0 waiting=0 received=0 least=-1");

@@ -636,28 +636,6 @@ bool bus_dispatch_cancel_held(Bus *b, uint64_t id) {
         return true;
 }
 
-static int bus_open_state_dir(Bus *b) {
-        _cleanup_free_ char *env_dir = NULL;
-        const char *dir = b->config.state_dir;
-        int fd;
-
-        if (!dir) {
-                const char *v = getenv("STATE_DIRECTORY");
-
-                /* systemd may list several, separated by ':': ours is the first. */
-                if (!v || !*v)
-                        return -EBADF;
-                env_dir = strndup(v, strcspn(v, ":"));
-                if (!env_dir)
-                        return -ENOMEM;
-                dir = env_dir;
-        }
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(errno, "Failed to open the state directory %s: %m", dir);
-        return fd;
-}
-
 int bus_setup_dispatch(Bus *b) {
         _cleanup_close_ int dir_fd = -EBADF;
         size_t n_bad = 0;
@@ -666,9 +644,12 @@ int bus_setup_dispatch(Bus *b) {
 
         assert(b);
 
-        dir_fd = bus_open_state_dir(b);
-        if (dir_fd < 0 && dir_fd != -EBADF)
-                return dir_fd;
+        if (b->state_dir) {
+                dir_fd = open(b->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dir_fd < 0)
+                        return log_error_errno(errno, "Failed to open the state directory %s: %m",
+                                               b->state_dir);
+        }
         r = held_new(&b->held, dir_fd, b->config.hold);
         if (r < 0)
                 return log_oom();

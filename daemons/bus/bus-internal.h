@@ -19,6 +19,7 @@
 
 struct Bus {
         BusConfig config;
+        char *state_dir; /* --state-dir or $STATE_DIRECTORY's first; NULL: none (in memory only) */
         sd_event *event;
         WsContext *ws;
         Throttle status; /* STATUS= */

@@ -30,6 +30,7 @@ Bus *bus_free(Bus *b) {
         sd_event_source_disable_unref(b->identify_source);
         sd_event_unref(b->event);
         free(b->config.listen);
+        free(b->state_dir);
         return mfree(b);
 }
 
@@ -213,7 +214,6 @@ static int bus_setup_idle(Bus *b) {
 }
 
 static int bus_setup_ids(Bus *b) {
-        _cleanup_free_ char *env_dir = NULL;
         const char *dir = b->config.state_dir;
         int r;
 
@@ -222,12 +222,16 @@ static int bus_setup_ids(Bus *b) {
 
                 /* systemd may list several, separated by ':': ours is the first. */
                 if (e && *e) {
-                        env_dir = strndup(e, strcspn(e, ":"));
-                        if (!env_dir)
+                        b->state_dir = strndup(e, strcspn(e, ":"));
+                        if (!b->state_dir)
                                 return log_oom();
-                        dir = env_dir;
                 }
+        } else {
+                b->state_dir = strdup(dir);
+                if (!b->state_dir)
+                        return log_oom();
         }
+        dir = b->state_dir;
         r = job_ids_new(&b->ids, dir);
         if (r < 0)
                 return log_error_errno(r, "Failed to read or reserve job ids in %s/%s: %m", dir,
