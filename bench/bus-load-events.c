@@ -185,6 +185,7 @@ typedef enum EventState {
         EVENT_STATE_NONE,
         EVENT_STATE_RUNNING,
         EVENT_STATE_DONE,
+        EVENT_STATE_HELD, /* the bus's own: the job waits there for a free slot */
         EVENT_STATE_OTHER,
 } EventState;
 
@@ -231,6 +232,8 @@ static EventState event_state_parse(const char *value) {
                 return EVENT_STATE_RUNNING;
         if (strncmp(value, "\"done\"", 6) == 0)
                 return EVENT_STATE_DONE;
+        if (strncmp(value, "\"held\"", 6) == 0)
+                return EVENT_STATE_HELD;
         return EVENT_STATE_OTHER;
 }
 
@@ -303,6 +306,9 @@ static const char *event_parse_fast(const char *p, JobEvent *ret) {
         } else if (starts_with(s, "done\"", 5)) {
                 state = EVENT_STATE_DONE;
                 s += 5;
+        } else if (starts_with(s, "held\"", 5)) {
+                state = EVENT_STATE_HELD;
+                s += 5;
         } else {
                 state = EVENT_STATE_OTHER;
                 s = skip_plain_string(s - 1);
@@ -366,6 +372,11 @@ static bool tally_count_id(JobEventTally *t, uint64_t id) {
 }
 
 static void tally_count(JobEventTally *t, const JobEvent *e) {
+        /* Not a scheduler's event: counted apart, so that the run's count and check stay the same. */
+        if (e->state == EVENT_STATE_HELD) {
+                t->n_held += t->started && e->id >= t->first_id && e->id - t->first_id < t->n_jobs;
+                return;
+        }
         if (!tally_count_id(t, e->id))
                 return;
         t->n_running += e->state == EVENT_STATE_RUNNING;

@@ -45,9 +45,12 @@ typedef struct JobEventTally {
         bool started;
         uint8_t *per_job; /* events per job, saturating at 255 */
         uint64_t n_allocated;
-        uint64_t n_events; /* events of the run's jobs */
+        uint64_t n_events; /* events of the run's jobs, but "held" */
         uint64_t n_frames; /* frames that held any of them */
         uint64_t n_running, n_done, n_other_state, n_final;
+        /* "held" events of the run's jobs (the bus holds a job that finds no free slot, under
+         * --dispatch=one): not in n_events nor per_job, and no mismatch. */
+        uint64_t n_held;
         uint64_t n_outside; /* events for ids after the run's */
         uint64_t n_before;  /* events for earlier jobs (probes, earlier runs): ignored */
 } JobEventTally;

@@ -94,6 +94,7 @@ typedef struct RunResult {
         double bus_cpu, bench_cpu; /* fraction of one core */
         double load;               /* the machine's load average when the run started */
         double events_per_frame;   /* events runs: how the bus batches them for an observer */
+        double held;               /* events runs: jobs the bus said it held (observer 0 saw) */
         double p50_us, p99_us, max_us;
         bool events_ok;   /* events runs: every observer got exactly what it should */
         bool checked;     /* --dispatch=one: the receipts were matched job by job */
@@ -574,9 +575,9 @@ static bool load_check_events(Load *l, const char *run) {
                         printf("; the first: job %" PRIu64 " with %u", c.first_off_id, c.first_off_count);
                 printf("); running %" PRIu64 " and done %" PRIu64 " (want %" PRIu64
                        " each), other states %" PRIu64 ", final %" PRIu64 " (want %" PRIu64
-                       "), events for jobs after the run's %" PRIu64 "\n",
+                       "), events for jobs after the run's %" PRIu64 ", held %" PRIu64 "\n",
                        t->n_running, t->n_done, c.want_per_state, t->n_other_state, t->n_final, c.want_final,
-                       t->n_outside);
+                       t->n_outside, t->n_held);
         }
         return ok;
 }
@@ -668,6 +669,7 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
                 .load = load,
                 .events_ok = l->config.events && load_check_events(l, NULL),
                 .events_per_frame = load_events_per_frame(l),
+                .held = l->config.n_observers > 0 ? (double) l->tallies[0].n_held : 0,
                 .checked = l->config.one,
                 .receipts_ok = !l->config.one || load_check_receipts(l, NULL),
         };
@@ -767,6 +769,7 @@ static RunResult target_median(const Target *t, unsigned runs) {
                 .max_us = BENCH_MEDIAN_OF(t->res, runs, max_us),
                 .per_bus_cpu_s = BENCH_MEDIAN_OF(t->res, runs, per_bus_cpu_s),
                 .events_per_frame = BENCH_MEDIAN_OF(t->res, runs, events_per_frame),
+                .held = BENCH_MEDIAN_OF(t->res, runs, held),
         };
 }
 
@@ -953,7 +956,8 @@ static void print_events_row(const char *run, const char *name, const RunResult 
                (double) r->delivered / r->seconds);
         print_cpu(r->bus_cpu);
         print_cpu(r->bench_cpu);
-        printf(" %13.0f %8.1f %-8s", per_cpu_second(r), r->events_per_frame, check_of(r, true));
+        printf(" %13.0f %8.1f %7.0f %-8s", per_cpu_second(r), r->events_per_frame, r->held,
+               check_of(r, true));
         print_load(r->load);
 }
 
@@ -986,8 +990,9 @@ static int run_events(Bench *b) {
                        c->n_schedulers * JOB_EVENTS_PER_JOB_AND_SCHEDULER);
         if (c->n_observers == 0)
                 printf("## no observer: the clock stops at the last job a scheduler receives\n");
-        printf("%-7s %-12s %9s %8s %10s %11s %9s %9s %13s %8s %-8s %5s\n", "run", "bus", "jobs", "seconds",
-               "jobs/s", "events/s", "bus CPU", "bench CPU", "per bus CPU-s", "ev/frame", "check", "load");
+        printf("%-7s %-12s %9s %8s %10s %11s %9s %9s %13s %8s %7s %-8s %5s\n", "run", "bus", "jobs",
+               "seconds", "jobs/s", "events/s", "bus CPU", "bench CPU", "per bus CPU-s", "ev/frame", "held",
+               "check", "load");
         r = bench_run_all(b, &kind);
         if (r < 0)
                 return r;
@@ -1141,7 +1146,9 @@ static int target_start(Target *t, const char *binary, bool null, const char *wh
         }
         r = bench_daemon_start_bus(&t->daemon, binary, args, NULL, t->url, sizeof t->url);
         if (r < 0) {
-                fprintf(stderr, "bench-bus-load: cannot start %s: %s\n", binary, strerror(-r));
+                fprintf(stderr, "bench-bus-load: cannot start %s%s%s: %s%s\n", binary, args[0] ? " " : "",
+                        args[0] ?: "", strerror(-r),
+                        args[0] && !null ? " (a bus before issue 13 has no --dispatch)" : "");
                 return r;
         }
         t->config.url = t->url;

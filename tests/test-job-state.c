@@ -24,6 +24,9 @@ static void test_names(void **state) {
         assert_string_equal(job_state_to_string(JOB_DROPPED), "dropped");
         assert_string_equal(job_state_to_string(JOB_TIMEOUT), "timeout");
         assert_string_equal(job_state_to_string(JOB_CANCELLED), "cancelled");
+        assert_string_equal(job_state_to_string(JOB_SUSPENDED), "suspended");
+        assert_string_equal(job_state_to_string(JOB_RESUMED), "resumed");
+        assert_string_equal(job_state_to_string(JOB_REQUEUED), "requeued");
 }
 
 /* The values are journal and wire facts: a new state goes last, so that the old ones keep theirs. */
@@ -31,7 +34,10 @@ static void test_values_stable(void **state) {
         assert_int_equal(JOB_QUEUED, 0);
         assert_int_equal(JOB_INTERRUPTED, 7);
         assert_int_equal(JOB_CANCELLED, 8);
-        assert_int_equal(_JOB_STATE_MAX, 9);
+        assert_int_equal(JOB_SUSPENDED, 9);
+        assert_int_equal(JOB_RESUMED, 10);
+        assert_int_equal(JOB_REQUEUED, 11);
+        assert_int_equal(_JOB_STATE_MAX, 12);
 }
 
 /* Every name reads back as its state: what the wire and the ledger parse is what the logs print. */
@@ -44,8 +50,15 @@ static void test_from_string_round_trip(void **state) {
 static void test_terminal(void **state) {
         assert_false(job_state_is_terminal(JOB_QUEUED));
         assert_false(job_state_is_terminal(JOB_RUNNING));
-        for (JobState s = JOB_DONE; s < _JOB_STATE_MAX; s++)
+        for (JobState s = JOB_DONE; s <= JOB_CANCELLED; s++)
                 assert_true(job_state_is_terminal(s));
+        /* --evict=requeue|suspend: a job in these goes on, somewhere. */
+        assert_false(job_state_is_terminal(JOB_SUSPENDED));
+        assert_false(job_state_is_terminal(JOB_RESUMED));
+        assert_false(job_state_is_terminal(JOB_REQUEUED));
+        assert_true(job_state_is_waiting(JOB_SUSPENDED));
+        assert_true(job_state_is_waiting(JOB_REQUEUED));
+        assert_false(job_state_is_waiting(JOB_RESUMED));
         assert_true(job_state_is_terminal(JOB_CANCELLED));
         assert_false(job_state_is_terminal(_JOB_STATE_MAX));
         assert_false(job_state_is_terminal(_JOB_STATE_INVALID));

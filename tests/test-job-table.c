@@ -93,8 +93,10 @@ static void test_state_strings(void **state) {
         assert_false(job_table_state_is_terminal(JOB_RUNNING));
         assert_false(job_table_state_is_terminal(JOB_TABLE_SENT));
         assert_false(job_table_state_is_terminal(_JOB_STATE_INVALID));
-        for (int s = JOB_DONE; s < _JOB_STATE_MAX; s++)
+        for (int s = JOB_DONE; s <= JOB_CANCELLED; s++)
                 assert_true(job_table_state_is_terminal(s));
+        assert_false(job_table_state_is_terminal(JOB_SUSPENDED));
+        assert_false(job_table_state_is_terminal(JOB_REQUEUED));
 }
 
 static void test_add_get_iterate(void **state) {
@@ -671,6 +673,71 @@ static void test_forget_owner(void **state) {
                 assert_null(e->owner);
 }
 
+/* --evict=suspend|requeue: a run goes back and forth without ending; resumed is running again from
+ * its first start, requeued starts over (a new start). The bus's own ends: a held job cancelled, a
+ * run taken back from a scheduler that left. */
+static void test_suspend_requeue_and_bus_ends(void **state) {
+        _cleanup_(job_table_freep) JobTable *t = NULL;
+        JobTableScheduler *a, *b;
+        JobTableEntry *e, *f, *g;
+        JobTableRun *r;
+
+        assert_int_equal(job_table_new(&t, 10), 0);
+        a = job_table_scheduler_ref(t, "a");
+        b = job_table_scheduler_ref(t, "b");
+        e = add(t, 1);
+        assert_non_null(job_table_add_run(t, e, a, T0));
+        assert_int_equal(job_table_delivered(t, e), 0);
+
+        assert_int_equal(apply(t, e, a, JOB_RUNNING, T0 + 1), 0);
+        assert_int_equal(apply(t, e, a, JOB_SUSPENDED, T0 + 2), 0);
+        r = job_table_find_run(e, a);
+        assert_int_equal(r->state, JOB_SUSPENDED);
+        assert_int_equal(e->n_open, 1);
+        assert_false(e->final);
+        assert_int_equal(job_table_entry_summary(e), JOB_SUSPENDED);
+        assert_int_equal(job_table_scheduler_count(a, JOB_SUSPENDED), 1);
+        assert_int_equal(job_table_scheduler_count(a, JOB_RUNNING), 0);
+
+        assert_int_equal(apply(t, e, a, JOB_RESUMED, T0 + 3), 0);
+        assert_int_equal(r->state, JOB_RUNNING);
+        assert_int_equal(r->started_usec, T0 + 1); /* where it stopped, not a new start */
+        assert_int_equal(job_table_scheduler_count(a, JOB_RUNNING), 1);
+
+        assert_int_equal(apply(t, e, a, JOB_REQUEUED, T0 + 4), 0);
+        assert_int_equal(job_table_entry_summary(e), JOB_REQUEUED);
+        assert_int_equal(apply(t, e, a, JOB_RUNNING, T0 + 5), 0);
+        assert_int_equal(r->started_usec, T0 + 5); /* it started over */
+        assert_int_equal(apply(t, e, a, JOB_DONE, T0 + 6), 1);
+        assert_true(e->final);
+        assert_int_equal(job_table_entry_end(e), JOB_DONE);
+        check_counts(t, (JobTableScheduler *[]){ a, b }, 2);
+
+        /* Taken back from a, sent to b: its one run is b's. */
+        f = add(t, 2);
+        assert_non_null(job_table_add_run(t, f, a, T0));
+        assert_int_equal(apply(t, f, a, JOB_QUEUED, T0 + 1), 0);
+        assert_true(job_table_remove_run(t, f, a));
+        assert_false(job_table_remove_run(t, f, a));
+        assert_int_equal(f->n_runs, 0);
+        assert_int_equal(f->n_open, 0);
+        assert_non_null(job_table_add_run(t, f, b, T0 + 2));
+        assert_int_equal(apply(t, f, b, JOB_DONE, T0 + 3), 1);
+        assert_int_equal(job_table_entry_end(f), JOB_DONE);
+        check_counts(t, (JobTableScheduler *[]){ a, b }, 2);
+
+        /* Cancelled while the bus held it. */
+        g = add(t, 3);
+        job_table_cancel(t, g);
+        assert_true(g->final);
+        assert_int_equal(job_table_entry_end(g), JOB_CANCELLED);
+        job_table_drop(t, g, T0); /* final already: nothing changes */
+        assert_int_equal(job_table_entry_end(g), JOB_CANCELLED);
+
+        job_table_scheduler_unref(t, a);
+        job_table_scheduler_unref(t, b);
+}
+
 static void test_entry_bytes(void **state) {
         /* The sizes the header promises: runs are most of a job's memory. */
         assert_int_equal(sizeof(JobTableRun), 96);
@@ -696,6 +763,7 @@ int main(void) {
                 cmocka_unit_test(test_one_run_per_name),
                 cmocka_unit_test(test_scheduler_refcounts),
                 cmocka_unit_test(test_forget_owner),
+                cmocka_unit_test(test_suspend_requeue_and_bus_ends),
                 cmocka_unit_test(test_entry_bytes),
         };
 

@@ -257,6 +257,10 @@ int cgroup_kill_all(int dir_fd) {
         return write_file_at(dir_fd, "cgroup.kill", "1");
 }
 
+int cgroup_set_frozen(int dir_fd, bool frozen) {
+        return write_file_at(dir_fd, "cgroup.freeze", frozen ? "1" : "0");
+}
+
 int cgroup_is_populated(int dir_fd) {
         uint64_t populated;
         int r;

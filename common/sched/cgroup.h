@@ -39,6 +39,8 @@ int cgroup_move_self(const char *path);
 int cgroup_signal_all(int dir_fd, int sig);
 /* SIGKILL to everything in the cgroup and its descendants at once (cgroup.kill, Linux 5.14). */
 int cgroup_kill_all(int dir_fd);
+/* cgroup.freeze: every process of the cgroup and its descendants stops (true) or goes on (false). */
+int cgroup_set_frozen(int dir_fd, bool frozen);
 /* cgroup.events: > 0 populated, 0 empty. */
 int cgroup_is_populated(int dir_fd);
 /* usage_usec of cpu.stat. */

@@ -17,6 +17,9 @@ static const char *const job_state_message_id_table[_JOB_STATE_MAX] = {
         [JOB_DROPPED] = "2a7a5ac9ba894bcc98fdcc1a30b3d4e4",
         [JOB_INTERRUPTED] = "699d00b71ece4915b0c4869f9db2bba7",
         [JOB_CANCELLED] = "403dd2f2a76c4b6081ebde5c9ac5b330",
+        [JOB_SUSPENDED] = "8c7c3410e5714d8eb068d4e14461ce57",
+        [JOB_RESUMED] = "df609261ead94a0e8f9e822d0b29ee6a",
+        [JOB_REQUEUED] = "0a2cdf07bafc46acaa8c72f4fb57b557",
 };
 
 int log_job_internal(int level, const LogJob *job, const char *const *extra, const char *file, int line,

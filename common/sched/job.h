@@ -35,6 +35,8 @@ struct Job {
         uint64_t evicted_by;
         /* What start() returned when the job failed to start (negative errno), for its log line. */
         int error;
+        /* Times it was requeued (--evict=requeue, or a stop that keeps it). */
+        unsigned n_requeued;
 
         void *data;
         void (*data_free)(void *data);

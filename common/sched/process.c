@@ -57,6 +57,10 @@ struct Process {
         uint64_t cpu_usec;              /* UINT64_MAX: unknown */
         uint64_t memory_peak;
 
+        bool frozen;
+        uint64_t frozen_since; /* CLOCK_MONOTONIC, while frozen */
+        uint64_t frozen_usec;  /* the freezes that ended */
+
         bool started;
         bool leader_exited; /* its pid is no group id any more */
         bool done;
@@ -301,6 +305,22 @@ static int process_arm_kill(Process *p) {
         return 0;
 }
 
+/* Lets it run again: it has a signal to handle, or its clock starts again. */
+static int process_unfreeze(Process *p) {
+        int r;
+
+        assert(p);
+
+        if (!p->frozen)
+                return 0;
+        r = p->cgroup_fd >= 0 ? cgroup_set_frozen(p->cgroup_fd, false) : process_signal(p, SIGCONT);
+        if (r < 0)
+                return r;
+        p->frozen = false;
+        p->frozen_usec += now_usec(CLOCK_MONOTONIC) - p->frozen_since;
+        return 0;
+}
+
 /* SIGTERM (and SIGCONT, so that a stopped group gets to handle it) now, SIGKILL after the grace. */
 static void process_stop(Process *p, ProcessResult reason) {
         assert(p);
@@ -312,6 +332,8 @@ static void process_stop(Process *p, ProcessResult reason) {
                 return;
 
         p->stop_reason = reason;
+        /* A frozen cgroup would keep the SIGTERM pending until the SIGKILL. */
+        (void) process_unfreeze(p);
         (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
         if (p->grace_usec == 0 || process_arm_kill(p) < 0) {
                 (void) process_signal(p, SIGKILL);
@@ -337,10 +359,12 @@ static int process_arm_timeout(Process *p) {
         if (p->timeout_usec == 0)
                 return sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
 
-        /* A timeout too large to represent is no timeout. */
-        if (p->timeout_usec >= UINT64_MAX - 1 - p->start_usec)
+        if (p->frozen)
                 return sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
-        deadline = p->start_usec + p->timeout_usec;
+        /* A timeout too large to represent is no timeout. The time spent frozen does not count. */
+        if (p->timeout_usec >= UINT64_MAX - 1 - p->start_usec - p->frozen_usec)
+                return sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
+        deadline = p->start_usec + p->frozen_usec + p->timeout_usec;
 
         if (p->timeout_source) {
                 r = sd_event_source_set_time(p->timeout_source, deadline);
@@ -545,6 +569,51 @@ pid_t process_get_pid(Process *p) {
         assert(p);
 
         return p->pid;
+}
+
+int process_freeze(Process *p) {
+        int r;
+
+        assert(p);
+
+        if (!process_is_running(p) || process_is_ending(p))
+                return -ESRCH;
+        if (p->frozen)
+                return -EALREADY;
+        r = p->cgroup_fd >= 0 ? cgroup_set_frozen(p->cgroup_fd, true) : process_signal(p, SIGSTOP);
+        if (r < 0)
+                return r;
+        p->frozen = true;
+        p->frozen_since = now_usec(CLOCK_MONOTONIC);
+        (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
+        return 0;
+}
+
+int process_thaw(Process *p) {
+        int r;
+
+        assert(p);
+
+        if (!p->frozen)
+                return 0;
+        r = process_unfreeze(p);
+        if (r < 0)
+                return r;
+        if (process_is_running(p) && p->stop_reason < 0)
+                (void) process_arm_timeout(p);
+        return 0;
+}
+
+bool process_is_frozen(Process *p) {
+        assert(p);
+
+        return p->frozen;
+}
+
+uint64_t process_get_frozen_usec(Process *p) {
+        assert(p);
+
+        return p->frozen_usec + (p->frozen ? now_usec(CLOCK_MONOTONIC) - p->frozen_since : 0);
 }
 
 bool process_is_running(Process *p) {

@@ -91,6 +91,17 @@ int process_terminate(Process *p);
 int process_wait(Process *p);
 
 /* 0 before the start. */
+/* Stops every process of a running Process where it is (cgroup.freeze of its cgroup; SIGSTOP to its
+ * group without one) and stops its timeout clock. -ESRCH when it is not running or is ending,
+ * -EALREADY when frozen. */
+int process_freeze(Process *p);
+/* Lets a frozen Process go on, its timeout moved back by the time it was frozen. 0 when not frozen.
+ * A Process being stopped (process_terminate(), process_free()) is thawed by that first. */
+int process_thaw(Process *p);
+bool process_is_frozen(Process *p);
+/* How long it has been frozen in all, the current freeze included. */
+uint64_t process_get_frozen_usec(Process *p);
+
 pid_t process_get_pid(Process *p);
 bool process_is_running(Process *p);
 /* Running, but its end is under way: it is being terminated (timeout or process_terminate()), or

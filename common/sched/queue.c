@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The heap stores (priority, sequence) next to each item so that ordering never calls back into the
- * item's owner. The sequence is a 64-bit push counter: it does not wrap in practice, and it makes
- * the order total, so equal priorities come out in push order even though a heap is not stable.
+ * item's owner. The sequence is a 64-bit push counter (or the caller's, queue_push_at()): it does
+ * not wrap in practice, and it makes the order total, so equal priorities come out in sequence order
+ * even though a heap is not stable.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,6 +95,12 @@ static void sift_down(Queue *q, size_t i) {
 int queue_push(Queue *q, void *item, int priority) {
         assert(q);
 
+        return queue_push_at(q, item, priority, q->seq++);
+}
+
+int queue_push_at(Queue *q, void *item, int priority, uint64_t seq) {
+        assert(q);
+
         if (!item)
                 return -EINVAL;
 
@@ -107,7 +114,7 @@ int queue_push(Queue *q, void *item, int priority) {
                 q->n_allocated = n;
         }
 
-        q->entries[q->n_entries] = (QueueEntry){ .item = item, .priority = priority, .seq = q->seq++ };
+        q->entries[q->n_entries] = (QueueEntry){ .item = item, .priority = priority, .seq = seq };
         sift_up(q, q->n_entries++);
         return 0;
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 
@@ -19,6 +20,9 @@ Queue *queue_free(Queue *q);
 /* -ENOMEM when the heap cannot grow; the item is then not queued. NULL items are refused (-EINVAL):
  * queue_peek() and queue_pop() use NULL for "empty". */
 int queue_push(Queue *q, void *item, int priority);
+/* The same with the caller's order among equal priorities (lowest `seq` first) instead of the push
+ * order: for an item that goes back to the place it had. Do not mix with queue_push() in one queue. */
+int queue_push_at(Queue *q, void *item, int priority, uint64_t seq);
 /* The most urgent item, or NULL when empty. */
 void *queue_peek(Queue *q);
 void *queue_pop(Queue *q);

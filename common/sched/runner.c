@@ -13,6 +13,20 @@
 
 #include "queue.h"
 #include "runner.h"
+#include "string-table.h"
+
+static const char *const runner_evict_table[_RUNNER_EVICT_MAX] = {
+        [RUNNER_EVICT_KILL] = "kill",
+        [RUNNER_EVICT_REQUEUE] = "requeue",
+        [RUNNER_EVICT_SUSPEND] = "suspend",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(runner_evict, RunnerEvict, _RUNNER_EVICT_MAX);
+
+/* The place of a waiting job among those of its priority: a suspended one goes before the others,
+ * then each in the order it first arrived, however often it came back. */
+#define SUSPENDED_FIRST 0
+#define WAITING_AFTER   (UINT64_C(1) << 63)
 
 struct Runner {
         unsigned size;
@@ -27,6 +41,9 @@ struct Runner {
 
         unsigned n_running; /* jobs holding a slot, `starting` included */
         unsigned n_alive;
+        unsigned n_suspended;
+        RunnerEvict evict;
+        unsigned max_requeue, max_suspended;
         uint64_t arrival_seq;
         uint64_t start_seq;
         RunnerStats stats;
@@ -57,6 +74,27 @@ int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata
 
         *ret = TAKE_PTR(r);
         return 0;
+}
+
+int runner_set_evict(Runner *r, RunnerEvict mode, unsigned max_requeue, unsigned max_suspended) {
+        assert(r);
+
+        if (mode < 0 || mode >= _RUNNER_EVICT_MAX ||
+            (mode == RUNNER_EVICT_SUSPEND && (!r->ops.suspend || !r->ops.resume)))
+                return -EINVAL;
+        r->evict = mode;
+        r->max_requeue = max_requeue;
+        r->max_suspended = max_suspended;
+        return 0;
+}
+
+/* Waits in its place: see SUSPENDED_FIRST. */
+static int runner_queue(Runner *r, Job *j) {
+        assert(r);
+        assert(j);
+
+        return queue_push_at(r->pending, j, j->priority,
+                             (j->state == JOB_SUSPENDED ? SUSPENDED_FIRST : WAITING_AFTER) + j->arrival_seq);
 }
 
 /* Frees the jobs buried so far. A data_free() may call back in and bury more: those wait for the next
@@ -142,6 +180,12 @@ static uint64_t *runner_counter(Runner *r, JobState state) {
                 return &r->stats.interrupted;
         case JOB_CANCELLED:
                 return &r->stats.cancelled;
+        case JOB_SUSPENDED:
+                return &r->stats.suspended;
+        case JOB_RESUMED:
+                return &r->stats.resumed;
+        case JOB_REQUEUED:
+                return &r->stats.requeued;
         default:
                 return NULL;
         }
@@ -165,16 +209,26 @@ static void runner_set_state(Runner *r, Job *j, JobState state) {
                 r->ops.state_changed(r, j, old, r->userdata);
 }
 
-/* The job lost its slot; its work keeps running until stop() has ended it and the exit is
- * reported. */
+static void runner_unqueue(Runner *r, Job *j);
+
+/* The job lost its slot (or, suspended, its place among the waiting jobs); its work keeps running
+ * until stop() has ended it and the exit is reported. */
 static void runner_terminate(Runner *r, Job *j, JobState reason, uint64_t evicted_by) {
         assert(r);
         assert(j);
-        assert(j->state == JOB_RUNNING);
+        assert(j->state == JOB_RUNNING || j->state == JOB_SUSPENDED);
 
-        r->n_running--;
-        if (reason == JOB_EVICTED)
+        if (j->state == JOB_SUSPENDED) {
+                runner_unqueue(r, j);
+                assert(r->n_suspended > 0);
+                r->n_suspended--;
+        } else
+                r->n_running--;
+        if (reason == JOB_EVICTED || reason == JOB_REQUEUED)
                 j->evicted_by = evicted_by;
+        /* Requeued for a more urgent job: counted against --max-requeue. A stop's requeue is not. */
+        if (reason == JOB_REQUEUED && evicted_by > 0)
+                j->n_requeued++;
         runner_set_state(r, j, reason);
 
         /* The state callback may already have reported the exit. */
@@ -231,6 +285,64 @@ static void runner_start(Runner *r, Job *j) {
                 runner_terminate(r, j, JOB_INTERRUPTED, 0);
 }
 
+/* A suspended job gets a slot again. */
+static void runner_resume(Runner *r, Job *j) {
+        int k;
+
+        assert(r);
+        assert(j);
+        assert(j->state == JOB_SUSPENDED);
+        assert(r->n_suspended > 0);
+
+        r->n_suspended--;
+        r->n_running++;
+        j->start_seq = ++r->start_seq;
+        k = r->ops.resume(r, j, r->userdata);
+        if (k < 0) {
+                /* It cannot go on: its work ends here, as a stop's would. It holds the slot it
+                 * was given, which the termination gives back. */
+                j->error = k;
+                j->state = JOB_RUNNING;
+                runner_terminate(r, j, JOB_INTERRUPTED, 0);
+                return;
+        }
+        runner_set_state(r, j, JOB_RESUMED);
+        /* Resumed is a record: from now on it runs like any other. */
+        if (j->state == JOB_RESUMED)
+                j->state = JOB_RUNNING;
+}
+
+/* The victim loses its slot to the job `by`: frozen, terminated to start over, or evicted. */
+static void runner_evict(Runner *r, Job *victim, uint64_t by) {
+        assert(r);
+        assert(victim);
+
+        if (r->evict == RUNNER_EVICT_SUSPEND && r->n_suspended < r->max_suspended) {
+                victim->evicted_by = by;
+                if (r->ops.suspend(r, victim, r->userdata) >= 0) {
+                        r->n_running--;
+                        r->n_suspended++;
+                        victim->state = JOB_SUSPENDED; /* its place in the queue depends on it */
+                        if (runner_queue(r, victim) < 0) {
+                                /* No room to wait: it is not frozen for nothing. */
+                                r->n_suspended--;
+                                r->n_running++;
+                                victim->state = JOB_RUNNING;
+                                (void) r->ops.resume(r, victim, r->userdata);
+                                runner_terminate(r, victim, JOB_EVICTED, by);
+                                return;
+                        }
+                        victim->state = JOB_RUNNING;
+                        runner_set_state(r, victim, JOB_SUSPENDED);
+                        return;
+                }
+        }
+        if (r->evict != RUNNER_EVICT_KILL && victim->n_requeued < r->max_requeue)
+                runner_terminate(r, victim, JOB_REQUEUED, by);
+        else
+                runner_terminate(r, victim, JOB_EVICTED, by);
+}
+
 /* Rules 1-3: fill free slots with the most urgent pending jobs, and let a pending job evict the
  * victim when it is strictly more urgent. Looks at the queue again after every callback. */
 static void runner_dispatch(Runner *r) {
@@ -244,12 +356,15 @@ static void runner_dispatch(Runner *r) {
 
                         if (!victim || victim->priority <= j->priority)
                                 return;
-                        runner_terminate(r, victim, JOB_EVICTED, j->id);
+                        runner_evict(r, victim, j->id);
                         continue;
                 }
 
                 (void) queue_pop(r->pending);
-                runner_start(r, j);
+                if (j->state == JOB_SUSPENDED)
+                        runner_resume(r, j);
+                else
+                        runner_start(r, j);
         }
 }
 
@@ -307,7 +422,7 @@ int runner_submit(Runner *r, Job *j) {
 
         runner_enter(r);
         j->arrival_seq = ++r->arrival_seq;
-        k = r->stopping ? -ESHUTDOWN : queue_push(r->pending, j, j->priority);
+        k = r->stopping ? -ESHUTDOWN : runner_queue(r, j);
         if (k < 0) {
                 runner_set_state(r, j, JOB_DROPPED);
                 runner_bury(r, j);
@@ -327,16 +442,28 @@ int runner_job_exited(Runner *r, Job *j, JobState final) {
                 return -EBUSY;
         if (!job_is_alive(r, j))
                 return -ENOENT;
-        if (j->state == JOB_RUNNING && final != JOB_DONE && final != JOB_FAILED && final != JOB_TIMEOUT)
+        if ((j->state == JOB_RUNNING || j->state == JOB_SUSPENDED) && final != JOB_DONE &&
+            final != JOB_FAILED && final != JOB_TIMEOUT)
                 return -EINVAL;
 
         runner_enter(r);
         alive_remove(r, j);
         /* An evicted, interrupted or cancelled job already gave up its slot and had its last state
-         * change. */
-        if (j->state == JOB_RUNNING) {
+         * change. A requeued one waits again, unless the runner is stopping (its caller keeps it). A
+         * suspended one died frozen (killed from outside): it leaves its place. */
+        if (j->state == JOB_SUSPENDED) {
+                runner_unqueue(r, j);
+                r->n_suspended--;
+                runner_set_state(r, j, final);
+        } else if (j->state == JOB_RUNNING) {
                 r->n_running--;
                 runner_set_state(r, j, final);
+        } else if (j->state == JOB_REQUEUED && !r->stopping) {
+                if (runner_queue(r, j) >= 0) {
+                        runner_leave(r);
+                        return 0;
+                }
+                runner_set_state(r, j, JOB_DROPPED);
         }
         runner_bury(r, j);
         runner_leave(r);
@@ -373,7 +500,7 @@ static void runner_unqueue(Runner *r, Job *j) {
                 tail = i;
         }
         while ((i = LIST_POP(dead, head)))
-                assert_se(queue_push(r->pending, i, i->priority) >= 0);
+                assert_se(runner_queue(r, i) >= 0);
 }
 
 int runner_cancel(Runner *r, Job *j) {
@@ -386,9 +513,17 @@ int runner_cancel(Runner *r, Job *j) {
                 return -EBUSY;
 
         if (job_is_alive(r, j)) {
+                /* Requeued, its old work still being terminated: it will not wait again. */
+                if (j->state == JOB_REQUEUED) {
+                        runner_enter(r);
+                        runner_set_state(r, j, JOB_CANCELLED);
+                        runner_leave(r);
+                        return 0;
+                }
                 /* A job whose end is under way keeps the one record that says how it really ended, as
                  * for eviction. One being terminated already is in its terminal state. */
-                if (j->state != JOB_RUNNING || (r->ops.ending && r->ops.ending(r, j, r->userdata)))
+                if ((j->state != JOB_RUNNING && j->state != JOB_SUSPENDED) ||
+                    (j->state == JOB_RUNNING && r->ops.ending && r->ops.ending(r, j, r->userdata)))
                         return -EALREADY;
 
                 runner_enter(r);
@@ -410,33 +545,55 @@ int runner_cancel(Runner *r, Job *j) {
         return 0;
 }
 
-static Job *runner_first_running(Runner *r) {
+static Job *runner_first_in(Runner *r, JobState state) {
         Job *j;
 
         assert(r);
 
         LIST_FOREACH (alive, j, r->alive)
-                if (j->state == JOB_RUNNING)
+                if (j->state == state)
                         return j;
         return NULL;
 }
 
-int runner_stop_all(Runner *r) {
+int runner_stop_all(Runner *r, bool keep) {
         Job *j;
 
         assert(r);
 
         runner_enter(r);
         r->stopping = true;
+        /* Frozen work cannot wait for the next start: it ends, to start over then. */
+        while ((j = runner_first_in(r, JOB_SUSPENDED)))
+                runner_terminate(r, j, keep ? JOB_REQUEUED : JOB_INTERRUPTED, 0);
         while ((j = queue_pop(r->pending))) {
-                runner_set_state(r, j, JOB_DROPPED);
+                if (!keep)
+                        runner_set_state(r, j, JOB_DROPPED);
                 runner_bury(r, j);
         }
-        while ((j = runner_first_running(r)))
-                runner_terminate(r, j, JOB_INTERRUPTED, 0);
+        while ((j = runner_first_in(r, JOB_RUNNING)))
+                runner_terminate(r, j, keep ? JOB_REQUEUED : JOB_INTERRUPTED, 0);
         runner_leave(r);
 
         return (int) r->n_alive;
+}
+
+Job *runner_pending(Runner *r, size_t i) {
+        assert(r);
+
+        return queue_get(r->pending, i);
+}
+
+Job *runner_alive_next(Runner *r, Job *j) {
+        assert(r);
+
+        return j ? j->alive_next : r->alive;
+}
+
+unsigned runner_n_suspended(Runner *r) {
+        assert(r);
+
+        return r->n_suspended;
 }
 
 unsigned runner_size(Runner *r) {

@@ -10,6 +10,8 @@
  *             |         -> evicted                     decided here; stop() begins the termination
  *             |         -> interrupted                 runner_stop_all(); stop() too
  *             |         -> cancelled                   runner_cancel(); stop() too
+ *             |         -> requeued -> (its exit) -> waits again in its place -> running ...
+ *             |         -> suspended -> resumed (running) ...     (see "Eviction" below)
  *             -> queued -> running ...
  *             |         -> dropped                     runner_stop_all()
  *             |         -> cancelled                   runner_cancel()
@@ -29,6 +31,15 @@
  * starts right away) while its work is still being terminated. It stays in runner_n_alive() until its
  * exit is reported, and that exit frees no slot and starts nothing.
  *
+ * Eviction (runner_set_evict()): RUNNER_EVICT_KILL ends the victim as evicted. RUNNER_EVICT_REQUEUE
+ * terminates it as requeued (stop() with JOB_REQUEUED): once its exit is reported it waits again,
+ * in the place its arrival gave it, and starts over when a slot frees; past `max_requeue` times it
+ * is evicted for good. RUNNER_EVICT_SUSPEND asks suspend() to freeze it: it is suspended, holds no
+ * slot, and waits with the pending jobs (before those of its priority) until resume() thaws it
+ * (resumed, then running); beyond `max_suspended` frozen jobs, or when suspend() fails, the victim
+ * is requeued instead. A suspended job stays alive: cancelling it, or runner_stop_all(), calls
+ * stop() for it while it is frozen.
+ *
  * Callbacks may call any runner function but runner_free(). The runner is consistent (counters and
  * states current) whenever it calls one. A mutating call made from a callback only records its
  * work; the outermost call starts pending jobs, in a loop, so that nothing recurses. start() must
@@ -37,6 +48,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <errno.h>
 #include <stdint.h>
 
 #include "job.h"
@@ -60,7 +72,23 @@ typedef struct RunnerOps {
          * eviction nor cancelled, so that its one record says how it really ended; it keeps its slot
          * until its exit is reported. Optional (no job is ending). */
         bool (*ending)(Runner *r, Job *j, void *userdata);
+        /* RUNNER_EVICT_SUSPEND: freeze the work of a running job that loses its slot to the job
+         * j->evicted_by names (j is still running). < 0: it is requeued instead. */
+        int (*suspend)(Runner *r, Job *j, void *userdata);
+        /* Thaw a suspended job, which holds a slot again. < 0: it is interrupted (stop() follows). */
+        int (*resume)(Runner *r, Job *j, void *userdata);
 } RunnerOps;
+
+typedef enum RunnerEvict {
+        RUNNER_EVICT_KILL,    /* the seed's: evicted, its work lost */
+        RUNNER_EVICT_REQUEUE, /* terminated and requeued: it starts over later */
+        RUNNER_EVICT_SUSPEND, /* frozen, thawed later: it goes on where it stopped */
+        _RUNNER_EVICT_MAX,
+        _RUNNER_EVICT_INVALID = -EINVAL,
+} RunnerEvict;
+
+const char *runner_evict_to_string(RunnerEvict e);
+RunnerEvict runner_evict_from_string(const char *s);
 
 typedef struct RunnerStats {
         uint64_t done;
@@ -70,6 +98,9 @@ typedef struct RunnerStats {
         uint64_t dropped;
         uint64_t interrupted;
         uint64_t cancelled;
+        uint64_t suspended; /* times, not jobs: one job may be suspended and requeued again and again */
+        uint64_t resumed;
+        uint64_t requeued;
 } RunnerStats;
 
 /* `size` slots, at least 1. `ops` is copied. */
@@ -77,6 +108,9 @@ int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata
 /* Frees every job still held, without callbacks: call runner_stop_all() and wait for
  * runner_n_alive() to reach 0 first for a clean shutdown. */
 Runner *runner_free(Runner *r);
+/* How victims are evicted (default RUNNER_EVICT_KILL). -EINVAL for suspend without the suspend()
+ * and resume() ops. */
+int runner_set_evict(Runner *r, RunnerEvict mode, unsigned max_requeue, unsigned max_suspended);
 
 /* Takes ownership of j (state _JOB_STATE_INVALID, fresh from job_new()) and schedules it: it starts
  * now, evicts a less urgent job, or waits. < 0: -ESHUTDOWN after runner_stop_all(), -ENOMEM; the
@@ -99,9 +133,19 @@ int runner_job_exited(Runner *r, Job *j, JobState final);
  * already ended: a cancelled pending job is gone at once). -ESHUTDOWN after runner_stop_all(). */
 int runner_cancel(Runner *r, Job *j);
 
-/* Shutdown: drops every pending job, stops every running one (reason JOB_INTERRUPTED), refuses new jobs.
- * Returns the number of jobs whose exit is still to be reported. */
-int runner_stop_all(Runner *r);
+/* Shutdown: refuses new jobs. Without `keep`, drops every pending job and stops every running one
+ * (reason JOB_INTERRUPTED). With `keep` (a stop the jobs are to survive: the caller has saved the
+ * pending ones, see runner_pending()) pending jobs are let go without a state change, and running
+ * and suspended ones are stopped as requeued (reason JOB_REQUEUED; their exit frees them). Returns
+ * the number of jobs whose exit is still to be reported. */
+int runner_stop_all(Runner *r, bool keep);
+/* The waiting jobs (queued, requeued, suspended), in no particular order; NULL past the end. */
+Job *runner_pending(Runner *r, size_t i);
+/* Jobs suspended now. */
+unsigned runner_n_suspended(Runner *r);
+/* The jobs whose work is alive (running, suspended, being terminated): the first after `j` (NULL:
+ * the first); NULL at the end. */
+Job *runner_alive_next(Runner *r, Job *j);
 
 unsigned runner_size(Runner *r);
 /* Jobs holding a slot. */

@@ -167,6 +167,17 @@ static void text_add_string(Text *t, const char *key, const char *value) {
         text_add(t, quoted);
 }
 
+/* The bus's own words (its reasons are ASCII without quotes or backslashes): no JSON encoder needed,
+ * which matters while jobs wait in the bus, one event each. */
+static void text_add_own_string(Text *t, const char *key, const char *value) {
+        assert(!strpbrk(value, "\"\\"));
+
+        text_add_key(t, key);
+        text_add(t, "\"");
+        text_add(t, value);
+        text_add(t, "\"");
+}
+
 static const char *end_to_string(const JobTableEntry *e) {
         JobState end = job_table_entry_end(e);
 
@@ -175,7 +186,7 @@ static const char *end_to_string(const JobTableEntry *e) {
 
 /* The text of one event object: what happened (state on `scheduler`, NULL for the bus itself), the
  * job's priority and runtime if `facts` (its first event there: later ones would only repeat them),
- * the details, and whether it completes the job. */
+ * the details (a scheduler's, `ev`; or the bus's own `reason`), and whether it completes the job. */
 static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const JobTableEntry *e, bool facts,
                            int state, const char *scheduler, const ProtocolEvent *ev, const char *reason,
                            bool final) {
@@ -227,7 +238,7 @@ static size_t format_event(Bus *b, char *buf, size_t max, uint64_t id, const Job
                         text_add_string(&t, "reason", ev->reason);
         }
         if (reason)
-                text_add_string(&t, "reason", reason);
+                text_add_own_string(&t, "reason", reason);
         if (final) {
                 text_add(&t, ",\"final\":true,\"end\":\"");
                 text_add(&t, e ? end_to_string(e) : "unknown");

@@ -43,7 +43,7 @@ int job_table_state_from_string(const char *s) {
 }
 
 bool job_table_state_is_terminal(int state) {
-        return state >= 0 && state < _JOB_STATE_MAX && state != JOB_QUEUED && state != JOB_RUNNING;
+        return state >= 0 && state < _JOB_STATE_MAX && job_state_is_terminal((JobState) state);
 }
 
 /* Every run is counted once in the table's counters and, for a reporting scheduler, once in its
@@ -387,6 +387,7 @@ static void job_table_run_set_details(JobTableRun *r, const JobTableEvent *ev) {
 int job_table_apply(JobTable *t, JobTableEntry *e, JobTableScheduler *s, const JobTableEvent *ev,
                     uint64_t now_usec) {
         JobTableRun *r;
+        JobState state;
 
         assert(t);
         assert(e);
@@ -410,17 +411,22 @@ int job_table_apply(JobTable *t, JobTableEntry *e, JobTableScheduler *s, const J
                 return 0;
 
         job_table_run_set_details(r, ev);
-        if ((int) ev->state == r->state)
+        /* Resumed is running again, where it stopped: its start time stays the first one. */
+        state = ev->state == JOB_RESUMED ? JOB_RUNNING : ev->state;
+        if ((int) state == r->state)
                 return 0;
 
         job_table_count_run(t, r, false);
-        r->state = ev->state;
+        r->state = state;
         job_table_count_run(t, r, true);
 
-        if (ev->state == JOB_QUEUED)
+        if (state == JOB_QUEUED)
                 r->queued_usec = now_usec;
-        else if (ev->state == JOB_RUNNING)
-                r->started_usec = now_usec;
+        else if (state == JOB_RUNNING) {
+                if (ev->state == JOB_RUNNING) /* a requeued job starts over: its last start */
+                        r->started_usec = now_usec;
+        } else if (!job_table_state_is_terminal(state))
+                ; /* suspended or requeued: waiting again, still open */
         else {
                 r->ended_usec = now_usec;
                 assert(e->n_open > 0);
@@ -487,7 +493,7 @@ JobState job_table_entry_end(const JobTableEntry *e) {
 }
 
 int job_table_entry_summary(const JobTableEntry *e) {
-        bool queued = false;
+        int waiting = -1;
         JobState end;
 
         assert(e);
@@ -499,12 +505,13 @@ int job_table_entry_summary(const JobTableEntry *e) {
         for (unsigned i = 0; i < e->n_runs; i++) {
                 if (e->runs[i].state == JOB_RUNNING)
                         return JOB_RUNNING;
-                if (e->runs[i].state == JOB_QUEUED)
-                        queued = true;
+                /* Suspended or requeued says more than queued. */
+                if (job_state_is_waiting(e->runs[i].state) && (waiting < 0 || waiting == JOB_QUEUED))
+                        waiting = e->runs[i].state;
         }
         /* Not final: some run is still sent (or, before delivered(), there is none yet); deliveries to
          * schedulers that do not report are sent for good. */
-        return queued ? JOB_QUEUED : JOB_TABLE_SENT;
+        return waiting >= 0 ? waiting : JOB_TABLE_SENT;
 }
 
 void job_table_forget_owner(JobTable *t, void *owner) {

@@ -156,8 +156,8 @@ bool job_table_remove_run(JobTable *t, JobTableEntry *e, JobTableScheduler *s);
  * _JOB_STATE_INVALID ("unknown") if it went only to non-reporting schedulers, and also while the
  * entry is not final. Fixed when the entry becomes final: later stray runs do not change it. */
 JobState job_table_entry_end(const JobTableEntry *e);
-/* For listings: running if running anywhere, else queued, else sent, else the end (as above, or
- * JOB_TABLE_SENT when unknown). A final entry shows its end: a job that went to a scheduler that
+/* For listings: running if running anywhere, else suspended, requeued or queued, else sent, else the end (as
+ * above, or JOB_TABLE_SENT when unknown). A final entry shows its end: a job that went to a scheduler that
  * does not report as well is "sent" there for ever, and a job the bus dropped after delivering it
  * somewhere is "dropped" (the spec's SUMMARY); before it is final, the three live states decide. */
 int job_table_entry_summary(const JobTableEntry *e);

@@ -188,6 +188,13 @@ int job_run_new(Job *j, const JobRunConfig *config, Runner *runner) {
         assert(config);
         assert(runner);
 
+        /* From inside the done callback of its last run (a requeued job that starts again at once):
+         * that is safe, the callback touches nothing of it after reporting the exit. */
+        if (j->data && j->data_free)
+                j->data_free(j->data);
+        j->data = NULL;
+        j->data_free = NULL;
+
         run = calloc(1, sizeof *run);
         if (!run)
                 return -ENOMEM;
@@ -272,6 +279,37 @@ int job_run_terminate(Job *j) {
         }
         /* One SIGTERM: to the job's process group only. Its scope is stopped once the job ended. */
         return process_terminate(run->process);
+}
+
+int job_run_suspend(Job *j) {
+        JobRun *run;
+
+        assert(j);
+
+        run = j->data;
+        if (!run || !run->process || run->scope_start)
+                return -ESRCH;
+        return process_freeze(run->process);
+}
+
+int job_run_resume(Job *j) {
+        JobRun *run;
+
+        assert(j);
+
+        run = j->data;
+        if (!run || !run->process)
+                return -ESRCH;
+        return process_thaw(run->process);
+}
+
+uint64_t job_run_get_frozen_usec(const Job *j) {
+        const JobRun *run;
+
+        assert(j);
+
+        run = j->data;
+        return run && run->process ? process_get_frozen_usec(run->process) : 0;
 }
 
 void job_run_get_usage(const Job *j, uint64_t *ret_cpu_usec, uint64_t *ret_memory_peak) {

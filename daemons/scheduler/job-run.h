@@ -40,6 +40,7 @@ typedef struct JobRunConfig {
 
 /* Gives the Job a JobRun (owned by the Job from then on, also on failure) that waits to be spawned.
  * `config` must outlive it. */
+/* A requeued job starting over gets a new one: what its last run left is freed first. */
 int job_run_new(Job *j, const JobRunConfig *config, Runner *runner);
 /* Spawns the job's process; a job terminated before (evicted, interrupted) is not spawned. When the
  * job got no process, the Runner hears of its end here (as failed, with j->error set, or in the state
@@ -50,6 +51,12 @@ int job_run_spawn(Job *j);
  * gets its SIGTERM from the scope's stop once the job ended). Before
  * the spawn: the job will not be spawned. */
 int job_run_terminate(Job *j);
+/* --evict=suspend: freezes the job's processes (and its timeout clock), or lets them go on. A job
+ * not spawned yet cannot be frozen (-ESRCH): the runner requeues it instead. */
+int job_run_suspend(Job *j);
+int job_run_resume(Job *j);
+/* How long its current run has been frozen, in all. */
+uint64_t job_run_get_frozen_usec(const Job *j);
 /* The CPU time (µs) and peak memory (bytes) of the job's cgroup, UINT64_MAX where unknown: all of
  * it once the job has ended, so far while it runs. */
 void job_run_get_usage(const Job *j, uint64_t *ret_cpu_usec, uint64_t *ret_memory_peak);

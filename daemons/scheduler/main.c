@@ -8,6 +8,7 @@
 #include "log.h"
 #include "parse.h"
 #include "protocol.h"
+#include "runner.h"
 #include "scheduler.h"
 
 static void help(void) {
@@ -26,6 +27,16 @@ static void help(void) {
                "      --max-runtime=SEC    largest job runtime accepted (default 86400)\n"
                "      --max-pending=N      jobs waiting for a slot; beyond, new jobs that would\n"
                "                           wait are dropped (default 10000)\n"
+               "      --evict=MODE         what a more urgent job does to the least urgent one:\n"
+               "                           kill (default: evicted, its work lost); requeue (it is\n"
+               "                           terminated and waits again in its place, to start over);\n"
+               "                           suspend (it is frozen, and thawed when a slot frees)\n"
+               "      --max-requeue=N      requeues of one job; the next eviction kills it\n"
+               "                           (default 3)\n"
+               "      --max-suspended=N    jobs frozen at once; beyond, the victim is requeued\n"
+               "                           (default: as many as slots)\n"
+               "      --state-dir=DIR      keep the pending jobs in DIR across restarts and crashes\n"
+               "                           (default $STATE_DIRECTORY; none: in memory only)\n"
                "      --cgroup=MODE        where each job's cgroup (job-ID) goes, so that nothing a\n"
                "                           job starts outlives it: auto (default): our own cgroup\n"
                "                           when systemd delegated it (Delegate=yes), we move into\n"
@@ -49,8 +60,9 @@ static void help(void) {
                "  -h, --help               show this help\n"
                "      --version            show the version\n"
                "\n"
-               "SIGTERM or SIGINT terminates every job and exits 0. Exit status 1 on a setup\n"
-               "error, 2 on bad usage.\n");
+               "SIGTERM or SIGINT terminates every job and exits 0: under --evict=requeue or\n"
+               "suspend its jobs wait in DIR for the next start, under kill they end there.\n"
+               "Exit status 1 on a setup error, 2 on bad usage.\n");
 }
 
 /* --exec takes every argument after it, so cut the command line there before getopt sees it. */
@@ -87,6 +99,10 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 ARG_INSTANCE,
                 ARG_CGROUP,
                 ARG_NAME,
+                ARG_EVICT,
+                ARG_MAX_REQUEUE,
+                ARG_MAX_SUSPENDED,
+                ARG_STATE_DIR,
         };
         static const struct option options[] = {
                 { "size", required_argument, NULL, 's' },
@@ -101,6 +117,10 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 { "instance", required_argument, NULL, ARG_INSTANCE },
                 { "cgroup", required_argument, NULL, ARG_CGROUP },
                 { "name", required_argument, NULL, ARG_NAME },
+                { "evict", required_argument, NULL, ARG_EVICT },
+                { "max-requeue", required_argument, NULL, ARG_MAX_REQUEUE },
+                { "max-suspended", required_argument, NULL, ARG_MAX_SUSPENDED },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -153,6 +173,19 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                         break;
                 case ARG_INSTANCE:
                         c->instance = optarg;
+                        break;
+                case ARG_EVICT:
+                        c->evict = runner_evict_from_string(optarg);
+                        r = c->evict < 0 ? -EINVAL : 0;
+                        break;
+                case ARG_MAX_REQUEUE:
+                        r = parse_unsigned(optarg, 0, 1000000, &c->max_requeue);
+                        break;
+                case ARG_MAX_SUSPENDED:
+                        r = parse_unsigned(optarg, 1, 1000000, &c->max_suspended);
+                        break;
+                case ARG_STATE_DIR:
+                        c->state_dir = optarg;
                         break;
                 case ARG_CGROUP:
                         if (optarg[0] != '/' && strcmp(optarg, "auto") != 0 && strcmp(optarg, "self") != 0 &&

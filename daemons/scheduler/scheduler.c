@@ -11,6 +11,7 @@
 #include "event-util.h"
 #include "job-cgroups.h"
 #include "job-ledger.h"
+#include "job-pending.h"
 #include "job-reaper.h"
 #include "job-run.h"
 #include "job-scope.h"
@@ -31,8 +32,10 @@ struct Scheduler {
         Runner *runner;
         JobScope *scope; /* --scope only */
         JobCgroups *cgroups;
-        JobReaper *reaper; /* NULL if we cannot be a child subreaper */
-        JobLedger *ledger; /* NULL without a runtime directory */
+        JobReaper *reaper;            /* NULL if we cannot be a child subreaper */
+        JobLedger *ledger;            /* NULL without a runtime directory */
+        JobPending *pending;          /* NULL without a state directory */
+        sd_event_source *save_source; /* writes the pending jobs a moment after they changed */
         Throttle status;
 
         /* Jobs that took a slot and wait for their process (Job *, in start order). Each loop pass
@@ -81,6 +84,8 @@ Scheduler *scheduler_free(Scheduler *s) {
         s->cgroups = job_cgroups_free(s->cgroups);
         s->reaper = job_reaper_free(s->reaper);
         s->ledger = job_ledger_free(s->ledger);
+        s->pending = job_pending_free(s->pending);
+        sd_event_source_disable_unref(s->save_source);
         throttle_done(&s->status);
         sd_event_source_disable_unref(s->spawn_source);
         ring_done(&s->spawn_queue);
@@ -220,9 +225,10 @@ static void scheduler_report_job(Scheduler *s, const Job *j, const char *reason)
                                 ev.exit_status = status;
                 }
                 job_run_get_usage(j, &ev.cpu_usec, &ev.memory_peak);
-                if (j->state == JOB_EVICTED)
-                        ev.evicted_by = j->evicted_by;
         }
+        if (j->state == JOB_EVICTED ||
+            ((j->state == JOB_SUSPENDED || j->state == JOB_REQUEUED) && j->evicted_by))
+                ev.evicted_by = j->evicted_by;
         scheduler_report(s, &ev);
 }
 
@@ -231,14 +237,16 @@ static int scheduler_send_status(Scheduler *s) {
 
         assert(s);
 
-        return sd_notifyf(false,
-                          "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64
-                          ", timeout %" PRIu64 ", evicted %" PRIu64 ", cancelled %" PRIu64 ", bus %s",
-                          runner_n_running(s->runner), s->config.size, runner_n_pending(s->runner), st->done,
-                          st->failed, st->timeout, st->evicted, st->cancelled,
-                          s->stopping                      ? "closed"
-                          : bus_link_is_connected(s->link) ? "connected"
-                                                           : "connecting");
+        return sd_notifyf(
+                false,
+                "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64 ", timeout %" PRIu64
+                ", evicted %" PRIu64 ", cancelled %" PRIu64 ", suspended %u, requeued %" PRIu64 ", bus %s",
+                runner_n_running(s->runner), s->config.size,
+                runner_n_pending(s->runner) - runner_n_suspended(s->runner), st->done, st->failed,
+                st->timeout, st->evicted, st->cancelled, runner_n_suspended(s->runner), st->requeued,
+                s->stopping                      ? "closed"
+                : bus_link_is_connected(s->link) ? "connected"
+                                                 : "connecting");
 }
 
 static void on_status(void *userdata) {
@@ -287,8 +295,8 @@ static void scheduler_maybe_exit(Scheduler *s) {
  * or SCHED_JOB_SIGNAL= (a signal killed it), SCHED_JOB_CPU_USEC=, SCHED_JOB_MEMORY_PEAK=, then
  * `more` (may be NULL). */
 typedef struct JobEndFields {
-        char exit[64], cpu[64], memory[64];
-        const char *v[5];
+        char exit[64], cpu[64], memory[64], frozen[64], requeues[64];
+        const char *v[7];
 } JobEndFields;
 
 static const char *const *job_end_fields(const Job *j, const char *more, JobEndFields *f) {
@@ -316,6 +324,15 @@ static const char *const *job_end_fields(const Job *j, const char *more, JobEndF
                 (void) snprintf(f->memory, sizeof f->memory, "SCHED_JOB_MEMORY_PEAK=%" PRIu64, memory_peak);
                 f->v[n++] = f->memory;
         }
+        if (job_run_get_frozen_usec(j) > 0) {
+                (void) snprintf(f->frozen, sizeof f->frozen, "SCHED_JOB_FROZEN_USEC=%" PRIu64,
+                                job_run_get_frozen_usec(j));
+                f->v[n++] = f->frozen;
+        }
+        if (j->n_requeued > 0) {
+                (void) snprintf(f->requeues, sizeof f->requeues, "SCHED_JOB_REQUEUES=%u", j->n_requeued);
+                f->v[n++] = f->requeues;
+        }
         if (more)
                 f->v[n++] = more;
         f->v[n] = NULL;
@@ -337,8 +354,38 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                         s->config.size, runner_n_pending(s->runner));
                 break;
         case JOB_RUNNING:
-                log_job(LOG_INFO, &lj, "Job %" PRIu64 " running (%u/%u slots).", j->id,
-                        runner_n_running(s->runner), s->config.size);
+                if (j->n_requeued > 0)
+                        log_job_extra(LOG_INFO, &lj, END_FIELDS(NULL),
+                                      "Job %" PRIu64 " running again, from the start (%u/%u slots).", j->id,
+                                      runner_n_running(s->runner), s->config.size);
+                else
+                        log_job(LOG_INFO, &lj, "Job %" PRIu64 " running (%u/%u slots).", j->id,
+                                runner_n_running(s->runner), s->config.size);
+                break;
+        case JOB_SUSPENDED:
+                (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
+                log_job_extra(LOG_NOTICE, &lj, END_FIELDS(by),
+                              "Job %" PRIu64 " suspended (frozen) for more urgent job %" PRIu64 ".", j->id,
+                              j->evicted_by);
+                break;
+        case JOB_RESUMED:
+                log_job_extra(LOG_INFO, &lj, END_FIELDS(NULL),
+                              "Job %" PRIu64 " resumed after %.3f s frozen in all (%u/%u slots).", j->id,
+                              (double) job_run_get_frozen_usec(j) / USEC_PER_SEC,
+                              runner_n_running(s->runner), s->config.size);
+                break;
+        case JOB_REQUEUED:
+                if (j->evicted_by > 0 && !s->stopping) {
+                        (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
+                        log_job_extra(LOG_NOTICE, &lj, END_FIELDS(by),
+                                      "Job %" PRIu64 " requeued for more urgent job %" PRIu64
+                                      ": terminated, it starts over later.",
+                                      j->id, j->evicted_by);
+                } else
+                        log_job_extra(LOG_NOTICE, &lj, END_FIELDS(NULL),
+                                      "Job %" PRIu64 " requeued: the scheduler is stopping; it starts over "
+                                      "at the next start.",
+                                      j->id);
                 break;
         case JOB_DONE:
                 log_job_extra(LOG_INFO, &lj, END_FIELDS(NULL), "Job %" PRIu64 " done.", j->id);
@@ -465,6 +512,18 @@ static int on_spawn(sd_event_source *src, void *userdata) {
         return 0;
 }
 
+static int on_runner_suspend(Runner *r, Job *j, void *userdata) {
+        assert(j);
+
+        return job_run_suspend(j);
+}
+
+static int on_runner_resume(Runner *r, Job *j, void *userdata) {
+        assert(j);
+
+        return job_run_resume(j);
+}
+
 static int on_runner_stop(Runner *r, Job *j, JobState reason, void *userdata) {
         assert(r);
         assert(j);
@@ -478,6 +537,131 @@ static bool on_runner_ending(Runner *r, Job *j, void *userdata) {
         return job_run_is_ending(j);
 }
 
+/* ---- the pending jobs on disk ---- */
+
+/* The jobs that wait now, as a successor must find them after a crash: the queue (queued and
+ * requeued jobs; suspended ones are alive, and a crash ends them with their processes). With
+ * `all`, at a stop that keeps them: every job but those ended, running and suspended included,
+ * each of which is requeued by the stop. */
+static int scheduler_save_pending(Scheduler *s, bool all) {
+        _cleanup_free_ Job **jobs = NULL;
+        size_t n = 0, max;
+        Job *j;
+        int r;
+
+        assert(s);
+
+        if (!s->pending)
+                return 0;
+        max = runner_n_pending(s->runner) + (all ? runner_n_alive(s->runner) : 0);
+        jobs = calloc(max + 1, sizeof(Job *));
+        if (!jobs)
+                return -ENOMEM;
+        for (size_t i = 0; (j = runner_pending(s->runner, i)); i++)
+                if (j->state != JOB_SUSPENDED || all)
+                        jobs[n++] = j;
+        if (all)
+                for (j = runner_alive_next(s->runner, NULL); j; j = runner_alive_next(s->runner, j))
+                        if (j->state == JOB_RUNNING || j->state == JOB_REQUEUED)
+                                jobs[n++] = j;
+        r = job_pending_save(s->pending, jobs, n, all);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to save the %zu pending jobs in %s/%s: %m", n,
+                                         job_pending_dir(s->pending), PENDING_FILE);
+        return 0;
+}
+
+static int on_save_pending(sd_event_source *src, uint64_t usec, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        if (!s->stopping)
+                (void) scheduler_save_pending(s, false);
+        return 0;
+}
+
+/* Coalesced: one write a moment after the first change, however many follow. */
+static void scheduler_pending_changed(Scheduler *s) {
+        int r;
+
+        assert(s);
+
+        if (!s->pending || s->stopping)
+                return;
+        r = event_timer_arm(s->event, &s->save_source, PENDING_SAVE_USEC, PENDING_SAVE_USEC / 10,
+                            on_save_pending, s, "scheduler-save-pending", true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the timer that saves the pending jobs, ignoring: %m");
+}
+
+/* The stop: under --evict=requeue or suspend every job is kept for the next start (each running
+ * or frozen one is terminated as requeued, the bus told of the waiting ones); under kill, waiting
+ * jobs are dropped and running ones interrupted, as version 1 did. */
+static void scheduler_stop_jobs(Scheduler *s) {
+        bool keep = s->config.evict != RUNNER_EVICT_KILL && s->pending;
+        Job *j;
+
+        assert(s);
+
+        if (keep && scheduler_save_pending(s, true) < 0)
+                keep = false; /* nothing to come back from: they end here */
+        if (keep)
+                for (size_t i = 0; (j = runner_pending(s->runner, i)); i++) {
+                        if (j->state == JOB_SUSPENDED)
+                                continue; /* the runner requeues it, and says so */
+                        ProtocolEvent ev = PROTOCOL_EVENT_INIT(j->id, JOB_REQUEUED);
+                        LogJob lj = job_log(j);
+
+                        log_job(LOG_INFO, &lj, "Job %" PRIu64 " kept for the next start.", j->id);
+                        ev.reason = "kept for the scheduler's next start";
+                        scheduler_report(s, &ev);
+                }
+        (void) runner_stop_all(s->runner, keep);
+        if (!keep && s->pending)
+                (void) scheduler_save_pending(s, false); /* nothing waits any more */
+}
+
+static void scheduler_take_job(Scheduler *s, uint64_t id, int priority, double runtime, unsigned n_requeued);
+
+/* The jobs a predecessor left waiting: back in the queue, in their order, before any new one. */
+static int scheduler_setup_pending(Scheduler *s) {
+        _cleanup_free_ char *env_dir = NULL;
+        _cleanup_free_ JobPendingEntry *entries = NULL;
+        const char *dir = s->config.state_dir;
+        size_t n = 0, bad = 0;
+        int r;
+
+        assert(s);
+
+        if (!dir) {
+                const char *e = getenv("STATE_DIRECTORY");
+
+                if (e && *e) {
+                        env_dir = strndup(e, strcspn(e, ":"));
+                        if (!env_dir)
+                                return log_oom();
+                        dir = env_dir;
+                }
+        }
+        r = job_pending_new(&s->pending, dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the state directory %s: %m", dir);
+        if (!s->pending) {
+                log_info("No state directory (--state-dir): pending jobs are not kept across restarts.");
+                return 0;
+        }
+        r = job_pending_load(s->pending, s->config.max_pending, &entries, &n, &bad);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the pending jobs in %s/%s: %m", dir, PENDING_FILE);
+        if (bad > 0)
+                log_warning("Skipped %zu unreadable or surplus lines in %s/%s.", bad, dir, PENDING_FILE);
+        if (n > 0)
+                log_info("%zu jobs left waiting by the last stop are back in the queue.", n);
+        for (size_t i = 0; i < n; i++)
+                scheduler_take_job(s, entries[i].id, entries[i].priority, entries[i].runtime,
+                                   entries[i].n_requeued);
+        return 0;
+}
+
 static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
 
@@ -486,9 +670,13 @@ static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userd
 
         log_job_state(s, j, old);
         scheduler_report_job(s, j, j->state == JOB_DROPPED ? "the scheduler is stopping" : NULL);
-        /* Its terminal record is written: a successor has nothing to say of it. */
-        if (s->ledger && old == JOB_RUNNING && j->state != JOB_RUNNING)
+        /* Its terminal record is written, or it is requeued (its next run is noted again): a
+         * successor has nothing to say of it. A suspended job still has its processes. */
+        if (s->ledger && (old == JOB_RUNNING || old == JOB_SUSPENDED) &&
+            (job_state_is_terminal(j->state) || j->state == JOB_REQUEUED))
                 job_ledger_remove(s->ledger, j->id);
+        if (job_state_is_waiting(j->state) || job_state_is_waiting(old))
+                scheduler_pending_changed(s);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
 }
@@ -573,6 +761,32 @@ static void scheduler_submit(Scheduler *s, const JobRequest *req) {
         }
         r = runner_submit(s->runner, j);
         if (r < 0 && r != -ESHUTDOWN)
+                log_error_errno(r, "Failed to schedule job %" PRIu64 ": %m", id);
+}
+
+/* A job a predecessor left waiting (PENDING_FILE): into the runner, as if it had just come. */
+static void scheduler_take_job(Scheduler *s, uint64_t id, int priority, double runtime,
+                               unsigned n_requeued) {
+        LogJob lj = { .id = id, .priority = priority, .runtime = runtime, .state = -1 };
+        Job *j;
+        int r;
+
+        assert(s);
+
+        if (runner_find(s->runner, id)) {
+                log_job(LOG_WARNING, &lj,
+                        "Job %" PRIu64 " is twice in the pending jobs, ignoring the second.", id);
+                return;
+        }
+        r = job_new(&j, id, priority, runtime);
+        if (r < 0) {
+                lj.state = JOB_DROPPED;
+                log_job(LOG_WARNING, &lj, "Job %" PRIu64 " dropped: out of memory.", id);
+                return;
+        }
+        j->n_requeued = n_requeued;
+        r = runner_submit(s->runner, j);
+        if (r < 0)
                 log_error_errno(r, "Failed to schedule job %" PRIu64 ": %m", id);
 }
 
@@ -697,7 +911,7 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
         /* The bus hears how every job ended before we leave; a job that still comes is dropped by the
          * runner, and told. */
         bus_link_set_reconnect(s->link, false);
-        (void) runner_stop_all(s->runner);
+        scheduler_stop_jobs(s);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
         return 0;
@@ -817,6 +1031,8 @@ static int scheduler_setup(Scheduler *s) {
                 .stop = on_runner_stop,
                 .state_changed = on_runner_state_changed,
                 .ending = on_runner_ending,
+                .suspend = on_runner_suspend,
+                .resume = on_runner_resume,
         };
         static const BusLinkHandlers link_handlers = {
                 .on_connected = on_link_connected,
@@ -866,6 +1082,10 @@ static int scheduler_setup(Scheduler *s) {
         r = runner_new(&s->runner, s->config.size, &ops, s);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the runner: %m");
+        r = runner_set_evict(s->runner, s->config.evict, s->config.max_requeue,
+                             s->config.max_suspended ?: s->config.size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the eviction mode: %m");
 
         load = scheduler_load(s);
         r = protocol_dump_register_scheduler(s->config.name, s->config.size, &load, &hello, NULL);
@@ -878,6 +1098,10 @@ static int scheduler_setup(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the bus connection to %s: %m",
                                        s->config.bus_url);
+        /* Before the bus can send any: the jobs a predecessor left go first. */
+        r = scheduler_setup_pending(s);
+        if (r < 0)
+                return r;
         r = bus_link_start(s->link);
         if (r < 0)
                 log_warning_errno(r, "Failed to start connecting to %s, will retry: %m", s->config.bus_url);
@@ -893,8 +1117,9 @@ int scheduler_run(Scheduler *s) {
         if (r < 0)
                 return r;
 
-        log_info("Scheduler ready: %u slots, job timeout %.3f s, bus %s, jobs in %s.", s->config.size,
-                 (double) s->config.timeout_usec / USEC_PER_SEC, s->config.bus_url,
+        log_info("Scheduler ready: %u slots, job timeout %.3f s, evict=%s, bus %s, jobs in %s.",
+                 s->config.size, (double) s->config.timeout_usec / USEC_PER_SEC,
+                 runner_evict_to_string(s->config.evict), s->config.bus_url,
                  s->config.scope ? "scope units" : job_cgroups_describe(s->cgroups));
         (void) sd_notify(false, "READY=1");
         (void) scheduler_send_status(s);
@@ -905,8 +1130,9 @@ int scheduler_run(Scheduler *s) {
 
         const RunnerStats *st = runner_stats(s->runner);
         log_info("Stopped: done %" PRIu64 ", failed %" PRIu64 ", timeout %" PRIu64 ", evicted %" PRIu64
-                 ", cancelled %" PRIu64 ", dropped %" PRIu64 ", interrupted %" PRIu64 ".",
-                 st->done, st->failed, st->timeout, st->evicted, st->cancelled, st->dropped,
-                 st->interrupted);
+                 ", cancelled %" PRIu64 ", dropped %" PRIu64 ", interrupted %" PRIu64 ", suspended %" PRIu64
+                 ", requeued %" PRIu64 ".",
+                 st->done, st->failed, st->timeout, st->evicted, st->cancelled, st->dropped, st->interrupted,
+                 st->suspended, st->requeued);
         return 0;
 }

@@ -18,12 +18,16 @@ typedef struct SchedulerConfig {
         double max_runtime;            /* largest runtime accepted from the bus */
         unsigned max_pending;          /* jobs waiting for a slot; more are dropped */
         char *bus_url;
-        char **exec_argv; /* NULL: the test job, sleep RUNTIME */
-        bool scope;       /* run each job in a transient scope unit */
-        bool user;        /* with scope: the user's manager instead of the system's */
-        char *instance;   /* scope names: sched-job-INSTANCE-ID.scope; default the size */
-        char *name;       /* how the bus knows us; default HOSTNAME@INSTANCE */
-        char *cgroup;     /* --cgroup: "auto" (NULL too), "self", "off" or a PATH; see JobCgroups */
+        char **exec_argv;       /* NULL: the test job, sleep RUNTIME */
+        bool scope;             /* run each job in a transient scope unit */
+        bool user;              /* with scope: the user's manager instead of the system's */
+        char *instance;         /* scope names: sched-job-INSTANCE-ID.scope; default the size */
+        char *name;             /* how the bus knows us; default HOSTNAME@INSTANCE */
+        char *cgroup;           /* --cgroup: "auto" (NULL too), "self", "off" or a PATH; see JobCgroups */
+        int evict;              /* RunnerEvict */
+        unsigned max_requeue;   /* requeues of one job before an eviction kills it */
+        unsigned max_suspended; /* jobs frozen at once; 0: as many as slots */
+        const char *state_dir;  /* the pending jobs' file; NULL: $STATE_DIRECTORY, or none */
 } SchedulerConfig;
 
 #define SCHEDULER_CONFIG_DEFAULT                             \
@@ -34,6 +38,7 @@ typedef struct SchedulerConfig {
                 .status_interval_usec = 100 * USEC_PER_MSEC, \
                 .max_runtime = 86400,                        \
                 .max_pending = 10000,                        \
+                .max_requeue = 3,                            \
         })
 
 typedef struct Scheduler Scheduler;
