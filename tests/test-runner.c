@@ -440,7 +440,7 @@ static void test_stop_all(void **state) {
                    "start:1 1:running start:2 2:running 3:queued 4:queued 1:evicted stop:1:evicted start:5 "
                    "5:running");
 
-        assert_int_equal(runner_stop_all(f.runner), 3);
+        assert_int_equal(runner_stop_all(f.runner, false), 3);
         /* Pending first, most urgent first; then every running job. */
         assert_true(strncmp(f.log, "4:dropped 3:dropped ", 20) == 0);
         assert_non_null(strstr(f.log, "2:interrupted stop:2:interrupted"));
@@ -461,7 +461,7 @@ static void test_stop_all(void **state) {
         assert_int_equal(exited(&f, 5, JOB_TIMEOUT), 0);
         expect_log(&f, "");
         expect_counts(&f, 0, 0, 0);
-        assert_int_equal(runner_stop_all(f.runner), 0);
+        assert_int_equal(runner_stop_all(f.runner, false), 0);
         fake_teardown(&f);
 }
 
@@ -508,7 +508,7 @@ static void test_counters(void **state) {
         assert_int_equal(submit(&f, 5, 0), 0); /* takes the slot 3 left */
         assert_int_equal(submit(&f, 9, 0), 0); /* evicts 4, then fails to start */
         assert_int_equal(submit(&f, 6, 1), 0); /* takes the slot 9 left */
-        assert_int_equal(runner_stop_all(f.runner), 3);
+        assert_int_equal(runner_stop_all(f.runner, false), 3);
 
         st = runner_stats(f.runner);
         assert_int_equal(st->done, 1);
@@ -619,7 +619,7 @@ static void test_reentrant_start(void **state) {
 
 static void hook_stop_all(Fake *f, Job *j, JobState old) {
         if (j->id == 2 && j->state == JOB_QUEUED)
-                assert_int_equal(runner_stop_all(f->runner), 1);
+                assert_int_equal(runner_stop_all(f->runner, false), 1);
 }
 
 static void test_stop_all_from_callback(void **state) {
@@ -669,7 +669,7 @@ static void test_would_start(void **state) {
         expect_log(&f, "start:1 1:running start:2 2:running");
         /* Asking changes nothing. */
         expect_counts(&f, 2, 0, 2);
-        (void) runner_stop_all(f.runner);
+        (void) runner_stop_all(f.runner, false);
         assert_false(runner_would_start(f.runner, 0));
         fake_teardown(&f);
 }
@@ -715,7 +715,7 @@ static void test_least_urgent(void **state) {
         f.ending[3] = true;
         expect_least_urgent(&f, -1);
         f.ending[3] = false;
-        (void) runner_stop_all(f.runner);
+        (void) runner_stop_all(f.runner, false);
         expect_least_urgent(&f, -1);
         fake_teardown(&f);
 }
@@ -808,7 +808,7 @@ static void test_cancel_running(void **state) {
         /* A shutdown interrupts the running jobs only. */
         assert_int_equal(cancel(&f, 2), 0);
         expect_log(&f, "2:cancelled stop:2:cancelled start:3 3:running");
-        assert_int_equal(runner_stop_all(f.runner), 4); /* 2, 3, 4 and 6 */
+        assert_int_equal(runner_stop_all(f.runner, false), 4); /* 2, 3, 4 and 6 */
         assert_null(strstr(f.log, "2:interrupted"));
         assert_non_null(strstr(f.log, "3:interrupted stop:3:interrupted"));
         f.log[0] = '\0';
@@ -896,7 +896,7 @@ static void test_cancel_after_stop_all(void **state) {
         fake_setup(&f, 1);
         assert_int_equal(submit(&f, 1, 5), 0);
         assert_int_equal(submit(&f, 2, 5), 0);
-        assert_int_equal(runner_stop_all(f.runner), 1);
+        assert_int_equal(runner_stop_all(f.runner, false), 1);
         expect_log(&f, "start:1 1:running 2:queued 2:dropped 1:interrupted stop:1:interrupted");
 
         assert_int_equal(cancel(&f, 1), -ESHUTDOWN);
@@ -999,7 +999,7 @@ static void free_hook_submit(Fake *f, uint64_t id) {
         }
         if (id == 2) {
                 assert_int_equal(submit(f, 3, 5), 0);
-                assert_int_equal(runner_stop_all(f->runner), 0);
+                assert_int_equal(runner_stop_all(f->runner, false), 0);
         }
 }
 
