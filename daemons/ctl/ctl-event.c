@@ -49,6 +49,7 @@ Color ctl_state_color(const char *state) {
                 { "done", COLOR_GREEN },     { "failed", COLOR_RED },       { "timeout", COLOR_RED },
                 { "evicted", COLOR_YELLOW }, { "cancelled", COLOR_YELLOW }, { "interrupted", COLOR_YELLOW },
                 { "dropped", COLOR_YELLOW }, { "unknown", COLOR_YELLOW },   { "running", COLOR_BOLD },
+                { "resumed", COLOR_BOLD },   { "suspended", COLOR_YELLOW }, { "requeued", COLOR_YELLOW },
         };
 
         for (size_t i = 0; state && i < ELEMENTSOF(table); i++)

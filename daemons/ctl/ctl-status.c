@@ -16,8 +16,8 @@
 
 /* The order of the "States:" line: a job's life, then anything newer buses may add. */
 static const char *const state_order[] = {
-        "sent",    "queued",  "running",   "done",        "failed",
-        "timeout", "evicted", "cancelled", "interrupted", "dropped",
+        "sent",   "queued",  "suspended", "requeued",  "running",     "done",
+        "failed", "timeout", "evicted",   "cancelled", "interrupted", "dropped",
 };
 
 static int status_hello(Ctl *c, char **ret) {
