@@ -50,6 +50,7 @@ struct Runner {
 
         unsigned depth; /* nesting of public calls; callbacks make it > 1 */
         bool stopping;
+        bool keep; /* runner_stop_all(keep) */
 };
 
 int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata) {
@@ -141,9 +142,11 @@ Runner *runner_free(Runner *r) {
         if (!r)
                 return NULL;
 
+        /* A suspended job is on both: it goes with the alive ones. */
         if (r->pending)
                 while ((j = queue_pop(r->pending)))
-                        job_free(j);
+                        if (j->state != JOB_SUSPENDED)
+                                job_free(j);
         while ((j = r->alive)) {
                 alive_remove(r, j);
                 job_free(j);
@@ -211,12 +214,17 @@ static void runner_set_state(Runner *r, Job *j, JobState state) {
 
 static void runner_unqueue(Runner *r, Job *j);
 
+/* Running, or resumed: a state only its own state_changed() callback sees, after which it runs. */
+static bool job_is_running(const Job *j) {
+        return j->state == JOB_RUNNING || j->state == JOB_RESUMED;
+}
+
 /* The job lost its slot (or, suspended, its place among the waiting jobs); its work keeps running
  * until stop() has ended it and the exit is reported. */
 static void runner_terminate(Runner *r, Job *j, JobState reason, uint64_t evicted_by) {
         assert(r);
         assert(j);
-        assert(j->state == JOB_RUNNING || j->state == JOB_SUSPENDED);
+        assert(job_is_running(j) || j->state == JOB_SUSPENDED);
 
         if (j->state == JOB_SUSPENDED) {
                 runner_unqueue(r, j);
@@ -231,9 +239,10 @@ static void runner_terminate(Runner *r, Job *j, JobState reason, uint64_t evicte
                 j->n_requeued++;
         runner_set_state(r, j, reason);
 
-        /* The state callback may already have reported the exit. */
+        /* The state callback may already have reported the exit, or cancelled it (then that is the
+         * reason). */
         if (job_is_alive(r, j))
-                (void) r->ops.stop(r, j, reason, r->userdata);
+                (void) r->ops.stop(r, j, j->state, r->userdata);
 }
 
 /* The eviction policy: the job a more urgent one may take the slot of. The least urgent running
@@ -245,7 +254,7 @@ static Job *runner_pick_victim(Runner *r) {
         assert(r);
 
         LIST_FOREACH (alive, j, r->alive) {
-                if (j->state != JOB_RUNNING)
+                if (!job_is_running(j))
                         continue;
                 if (r->ops.ending && r->ops.ending(r, j, r->userdata))
                         continue;
@@ -282,7 +291,7 @@ static void runner_start(Runner *r, Job *j) {
         runner_set_state(r, j, JOB_RUNNING);
         /* runner_stop_all() from a callback of start() passed this job by. */
         if (r->stopping && j->state == JOB_RUNNING && job_is_alive(r, j))
-                runner_terminate(r, j, JOB_INTERRUPTED, 0);
+                runner_terminate(r, j, r->keep ? JOB_REQUEUED : JOB_INTERRUPTED, 0);
 }
 
 /* A suspended job gets a slot again. */
@@ -299,11 +308,13 @@ static void runner_resume(Runner *r, Job *j) {
         j->start_seq = ++r->start_seq;
         k = r->ops.resume(r, j, r->userdata);
         if (k < 0) {
-                /* It cannot go on: its work ends here, as a stop's would. It holds the slot it
-                 * was given, which the termination gives back. */
+                /* It cannot go on: its work ends here, as a stop's would, and the slot it was given
+                 * goes back. */
                 j->error = k;
-                j->state = JOB_RUNNING;
-                runner_terminate(r, j, JOB_INTERRUPTED, 0);
+                r->n_running--;
+                runner_set_state(r, j, JOB_INTERRUPTED);
+                if (job_is_alive(r, j))
+                        (void) r->ops.stop(r, j, j->state, r->userdata);
                 return;
         }
         runner_set_state(r, j, JOB_RESUMED);
@@ -442,8 +453,8 @@ int runner_job_exited(Runner *r, Job *j, JobState final) {
                 return -EBUSY;
         if (!job_is_alive(r, j))
                 return -ENOENT;
-        if ((j->state == JOB_RUNNING || j->state == JOB_SUSPENDED) && final != JOB_DONE &&
-            final != JOB_FAILED && final != JOB_TIMEOUT)
+        if ((job_is_running(j) || j->state == JOB_SUSPENDED) && final != JOB_DONE && final != JOB_FAILED &&
+            final != JOB_TIMEOUT)
                 return -EINVAL;
 
         runner_enter(r);
@@ -455,7 +466,7 @@ int runner_job_exited(Runner *r, Job *j, JobState final) {
                 runner_unqueue(r, j);
                 r->n_suspended--;
                 runner_set_state(r, j, final);
-        } else if (j->state == JOB_RUNNING) {
+        } else if (job_is_running(j)) {
                 r->n_running--;
                 runner_set_state(r, j, final);
         } else if (j->state == JOB_REQUEUED && !r->stopping) {
@@ -522,8 +533,8 @@ int runner_cancel(Runner *r, Job *j) {
                 }
                 /* A job whose end is under way keeps the one record that says how it really ended, as
                  * for eviction. One being terminated already is in its terminal state. */
-                if ((j->state != JOB_RUNNING && j->state != JOB_SUSPENDED) ||
-                    (j->state == JOB_RUNNING && r->ops.ending && r->ops.ending(r, j, r->userdata)))
+                if ((!job_is_running(j) && j->state != JOB_SUSPENDED) ||
+                    (job_is_running(j) && r->ops.ending && r->ops.ending(r, j, r->userdata)))
                         return -EALREADY;
 
                 runner_enter(r);
@@ -563,15 +574,21 @@ int runner_stop_all(Runner *r, bool keep) {
 
         runner_enter(r);
         r->stopping = true;
+        r->keep = keep;
         /* Frozen work cannot wait for the next start: it ends, to start over then. */
         while ((j = runner_first_in(r, JOB_SUSPENDED)))
                 runner_terminate(r, j, keep ? JOB_REQUEUED : JOB_INTERRUPTED, 0);
+        /* Requeued, its work still ending: it would wait again, but nothing waits any more. */
+        if (!keep)
+                for (j = r->alive; j; j = j->alive_next)
+                        if (j->state == JOB_REQUEUED)
+                                runner_set_state(r, j, JOB_INTERRUPTED);
         while ((j = queue_pop(r->pending))) {
                 if (!keep)
                         runner_set_state(r, j, JOB_DROPPED);
                 runner_bury(r, j);
         }
-        while ((j = runner_first_in(r, JOB_RUNNING)))
+        while ((j = runner_first_in(r, JOB_RUNNING)) || (j = runner_first_in(r, JOB_RESUMED)))
                 runner_terminate(r, j, keep ? JOB_REQUEUED : JOB_INTERRUPTED, 0);
         runner_leave(r);
 

@@ -133,8 +133,9 @@ int runner_job_exited(Runner *r, Job *j, JobState final);
  * already ended: a cancelled pending job is gone at once). -ESHUTDOWN after runner_stop_all(). */
 int runner_cancel(Runner *r, Job *j);
 
-/* Shutdown: refuses new jobs. Without `keep`, drops every pending job and stops every running one
- * (reason JOB_INTERRUPTED). With `keep` (a stop the jobs are to survive: the caller has saved the
+/* Shutdown: refuses new jobs. Without `keep`, drops every pending job and stops every running or
+ * suspended one (reason JOB_INTERRUPTED); a requeued job whose work is still ending is interrupted
+ * too (no second stop()). With `keep` (a stop the jobs are to survive: the caller has saved the
  * pending ones, see runner_pending()) pending jobs are let go without a state change, and running
  * and suspended ones are stopped as requeued (reason JOB_REQUEUED; their exit frees them). Returns
  * the number of jobs whose exit is still to be reported. */
