@@ -408,7 +408,9 @@ static void process_finish(Process *p) {
                 if (cgroup_read_memory_peak(p->cgroup_fd, &p->memory_peak) < 0)
                         p->memory_peak = UINT64_MAX;
                 p->cgroup_fd = safe_close(p->cgroup_fd);
-                (void) cgroup_remove(p->cgroup_path);
+                /* Empty, but the kernel may still hold it for a moment (EBUSY): then later. */
+                if (cgroup_remove(p->cgroup_path) == -EBUSY)
+                        (void) process_remove_cgroup_later(p->event, TAKE_PTR(p->cgroup_path));
         }
         p->cgroup_source = sd_event_source_disable_unref(p->cgroup_source);
         p->done = true;

@@ -242,6 +242,15 @@ static void leftover_done(Leftover *l) {
                 c->on_leftover(id, c->userdata);
 }
 
+void job_cgroups_abandon_leftovers(JobCgroups *c) {
+        assert(c);
+
+        while (c->leftovers) {
+                log_warning("%s is still not empty after it was killed; leaving it.", c->leftovers->path);
+                leftover_done(c->leftovers);
+        }
+}
+
 static int on_leftover_events(sd_event_source *s, const struct inotify_event *event, void *userdata) {
         Leftover *l = ASSERT_PTR(userdata);
 

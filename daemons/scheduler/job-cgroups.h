@@ -51,3 +51,6 @@ int job_cgroups_recover(JobCgroups *c);
 bool job_cgroups_has_leftover(JobCgroups *c, uint64_t id);
 /* Leftover cgroups not yet empty. */
 unsigned job_cgroups_n_recovering(JobCgroups *c);
+/* Gives up waiting for the leftovers still populated (at a stop, after a grace): each is reported as
+ * done, its cgroup left where it is, with a warning. */
+void job_cgroups_abandon_leftovers(JobCgroups *c);

@@ -51,6 +51,7 @@ struct Scheduler {
         Ring events;
         sd_event_source *events_source, *events_retry_source;
         sd_event_source *stop_drain_source;
+        sd_event_source *leftover_source; /* at a stop: stop waiting for a predecessor's leftovers */
         uint64_t stop_drain_deadline;
         uint64_t n_events_lost;
         /* Every frame to the bus tells our load (ProtocolLoad), made when the frame is. `received`
@@ -92,6 +93,7 @@ Scheduler *scheduler_free(Scheduler *s) {
         sd_event_source_disable_unref(s->events_source);
         sd_event_source_disable_unref(s->events_retry_source);
         sd_event_source_disable_unref(s->stop_drain_source);
+        sd_event_source_disable_unref(s->leftover_source);
         ring_done(&s->events);
         sd_event_unref(s->event);
         free(s->config.bus_url);
@@ -279,6 +281,16 @@ static int on_stop_drain(sd_event_source *src, uint64_t usec, void *userdata) {
         }
         return event_timer_arm(s->event, &s->stop_drain_source, STOP_DRAIN_POLL_USEC, 0, on_stop_drain, s,
                                "scheduler-stop-drain", false);
+}
+
+static void scheduler_maybe_exit(Scheduler *s);
+
+static int on_leftover_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        job_cgroups_abandon_leftovers(s->cgroups);
+        scheduler_maybe_exit(s);
+        return 0;
 }
 
 static void scheduler_maybe_exit(Scheduler *s) {
@@ -912,6 +924,11 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
          * runner, and told. */
         bus_link_set_reconnect(s->link, false);
         scheduler_stop_jobs(s);
+        /* A predecessor's leftover that cgroup.kill cannot empty must not hold the stop until
+         * systemd's SIGKILL: after the grace and a second, it is left where it is. */
+        if (s->cgroups && job_cgroups_n_recovering(s->cgroups) > 0)
+                (void) event_timer_arm(s->event, &s->leftover_source, s->config.grace_usec + USEC_PER_SEC, 0,
+                                       on_leftover_timeout, s, "scheduler-leftover-timeout", false);
         scheduler_status_changed(s);
         scheduler_maybe_exit(s);
         return 0;

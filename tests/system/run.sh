@@ -7,8 +7,9 @@
 #   tests/system/run.sh [--deb-dir DIR | --deb FILE] [--build-dir DIR]
 #
 # With a .deb (the newest sched-utils_*.deb of --deb-dir, or --deb) the scenario installs it with
-# dpkg inside the booted container and purges it at the end; otherwise `cmake --install` of
-# --build-dir goes into the overlay first.
+# dpkg inside the booted container, upgrades it to the same files with a higher version (made here
+# with dpkg-deb) and purges it at the end; otherwise `cmake --install` of --build-dir goes into the
+# overlay first.
 #
 # Everything lives in a tmpfs: the overlay's upper and work directories, hence every write of the
 # container; the host's root is only read. The source and build trees, /tmp and the host's enabled
@@ -100,6 +101,15 @@ cp "$here/sched-systest.service" "$root/etc/systemd/system/"
 if [ -n "$deb" ]; then
         echo "system test: installing $deb inside the container"
         cp "$deb" "$root/sched-systest/pkg/"
+        # The upgrade that the scenario installs over it: the same files under a higher version,
+        # repacked here, so that dpkg replaces each of them (a new inode) as a real upgrade does.
+        version=$(dpkg-deb -f "$deb" Version)+systest1
+        mkdir "$root/sched-systest/upgrade"
+        dpkg-deb -R "$deb" "$tmp/repack"
+        sed -i "s/^Version: .*/Version: $version/" "$tmp/repack/DEBIAN/control"
+        dpkg-deb --root-owner-group -Zgzip -b "$tmp/repack" "$root/sched-systest/upgrade/" >/dev/null
+        rm -rf "$tmp/repack"
+        echo "system test: and upgrading it to $version"
         echo MODE=deb >"$root/sched-systest/config"
 else
         echo "system test: no .deb, cmake --install $build into the container's root"

@@ -262,6 +262,8 @@ expect "none of them is in the service's cgroup" \
 journalctl -q -u sched-scheduler@3 SCHED_JOB_ID="$id" -o cat | sed 's/^/     /'
 expect "no warning from sched-scheduler@3 (e.g. the ledger in its runtime directory)" \
         sh -c "! journalctl -q -u sched-scheduler@3 -p warning -o cat | grep -q ."
+expect "the scheduler, now sched-scheduler, wrote to its state directory, $(stat -c '%n %A %U:%G' /var/lib/sched-scheduler/3)" \
+        [ "$(stat -c %U /var/lib/sched-scheduler/3/pending-jobs 2>/dev/null)" = sched-scheduler ]
 expect "the job does not run as root" sh -c "journalctl -q -u sched-scheduler@3 SCHED_JOB_ID=$id -o cat | grep -q 'uid [1-9]'"
 expect "the job cannot read /etc/shadow" sh -c "journalctl -q -u sched-scheduler@3 SCHED_JOB_ID=$id -o cat | grep -q 'shadow: denied'"
 expect "an urgent job evicts it" produce -n 1 --runtime 1 --priority 0
@@ -363,11 +365,127 @@ for u in sched-bus.service sched-scheduler@2.service sched-scheduler@3.service s
                 awk -v s="${score:-99}" -v t="${target[$u]}" 'BEGIN { exit !(s <= t) }'
 done
 
+# submit ARGS...: sched-producer's jobs, their ids on one line (its "Job N submitted." lines).
+submit() {
+        sched-producer --connect-timeout 5 "$@" 2>&1 | sed -n 's/.*Job \([0-9][0-9]*\) submitted\..*/\1/p' | xargs
+}
+# ends UNIT ID: the terminal entries of job ID in the journal of UNIT, one state a line.
+ends() {
+        journalctl -q -u "$1" SCHED_JOB_ID="$2" -o export | sed -n 's/^SCHED_JOB_STATE=//p' |
+                grep -x -E 'done|failed|timeout|evicted|cancelled|interrupted|dropped'
+}
+# all_end UNIT STATE ID...: each ID has exactly one terminal entry in UNIT's journal, and it is STATE.
+all_end() {
+        local unit=$1 state=$2 id
+        shift 2
+        for id; do [ "$(ends "$unit" "$id" | xargs)" = "$state" ] || return 1; done
+}
+# with_state UNIT STATE ID...: how many of the IDs have an entry STATE in UNIT's journal.
+with_state() {
+        local unit=$1 state=$2 id n=0
+        shift 2
+        for id; do
+                journalctl -q -u "$unit" SCHED_JOB_ID="$id" SCHED_JOB_STATE="$state" -o cat | grep -q . && n=$((n + 1))
+        done
+        echo $n
+}
+main_pid() { systemctl show -P MainPID "$1"; }
+# evict_drop_in MODE: sched-scheduler@3 with --evict MODE and a timeout its jobs never reach.
+evict_drop_in() {
+        mkdir -p /etc/systemd/system/sched-scheduler@3.service.d
+        printf '[Service]\nExecStart=\nExecStart=/usr/bin/sched-scheduler -s %%i -t 30 --evict %s\n' "$1" \
+                >/etc/systemd/system/sched-scheduler@3.service.d/evict.conf
+        systemctl daemon-reload
+}
+
+step "8a. restart with 3 jobs running and 5 waiting: sched-scheduler@3 --evict=requeue keeps them all"
+# @3 as shipped (under its dynamic user, no more --scope), with the drop-in.
+rm -rf /etc/systemd/system/sched-scheduler@3.service.d
+evict_drop_in requeue
+systemctl start sched-bus.socket
+expect "sched-scheduler@3 (--evict requeue) started" systemctl start sched-scheduler@3.service
+expect "connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
+pid=$(main_pid sched-scheduler@3.service)
+state=/var/lib/private/sched-scheduler/3
+echo "     $(stat -c %N /var/lib/sched-scheduler/3); $(stat -c '%n: %A %u:%g (%U:%G)' $state)"
+expect "its StateDirectory=: /var/lib/sched-scheduler/3 links to $state" \
+        [ "$(readlink -f /var/lib/sched-scheduler/3)" = $state ]
+# DynamicUser=yes takes the user named after the template, sched-scheduler: the package's own (for
+# --scope) where it exists, a dynamic UID otherwise.
+expect "$state belongs to the user it runs as ($(ps -o user= -p "$pid" | xargs), $(ps -o uid= -p "$pid" | xargs))" \
+        [ "$(stat -c %u $state)" = "$(ps -o uid= -p "$pid" | xargs)" ]
+ids=$(submit -n 8 -p 0.05 --runtime 4 --priority 5)
+expect "8 jobs of 4 s: $ids" [ "$(echo "$ids" | wc -w)" -eq 8 ]
+expect "3 run, 5 wait" retry 5 status_has sched-scheduler@3.service '^running 3/3, pending 5'
+expect "the 5 waiting ones are in $state/pending-jobs" \
+        retry 5 sh -c "[ \$(grep -c '^[0-9]' $state/pending-jobs 2>/dev/null) -eq 5 ]"
+expect "systemctl restart sched-scheduler@3" systemctl restart sched-scheduler@3.service
+expect "a new process (MainPID $pid -> $(main_pid sched-scheduler@3.service))" \
+        [ "$(main_pid sched-scheduler@3.service)" != "$pid" ]
+expect "the 3 running ones were recorded requeued" [ "$(with_state sched-scheduler@3 requeued $ids)" -eq 3 ]
+journalctl -q -u sched-scheduler@3 -o cat | grep -E 'requeued:|kept for the next start|back in the queue' |
+        sed 's/^/     /'
+expect "the 5 waiting ones were kept" \
+        [ "$(journalctl -q -u sched-scheduler@3 -o cat | grep -c 'kept for the next start')" -eq 5 ]
+expect "all 8 are back after the restart: 3 run, 5 wait" \
+        retry 5 status_has sched-scheduler@3.service '^running 3/3, pending 5'
+echo "     StatusText: $(status_text sched-scheduler@3.service)"
+expect "journalctl -u sched-scheduler@3 SCHED_JOB_STATE=done: all 8, each with one terminal entry" \
+        retry 20 all_end sched-scheduler@3 done $ids
+expect "the pending file is empty again" retry 5 sh -c "! grep -q '^[0-9]' $state/pending-jobs"
+
+step "8b. the same restart under --evict=kill (the default): interrupted and dropped"
+rm -rf /etc/systemd/system/sched-scheduler@3.service.d
+systemctl daemon-reload
+expect "sched-scheduler@3 restarted as shipped" systemctl restart sched-scheduler@3.service
+expect "connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
+ids=$(submit -n 8 -p 0.05 --runtime 4 --priority 5)
+expect "8 jobs of 4 s: $ids" [ "$(echo "$ids" | wc -w)" -eq 8 ]
+expect "3 run, 5 wait" retry 5 status_has sched-scheduler@3.service '^running 3/3, pending 5'
+expect "systemctl restart sched-scheduler@3" systemctl restart sched-scheduler@3.service
+expect "3 were recorded interrupted" [ "$(with_state sched-scheduler@3 interrupted $ids)" -eq 3 ]
+expect "5 were recorded dropped" [ "$(with_state sched-scheduler@3 dropped $ids)" -eq 5 ]
+expect "each of the 8 has exactly one terminal entry" \
+        sh -c "for id in $ids; do [ \$(journalctl -q -u sched-scheduler@3 SCHED_JOB_ID=\$id -o export | grep -c -x -E 'SCHED_JOB_STATE=(done|failed|timeout|evicted|cancelled|interrupted|dropped)') -eq 1 ] || exit 1; done"
+expect "none came back" retry 5 status_has sched-scheduler@3.service '^running 0/3, pending 0'
+expect "systemctl stop sched-scheduler@3" systemctl stop sched-scheduler@3.service
+
+if [ "$MODE" = deb ]; then
+        step "9. package upgrade while sched-scheduler@3 (--evict=requeue) runs jobs"
+        evict_drop_in requeue
+        expect "sched-scheduler@3 started with --evict requeue" systemctl start sched-scheduler@3.service
+        expect "connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
+        ids=$(submit -n 4 -p 0.05 --runtime 4 --priority 5)
+        expect "4 jobs of 4 s: $ids" [ "$(echo "$ids" | wc -w)" -eq 4 ]
+        expect "3 run, 1 waits" retry 5 status_has sched-scheduler@3.service '^running 3/3, pending 1'
+        pid=$(main_pid sched-scheduler@3.service)
+        new=$(ls "$R"/upgrade/sched-utils_*.deb)
+        # dpkg -i in its two halves, to see the running binary replaced between them.
+        expect "dpkg --unpack $(basename "$new")" dpkg --unpack "$new"
+        expect "the unpack leaves MainPID $pid running, on the old binary: $(readlink /proc/"$pid"/exe)" \
+                sh -c "[ $(main_pid sched-scheduler@3.service) = $pid ] && readlink /proc/$pid/exe | grep -q ' (deleted)\$'"
+        expect "dpkg --configure sched-utils" dpkg --configure sched-utils
+        expect "sched-utils is at $(dpkg-query -W -f '${Version}' sched-utils)" \
+                [ "$(dpkg-query -W -f '${Version}' sched-utils)" = "$(dpkg-deb -f "$new" Version)" ]
+        now=$(main_pid sched-scheduler@3.service)
+        expect "sched-scheduler@3 was restarted: MainPID $pid -> $now" sh -c "[ $now != $pid ] && [ $now != 0 ]"
+        expect "it is active" is_active sched-scheduler@3.service
+        expect "it runs the new binary: /proc/$now/exe -> $(readlink /proc/"$now"/exe)" \
+                sh -c "readlink /proc/$now/exe | grep -q -v ' (deleted)\$' && [ \$(stat -L -c %i /proc/$now/exe) = \$(stat -c %i /usr/bin/sched-scheduler) ]"
+        expect "connected" retry 10 status_has sched-scheduler@3.service 'bus connected'
+        n=$(with_state sched-scheduler@3 requeued $ids)
+        expect "its running jobs were recorded requeued ($n)" [ "$n" -ge 1 ]
+        expect "all 4 jobs are done, each with one terminal entry" retry 15 all_end sched-scheduler@3 done $ids
+        journalctl -q -u sched-scheduler@3 -o cat | grep -E 'back in the queue|Scheduler ready' | tail -n 2 |
+                sed 's/^/     /'
+        expect "systemctl stop sched-scheduler@3" systemctl stop sched-scheduler@3.service
+fi
+
 step "warnings and errors the sched-utils units logged (for the record)"
 journalctl -b -q -p warning -u 'sched-*' -o short-monotonic --no-pager | tail -n 20 | sed 's/^/     /'
 
 if [ "$MODE" = deb ]; then
-        step "8. purge while everything runs"
+        step "10. purge while everything runs"
         rm -rf /etc/systemd/system/sched-scheduler@1.service.d /etc/systemd/system/sched-scheduler@3.service.d
         systemctl daemon-reload
         systemctl start sched-bus.socket sched-scheduler@2.service sched-producer.timer
@@ -383,6 +501,8 @@ if [ "$MODE" = deb ]; then
         expect "no file of the package is left${left:+: $left}" [ -z "$left" ]
         left=$(find /etc/systemd /var/lib/systemd -name 'sched-*' ! -name 'sched-systest*' 2>/dev/null | xargs)
         expect "no unit link or state is left${left:+: $left}" [ -z "$left" ]
+        left=$(find /var/lib /var/lib/private -maxdepth 1 -name 'sched-*' | xargs)
+        expect "no state directory of the bus or a scheduler is left${left:+: $left}" [ -z "$left" ]
         known=$(systemctl list-unit-files --no-legend 'sched-bus*' 'sched-scheduler*' 'sched-producer*' 'sched-jobs*' | xargs)
         expect "no sched-utils unit file is known${known:+: $known}" [ -z "$known" ]
 fi
