@@ -35,20 +35,18 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import websockets
 
-BUS, SCHED, PRODUCER = sys.argv[1:4]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# BUS, SCHED, PRODUCER, DIR, PROCS, TAG (every process this test starts carries it, and so every
+# job: the cleanup finds them all by it) and the helpers.
+from live import *  # noqa: E402,F403
+
 CASES = sys.argv[4:] or ["suspend-cgroup", "suspend-fallback", "requeue", "random"]
-DIR = tempfile.mkdtemp(prefix="test-evict-")
-PROCS = []
 CGROUPS = []  # cgroups named by this test: removed at the end, whoever left them
 SKIPPED = []
-# Every process this test starts carries it, and so every job: the cleanup finds them all by it, and
-# a test running beside this one (same job ids) never has its jobs taken for ours.
-TAG = "TEST_EVICT_TAG=" + DIR
 TERMINAL = ("done", "failed", "timeout", "evicted", "cancelled", "interrupted", "dropped")
 
 # A job that burns SCHED_JOB_RUNTIME CPU-seconds of its own, then says how much CPU and wall time
@@ -66,98 +64,6 @@ else:
         pass
 print("cpu %.3f wall %.3f" % (time.process_time(), time.monotonic() - start), flush=True)
 """
-
-
-def fail(msg):
-    print(f"FAIL: {msg}")
-    for name in sorted(os.listdir(DIR)):
-        path = os.path.join(DIR, name)
-        if name.endswith(".log") and os.path.getsize(path) > 0:
-            print(f"--- {name} (last 40 lines)")
-            with open(path, errors="replace") as f:
-                print("".join(f.readlines()[-40:]), end="")
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-    print(f"ok: {msg}")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def spawn(name, argv):
-    env = dict(os.environ)
-    env.pop("STATE_DIRECTORY", None)  # no pending jobs kept from, or for, anyone else
-    key, value = TAG.split("=", 1)
-    env[key] = value
-    log = open(os.path.join(DIR, name + ".log"), "a")
-    p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
-    p.name = name
-    PROCS.append(p)
-    return p
-
-
-def read_log(name):
-    with open(os.path.join(DIR, name + ".log"), errors="replace") as f:
-        return f.read()
-
-
-def wait_for(seconds, what, cond, step=0.05):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(step)
-    fail(f"not within {seconds} s: {what}")
-
-
-def stop(p, sig=signal.SIGTERM, expect=0):
-    p.send_signal(sig)
-    try:
-        rc = p.wait(15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        fail(f"{p.name} did not stop within 15 s")
-    PROCS.remove(p)
-    if expect is not None and rc != expect:
-        fail(f"{p.name} exited {rc}, expected {expect}")
-
-
-class Bus:
-    def __init__(self, name, *args):
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self.name = name
-        self.proc = spawn(name, [BUS, "--listen", f"127.0.0.1:{self.port}", *args])
-        wait_for(10, f"{name} listening", lambda: f"Listening on 127.0.0.1:{self.port}" in read_log(name))
-
-    async def ask_async(self, frame):
-        async with websockets.connect(self.url, max_size=64 << 20) as ws:
-            await ws.send(json.dumps(frame))
-            return json.loads(await asyncio.wait_for(ws.recv(), 10))
-
-    def ask(self, frame):
-        return asyncio.run(self.ask_async(frame))
-
-    def status(self):
-        return self.ask({"cmd": "status"})
-
-
-def scheduler(bus, name, slots, *extra, cgroup="off", job=None):
-    argv = [SCHED, "--bus", bus.url, "--cgroup", cgroup, "--name", name, "-s", str(slots), *extra]
-    if job:
-        argv += ["--exec", *job]
-    p = spawn(name, argv)
-    wait_for(10, f"{name} registered", lambda: any(s.get("name") == name for s in bus.status()["schedulers"]))
-    return p
 
 
 async def submit_async(bus, jobs):
