@@ -360,6 +360,8 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
         assert(j);
 
 #define END_FIELDS(more) job_end_fields(j, (more), &end)
+        /* For the states of a job that lost its slot to another. */
+        (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
         switch (j->state) {
         case JOB_QUEUED:
                 log_job(LOG_INFO, &lj, "Job %" PRIu64 " queued: all %u slots busy, %u pending.", j->id,
@@ -375,7 +377,6 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                                 runner_n_running(s->runner), s->config.size);
                 break;
         case JOB_SUSPENDED:
-                (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
                 log_job_extra(LOG_NOTICE, &lj, END_FIELDS(by),
                               "Job %" PRIu64 " suspended (frozen) for more urgent job %" PRIu64 ".", j->id,
                               j->evicted_by);
@@ -388,7 +389,6 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                 break;
         case JOB_REQUEUED:
                 if (j->evicted_by > 0 && !s->stopping) {
-                        (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
                         log_job_extra(LOG_NOTICE, &lj, END_FIELDS(by),
                                       "Job %" PRIu64 " requeued for more urgent job %" PRIu64
                                       ": terminated, it starts over later.",
@@ -412,7 +412,6 @@ static void log_job_state(Scheduler *s, const Job *j, JobState old) {
                               (double) s->config.timeout_usec / USEC_PER_SEC);
                 break;
         case JOB_EVICTED:
-                (void) snprintf(by, sizeof by, "SCHED_JOB_EVICTED_BY=%" PRIu64, j->evicted_by);
                 log_job_extra(LOG_NOTICE, &lj, END_FIELDS(by),
                               "Job %" PRIu64 " evicted by more urgent job %" PRIu64 ".", j->id,
                               j->evicted_by);
