@@ -41,7 +41,11 @@ int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                         ws_conn_detach(c);
                 return 0;
         case LWS_CALLBACK_HTTP:
-                return -1; /* plain HTTP is not served (yet): only WebSocket upgrades */
+                return ws_conn_on_http(c, in);
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+                return ws_conn_on_http_writeable(c);
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+                return ws_conn_on_filter(c);
         default:
                 return lws_callback_http_dummy(wsi, reason, user, in, len);
         }

@@ -63,6 +63,7 @@ WsConn *ws_conn_free(WsConn *c) {
         ring_done(&c->queue);
         free(c->rx);
         free(c->tx);
+        free(c->http);
         resolve_free(c->resolve);
         sd_event_source_disable_unref(c->connect_source);
         free(c->host);

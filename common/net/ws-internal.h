@@ -82,6 +82,12 @@ struct WsConn {
         size_t next_address;
         sd_event_source *connect_source;
 
+        /* Server side, a plain HTTP request: its answer, written when lws says the socket can take
+         * it (head: status line and headers, then the body). */
+        unsigned char *http;
+        size_t http_size;
+        bool http_head_only;
+
         uint16_t close_code;
         uint16_t final_code; /* what ws_conn_get_close_code() reports */
         char close_reason[WS_CLOSE_REASON_MAX + 1];
@@ -125,6 +131,11 @@ int ws_conn_on_receive(WsConn *c, const void *data, size_t len);
 int ws_conn_on_writeable(WsConn *c);
 int ws_conn_on_timer(WsConn *c);
 void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len);
+
+/* ws-http.c: plain HTTP on the server's port, and the check of an upgrade's Origin. */
+int ws_conn_on_http(WsConn *c, const char *path);
+int ws_conn_on_http_writeable(WsConn *c);
+int ws_conn_on_filter(WsConn *c);
 
 /* ws-frame.c: frame encoding. */
 int ws_context_setup_frames(WsContext *ctx);

@@ -66,6 +66,17 @@ typedef struct WsConfig {
                                      * hung up on after three intervals without any traffic */
 } WsConfig;
 
+/* An answer to a plain HTTP GET (server side). The body is copied; `headers` (may be NULL) are extra
+ * "Name: value\r\n" lines. */
+typedef struct WsHttpResponse {
+        unsigned status; /* 200, 404, ... */
+        const char *content_type;
+        const void *body;
+        size_t size;
+        const char *headers;
+        void *owned; /* may be NULL; freed (free()) by the glue once the response is copied */
+} WsHttpResponse;
+
 typedef struct WsHandlers {
         /* Handshake done: a client was accepted (server side) or we are connected (client side). */
         void (*on_open)(WsConn *c, void *userdata);
@@ -86,6 +97,14 @@ typedef struct WsHandlers {
         /* Optional: a send queue that went above its high-water mark (see ws_conn_queue_is_high())
          * is back at its low-water mark, a sixteenth of each bound. */
         void (*on_queue_low)(WsConn *c, void *userdata);
+        /* Optional, server side: a plain HTTP GET (or HEAD) of `path` (the query string cut off).
+         * Fill *ret; return < 0 to answer 500. Without it, HTTP requests are refused. Other methods
+         * get 405 without a call. */
+        int (*on_http)(WsConn *c, const char *path, WsHttpResponse *ret, void *userdata);
+        /* Optional, server side: whether to accept a WebSocket upgrade that carries `origin` (NULL:
+         * no Origin header, as non-browser clients send) and `host` (the Host header, NULL if none).
+         * A refused upgrade is closed unanswered. Without it, every upgrade is accepted. */
+        bool (*on_upgrade)(WsConn *c, const char *origin, const char *host, void *userdata);
 } WsHandlers;
 
 int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const WsHandlers *handlers,

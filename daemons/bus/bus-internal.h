@@ -53,6 +53,8 @@ struct Bus {
         RateLimit drop_limit;   /* jobs dropped */
         RateLimit conn_limit;   /* registrations, slow or idle clients closed, refused connections */
         RateLimit cancel_limit; /* cancels */
+        RateLimit origin_limit; /* WebSocket upgrades refused for their Origin */
+        uint64_t n_refused_origin;
         bool socket_activated;
         bool stopping;
 };
@@ -90,6 +92,11 @@ bool bus_dispatch_cancel_held(Bus *b, uint64_t id);
 /* Writes what changed among the held jobs to the state directory: at the end of every callback that
  * may have changed them. */
 void bus_dispatch_flush(Bus *b);
+
+/* bus-http.c: the page, /metrics and /healthz; which browsers may open a WebSocket. */
+int bus_on_http(Bus *b, const char *path, WsHttpResponse *ret);
+/* An upgrade with `origin` (NULL: none) and `host` (the Host header, NULL: none). */
+bool bus_origin_allowed(Bus *b, const char *origin, const char *host);
 
 /* bus-jobs.c: following jobs — the job table, events, status, jobs, cancel. */
 int bus_setup_jobs(Bus *b);

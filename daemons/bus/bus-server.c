@@ -64,6 +64,7 @@ int bus_new(Bus **ret, const BusConfig *config) {
         b->drop_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         b->conn_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         b->cancel_limit = RATELIMIT_INIT(USEC_PER_SEC, 100);
+        b->origin_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
         b->status = THROTTLE_INIT(STATUS_INTERVAL_USEC, on_status, b);
         *ret = TAKE_PTR(b);
         return 0;

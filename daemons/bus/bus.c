@@ -331,6 +331,26 @@ static void on_ws_queue_low(WsConn *conn, void *userdata) {
                 bus_dispatch_on_queue_low(ASSERT_PTR(userdata), c);
 }
 
+static int on_ws_http(WsConn *conn, const char *path, WsHttpResponse *ret, void *userdata) {
+        return bus_on_http(ASSERT_PTR(userdata), path, ret);
+}
+
+static bool on_ws_upgrade(WsConn *conn, const char *origin, const char *host, void *userdata) {
+        Bus *b = ASSERT_PTR(userdata);
+        char o[PROTOCOL_MESSAGE_MAX * 4 + 8];
+
+        if (bus_origin_allowed(b, origin, host))
+                return true;
+        b->n_refused_origin++;
+        /* Both headers are the browser's text. */
+        if (log_ratelimit_allowed(&b->origin_limit, "refused origins"))
+                log_warning(
+                        "Refused a WebSocket from %s: its page's origin %s is neither this bus's page nor "
+                        "allowed (--allow-origin).",
+                        ws_conn_get_peer(conn), log_outside(origin, strlen(origin), o, sizeof o));
+        return false;
+}
+
 static void on_ws_accept_error(int error, void *userdata) {
         Bus *b = ASSERT_PTR(userdata);
 
@@ -346,6 +366,8 @@ int bus_setup_ws(Bus *b) {
                 .on_refused = on_ws_refused,
                 .on_accept_error = on_ws_accept_error,
                 .on_queue_low = on_ws_queue_low,
+                .on_http = on_ws_http,
+                .on_upgrade = on_ws_upgrade,
         };
         WsConfig wc = {
                 .max_message = b->config.max_frame,

@@ -34,8 +34,9 @@ typedef struct BusConfig {
         uint64_t identify_usec;  /* close a connection that sends no valid frame for this long */
         size_t history;          /* jobs kept in the job table */
         BusDispatch dispatch;
-        size_t hold;         /* jobs held waiting for a scheduler; 0: none (dropped, version 1) */
-        uint64_t stall_usec; /* close a peer whose full send queue makes no progress this long; 0 = never */
+        size_t hold;          /* jobs held waiting for a scheduler; 0: none (dropped, version 1) */
+        uint64_t stall_usec;  /* close a peer whose full send queue makes no progress this long; 0 = never */
+        char **allow_origins; /* --allow-origin: browser origins besides the bus's own page; "*": any */
 } BusConfig;
 
 #define BUS_CONFIG_DEFAULT                          \

@@ -10,8 +10,40 @@ struct JobTableScheduler {
         LIST_FIELDS(JobTableScheduler, schedulers);
         unsigned n_ref; /* the bus's references plus the runs that point here */
         unsigned counts[_JOB_TABLE_STATE_MAX];
+        uint64_t totals[_JOB_STATE_MAX]; /* runs that entered each state */
+        JobTableHistogram wait, run;
         char name[];
 };
+
+const double job_table_bucket_bounds[JOB_TABLE_BUCKETS] = {
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600,
+};
+
+static void histogram_add(JobTableHistogram *h, uint64_t usec) {
+        double v = (double) usec / 1e6;
+        size_t i = 0;
+
+        while (i < JOB_TABLE_BUCKETS && v > job_table_bucket_bounds[i])
+                i++;
+        h->counts[i]++;
+        h->n++;
+        h->sum += v;
+}
+
+uint64_t job_table_scheduler_total(const JobTableScheduler *s, JobState state) {
+        assert(s);
+        return state >= 0 && state < _JOB_STATE_MAX ? s->totals[state] : 0;
+}
+
+const JobTableHistogram *job_table_scheduler_wait(const JobTableScheduler *s) {
+        assert(s);
+        return &s->wait;
+}
+
+const JobTableHistogram *job_table_scheduler_run(const JobTableScheduler *s) {
+        assert(s);
+        return &s->run;
+}
 
 struct JobTable {
         U64Map *map; /* id -> JobTableEntry */
@@ -21,6 +53,11 @@ struct JobTable {
         JobTableScheduler *schedulers;           /* a handful: found by walking */
         unsigned counts[_JOB_TABLE_STATE_MAX];
 };
+
+JobTableScheduler *job_table_scheduler_next(JobTable *t, JobTableScheduler *s) {
+        assert(t);
+        return s ? s->schedulers_next : t->schedulers;
+}
 
 /* The spec's order for a job's end when not every run says done: a failure on one scheduler is
  * not hidden behind an eviction or a cancel on another. */
@@ -419,6 +456,11 @@ int job_table_apply(JobTable *t, JobTableEntry *e, JobTableScheduler *s, const J
         job_table_count_run(t, r, false);
         r->state = state;
         job_table_count_run(t, r, true);
+        s->totals[ev->state]++;
+        if (ev->state == JOB_RUNNING && r->started_usec == 0 && now_usec >= e->submitted_usec)
+                histogram_add(&s->wait, now_usec - e->submitted_usec);
+        else if (job_table_state_is_terminal(state) && r->started_usec > 0 && now_usec >= r->started_usec)
+                histogram_add(&s->run, now_usec - r->started_usec);
 
         if (state == JOB_QUEUED)
                 r->queued_usec = now_usec;

@@ -117,6 +117,24 @@ const char *job_table_scheduler_name(const JobTableScheduler *s);
  * state out of range. */
 unsigned job_table_scheduler_count(const JobTableScheduler *s, int state);
 
+/* What /metrics tells of each scheduler name since the bus interned it (counters start again at 0
+ * when a name is forgotten: no connection and no run left, as Prometheus counters may): how many
+ * runs entered each state, how long jobs waited before their first start there (from submission)
+ * and how long their runs lasted (last start to end), in buckets of job_table_bucket_bounds. */
+#define JOB_TABLE_BUCKETS 16
+extern const double job_table_bucket_bounds[JOB_TABLE_BUCKETS]; /* seconds, increasing */
+typedef struct JobTableHistogram {
+        uint64_t counts[JOB_TABLE_BUCKETS + 1]; /* not cumulative; the last: above every bound */
+        uint64_t n;
+        double sum; /* seconds */
+} JobTableHistogram;
+
+uint64_t job_table_scheduler_total(const JobTableScheduler *s, JobState state);
+const JobTableHistogram *job_table_scheduler_wait(const JobTableScheduler *s);
+const JobTableHistogram *job_table_scheduler_run(const JobTableScheduler *s);
+/* The interned schedulers, connected or not: NULL for the first; NULL at the end. */
+JobTableScheduler *job_table_scheduler_next(JobTable *t, JobTableScheduler *s);
+
 /* The job was delivered to scheduler s (NULL: a non-reporting one): a run in state sent. Returns the
  * run, or NULL on ENOMEM. A reporting scheduler has one run per job, however many of its
  * connections got it: a second call returns its run unchanged. Each NULL scheduler gets a run of its

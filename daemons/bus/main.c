@@ -27,6 +27,8 @@ static void help(void) {
                "                             (default 10000; 0: drop at once, as version 1 did)\n"
                "      --stall-timeout=SEC    close a client whose queued messages make no progress\n"
                "                             for SEC, 0 = never (default 10)\n"
+               "      --allow-origin=ORIGIN  a web page origin (https://host:port) allowed to open\n"
+               "                             a WebSocket besides the bus's own page; may repeat\n"
                "      --max-frame=BYTES      largest message accepted, K/M suffixes (default 64K)\n"
                "      --max-queue=N          messages queued for one client before it is closed\n"
                "                             (default 16384; above a quarter of it, or of\n"
@@ -62,6 +64,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 ARG_DISPATCH,
                 ARG_HOLD,
                 ARG_STALL,
+                ARG_ALLOW_ORIGIN,
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
@@ -77,6 +80,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 { "dispatch", required_argument, NULL, ARG_DISPATCH },
                 { "hold", required_argument, NULL, ARG_HOLD },
                 { "stall-timeout", required_argument, NULL, ARG_STALL },
+                { "allow-origin", required_argument, NULL, ARG_ALLOW_ORIGIN },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -133,6 +137,20 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 case ARG_STALL:
                         r = parse_seconds(optarg, 86400, &c->stall_usec);
                         break;
+                case ARG_ALLOW_ORIGIN: {
+                        size_t n = 0;
+                        char **a;
+
+                        while (c->allow_origins && c->allow_origins[n])
+                                n++;
+                        a = reallocarray(c->allow_origins, n + 2, sizeof(char *));
+                        if (!a)
+                                return log_oom();
+                        a[n] = optarg; /* argv lives as long as we do */
+                        a[n + 1] = NULL;
+                        c->allow_origins = a;
+                        break;
+                }
                 default:
                         r = parse_common_option("sched-bus", opt, help);
                         if (r <= 0)
@@ -157,6 +175,7 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &config);
         if (r <= 0) {
                 free(config.listen);
+                free(config.allow_origins);
                 return r < 0 ? 2 : 0;
         }
 
@@ -164,9 +183,11 @@ int main(int argc, char *argv[]) {
         free(config.listen);
         if (r < 0) {
                 log_oom();
+                free(config.allow_origins);
                 return 1;
         }
         r = bus_run(b);
         bus_free(b);
+        free(config.allow_origins);
         return r < 0 ? 1 : 0;
 }

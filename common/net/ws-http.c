@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plain HTTP on a server's port, beside the WebSocket upgrades: a GET (or HEAD) is answered from the
+ * owner's on_http handler with one complete response, built at once and written when lws says the
+ * socket can take it; lws keeps what the kernel does not take. Every other method gets 405. And the
+ * owner's say on an upgrade, from its Origin and Host headers (on_upgrade): a refused one is closed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ws-internal.h"
+
+#define WS_HTTP_HEAD_MAX 1024
+#define WS_HEADER_MAX    256
+
+static const char *ws_http_reason(unsigned status) {
+        switch (status) {
+        case 200:
+                return "OK";
+        case 403:
+                return "Forbidden";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        default:
+                return status >= 500 ? "Internal Server Error" : "";
+        }
+}
+
+/* The whole response in one buffer, with lws' header room in front. */
+static int ws_conn_set_http(WsConn *c, const WsHttpResponse *resp, bool head_only) {
+        char head[WS_HTTP_HEAD_MAX];
+        size_t body = head_only ? 0 : resp->size;
+        int n;
+
+        assert(c);
+        assert(resp);
+
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %u %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "%s"
+                     "\r\n",
+                     resp->status, ws_http_reason(resp->status),
+                     resp->content_type ?: "text/plain; charset=utf-8", resp->size, resp->headers ?: "");
+        if (n < 0 || (size_t) n >= sizeof head)
+                return -E2BIG;
+        free(c->http);
+        c->http = malloc(LWS_PRE + (size_t) n + body);
+        if (!c->http)
+                return -ENOMEM;
+        memcpy(c->http + LWS_PRE, head, (size_t) n);
+        if (body > 0)
+                memcpy(c->http + LWS_PRE + n, resp->body, body);
+        c->http_size = (size_t) n + body;
+        return 0;
+}
+
+static int ws_conn_answer(WsConn *c, const WsHttpResponse *resp, bool head_only) {
+        assert(c);
+
+        if (ws_conn_set_http(c, resp, head_only) < 0)
+                return -1;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+}
+
+int ws_conn_on_http(WsConn *c, const char *path) {
+        static const char text[] = "text/plain; charset=utf-8";
+        const WsHandlers *h;
+        WsHttpResponse resp = {};
+        char copy[WS_HEADER_MAX];
+        bool head;
+        int r;
+
+        assert(c);
+
+        h = &c->ctx->handlers;
+        head = lws_hdr_total_length(c->wsi, WSI_TOKEN_HEAD_URI) > 0;
+        if (lws_hdr_total_length(c->wsi, WSI_TOKEN_GET_URI) <= 0 && !head)
+                return ws_conn_answer(c,
+                                      &(WsHttpResponse){ .status = 405,
+                                                         .content_type = text,
+                                                         .body = "Method not allowed.\n",
+                                                         .size = strlen("Method not allowed.\n"),
+                                                         .headers = "Allow: GET, HEAD\r\n" },
+                                      false);
+        if (!h->on_http)
+                return -1;
+        (void) snprintf(copy, sizeof copy, "%s", path ?: "/");
+        copy[strcspn(copy, "?#")] = 0;
+        if (h->on_http(c, copy, &resp, c->ctx->userdata) < 0) {
+                free(resp.owned);
+                resp = (WsHttpResponse){ .status = 500,
+                                         .content_type = text,
+                                         .body = "Internal error.\n",
+                                         .size = strlen("Internal error.\n") };
+        }
+        r = ws_conn_answer(c, &resp, head);
+        free(resp.owned);
+        return r;
+}
+
+int ws_conn_on_http_writeable(WsConn *c) {
+        int n;
+
+        assert(c);
+
+        if (!c->http)
+                return 0;
+        n = lws_write(c->wsi, c->http + LWS_PRE, c->http_size, LWS_WRITE_HTTP_FINAL);
+        c->http = mfree(c->http);
+        if (n < 0)
+                return -1;
+        /* Keep-alive: the connection may carry the next request; or it ends here. */
+        return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
+/* A header as a string, "" when absent (NULL then), cut at WS_HEADER_MAX. */
+static const char *ws_conn_header(WsConn *c, enum lws_token_indexes token, char *buf, size_t size) {
+        assert(c);
+
+        if (lws_hdr_total_length(c->wsi, token) <= 0 || lws_hdr_copy(c->wsi, buf, (int) size, token) < 0)
+                return NULL;
+        return buf;
+}
+
+int ws_conn_on_filter(WsConn *c) {
+        char origin[WS_HEADER_MAX], host[WS_HEADER_MAX];
+        const WsHandlers *h;
+
+        assert(c);
+
+        h = &c->ctx->handlers;
+        if (!h->on_upgrade)
+                return 0;
+        return h->on_upgrade(c, ws_conn_header(c, WSI_TOKEN_ORIGIN, origin, sizeof origin),
+                             ws_conn_header(c, WSI_TOKEN_HOST, host, sizeof host), c->ctx->userdata)
+                       ? 0
+                       : 1;
+}
