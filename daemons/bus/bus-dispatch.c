@@ -555,6 +555,7 @@ void bus_dispatch_registered(Bus *b, BusClient *c, const Frame *f) {
 
         if (f->has_load)
                 c->load = f->load;
+        bus_scheduler_event(b, c, true);
         if (bus_one(b) && c->reporter && !c->unstarted) {
                 r = held_new(&c->unstarted, -EBADF, SIZE_MAX);
                 if (r < 0)
@@ -595,6 +596,7 @@ void bus_dispatch_scheduler_left(Bus *b, BusClient *c) {
         assert(c);
 
         bus_client_not_high(b, c);
+        bus_scheduler_event(b, c, false);
         unstarted = TAKE_PTR(c->unstarted);
         if (!unstarted || b->stopping)
                 return;

@@ -110,6 +110,8 @@ void bus_job_dropped(Bus *b, JobTableEntry *e, uint64_t id, const char *why);
 /* The job waits in the bus: an event with the pseudo-state "held" (its first, not final). */
 void bus_job_held(Bus *b, JobTableEntry *e, const char *why);
 void bus_on_job_event(Bus *b, BusClient *c, Frame *f);
+/* To observers: {"event":"scheduler","name":N,"slots":S,"up":true|false} when one registers or goes. */
+void bus_scheduler_event(Bus *b, BusClient *s, bool up);
 void bus_on_status(Bus *b, BusClient *c, Frame *f);
 void bus_on_jobs(Bus *b, BusClient *c, Frame *f);
 void bus_on_cancel(Bus *b, BusClient *c, Frame *f);

@@ -268,6 +268,27 @@ static void bus_emit(Bus *b, const JobTableEntry *e, const char *text, size_t n)
                 batch_add(b, e->owner, text, n);
 }
 
+void bus_scheduler_event(Bus *b, BusClient *s, bool up) {
+        const char *name = s->reporter ? job_table_scheduler_name(s->reporter) : NULL;
+        char text[128 + PROTOCOL_NAME_MAX];
+        BusClient *o, *next;
+        int n;
+
+        assert(b);
+        assert(s);
+
+        if (!b->observers || b->stopping)
+                return;
+        /* Names are [A-Za-z0-9_.:@/-] (checked at register): nothing to escape. */
+        n = snprintf(text, sizeof text, "{\"event\":\"scheduler\",\"name\":%s%s%s,\"slots\":%u,\"up\":%s}",
+                     name ? "\"" : "", name ?: "null", name ? "\"" : "", s->reporter ? s->slots : 0,
+                     up ? "true" : "false");
+        if (n < 0 || (size_t) n >= sizeof text)
+                return;
+        LIST_FOREACH_SAFE (observers, o, next, b->observers)
+                (void) bus_send_text(b, o, text, (size_t) n);
+}
+
 int bus_setup_jobs(Bus *b) {
         int r;
 
