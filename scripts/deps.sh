@@ -7,7 +7,8 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config
             libsystemd-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev)
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind procps iproute2 python3 python3-websockets
-           systemd systemd-container dbus polkitd debhelper dpkg-dev fakeroot lintian)
+           systemd systemd-container dbus polkitd debhelper dpkg-dev fakeroot lintian
+           chromium chromium-driver python3-selenium prometheus)
 
 case "${1:-test}" in
     build) want=("${build_pkgs[@]}") ;;

@@ -44,6 +44,10 @@ int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return ws_conn_on_http(c, in);
         case LWS_CALLBACK_HTTP_WRITEABLE:
                 return ws_conn_on_http_writeable(c);
+        case LWS_CALLBACK_HTTP_BODY:
+                return 0; /* a method we refuse: its body is read and dropped */
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+                return ws_conn_on_http_body_done(c);
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
                 return ws_conn_on_filter(c);
         default:

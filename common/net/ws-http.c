@@ -105,6 +105,16 @@ int ws_conn_on_http(WsConn *c, const char *path) {
         return r;
 }
 
+/* A request with a body (a method we refuse): its answer goes once the body is read, or lws would
+ * end the transaction there with none. */
+int ws_conn_on_http_body_done(WsConn *c) {
+        assert(c);
+
+        if (c->http)
+                lws_callback_on_writable(c->wsi);
+        return 0;
+}
+
 int ws_conn_on_http_writeable(WsConn *c) {
         int n;
 

@@ -135,6 +135,7 @@ void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len);
 /* ws-http.c: plain HTTP on the server's port, and the check of an upgrade's Origin. */
 int ws_conn_on_http(WsConn *c, const char *path);
 int ws_conn_on_http_writeable(WsConn *c);
+int ws_conn_on_http_body_done(WsConn *c);
 int ws_conn_on_filter(WsConn *c);
 
 /* ws-frame.c: frame encoding. */

@@ -507,8 +507,10 @@ void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
         e = bus_job_submitted(b, c, id, f);
         bus_flow_after_job(b, c);
 
-        /* Behind the jobs held already, or held itself when nothing takes it now. */
-        if (bus_has_scheduler(b, c) && held_size(b->held) == 0 &&
+        /* Behind the jobs held already (unless, more urgent than all of them, it goes somewhere now:
+         * they could not), or held itself when nothing takes it now. */
+        if (bus_has_scheduler(b, c) &&
+            (held_size(b->held) == 0 || (bus_one(b) && f->priority < held_peek(b->held)->priority)) &&
             (!bus_one(b) || (s = bus_choose(b, f->priority, c, b->config.hold == 0)))) {
                 bool sent;
 

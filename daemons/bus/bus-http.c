@@ -162,6 +162,9 @@ static char *bus_metrics(Bus *b, size_t *ret_size) {
         metric_head(&o, "sched_bus_clients_closed_slow_total", "counter",
                     "Clients closed because they did not take what the bus sent.");
         out_printf(&o, "sched_bus_clients_closed_slow_total %" PRIu64 "\n", b->n_closed_slow);
+        metric_head(&o, "sched_bus_websockets_refused_total", "counter",
+                    "WebSocket upgrades refused for their Origin (a web page that is not the bus's).");
+        out_printf(&o, "sched_bus_websockets_refused_total %" PRIu64 "\n", b->n_refused_origin);
         metric_head(&o, "sched_bus_producer_pauses_total", "counter",
                     "Times the bus stopped reading producers for a slow scheduler.");
         out_printf(&o, "sched_bus_producer_pauses_total %" PRIu64 "\n", b->n_pauses);

@@ -281,7 +281,9 @@ int bus_run(Bus *b) {
                 return log_error_errno(r, "Event loop failed: %m");
 
         log_info("Stopped: forwarded %" PRIu64 ", dropped %" PRIu64 ", errors %" PRIu64
-                 ", slow clients closed %" PRIu64 ", refused %" PRIu64 ".",
-                 b->n_forwarded, b->n_dropped, b->n_errors, b->n_closed_slow, b->n_refused);
+                 ", slow clients closed %" PRIu64 ", refused %" PRIu64 ", refused for their origin %" PRIu64
+                 ".",
+                 b->n_forwarded, b->n_dropped, b->n_errors, b->n_closed_slow, b->n_refused,
+                 b->n_refused_origin);
         return 0;
 }

@@ -515,7 +515,7 @@ function renderSchedulers() {
     setData(s.el, 'slots', String(s.slots));
     setData(s.el, 'running', String(running));
     setData(s.el, 'queued', String(s.nWait));
-    setText(s.loadEl, running + '/' + (s.slots || '?') + ' running · ' + s.nWait + ' queued');
+    setText(s.loadEl, running + '/' + (s.slots || '?') + ' running · ' + s.nWait + ' waiting');
     while (s.cellEls.length < n) s.grid.append(s.cellEls[s.cellEls.push(cellElement(s.cellEls.length)) - 1]);
     while (s.cellEls.length > n) s.cellEls.pop().remove();
     for (let k = 0; k < n; k++) {
