@@ -143,31 +143,40 @@ static char *bus_metrics(Bus *b, size_t *ret_size) {
                 { "observer", offsetof(Bus, n_observers) },
                 { "unregistered", offsetof(Bus, n_unidentified) },
         };
+        /* The bus's own counters, each a uint64_t of Bus. */
+        static const struct {
+                const char *name, *help;
+                size_t offset;
+        } counters[] = {
+                { "sched_bus_jobs_submitted_total", "Jobs submitted to the bus.",
+                  offsetof(Bus, n_submitted) },
+                { "sched_bus_jobs_forwarded_total", "Jobs the bus sent to schedulers.",
+                  offsetof(Bus, n_forwarded) },
+                { "sched_bus_jobs_dropped_total",
+                  "Jobs the bus dropped (no scheduler and no room to hold them).",
+                  offsetof(Bus, n_dropped) },
+                { "sched_bus_jobs_redispatched_total",
+                  "Jobs given to another scheduler after theirs went away.", offsetof(Bus, n_redispatched) },
+                { "sched_bus_bad_frames_total", "Frames the bus rejected with an error.",
+                  offsetof(Bus, n_errors) },
+                { "sched_bus_clients_closed_slow_total",
+                  "Clients closed because they did not take what the bus sent.",
+                  offsetof(Bus, n_closed_slow) },
+                { "sched_bus_websockets_refused_total",
+                  "WebSocket upgrades refused for their Origin (a web page that is not the bus's).",
+                  offsetof(Bus, n_refused_origin) },
+                { "sched_bus_producer_pauses_total",
+                  "Times the bus stopped reading producers for a slow scheduler.", offsetof(Bus, n_pauses) },
+        };
         JobTableScheduler *s;
         BusClient *c;
         Out o = {};
 
-        metric_head(&o, "sched_bus_jobs_submitted_total", "counter", "Jobs submitted to the bus.");
-        out_printf(&o, "sched_bus_jobs_submitted_total %" PRIu64 "\n", b->n_submitted);
-        metric_head(&o, "sched_bus_jobs_forwarded_total", "counter", "Jobs the bus sent to schedulers.");
-        out_printf(&o, "sched_bus_jobs_forwarded_total %" PRIu64 "\n", b->n_forwarded);
-        metric_head(&o, "sched_bus_jobs_dropped_total", "counter",
-                    "Jobs the bus dropped (no scheduler and no room to hold them).");
-        out_printf(&o, "sched_bus_jobs_dropped_total %" PRIu64 "\n", b->n_dropped);
-        metric_head(&o, "sched_bus_jobs_redispatched_total", "counter",
-                    "Jobs given to another scheduler after theirs went away.");
-        out_printf(&o, "sched_bus_jobs_redispatched_total %" PRIu64 "\n", b->n_redispatched);
-        metric_head(&o, "sched_bus_bad_frames_total", "counter", "Frames the bus rejected with an error.");
-        out_printf(&o, "sched_bus_bad_frames_total %" PRIu64 "\n", b->n_errors);
-        metric_head(&o, "sched_bus_clients_closed_slow_total", "counter",
-                    "Clients closed because they did not take what the bus sent.");
-        out_printf(&o, "sched_bus_clients_closed_slow_total %" PRIu64 "\n", b->n_closed_slow);
-        metric_head(&o, "sched_bus_websockets_refused_total", "counter",
-                    "WebSocket upgrades refused for their Origin (a web page that is not the bus's).");
-        out_printf(&o, "sched_bus_websockets_refused_total %" PRIu64 "\n", b->n_refused_origin);
-        metric_head(&o, "sched_bus_producer_pauses_total", "counter",
-                    "Times the bus stopped reading producers for a slow scheduler.");
-        out_printf(&o, "sched_bus_producer_pauses_total %" PRIu64 "\n", b->n_pauses);
+        for (size_t i = 0; i < ELEMENTSOF(counters); i++) {
+                metric_head(&o, counters[i].name, "counter", counters[i].help);
+                out_printf(&o, "%s %" PRIu64 "\n", counters[i].name,
+                           *(const uint64_t *) ((const char *) b + counters[i].offset));
+        }
 
         metric_head(&o, "sched_bus_clients", "gauge", "Connected clients by role.");
         for (size_t i = 0; i < ELEMENTSOF(roles); i++)
