@@ -110,10 +110,13 @@ int bench_ws_connect(const char *url, uint64_t timeout_ns, void *rest, size_t re
         int n, r;
 
         int port_number;
+        bool tls;
 
-        r = ws_parse_url(url, host, sizeof host, &port_number, path, sizeof path);
+        r = ws_parse_url(url, host, sizeof host, &port_number, path, sizeof path, &tls);
         if (r < 0)
                 return r;
+        if (tls)
+                return -EPROTONOSUPPORT; /* raw sockets only */
         (void) snprintf(port, sizeof port, "%d", port_number);
         fd = connect_any(host, port, timeout_ns);
         if (fd < 0)

@@ -5,8 +5,9 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config
-            libsystemd-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind procps iproute2 python3 python3-websockets
+            libsystemd-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libjansson-dev
+            libssl-dev)
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev valgrind procps iproute2 python3 python3-websockets openssl
            systemd systemd-container dbus polkitd debhelper dpkg-dev fakeroot lintian
            chromium chromium-driver python3-selenium prometheus)
 

@@ -56,3 +56,15 @@ int event_timer_arm(sd_event *e, sd_event_source **s, uint64_t usec, uint64_t ac
                 return r;
         return sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
 }
+
+int event_add_signal_blocked(sd_event *e, int sig, sd_event_signal_handler_t handler, void *userdata) {
+        sigset_t mask;
+
+        assert(e);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, sig);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        return sd_event_add_signal(e, NULL, sig, handler, userdata);
+}

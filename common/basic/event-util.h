@@ -18,3 +18,6 @@ int event_new_daemon(sd_event **ret, sd_event_signal_handler_t handler, void *us
  * that many changes share one wakeup. Does not log. */
 int event_timer_arm(sd_event *e, sd_event_source **s, uint64_t usec, uint64_t accuracy,
                     sd_event_time_handler_t handler, void *userdata, const char *description, bool keep);
+
+/* Blocks `sig` and calls `handler` for it from the loop; the source belongs to the loop. */
+int event_add_signal_blocked(sd_event *e, int sig, sd_event_signal_handler_t handler, void *userdata);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +15,13 @@ struct BusLink {
         char *hello;
         BusLinkHandlers handlers;
         void *userdata;
+        BusAuth auth; /* copied by bus_link_set_auth() */
 
         WsContext *ws;
         WsConn *conn; /* the live or pending connection, NULL between attempts */
         sd_event_source *retry_source;
         uint64_t backoff_usec;
+        uint64_t connected_usec; /* CLOCK_MONOTONIC: the current connection opened */
         bool connected;
         bool reconnect;
 };
@@ -34,6 +37,7 @@ BusLink *bus_link_free(BusLink *l) {
         sd_event_unref(l->event);
         free(l->url);
         free(l->hello);
+        bus_auth_done(&l->auth);
         return mfree(l);
 }
 
@@ -64,6 +68,13 @@ static void bus_link_schedule_retry(BusLink *l) {
 }
 
 static void bus_link_lost(BusLink *l, const char *reason) {
+        uint64_t now = 0;
+
+        /* Back to a quick retry only after a connection that lasted: one the bus closes at once
+         * (a token it refuses) is retried ever more slowly, like a refused one. */
+        (void) sd_event_now(l->event, CLOCK_MONOTONIC, &now);
+        if (l->connected && now >= l->connected_usec + BUS_LINK_BACKOFF_MAX_USEC)
+                l->backoff_usec = BUS_LINK_BACKOFF_MIN_USEC;
         l->conn = NULL;
         l->connected = false;
         bus_link_schedule_retry(l);
@@ -84,7 +95,7 @@ static void on_ws_open(WsConn *c, void *userdata) {
                 return;
         }
         l->connected = true;
-        l->backoff_usec = BUS_LINK_BACKOFF_MIN_USEC;
+        (void) sd_event_now(l->event, CLOCK_MONOTONIC, &l->connected_usec);
         if (l->handlers.on_connected)
                 l->handlers.on_connected(l, l->userdata);
 }
@@ -98,9 +109,20 @@ static void on_ws_message(WsConn *c, const char *data, size_t size, void *userda
 
 static void on_ws_close(WsConn *c, void *userdata) {
         BusLink *l = ASSERT_PTR(userdata);
+        char reason[WS_CLOSE_REASON_TEXT_MAX + 64], quoted[WS_CLOSE_REASON_TEXT_MAX * 4 + 8];
+        uint16_t code = ws_conn_get_close_code(c);
+        const char *text = ws_conn_get_close_reason(c);
 
-        if (c == l->conn)
-                bus_link_lost(l, "connection closed");
+        if (c != l->conn)
+                return;
+        /* The bus says why when it closes for a reason of its own (1008 "forbidden: ..."). */
+        if (code == WS_CLOSE_NORMAL || code == WS_CLOSE_GOING_AWAY || code == WS_CLOSE_NO_STATUS ||
+            code == WS_CLOSE_ABNORMAL)
+                (void) snprintf(reason, sizeof reason, "connection closed");
+        else
+                (void) snprintf(reason, sizeof reason, "closed by the bus: %u %s", code,
+                                log_outside(text, strlen(text), quoted, sizeof quoted));
+        bus_link_lost(l, reason);
 }
 
 static void on_ws_connect_error(WsConn *c, const char *reason, void *userdata) {
@@ -126,20 +148,7 @@ static int bus_link_connect(BusLink *l) {
 
 int bus_link_new(BusLink **ret, sd_event *e, const char *url, const char *hello, const BusLinkHandlers *h,
                  void *userdata) {
-        static const WsHandlers ws_handlers = {
-                .on_open = on_ws_open,
-                .on_message = on_ws_message,
-                .on_close = on_ws_close,
-                .on_connect_error = on_ws_connect_error,
-        };
-        WsConfig wc = {
-                .max_message = BUS_LINK_MAX_MESSAGE,
-                .max_queue_messages = 65536,
-                .max_queue_bytes = 16 * 1024 * 1024,
-                .ping_interval_sec = 30,
-        };
         BusLink *l;
-        int r;
 
         assert(ret);
         assert(e);
@@ -160,14 +169,84 @@ int bus_link_new(BusLink **ret, sd_event *e, const char *url, const char *hello,
                 bus_link_free(l);
                 return -ENOMEM;
         }
-
-        r = ws_context_new(&l->ws, e, &wc, &ws_handlers, l);
-        if (r < 0) {
-                bus_link_free(l);
-                return r;
-        }
         *ret = l;
         return 0;
+}
+
+static int strdup_or_null(const char *s, char **ret) {
+        *ret = NULL;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+int bus_link_set_auth(BusLink *l, const BusAuth *a) {
+        BusAuth copy = {};
+
+        assert(l);
+        assert(a);
+
+        if (l->ws)
+                return -EBUSY;
+        if (strdup_or_null(a->ca, &copy.ca) < 0 || strdup_or_null(a->cert, &copy.cert) < 0 ||
+            strdup_or_null(a->key, &copy.key) < 0 || strdup_or_null(a->token, &copy.token) < 0) {
+                bus_auth_done(&copy);
+                return -ENOMEM;
+        }
+        bus_auth_done(&l->auth);
+        l->auth = copy;
+        return 0;
+}
+
+int bus_link_load_auth(BusLink *l, const BusAuthOptions *o, char *error, size_t error_size) {
+        BusAuth a;
+        int r;
+
+        assert(l);
+
+        r = bus_auth_load(&a, o, error, error_size);
+        if (r < 0)
+                return r;
+        r = bus_link_set_auth(l, &a);
+        bus_auth_done(&a);
+        if (r < 0)
+                (void) snprintf(error, error_size, "%s", strerror(-r));
+        return r;
+}
+
+/* The WebSocket context, made at the first start: TLS only for a wss:// URL, which is when the CA
+ * and certificate files are read. */
+static int bus_link_setup_ws(BusLink *l) {
+        static const WsHandlers ws_handlers = {
+                .on_open = on_ws_open,
+                .on_message = on_ws_message,
+                .on_close = on_ws_close,
+                .on_connect_error = on_ws_connect_error,
+        };
+        char host[256], path[1024];
+        bool tls;
+        int port, r;
+
+        assert(l);
+
+        if (l->ws)
+                return 0;
+        r = ws_parse_url(l->url, host, sizeof host, &port, path, sizeof path, &tls);
+        if (r < 0)
+                return r;
+        return ws_context_new(&l->ws, l->event,
+                              &(WsConfig){
+                                      .max_message = BUS_LINK_MAX_MESSAGE,
+                                      .max_queue_messages = 65536,
+                                      .max_queue_bytes = 16 * 1024 * 1024,
+                                      .ping_interval_sec = 30,
+                                      .tls = { .client = tls,
+                                               .ca = l->auth.ca,
+                                               .client_cert = l->auth.cert,
+                                               .client_key = l->auth.key },
+                                      .bearer = l->auth.token,
+                              },
+                              &ws_handlers, l);
 }
 
 int bus_link_set_hello(BusLink *l, const char *hello) {
@@ -190,13 +269,23 @@ void bus_link_set_reconnect(BusLink *l, bool reconnect) {
 }
 
 int bus_link_start(BusLink *l) {
+        int r;
+
         assert(l);
+
+        r = bus_link_setup_ws(l);
+        if (r < 0)
+                return r;
         return bus_link_connect(l);
 }
 
 bool bus_link_is_connected(const BusLink *l) {
         assert(l);
         return l->connected;
+}
+
+bool bus_link_reason_is_final(const char *reason) {
+        return reason && (strncmp(reason, "HTTP 4", 6) == 0 || strncmp(reason, "TLS: ", 5) == 0);
 }
 
 const char *bus_link_get_url(const BusLink *l) {

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
+#include "bus-auth.h"
 #include "macro.h"
 
 typedef struct BusLink BusLink;
@@ -38,10 +39,21 @@ BusLink *bus_link_free(BusLink *l);
 int bus_link_set_hello(BusLink *l, const char *hello);
 /* Whether to retry after a failure (default on). Off: a lost connection stays lost. */
 void bus_link_set_reconnect(BusLink *l, bool reconnect);
-/* Starts connecting. A URL that cannot work (bad syntax, wss://) fails here; network failures come
- * through on_disconnected. */
+/* What to present and trust over TLS (copied; -EBUSY once started). Without it: no token, and the
+ * system's CA store for a wss:// URL. */
+int bus_link_set_auth(BusLink *l, const BusAuth *a);
+/* bus_auth_load() from the options and the credentials, then bus_link_set_auth(). On failure, the
+ * reason for the administrator in error. */
+int bus_link_load_auth(BusLink *l, const BusAuthOptions *o, char *error, size_t error_size);
+/* Starts connecting. A URL that cannot work (bad syntax) fails here with -EINVAL, a CA or client
+ * certificate that does not load with -EIO; network failures, a refused token and a certificate
+ * that does not verify come through on_disconnected. */
 int bus_link_start(BusLink *l);
 bool bus_link_is_connected(const BusLink *l);
+/* Whether a reason given to on_disconnected is a refusal that trying again will not change: the
+ * bus refused the token or the connection (an HTTP 4xx status), or its certificate failed
+ * verification. A one-shot client says it and stops instead of waiting. */
+bool bus_link_reason_is_final(const char *reason);
 const char *bus_link_get_url(const BusLink *l);
 /* Sends one text frame. -ENOTCONN when not connected, -ENOBUFS when the send queue is full. */
 int bus_link_send(BusLink *l, const char *data, size_t size);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
 #include "macro.h"
 #include "socket-util.h"
+#include "strv.h"
 
 static void freeaddrinfop(struct addrinfo **ai) {
         if (*ai)
@@ -58,22 +61,53 @@ int socket_listen_address(const char *address, int *ret_fd) {
         return 0;
 }
 
-int socket_activation_fds(int *ret_bad_fd) {
+int socket_activation_fds(int *ret_bad_fd, char ***ret_names) {
+        char **names = NULL;
         int n, r;
 
         assert(ret_bad_fd);
 
-        n = sd_listen_fds(true);
-        if (n < 0)
+        n = sd_listen_fds_with_names(true, &names);
+        if (n <= 0) {
+                strv_free(names);
+                if (ret_names)
+                        *ret_names = NULL;
                 return n;
+        }
         for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
                 r = sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0);
                 if (r == 0)
                         r = -EPROTOTYPE;
                 if (r < 0) {
+                        strv_free(names);
                         *ret_bad_fd = fd;
                         return r;
                 }
         }
+        if (ret_names)
+                *ret_names = names;
+        else
+                strv_free(names);
         return n;
+}
+
+int socket_is_loopback(int fd) {
+        struct sockaddr_storage sa = {};
+        socklen_t len = sizeof sa;
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return -errno;
+        switch (sa.ss_family) {
+        case AF_UNIX:
+                return true;
+        case AF_INET:
+                return (ntohl(((const struct sockaddr_in *) &sa)->sin_addr.s_addr) >> 24) == 127;
+        case AF_INET6: {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *) &sa)->sin6_addr;
+
+                return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+        }
+        default:
+                return false;
+        }
 }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The client side of a WsContext: parses a ws:// URL, has its host name looked up off the loop
- * (ws-resolve.c), and gives lws one numeric address per attempt, the next one when an attempt fails,
- * keeping why the last one failed for on_connect_error. The WsConn it makes is the context's, like
- * any other.
+ * The client side of a WsContext: parses a ws:// or wss:// URL, has its host name looked up off the
+ * loop (resolve.h), and gives lws one numeric address per attempt, the next one when an attempt
+ * fails, keeping why the last one failed for on_connect_error: in words an administrator can act on
+ * when the server's certificate or the server's HTTP answer was the reason. The WsConn it makes is
+ * the context's, like any other.
  */
 #include <netdb.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -13,22 +16,26 @@
 #include "log.h"
 #include "ws-internal.h"
 
-int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path,
-                 size_t path_size) {
+int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path, size_t path_size,
+                 bool *ret_tls) {
         const char *p, *end, *h, *after;
+        bool tls = false;
         size_t hlen;
-        long port = 80;
+        long port;
 
         assert(url);
         assert(host);
         assert(ret_port);
         assert(path);
 
-        if (strncasecmp(url, "wss://", 6) == 0)
-                return -EPROTONOSUPPORT;
-        if (strncasecmp(url, "ws://", 5) != 0)
+        if (strncasecmp(url, "wss://", 6) == 0) {
+                tls = true;
+                p = url + 6;
+        } else if (strncasecmp(url, "ws://", 5) == 0)
+                p = url + 5;
+        else
                 return -EINVAL;
-        p = url + 5;
+        port = tls ? 443 : 80;
         end = p + strcspn(p, "/?#");
 
         if (*p == '[') {
@@ -67,6 +74,8 @@ int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, c
         memcpy(host, h, hlen);
         host[hlen] = 0;
         *ret_port = (int) port;
+        if (ret_tls)
+                *ret_tls = tls;
         return 0;
 }
 
@@ -91,6 +100,8 @@ static void ws_conn_start(WsConn *c, const char *address) {
                 .local_protocol_name = WS_PROTOCOL_NAME,
                 .opaque_user_data = c,
                 .pwsi = &c->wsi,
+                /* The certificate must chain to the CA and name the Host header's host. */
+                .ssl_connection = c->tls ? LCCSCF_USE_SSL : 0,
                 .retry_and_idle_policy = ctx->config.ping_interval_sec > 0 ? &ctx->retry : NULL,
         });
         if (!wsi && c->connecting) {
@@ -199,14 +210,17 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret) {
         char host[256], path[1024], peer[WS_PEER_MAX];
         _cleanup_free_ char *host_copy = NULL, *path_copy = NULL;
         WsConn *c;
+        bool tls;
         int port, r;
 
         assert(ctx);
         assert(url);
 
-        r = ws_parse_url(url, host, sizeof host, &port, path, sizeof path);
+        r = ws_parse_url(url, host, sizeof host, &port, path, sizeof path, &tls);
         if (r < 0)
                 return r;
+        if (tls && !ctx->config.tls.client)
+                return -EPROTONOSUPPORT;
         if (ctx->freeing)
                 return -ESHUTDOWN;
         host_copy = strdup(host);
@@ -220,6 +234,7 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret) {
         c->host = TAKE_PTR(host_copy);
         c->path = TAKE_PTR(path_copy);
         c->port = port;
+        c->tls = tls;
 
         if (resolve_is_numeric(host))
                 ws_conn_start(c, host);
@@ -238,11 +253,99 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret) {
         return 0;
 }
 
-void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len) {
+/* The handshake's answer was not 101: say which HTTP status, and what it usually means. */
+static void ws_conn_http_error(WsConn *c, unsigned status) {
         assert(c);
 
+        if (status == 401)
+                (void) snprintf(c->error, sizeof c->error,
+                                "HTTP 401 Unauthorized: the server refused the token (or its absence)");
+        else if (status == 403)
+                (void) snprintf(c->error, sizeof c->error,
+                                "HTTP 403 Forbidden: the server refused the connection");
+        else if (status == 400 && !c->tls)
+                (void) snprintf(c->error, sizeof c->error,
+                                "HTTP 400 Bad Request: is this a TLS port? use wss://");
+        else
+                (void) snprintf(c->error, sizeof c->error,
+                                "HTTP %u: the server refused the WebSocket upgrade", status);
+}
+
+void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len) {
+        unsigned status;
+
+        assert(c);
+
+        /* The certificate's fault, found by the verify callback: the most precise reason. */
+        if (c->tls_error[0]) {
+                (void) snprintf(c->error, sizeof c->error, "%s", c->tls_error);
+                return;
+        }
+        status = c->wsi ? lws_http_client_http_response(c->wsi) : 0;
+        if (status >= 200 && status != 101) {
+                ws_conn_http_error(c, status);
+                return;
+        }
         if (in && len > 0)
                 (void) snprintf(c->error, sizeof c->error, "%.*s", (int) len, in);
         else
                 (void) snprintf(c->error, sizeof c->error, "%s", in ?: "connection failed");
+}
+
+/* OpenSSL's verdict on each certificate of the server's chain. Only a failure is kept, in words:
+ * lws itself would report a bare "certificate verify failed". */
+void ws_conn_on_server_cert(WsConn *c, void *x509_ctx, bool preverify_ok) {
+        X509_STORE_CTX *x = x509_ctx;
+        const char *hint;
+        int e;
+
+        assert(c);
+
+        if (preverify_ok || !x || c->tls_error[0])
+                return;
+        e = X509_STORE_CTX_get_error(x);
+        switch (e) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+                hint = "is not trusted";
+                break;
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+                (void) snprintf(c->tls_error, sizeof c->tls_error,
+                                "TLS: the server's certificate does not match %s (%s)", c->host,
+                                X509_verify_cert_error_string(e));
+                return;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+                hint = "has expired";
+                break;
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+                hint = "is not valid yet";
+                break;
+        default:
+                hint = "was refused";
+        }
+        (void) snprintf(c->tls_error, sizeof c->tls_error, "TLS: the server's certificate %s (%s)", hint,
+                        X509_verify_cert_error_string(e));
+}
+
+/* The bearer token, in every upgrade request of the context. */
+int ws_conn_append_headers(WsConn *c, unsigned char **p, size_t len) {
+        char value[WS_ERROR_MAX * 4];
+        int n, r;
+
+        assert(c);
+        assert(p);
+
+        if (!c->ctx->bearer)
+                return 0;
+        n = snprintf(value, sizeof value, "Bearer %s", c->ctx->bearer);
+        if (n < 0 || (size_t) n >= sizeof value)
+                return -1;
+        r = lws_add_http_header_by_token(c->wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (const unsigned char *) value,
+                                         n, p, *p + len);
+        explicit_bzero(value, sizeof value);
+        return r ? -1 : 0;
 }

@@ -93,6 +93,16 @@ bool ws_conn_is_client(WsConn *c) {
         return c->client;
 }
 
+void ws_conn_set_rights(WsConn *c, unsigned rights) {
+        assert(c);
+        c->rights = rights;
+}
+
+unsigned ws_conn_get_rights(WsConn *c) {
+        assert(c);
+        return c->rights;
+}
+
 uint16_t ws_conn_get_close_code(WsConn *c) {
         assert(c);
         return c->final_code;
@@ -377,4 +387,14 @@ void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len) {
         assert(in || len == 0);
 
         c->final_code = len >= 2 ? (uint16_t) (in[0] << 8 | in[1]) : WS_CLOSE_NO_STATUS;
+        /* The peer's text: kept printable, whatever it sent. */
+        for (size_t i = 2, n = 0; i < len && n < WS_CLOSE_REASON_MAX; i++, n++) {
+                c->peer_reason[n] = in[i] >= ' ' && in[i] <= '~' ? (char) in[i] : '?';
+                c->peer_reason[n + 1] = 0;
+        }
+}
+
+const char *ws_conn_get_close_reason(WsConn *c) {
+        assert(c);
+        return c->peer_reason;
 }

@@ -87,7 +87,11 @@ static void ws_conn_finalize(WsConn *c) {
                 if (ctx->handlers.on_close)
                         ctx->handlers.on_close(c, ctx->userdata);
         } else if (c->client && ctx->handlers.on_connect_error)
-                ctx->handlers.on_connect_error(c, c->error[0] ? c->error : "connection closed",
+                ctx->handlers.on_connect_error(c,
+                                               c->error[0] ? c->error
+                                               : c->tls    ? "connection closed during the handshake (a "
+                                                             "server that wants a client certificate?)"
+                                                           : "connection closed",
                                                ctx->userdata);
         /* A server connection that never finished its handshake was never shown to anyone. */
         ws_conn_free(c);
@@ -138,13 +142,22 @@ static int ws_context_setup_dead(WsContext *ctx) {
         return 0;
 }
 
+static bool ws_config_has_tls(const WsConfig *c) {
+        assert(c);
+        return c->tls.cert || c->tls.client;
+}
+
 static int ws_context_setup_lws(WsContext *ctx) {
         void *loops[] = { uv_event_get_loop(ASSERT_PTR(ctx)->uv) };
+        const WsTlsConfig *tls = &ctx->config.tls;
+        /* OpenSSL is only initialised, and a client TLS context only made, for a context that needs
+         * them: a plain one stays as light as before. */
+        uint64_t ssl = ws_config_has_tls(&ctx->config) ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
         struct lws_context_creation_info info = {
                 .port = CONTEXT_PORT_NO_LISTEN,
                 .gid = -1,
                 .uid = -1,
-                .options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS,
+                .options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS | ssl,
                 .foreign_loops = loops,
                 .pcontext = &ctx->lws,
         };
@@ -154,6 +167,10 @@ static int ws_context_setup_lws(WsContext *ctx) {
                 .uid = -1,
                 .vhost_name = "default",
                 .protocols = ctx->protocols,
+                .options = tls->client ? ssl : 0,
+                .client_ssl_ca_filepath = tls->ca,
+                .client_ssl_cert_filepath = tls->client_cert,
+                .client_ssl_private_key_filepath = tls->client_key,
         };
 
         ctx->protocols[0] = (struct lws_protocols){
@@ -182,7 +199,31 @@ static int ws_context_setup_lws(WsContext *ctx) {
                 return -EIO; /* lws logged why, e.g. a missing libwebsockets-evlib_uv.so */
         ctx->vhost = lws_create_vhost(ctx->lws, &vinfo);
         if (!ctx->vhost)
-                return -EIO;
+                return -EIO; /* with TLS: a CA or client certificate that would not load */
+        if (!tls->cert)
+                return 0;
+
+        /* The TLS listeners' vhost. A request in clear text is let through (not hung up on), so
+         * that ws-http.c can answer it with a 400 that says to use wss://. */
+        vinfo = (struct lws_context_creation_info){
+                .port = CONTEXT_PORT_NO_LISTEN_SERVER,
+                .gid = -1,
+                .uid = -1,
+                .vhost_name = "tls",
+                .protocols = ctx->protocols,
+                .options = ssl | LWS_SERVER_OPTION_ALLOW_NON_SSL_ON_SSL_PORT |
+                           LWS_SERVER_OPTION_ALLOW_HTTP_ON_HTTPS_LISTENER |
+                           (tls->client_ca ? LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT : 0),
+                .ssl_cert_filepath = tls->cert,
+                .ssl_private_key_filepath = tls->key,
+                .ssl_ca_filepath = tls->client_ca,
+                /* HTTP/1.1 only: over h2, requests would come on streams the glue does not serve. */
+                .alpn = "http/1.1",
+                .retry_and_idle_policy = vinfo.retry_and_idle_policy,
+        };
+        ctx->tls_vhost = lws_create_vhost(ctx->lws, &vinfo);
+        if (!ctx->tls_vhost)
+                return -EIO; /* a certificate or key that would not load, or that do not match */
         return 0;
 }
 
@@ -201,6 +242,12 @@ int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const W
         if (config)
                 ctx->config = *config;
         ws_config_defaults(&ctx->config);
+        if (ctx->config.bearer) {
+                ctx->bearer = strdup(ctx->config.bearer);
+                if (!ctx->bearer)
+                        return -ENOMEM;
+        }
+        ctx->config.bearer = NULL;
         if (handlers)
                 ctx->handlers = *handlers;
         ctx->userdata = userdata;
@@ -220,6 +267,9 @@ int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const W
         r = ws_context_setup_lws(ctx);
         if (r < 0)
                 return r;
+        /* The files are read: the caller's strings are not kept. */
+        ctx->config.tls.cert = ctx->config.tls.key = ctx->config.tls.client_ca = NULL;
+        ctx->config.tls.ca = ctx->config.tls.client_cert = ctx->config.tls.client_key = NULL;
 
         *ret = TAKE_PTR(ctx);
         return 0;
@@ -247,7 +297,7 @@ static void ws_context_destroy_lws(WsContext *ctx) {
                 ws_context_drain_uv(ctx);
         }
         ctx->lws = NULL;
-        ctx->vhost = NULL;
+        ctx->vhost = ctx->tls_vhost = NULL;
 }
 
 WsContext *ws_context_free(WsContext *ctx) {
@@ -274,5 +324,8 @@ WsContext *ws_context_free(WsContext *ctx) {
         uv_event_free(ctx->uv);
         sd_event_unref(ctx->event);
         free(ctx->batch);
+        if (ctx->bearer)
+                explicit_bzero(ctx->bearer, strlen(ctx->bearer));
+        free(ctx->bearer);
         return mfree(ctx);
 }

@@ -3,10 +3,13 @@
  * Plain HTTP on a server's port, beside the WebSocket upgrades: a GET (or HEAD) is answered from the
  * owner's on_http handler with one complete response, built at once and written when lws says the
  * socket can take it; lws keeps what the kernel does not take. Every other method gets 405. And the
- * owner's say on an upgrade, from its Origin and Host headers (on_upgrade): a refused one is closed.
+ * owner's say on an upgrade, from its Origin, Host and bearer token (on_upgrade): a refused one gets
+ * its status (401, 403) and is closed before the WebSocket exists. On a TLS listener, a request in
+ * clear text gets 400 without asking the owner.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ws-internal.h"
 
@@ -17,6 +20,10 @@ static const char *ws_http_reason(unsigned status) {
         switch (status) {
         case 200:
                 return "OK";
+        case 400:
+                return "Bad Request";
+        case 401:
+                return "Unauthorized";
         case 403:
                 return "Forbidden";
         case 404:
@@ -69,11 +76,70 @@ static int ws_conn_answer(WsConn *c, const WsHttpResponse *resp, bool head_only)
         return 0;
 }
 
+/* A header as a string, "" when absent (NULL then), cut at WS_HEADER_MAX. */
+static const char *ws_conn_header(WsConn *c, enum lws_token_indexes token, char *buf, size_t size) {
+        assert(c);
+
+        if (lws_hdr_total_length(c->wsi, token) <= 0 || lws_hdr_copy(c->wsi, buf, (int) size, token) < 0)
+                return NULL;
+        return buf;
+}
+
+/* The token of "Authorization: Bearer TOKEN", else of an access_token=TOKEN query argument. */
+static const char *ws_conn_bearer(WsConn *c, char *buf, size_t size) {
+        const char *v;
+
+        assert(c);
+        assert(buf);
+
+        v = ws_conn_header(c, WSI_TOKEN_HTTP_AUTHORIZATION, buf, size);
+        if (v) {
+                if (strncasecmp(v, "Bearer ", 7) != 0)
+                        return NULL;
+                v += 7;
+                v += strspn(v, " ");
+                return *v ? v : NULL;
+        }
+        v = lws_get_urlarg_by_name(c->wsi, "access_token=", buf, (int) size);
+        return v && *v ? v : NULL;
+}
+
+/* Everything a handler may judge a request by. The buffers are the caller's. */
+typedef struct WsRequestBuffers {
+        char path[WS_HEADER_MAX], origin[WS_HEADER_MAX], host[WS_HEADER_MAX], bearer[WS_HEADER_MAX + 16];
+} WsRequestBuffers;
+
+static void ws_conn_request(WsConn *c, const char *path, WsRequestBuffers *b, WsRequest *ret) {
+        assert(c);
+        assert(b);
+        assert(ret);
+
+        *ret = (WsRequest){
+                .origin = ws_conn_header(c, WSI_TOKEN_ORIGIN, b->origin, sizeof b->origin),
+                .host = ws_conn_header(c, WSI_TOKEN_HOST, b->host, sizeof b->host),
+                .bearer = ws_conn_bearer(c, b->bearer, sizeof b->bearer),
+                .secure = lws_is_ssl(c->wsi),
+                .loopback = c->loopback,
+        };
+        if (path) {
+                (void) snprintf(b->path, sizeof b->path, "%s", path);
+                b->path[strcspn(b->path, "?#")] = 0;
+                ret->path = b->path;
+        }
+}
+
+static void ws_request_buffers_wipe(WsRequestBuffers *b) {
+        explicit_bzero(b->bearer, sizeof b->bearer);
+}
+
+static const char tls_only[] = "This port speaks TLS: use wss:// or https://.\n";
+
 int ws_conn_on_http(WsConn *c, const char *path) {
         static const char text[] = "text/plain; charset=utf-8";
         const WsHandlers *h;
         WsHttpResponse resp = {};
-        char copy[WS_HEADER_MAX];
+        WsRequestBuffers buffers;
+        WsRequest req;
         bool head;
         int r;
 
@@ -89,11 +155,19 @@ int ws_conn_on_http(WsConn *c, const char *path) {
                                                          .size = strlen("Method not allowed.\n"),
                                                          .headers = "Allow: GET, HEAD\r\n" },
                                       false);
+        if (c->tls && !lws_is_ssl(c->wsi))
+                return ws_conn_answer(c,
+                                      &(WsHttpResponse){ .status = 400,
+                                                         .content_type = text,
+                                                         .body = tls_only,
+                                                         .size = strlen(tls_only) },
+                                      head);
         if (!h->on_http)
                 return -1;
-        (void) snprintf(copy, sizeof copy, "%s", path ?: "/");
-        copy[strcspn(copy, "?#")] = 0;
-        if (h->on_http(c, copy, &resp, c->ctx->userdata) < 0) {
+        ws_conn_request(c, path ?: "/", &buffers, &req);
+        r = h->on_http(c, &req, &resp, c->ctx->userdata);
+        ws_request_buffers_wipe(&buffers);
+        if (r < 0) {
                 free(resp.owned);
                 resp = (WsHttpResponse){ .status = 500,
                                          .content_type = text,
@@ -130,26 +204,59 @@ int ws_conn_on_http_writeable(WsConn *c) {
         return lws_http_transaction_completed(c->wsi) ? -1 : 0;
 }
 
-/* A header as a string, "" when absent (NULL then), cut at WS_HEADER_MAX. */
-static const char *ws_conn_header(WsConn *c, enum lws_token_indexes token, char *buf, size_t size) {
-        assert(c);
+/* Refuses an upgrade with an HTTP answer, written raw in the WebSocket role lws has already switched
+ * to; lws closes the connection once the filter says no. The answer is small: the kernel takes it
+ * whole (lws keeps any rest of a TLS record). */
+static int ws_conn_refuse(WsConn *c, unsigned status, const char *text) {
+        unsigned char buf[LWS_PRE + WS_HTTP_HEAD_MAX];
+        int n;
 
-        if (lws_hdr_total_length(c->wsi, token) <= 0 || lws_hdr_copy(c->wsi, buf, (int) size, token) < 0)
-                return NULL;
-        return buf;
+        assert(c);
+        assert(text);
+
+        n = snprintf((char *) buf + LWS_PRE, WS_HTTP_HEAD_MAX,
+                     "HTTP/1.1 %u %s\r\n"
+                     "Content-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s"
+                     "Connection: close\r\n"
+                     "\r\n"
+                     "%s",
+                     status, ws_http_reason(status), strlen(text),
+                     status == 401 ? "WWW-Authenticate: Bearer\r\n" : "", text);
+        if (n > 0 && n < WS_HTTP_HEAD_MAX)
+                (void) lws_write(c->wsi, buf + LWS_PRE, (size_t) n, LWS_WRITE_HTTP);
+        return 1;
+}
+
+static const char *ws_refusal_text(unsigned status) {
+        switch (status) {
+        case 401:
+                return "A valid token is needed: Authorization: Bearer TOKEN.\n";
+        case 403:
+                return "Forbidden.\n";
+        default:
+                return "Refused.\n";
+        }
 }
 
 int ws_conn_on_filter(WsConn *c) {
-        char origin[WS_HEADER_MAX], host[WS_HEADER_MAX];
         const WsHandlers *h;
+        WsRequestBuffers buffers;
+        WsRequest req;
+        unsigned status;
 
         assert(c);
 
+        if (c->tls && !lws_is_ssl(c->wsi))
+                return ws_conn_refuse(c, 400, tls_only);
         h = &c->ctx->handlers;
         if (!h->on_upgrade)
                 return 0;
-        return h->on_upgrade(c, ws_conn_header(c, WSI_TOKEN_ORIGIN, origin, sizeof origin),
-                             ws_conn_header(c, WSI_TOKEN_HOST, host, sizeof host), c->ctx->userdata)
-                       ? 0
-                       : 1;
+        ws_conn_request(c, NULL, &buffers, &req);
+        status = h->on_upgrade(c, &req, c->ctx->userdata);
+        ws_request_buffers_wipe(&buffers);
+        if (status == 0)
+                return 0;
+        return ws_conn_refuse(c, status, ws_refusal_text(status));
 }

@@ -25,10 +25,11 @@
 #include "ws.h"
 
 /* Clients that send no Sec-WebSocket-Protocol get the vhost's first protocol: this one. */
-#define WS_PROTOCOL_NAME    "sched"
-#define WS_CLOSE_REASON_MAX 123 /* a close frame's payload is at most 125 bytes, 2 for the code */
-#define WS_PEER_MAX         64
-#define WS_ERROR_MAX        128
+#define WS_PROTOCOL_NAME "sched"
+#define WS_CLOSE_REASON_MAX \
+        WS_CLOSE_REASON_TEXT_MAX /* a close frame's payload is at most 125 bytes, 2 for the code */
+#define WS_PEER_MAX  64
+#define WS_ERROR_MAX 128
 
 struct WsMessage {
         unsigned n_ref;
@@ -40,6 +41,8 @@ typedef struct WsListener WsListener;
 struct WsListener {
         WsContext *ctx;
         int fd;
+        bool tls;      /* speaks TLS: its connections go to the TLS vhost */
+        bool loopback; /* bound to a loopback address, or AF_UNIX */
         sd_event_source *io_source;
         LIST_FIELDS(WsListener, listeners);
 };
@@ -56,6 +59,8 @@ struct WsConn {
         bool opened;
         bool closing;
         bool dead;
+        bool tls;       /* client: a wss:// URL; server: from a TLS listener */
+        bool loopback;  /* server: from a listener bound to loopback */
         bool rx_active; /* a message is being reassembled */
         bool rx_binary;
 
@@ -88,17 +93,23 @@ struct WsConn {
         size_t http_size;
         bool http_head_only;
 
+        unsigned rights; /* ws_conn_set_rights() */
+
         uint16_t close_code;
         uint16_t final_code; /* what ws_conn_get_close_code() reports */
         char close_reason[WS_CLOSE_REASON_MAX + 1];
+        char peer_reason[WS_CLOSE_REASON_MAX + 1]; /* the peer's close frame's, printable ASCII only */
         char error[WS_ERROR_MAX];
+        char tls_error[WS_ERROR_MAX]; /* client: why the server's certificate was refused */
 };
 
 struct WsContext {
         sd_event *event;
         UvEvent *uv;
-        struct lws_context *lws; /* set to NULL by lws itself when its destruction completes */
-        struct lws_vhost *vhost;
+        struct lws_context *lws;           /* set to NULL by lws itself when its destruction completes */
+        struct lws_vhost *vhost;           /* plain listeners and every client connection */
+        struct lws_vhost *tls_vhost;       /* TLS listeners; NULL without a certificate */
+        char *bearer;                      /* client side: the token for the Authorization header */
         struct lws_protocols protocols[2]; /* lws keeps pointers to these and to retry */
         lws_retry_bo_t retry;
         unsigned char *batch; /* ws-frame.c: frames of small messages, built per write */
@@ -137,6 +148,7 @@ int ws_conn_on_http(WsConn *c, const char *path);
 int ws_conn_on_http_writeable(WsConn *c);
 int ws_conn_on_http_body_done(WsConn *c);
 int ws_conn_on_filter(WsConn *c);
+int ws_conn_append_headers(WsConn *c, unsigned char **p, size_t len);
 
 /* ws-frame.c: frame encoding. */
 int ws_context_setup_frames(WsContext *ctx);
@@ -151,6 +163,7 @@ void ws_context_stop_accept(WsContext *ctx);
 
 /* ws-client.c: client connections, one attempt per address of the URL's host. */
 void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len);
+void ws_conn_on_server_cert(WsConn *c, void *x509_ctx, bool preverify_ok);
 void ws_conn_attempt_failed(WsConn *c);
 
 /* ws-context.c: the dead-connection list and final callbacks. */

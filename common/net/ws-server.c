@@ -14,6 +14,7 @@
 
 #include "event-util.h"
 #include "log.h"
+#include "socket-util.h"
 #include "ws-internal.h"
 
 #define WS_ACCEPT_BATCH      64 /* accepts per wake-up, so a connection flood cannot hog the loop */
@@ -40,7 +41,8 @@ static void ws_format_peer(const struct sockaddr_storage *sa, char *buf, size_t 
 }
 
 /* Hands an accepted socket to lws; over max_connections it is closed right away instead. */
-static void ws_context_adopt(WsContext *ctx, int fd, const struct sockaddr_storage *sa) {
+static void ws_context_adopt(WsContext *ctx, const WsListener *l, int fd,
+                             const struct sockaddr_storage *sa) {
         _cleanup_close_ int cfd = fd;
         char peer[WS_PEER_MAX];
         struct lws *wsi;
@@ -67,9 +69,11 @@ static void ws_context_adopt(WsContext *ctx, int fd, const struct sockaddr_stora
                         log_debug_errno(r, "Failed to adopt a WebSocket connection, closing it: %m");
                 return;
         }
+        c->tls = l->tls;
+        c->loopback = l->loopback;
         wsi = lws_adopt_descriptor_vhost_via_info(&(lws_adopt_desc_t){
-                .vh = ctx->vhost,
-                .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
+                .vh = l->tls ? ctx->tls_vhost : ctx->vhost,
+                .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (l->tls ? LWS_ADOPT_ALLOW_SSL : 0),
                 .fd.sockfd = TAKE_FD(cfd), /* lws closes it on failure */
                 .opaque = c,
         });
@@ -125,7 +129,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 int cfd = accept4(fd, (struct sockaddr *) &sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC), e;
 
                 if (cfd >= 0) {
-                        ws_context_adopt(ctx, cfd, &sa);
+                        ws_context_adopt(ctx, l, cfd, &sa);
                         continue;
                 }
                 e = errno;
@@ -153,10 +157,10 @@ static WsListener *ws_listener_free(WsListener *l) {
         return mfree(l);
 }
 
-int ws_context_listen(WsContext *ctx, int fd) {
+static int ws_context_add_listener(WsContext *ctx, int fd, bool tls) {
         _cleanup_close_ int lfd = fd;
         WsListener *l;
-        int flags, r;
+        int flags, loopback, r;
 
         assert(ctx);
 
@@ -164,6 +168,11 @@ int ws_context_listen(WsContext *ctx, int fd) {
                 return -EBADF;
         if (ctx->freeing)
                 return -ESHUTDOWN;
+        if (tls && !ctx->tls_vhost)
+                return -EINVAL;
+        loopback = socket_is_loopback(lfd);
+        if (loopback < 0)
+                return loopback;
         /* Sockets from systemd may be blocking; the accept loop must see EAGAIN. */
         flags = fcntl(lfd, F_GETFL);
         if (flags < 0 || fcntl(lfd, F_SETFL, flags | O_NONBLOCK) < 0)
@@ -174,6 +183,8 @@ int ws_context_listen(WsContext *ctx, int fd) {
                 return -ENOMEM;
         l->ctx = ctx;
         l->fd = TAKE_FD(lfd);
+        l->tls = tls;
+        l->loopback = loopback;
         r = sd_event_add_io(ctx->event, &l->io_source, l->fd, EPOLLIN, on_accept, l);
         if (r < 0) {
                 ws_listener_free(l);
@@ -182,6 +193,14 @@ int ws_context_listen(WsContext *ctx, int fd) {
         (void) sd_event_source_set_description(l->io_source, "ws-accept");
         LIST_PREPEND(listeners, ctx->listeners, l);
         return 0;
+}
+
+int ws_context_listen(WsContext *ctx, int fd) {
+        return ws_context_add_listener(ctx, fd, false);
+}
+
+int ws_context_listen_tls(WsContext *ctx, int fd) {
+        return ws_context_add_listener(ctx, fd, true);
 }
 
 int ws_context_setup_accept(WsContext *ctx) {

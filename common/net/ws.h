@@ -48,6 +48,9 @@
 #define WS_CLOSE_TOO_BIG     1009
 #define WS_CLOSE_INTERNAL    1011
 
+/* The longest reason a close frame carries. */
+#define WS_CLOSE_REASON_TEXT_MAX 123
+
 #define WS_MAX_MESSAGE_DEFAULT        (64U * 1024U)
 #define WS_MAX_QUEUE_MESSAGES_DEFAULT 4096U
 #define WS_MAX_QUEUE_BYTES_DEFAULT    (4U * 1024U * 1024U)
@@ -55,6 +58,19 @@
 typedef struct WsContext WsContext;
 typedef struct WsConn WsConn;
 typedef struct WsMessage WsMessage;
+
+/* TLS through libwebsockets' OpenSSL. Files are PEM, read when the context is made (a bad one fails
+ * ws_context_new() with -EIO). NULL fields are off. */
+typedef struct WsTlsConfig {
+        /* Server side: listeners added with ws_context_listen_tls() speak TLS with this certificate
+         * (chain) and key; with client_ca, a client must present a certificate it signed. */
+        const char *cert, *key, *client_ca;
+        /* Client side: wss:// URLs work when set. A server's certificate must chain to `ca` (NULL:
+         * the system's store) and name the URL's host; client_cert and client_key, when set, are
+         * presented for mutual TLS. */
+        bool client;
+        const char *ca, *client_cert, *client_key;
+} WsTlsConfig;
 
 /* Zero in a field means its default. */
 typedef struct WsConfig {
@@ -64,6 +80,8 @@ typedef struct WsConfig {
         unsigned max_connections;   /* server side; 0 = unlimited */
         unsigned ping_interval_sec; /* 0 = no pings; otherwise an idle peer is pinged this often and
                                      * hung up on after three intervals without any traffic */
+        WsTlsConfig tls;
+        const char *bearer; /* client side: sent as "Authorization: Bearer ..." in every upgrade */
 } WsConfig;
 
 /* An answer to a plain HTTP GET (server side). The body is copied; `headers` (may be NULL) are extra
@@ -76,6 +94,19 @@ typedef struct WsHttpResponse {
         const char *headers;
         void *owned; /* may be NULL; freed (free()) by the glue once the response is copied */
 } WsHttpResponse;
+
+/* What a server knows of a request before answering it: a plain HTTP GET, or a WebSocket upgrade. */
+typedef struct WsRequest {
+        const char *path;   /* on_http: the path without its query string; NULL for an upgrade */
+        const char *origin; /* the Origin header, NULL if none (non-browser clients send none) */
+        const char *host;   /* the Host header, NULL if none */
+        /* The token of an "Authorization: Bearer TOKEN" header, else of an access_token=TOKEN query
+         * argument (browsers cannot set headers on a WebSocket); NULL if neither. Wiped after the
+         * call: copy what must stay. */
+        const char *bearer;
+        bool secure;   /* over TLS */
+        bool loopback; /* the listener is bound to a loopback address, or is an AF_UNIX socket */
+} WsRequest;
 
 typedef struct WsHandlers {
         /* Handshake done: a client was accepted (server side) or we are connected (client side). */
@@ -97,14 +128,15 @@ typedef struct WsHandlers {
         /* Optional: a send queue that went above its high-water mark (see ws_conn_queue_is_high())
          * is back at its low-water mark, a sixteenth of each bound. */
         void (*on_queue_low)(WsConn *c, void *userdata);
-        /* Optional, server side: a plain HTTP GET (or HEAD) of `path` (the query string cut off).
-         * Fill *ret; return < 0 to answer 500. Without it, HTTP requests are refused. Other methods
-         * get 405 without a call. */
-        int (*on_http)(WsConn *c, const char *path, WsHttpResponse *ret, void *userdata);
-        /* Optional, server side: whether to accept a WebSocket upgrade that carries `origin` (NULL:
-         * no Origin header, as non-browser clients send) and `host` (the Host header, NULL if none).
-         * A refused upgrade is closed unanswered. Without it, every upgrade is accepted. */
-        bool (*on_upgrade)(WsConn *c, const char *origin, const char *host, void *userdata);
+        /* Optional, server side: a plain HTTP GET (or HEAD) of req->path. Fill *ret; return < 0 to
+         * answer 500. Without it, HTTP requests are refused. Other methods get 405 without a call,
+         * and a request in clear text on a TLS listener gets 400. */
+        int (*on_http)(WsConn *c, const WsRequest *req, WsHttpResponse *ret, void *userdata);
+        /* Optional, server side: whether to accept a WebSocket upgrade: 0 accepts it, anything else
+         * is the HTTP status (401, 403) it is refused with, before the WebSocket exists. Without it,
+         * every upgrade is accepted. An upgrade in clear text on a TLS listener gets 400 without a
+         * call. The handler may give the connection its rights (ws_conn_set_rights()). */
+        unsigned (*on_upgrade)(WsConn *c, const WsRequest *req, void *userdata);
 } WsHandlers;
 
 int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const WsHandlers *handlers,
@@ -118,17 +150,23 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(WsContext *, ws_context_free);
 /* Takes ownership of a listening stream socket (TCP or AF_UNIX) and serves it; may be called once
  * per socket. The fd is closed on failure too. */
 int ws_context_listen(WsContext *ctx, int fd);
-/* Starts a client connection to "ws://host[:port][/path]" with no subprotocol. A host name is looked
- * up off the loop (resolve.h), then each of its addresses is tried in turn; the Host header stays the
+/* The same, for a socket that speaks TLS with the context's certificate (-EINVAL without one). */
+int ws_context_listen_tls(WsContext *ctx, int fd);
+/* Starts a client connection to "ws://host[:port][/path]" or "wss://..." with no subprotocol. A host name is
+ * looked up off the loop (resolve.h), then each of its addresses is tried in turn; the Host header stays the
  * URL's host and port. Network failures, a name that does not resolve among them ("cannot resolve
  * HOST: ..."), are reported through on_connect_error, from the loop, never from this call; a
- * negative return means a bad URL (-EINVAL), a wss:// URL (-EPROTONOSUPPORT), or no memory. Closing
- * the connection or freeing the context while the lookup runs cancels it. ret may be NULL. */
+ * negative return means a bad URL (-EINVAL), a wss:// URL without tls.client (-EPROTONOSUPPORT), or no
+ * memory. Closing the connection or freeing the context while the lookup runs cancels it. ret may be NULL.
+ * Over TLS, a failure says what was wrong with the server's certificate, and an HTTP status that refused the
+ * upgrade is named ("HTTP 401 Unauthorized"). */
 int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret);
 
-/* "ws://host[:port][/path]": the host (an IPv6 address without its brackets), the port (80 if none)
- * and the path ("/" if none). -EPROTONOSUPPORT for wss://, -EINVAL for anything else it cannot be. */
-int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path, size_t path_size);
+/* "ws://host[:port][/path]" or "wss://...": the host (an IPv6 address without its brackets), the port
+ * (80, or 443 for wss://, if none), the path ("/" if none) and whether it is wss:// (ret_tls may be
+ * NULL). -EINVAL for anything else. */
+int ws_parse_url(const char *url, char *host, size_t host_size, int *ret_port, char *path, size_t path_size,
+                 bool *ret_tls);
 
 int ws_message_new(WsMessage **ret, const char *data, size_t size);
 /* The concatenation of the parts, without building it elsewhere first. */
@@ -154,9 +192,14 @@ void *ws_conn_get_userdata(WsConn *c);
 /* "127.0.0.1:54321", "[::1]:8101", "unix"; for a client connection the host and port of its URL. */
 const char *ws_conn_get_peer(WsConn *c);
 bool ws_conn_is_client(WsConn *c);
+/* What the owner granted the connection, e.g. from its token in on_upgrade; 0 until set. */
+void ws_conn_set_rights(WsConn *c, unsigned rights);
+unsigned ws_conn_get_rights(WsConn *c);
 /* For on_close: the code of the close frame the peer sent (WS_CLOSE_NO_STATUS when it had none),
  * else the code we closed with, else WS_CLOSE_ABNORMAL (reset, timeout, shutdown); 0 while open. */
 uint16_t ws_conn_get_close_code(WsConn *c);
+/* For on_close: the reason in the peer's close frame, printable ASCII only ("" if none). */
+const char *ws_conn_get_close_reason(WsConn *c);
 size_t ws_conn_queued_messages(WsConn *c);
 size_t ws_conn_queued_bytes(WsConn *c);
 /* Whether the send queue went above its high-water mark (a quarter of max_queue_messages or of

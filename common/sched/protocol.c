@@ -47,11 +47,11 @@ static const char *const protocol_error_table[_PROTOCOL_ERROR_MAX] = {
         [PROTOCOL_INVALID_REF] = "invalid_ref",         [PROTOCOL_INVALID_EVENT] = "invalid_event",
         [PROTOCOL_NOT_ALLOWED] = "not_allowed",         [PROTOCOL_INVALID_FILTER] = "invalid_filter",
         [PROTOCOL_INVALID_ID] = "invalid_id",           [PROTOCOL_UNKNOWN_JOB] = "unknown_job",
-        [PROTOCOL_NOT_CANCELLABLE] = "not_cancellable",
+        [PROTOCOL_NOT_CANCELLABLE] = "not_cancellable", [PROTOCOL_FORBIDDEN] = "forbidden",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(role, Role, _ROLE_MAX);
-DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(command, Command, _COMMAND_MAX);
+DEFINE_STRING_TABLE_LOOKUP(command, Command, _COMMAND_MAX);
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(protocol_error, ProtocolError, _PROTOCOL_ERROR_MAX);
 
 /* Client text shown in a detail: at most `max` bytes, each non-printable or non-ASCII byte as '?'. */

@@ -67,6 +67,7 @@ typedef enum Command {
 } Command;
 
 Command command_from_string(const char *s);
+const char *command_to_string(Command c);
 
 /* The CODE of an error frame. */
 typedef enum ProtocolError {
@@ -85,6 +86,7 @@ typedef enum ProtocolError {
         PROTOCOL_INVALID_ID,
         PROTOCOL_UNKNOWN_JOB,
         PROTOCOL_NOT_CANCELLABLE,
+        PROTOCOL_FORBIDDEN, /* the connection's token does not allow it */
         _PROTOCOL_ERROR_MAX,
         _PROTOCOL_ERROR_INVALID = -EINVAL,
 } ProtocolError;

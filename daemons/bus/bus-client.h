@@ -41,6 +41,7 @@ struct BusClient {
         bool paused;      /* not read from: the bus pushes back on producers */
         bool identified;  /* sent one valid frame: a register or a job */
         bool closing;     /* closed by the bus; what it still sends is ignored */
+        unsigned rights;  /* BUS_RIGHT_*: what its token allows (all of them without tokens) */
         RateLimit errors; /* bad frames: a client that keeps sending them is closed */
 
         LIST_FIELDS(BusClient, clients);    /* every client of the bus */

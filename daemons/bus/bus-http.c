@@ -234,13 +234,17 @@ static char *bus_metrics(Bus *b, size_t *ret_size) {
 
 /* ---- routes ---- */
 
-int bus_on_http(Bus *b, const char *path, WsHttpResponse *ret) {
+int bus_on_http(Bus *b, const WsRequest *req, WsHttpResponse *ret) {
         static const char not_found[] = "Not found. This bus serves /, /metrics and /healthz.\n";
+        static const char need_token[] =
+                "An observer or admin token is needed: Authorization: Bearer TOKEN.\n";
+        const char *path;
 
         assert(b);
-        assert(path);
+        assert(req);
         assert(ret);
 
+        path = req->path ?: "/";
         if (strcmp(path, "/healthz") == 0) {
                 *ret = (WsHttpResponse){
                         .status = b->stopping ? 503 : 200,
@@ -252,7 +256,19 @@ int bus_on_http(Bus *b, const char *path, WsHttpResponse *ret) {
         }
         if (strcmp(path, "/metrics") == 0) {
                 size_t size;
-                char *text = bus_metrics(b, &size);
+                char *text;
+
+                /* What the bus knows of every job: behind a token where one is needed. */
+                if (!(bus_request_rights(b, req) & BUS_RIGHT_OBSERVER)) {
+                        b->n_refused_token++;
+                        *ret = (WsHttpResponse){ .status = 401,
+                                                 .content_type = TEXT_PLAIN,
+                                                 .body = need_token,
+                                                 .size = strlen(need_token),
+                                                 .headers = "WWW-Authenticate: Bearer\r\n" };
+                        return 0;
+                }
+                text = bus_metrics(b, &size);
 
                 if (!text)
                         return -ENOMEM;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "bus-client.h"
+#include "bus-tokens.h"
 #include "bus.h"
 #include "job-ids.h"
 #include "job-table.h"
@@ -54,7 +55,12 @@ struct Bus {
         RateLimit conn_limit;   /* registrations, slow or idle clients closed, refused connections */
         RateLimit cancel_limit; /* cancels */
         RateLimit origin_limit; /* WebSocket upgrades refused for their Origin */
-        uint64_t n_refused_origin;
+        RateLimit token_limit;  /* refused for their token, or for what their token does not allow */
+        uint64_t n_refused_origin, n_refused_token, n_forbidden;
+
+        /* bus-server.c: TLS and tokens, from the options or the credentials. */
+        char *tls_cert, *tls_key, *tls_client_ca, *tokens_path;
+        BusTokens *tokens; /* NULL: no tokens file, every client has every right */
         bool socket_activated;
         bool stopping;
 };
@@ -94,7 +100,9 @@ bool bus_dispatch_cancel_held(Bus *b, uint64_t id);
 void bus_dispatch_flush(Bus *b);
 
 /* bus-http.c: the page, /metrics and /healthz; which browsers may open a WebSocket. */
-int bus_on_http(Bus *b, const char *path, WsHttpResponse *ret);
+int bus_on_http(Bus *b, const WsRequest *req, WsHttpResponse *ret);
+/* bus.c: the BUS_RIGHT_* a request's token (or its absence) gives. */
+unsigned bus_request_rights(Bus *b, const WsRequest *req);
 /* An upgrade with `origin` (NULL: none) and `host` (the Host header, NULL: none). */
 bool bus_origin_allowed(Bus *b, const char *origin, const char *host);
 

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus-internal.h"
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "rlimit-util.h"
 #include "socket-util.h"
+#include "strv.h"
 
 Bus *bus_free(Bus *b) {
         if (!b)
@@ -31,6 +33,11 @@ Bus *bus_free(Bus *b) {
         sd_event_unref(b->event);
         free(b->config.listen);
         free(b->state_dir);
+        free(b->tls_cert);
+        free(b->tls_key);
+        free(b->tls_client_ca);
+        free(b->tokens_path);
+        bus_tokens_free(b->tokens);
         return mfree(b);
 }
 
@@ -65,6 +72,7 @@ int bus_new(Bus **ret, const BusConfig *config) {
         b->conn_limit = RATELIMIT_INIT(USEC_PER_SEC, 20);
         b->cancel_limit = RATELIMIT_INIT(USEC_PER_SEC, 100);
         b->origin_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
+        b->token_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
         b->status = THROTTLE_INIT(STATUS_INTERVAL_USEC, on_status, b);
         *ret = TAKE_PTR(b);
         return 0;
@@ -143,12 +151,57 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Serves one listening socket, TLS or not, after the rule that nothing beyond loopback goes
+ * unprotected: there, TLS and tokens both, unless --insecure. */
+static int bus_serve_socket(Bus *b, int fd, bool tls, const char *what) {
+        int loopback, r;
+
+        assert(b);
+        assert(what);
+
+        if (tls && !b->tls_cert) {
+                safe_close(fd);
+                return log_error_errno(-EINVAL,
+                                       "%s is to speak TLS but there is no certificate: give --tls-cert and "
+                                       "--tls-key, or the credentials tls-cert and tls-key.",
+                                       what);
+        }
+        loopback = socket_is_loopback(fd);
+        if (loopback < 0) {
+                safe_close(fd);
+                return log_error_errno(loopback, "Failed to read the address of %s: %m", what);
+        }
+        if (!loopback && !(tls && b->tokens)) {
+                if (!b->config.insecure) {
+                        safe_close(fd);
+                        return log_error_errno(-EPERM,
+                                               "Refusing to serve %s beyond loopback without %s: anyone who "
+                                               "can reach it could submit and cancel jobs. Give --tls-cert, "
+                                               "--tls-key and --tokens, or --insecure to do it anyway.",
+                                               what,
+                                               !tls && !b->tokens ? "TLS and tokens"
+                                               : !tls             ? "TLS"
+                                                                  : "tokens");
+                }
+                log_warning("Serving %s beyond loopback without %s (--insecure).", what,
+                            !tls && !b->tokens ? "TLS or tokens"
+                            : !tls             ? "TLS"
+                                               : "tokens");
+        }
+        r = tls ? ws_context_listen_tls(b->ws, fd) : ws_context_listen(b->ws, fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to serve %s: %m", what);
+        return 0;
+}
+
 static int bus_take_sockets(Bus *b) {
+        _cleanup_(strv_freep) char **names = NULL;
+        unsigned n_tls = 0;
         int n, fd = -EBADF, r;
 
         assert(b);
 
-        n = socket_activation_fds(&fd);
+        n = socket_activation_fds(&fd, &names);
         if (n == -EPROTOTYPE)
                 return log_error_errno(n,
                                        "Socket-activated fd %d is not a listening TCP socket; "
@@ -156,24 +209,121 @@ static int bus_take_sockets(Bus *b) {
                                        fd);
         if (n < 0)
                 return log_error_errno(n, "Failed to take the sockets passed by systemd: %m");
-        for (fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
-                r = ws_context_listen(b->ws, fd);
+        for (int i = 0; i < n; i++) {
+                /* FileDescriptorName=tls, as sched-bus-tls.socket sets: those speak TLS. */
+                bool tls = names && names[i] && strcmp(names[i], BUS_TLS_FD_NAME) == 0;
+                char what[64];
+
+                (void) snprintf(what, sizeof what, "socket-activated fd %d (%s)", SD_LISTEN_FDS_START + i,
+                                names && names[i] ? names[i] : "unnamed");
+                r = bus_serve_socket(b, SD_LISTEN_FDS_START + i, tls, what);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to serve socket-activated fd %d: %m", fd);
+                        return r;
+                n_tls += tls;
         }
         if (n > 0) {
                 b->socket_activated = true;
-                log_info("Serving %d socket-activated listening socket%s.", n, n > 1 ? "s" : "");
+                log_info("Serving %d socket-activated listening socket%s, %u with TLS.", n, n > 1 ? "s" : "",
+                         n_tls);
+                if (b->tls_cert && n_tls == 0)
+                        log_warning("A certificate is set but no socket is named \"" BUS_TLS_FD_NAME
+                                    "\" (FileDescriptorName=" BUS_TLS_FD_NAME
+                                    ", see sched-bus-tls.socket): nothing speaks TLS.");
                 return 0;
         }
 
         r = socket_listen_address(b->config.listen, &fd);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on %s: %m", b->config.listen);
-        r = ws_context_listen(b->ws, fd);
+        r = bus_serve_socket(b, fd, b->tls_cert, b->config.listen);
         if (r < 0)
-                return log_error_errno(r, "Failed to serve %s: %m", b->config.listen);
-        log_info("Listening on %s.", b->config.listen);
+                return r;
+        log_info("Listening on %s%s.", b->config.listen, b->tls_cert ? " with TLS" : "");
+        return 0;
+}
+
+/* An option's file, else the credential's, else none. */
+static int bus_auth_file(const char *option, const char *credential, char **ret) {
+        assert(ret);
+
+        if (option) {
+                *ret = strdup(option);
+                return *ret ? 0 : log_oom();
+        }
+        return credential_find(credential, ret) < 0 ? log_oom() : 0;
+}
+
+static int bus_check_readable(const char *path, const char *what) {
+        if (path && access(path, R_OK) < 0)
+                return log_error_errno(-errno, "Cannot read the TLS %s %s: %m", what, path);
+        return 0;
+}
+
+static int bus_load_tokens(Bus *b, bool reload) {
+        _cleanup_(bus_tokens_freep) BusTokens *t = NULL;
+        char error[512];
+        int r;
+
+        assert(b);
+        assert(b->tokens_path);
+
+        r = bus_tokens_load(&t, b->tokens_path, error, sizeof error);
+        if (r < 0) {
+                if (reload)
+                        return log_error_errno(r,
+                                               "Failed to reload the tokens, keeping the %zu in force: %s",
+                                               bus_tokens_count(b->tokens), error);
+                return log_error_errno(r, "Failed to read the tokens: %s", error);
+        }
+        bus_tokens_free(b->tokens);
+        b->tokens = TAKE_PTR(t);
+        log_info("%s %zu token%s from %s.", reload ? "Reloaded" : "Read", bus_tokens_count(b->tokens),
+                 bus_tokens_count(b->tokens) == 1 ? "" : "s", b->tokens_path);
+        return 0;
+}
+
+static int bus_setup_auth(Bus *b) {
+        int r;
+
+        assert(b);
+
+        r = bus_auth_file(b->config.tls_cert, "tls-cert", &b->tls_cert);
+        if (r >= 0)
+                r = bus_auth_file(b->config.tls_key, "tls-key", &b->tls_key);
+        if (r >= 0)
+                r = bus_auth_file(b->config.tls_client_ca, "tls-client-ca", &b->tls_client_ca);
+        if (r >= 0)
+                r = bus_auth_file(b->config.tokens, "tokens", &b->tokens_path);
+        if (r < 0)
+                return r;
+        if (!b->tls_cert != !b->tls_key)
+                return log_error_errno(-EINVAL,
+                                       "A certificate needs its key: give both --tls-cert and --tls-key (or "
+                                       "the credentials tls-cert and tls-key).");
+        if (b->tls_client_ca && !b->tls_cert)
+                return log_error_errno(-EINVAL, "--tls-client-ca needs --tls-cert and --tls-key.");
+        /* Named here: libwebsockets would only fail to make its TLS context. */
+        r = bus_check_readable(b->tls_cert, "certificate");
+        if (r >= 0)
+                r = bus_check_readable(b->tls_key, "key");
+        if (r >= 0)
+                r = bus_check_readable(b->tls_client_ca, "client CA");
+        if (r < 0)
+                return r;
+        if (b->tokens_path)
+                return bus_load_tokens(b, false);
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Bus *b = ASSERT_PTR(userdata);
+
+        if (!b->tokens_path) {
+                log_info("Received SIGHUP; no tokens file to reload.");
+                return 0;
+        }
+        /* Connections keep the rights they were given; new ones get the new tokens'. */
+        (void) bus_load_tokens(b, true);
         return 0;
 }
 
@@ -196,6 +346,9 @@ static int bus_setup_event(Bus *b) {
         r = event_new_daemon(&b->event, on_signal, b);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %m");
+        r = event_add_signal_blocked(b->event, SIGHUP, on_sighup, b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to handle SIGHUP: %m");
         return 0;
 }
 
@@ -261,6 +414,9 @@ int bus_run(Bus *b) {
         if (r < 0)
                 return r;
         r = bus_setup_dispatch(b);
+        if (r < 0)
+                return r;
+        r = bus_setup_auth(b);
         if (r < 0)
                 return r;
         r = bus_setup_ws(b);

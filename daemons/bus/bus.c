@@ -200,6 +200,53 @@ static void bus_on_register(Bus *b, BusClient *c, Frame *f) {
                                c->events ? " (with events)" : "");
 }
 
+/* What each command needs of the connection's token; 0: any token. */
+static unsigned bus_command_rights(const Frame *f) {
+        assert(f);
+
+        switch (f->command) {
+        case COMMAND_REGISTER:
+                return f->role == ROLE_PRODUCER    ? BUS_RIGHT_PRODUCER
+                       : f->role == ROLE_SCHEDULER ? BUS_RIGHT_SCHEDULER
+                                                   : BUS_RIGHT_OBSERVER;
+        case COMMAND_JOB_REQUEST:
+                return BUS_RIGHT_PRODUCER;
+        case COMMAND_JOB_EVENT:
+                return BUS_RIGHT_SCHEDULER;
+        case COMMAND_CANCEL:
+                return BUS_RIGHT_ADMIN;
+        default:
+                return 0; /* status and jobs: read only */
+        }
+}
+
+/* A command the token does not allow: an error frame; a register so refused also ends the connection,
+ * since the client would otherwise go on as what it is not. */
+static void bus_forbid(Bus *b, BusClient *c, const Frame *f) {
+        char rights[64];
+
+        assert(b);
+        assert(c);
+        assert(f);
+
+        b->n_forbidden++;
+        bus_log_client(b, &b->token_limit, c, LOG_WARNING, "Refused %s%s%s from %s: its token allows %s.",
+                       command_to_string(f->command), f->command == COMMAND_REGISTER ? " as " : "",
+                       f->command == COMMAND_REGISTER ? role_to_string(f->role) : "", bus_client_peer(c),
+                       bus_rights_to_string(c->rights, rights, sizeof rights));
+        if (f->command == COMMAND_REGISTER) {
+                char reason[64];
+
+                /* Said in the close frame: an error frame would be dropped for the close. */
+                (void) snprintf(reason, sizeof reason, "forbidden: this token does not allow role %s",
+                                role_to_string(f->role));
+                bus_close_client(b, c, WS_CLOSE_POLICY, reason);
+        } else
+                bus_reply_errorf(b, c, PROTOCOL_FORBIDDEN, "this token does not allow %s%s",
+                                 command_to_string(f->command),
+                                 f->command == COMMAND_CANCEL ? ": cancel needs an admin token" : "");
+}
+
 static const BusCommandHandler bus_command_table[_COMMAND_MAX] = {
         [COMMAND_REGISTER] = bus_on_register,   [COMMAND_JOB_REQUEST] = bus_on_job_request,
         [COMMAND_JOB_EVENT] = bus_on_job_event, [COMMAND_STATUS] = bus_on_status,
@@ -228,7 +275,10 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
         }
 
         b->frame_size = size;
-        bus_command_table[f.command](b, c, &f);
+        if ((c->rights & bus_command_rights(&f)) != bus_command_rights(&f))
+                bus_forbid(b, c, &f);
+        else
+                bus_command_table[f.command](b, c, &f);
         frame_done(&f);
         bus_dispatch_flush(b);
 }
@@ -279,6 +329,7 @@ static void on_ws_open(WsConn *conn, void *userdata) {
                 ws_conn_close(conn, WS_CLOSE_INTERNAL, "out of memory");
                 return;
         }
+        c->rights = ws_conn_get_rights(conn);
         ws_conn_set_userdata(conn, c);
         LIST_PREPEND(clients, b->clients, c);
         b->n_clients++;
@@ -331,24 +382,51 @@ static void on_ws_queue_low(WsConn *conn, void *userdata) {
                 bus_dispatch_on_queue_low(ASSERT_PTR(userdata), c);
 }
 
-static int on_ws_http(WsConn *conn, const char *path, WsHttpResponse *ret, void *userdata) {
-        return bus_on_http(ASSERT_PTR(userdata), path, ret);
+/* The rights a request carries: every one where no token is needed (no tokens file; or a plain
+ * loopback listener and no token given, as before tokens existed), else its token's, 0 for none or
+ * an unknown one. */
+unsigned bus_request_rights(Bus *b, const WsRequest *req) {
+        assert(b);
+        assert(req);
+
+        if (!b->tokens)
+                return BUS_RIGHTS_ALL;
+        if (req->bearer)
+                return bus_tokens_rights(b->tokens, req->bearer);
+        return !req->secure && req->loopback ? BUS_RIGHTS_ALL : 0;
 }
 
-static bool on_ws_upgrade(WsConn *conn, const char *origin, const char *host, void *userdata) {
+static int on_ws_http(WsConn *conn, const WsRequest *req, WsHttpResponse *ret, void *userdata) {
+        return bus_on_http(ASSERT_PTR(userdata), req, ret);
+}
+
+static unsigned on_ws_upgrade(WsConn *conn, const WsRequest *req, void *userdata) {
         Bus *b = ASSERT_PTR(userdata);
         char o[PROTOCOL_MESSAGE_MAX * 4 + 8];
+        unsigned rights;
 
-        if (bus_origin_allowed(b, origin, host))
-                return true;
-        b->n_refused_origin++;
-        /* Both headers are the browser's text. */
-        if (log_ratelimit_allowed(&b->origin_limit, "refused origins"))
-                log_warning(
-                        "Refused a WebSocket from %s: its page's origin %s is neither this bus's page nor "
-                        "allowed (--allow-origin).",
-                        ws_conn_get_peer(conn), log_outside(origin, strlen(origin), o, sizeof o));
-        return false;
+        if (!bus_origin_allowed(b, req->origin, req->host)) {
+                b->n_refused_origin++;
+                /* Both headers are the browser's text. */
+                if (log_ratelimit_allowed(&b->origin_limit, "refused origins"))
+                        log_warning(
+                                "Refused a WebSocket from %s: its page's origin %s is neither this bus's "
+                                "page nor allowed (--allow-origin).",
+                                ws_conn_get_peer(conn),
+                                log_outside(req->origin, strlen(req->origin), o, sizeof o));
+                return 403;
+        }
+        rights = bus_request_rights(b, req);
+        if (rights == 0) {
+                b->n_refused_token++;
+                /* Never the token itself, not even in part. */
+                if (log_ratelimit_allowed(&b->token_limit, "refused tokens"))
+                        log_warning("Refused a WebSocket from %s: %s.", ws_conn_get_peer(conn),
+                                    req->bearer ? "unknown token" : "no token (Authorization: Bearer)");
+                return 401;
+        }
+        ws_conn_set_rights(conn, rights);
+        return 0;
 }
 
 static void on_ws_accept_error(int error, void *userdata) {
@@ -375,12 +453,19 @@ int bus_setup_ws(Bus *b) {
                 .max_queue_bytes = b->config.max_queue_bytes,
                 .max_connections = b->config.max_clients,
                 .ping_interval_sec = BUS_PING_INTERVAL_SEC,
+                .tls = { .cert = b->tls_cert, .key = b->tls_key, .client_ca = b->tls_client_ca },
         };
         int r;
 
         assert(b);
 
         r = ws_context_new(&b->ws, b->event, &wc, &handlers, b);
+        if (r == -EIO && b->tls_cert)
+                return log_error_errno(r,
+                                       "Failed to set up TLS with %s and %s%s%s: not PEM, or a key that is "
+                                       "not the certificate's? (openssl x509 -in CERT -noout -text)",
+                                       b->tls_cert, b->tls_key, b->tls_client_ca ? " and client CA " : "",
+                                       b->tls_client_ca ?: "");
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the WebSocket server: %m");
         return 0;

@@ -37,6 +37,10 @@ typedef struct BusConfig {
         size_t hold;          /* jobs held waiting for a scheduler; 0: none (dropped, version 1) */
         uint64_t stall_usec;  /* close a peer whose full send queue makes no progress this long; 0 = never */
         char **allow_origins; /* --allow-origin: browser origins besides the bus's own page; "*": any */
+        /* TLS and tokens: files, each NULL for its credential in $CREDENTIALS_DIRECTORY (tls-cert,
+         * tls-key, tls-client-ca, tokens), or none. */
+        const char *tls_cert, *tls_key, *tls_client_ca, *tokens;
+        bool insecure; /* serve beyond loopback without TLS and tokens */
 } BusConfig;
 
 #define BUS_CONFIG_DEFAULT                          \
@@ -53,6 +57,7 @@ typedef struct BusConfig {
         })
 
 #define BUS_LISTEN_DEFAULT    "127.0.0.1:8101"
+#define BUS_TLS_FD_NAME       "tls" /* FileDescriptorName= of the sockets that speak TLS */
 #define BUS_PING_INTERVAL_SEC 30
 /* The largest --max-frame: what schedulers accept (BUS_LINK_MAX_MESSAGE). */
 #define BUS_MAX_FRAME_LIMIT (16 * 1024 * 1024)

@@ -29,6 +29,17 @@ static void help(void) {
                "                             for SEC, 0 = never (default 10)\n"
                "      --allow-origin=ORIGIN  a web page origin (https://host:port) allowed to open\n"
                "                             a WebSocket besides the bus's own page; may repeat\n"
+               "      --tls-cert=FILE        certificate (PEM, with its chain) of the TLS sockets:\n"
+               "                             --listen, or those named tls (sched-bus-tls.socket)\n"
+               "                             (default: the credential tls-cert, if any)\n"
+               "      --tls-key=FILE         its private key (default: the credential tls-key)\n"
+               "      --tls-client-ca=FILE   require client certificates signed by this CA\n"
+               "                             (default: the credential tls-client-ca, if any)\n"
+               "      --tokens=FILE          ROLE TOKEN lines (producer, scheduler, observer,\n"
+               "                             admin): a client must present one (Authorization:\n"
+               "                             Bearer) on TLS and non-loopback sockets; re-read on\n"
+               "                             SIGHUP (default: the credential tokens, if any)\n"
+               "      --insecure             serve an address beyond loopback without TLS and tokens\n"
                "      --max-frame=BYTES      largest message accepted, K/M suffixes (default 64K)\n"
                "      --max-queue=N          messages queued for one client before it is closed\n"
                "                             (default 16384; above a quarter of it, or of\n"
@@ -65,6 +76,11 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 ARG_HOLD,
                 ARG_STALL,
                 ARG_ALLOW_ORIGIN,
+                ARG_TLS_CERT,
+                ARG_TLS_KEY,
+                ARG_TLS_CLIENT_CA,
+                ARG_TOKENS,
+                ARG_INSECURE,
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
@@ -81,6 +97,11 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 { "hold", required_argument, NULL, ARG_HOLD },
                 { "stall-timeout", required_argument, NULL, ARG_STALL },
                 { "allow-origin", required_argument, NULL, ARG_ALLOW_ORIGIN },
+                { "tls-cert", required_argument, NULL, ARG_TLS_CERT },
+                { "tls-key", required_argument, NULL, ARG_TLS_KEY },
+                { "tls-client-ca", required_argument, NULL, ARG_TLS_CLIENT_CA },
+                { "tokens", required_argument, NULL, ARG_TOKENS },
+                { "insecure", no_argument, NULL, ARG_INSECURE },
                 PARSE_COMMON_OPTIONS,
                 {},
         };
@@ -151,6 +172,21 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                         c->allow_origins = a;
                         break;
                 }
+                case ARG_TLS_CERT:
+                        c->tls_cert = optarg;
+                        break;
+                case ARG_TLS_KEY:
+                        c->tls_key = optarg;
+                        break;
+                case ARG_TLS_CLIENT_CA:
+                        c->tls_client_ca = optarg;
+                        break;
+                case ARG_TOKENS:
+                        c->tokens = optarg;
+                        break;
+                case ARG_INSECURE:
+                        c->insecure = true;
+                        break;
                 default:
                         r = parse_common_option("sched-bus", opt, help);
                         if (r <= 0)

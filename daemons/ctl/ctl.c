@@ -372,10 +372,10 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
         if (c->finished)
                 return;
         if (!c->connected_once) {
-                ctl_error(c,
-                          "Failed to connect to the bus at %s: %s. Is sched-bus running? "
-                          "(systemctl start sched-bus.socket)",
-                          ctl_bus_url(c), why ?: reason);
+                ctl_error(c, "Failed to connect to the bus at %s: %s.%s", ctl_bus_url(c), why ?: reason,
+                          bus_link_reason_is_final(reason)
+                                  ? ""
+                                  : " Is sched-bus running? (systemctl start sched-bus.socket)");
                 ctl_exit(c, CTL_EXIT_FAILURE);
                 return;
         }
@@ -411,6 +411,7 @@ static int ctl_setup(Ctl *c) {
                 .on_message = on_link_message,
         };
         _cleanup_free_ char *hello = NULL;
+        char error[512];
         int r;
 
         assert(c);
@@ -441,13 +442,23 @@ static int ctl_setup(Ctl *c) {
                           c->config.bus_url ?: BUS_LINK_URL_DEFAULT);
                 return r;
         }
+        r = bus_link_load_auth(c->link, &c->config.auth, error, sizeof error);
+        if (r < 0) {
+                ctl_error(c, "%s.", error);
+                return r;
+        }
         bus_link_set_reconnect(c->link, false);
         r = bus_link_start(c->link);
         if (r < 0) {
-                if (r == -EINVAL || r == -EPROTONOSUPPORT)
-                        ctl_error(c, "Cannot use the bus URL %s: %s.", ctl_bus_url(c),
-                                  r == -EINVAL ? "expected ws://HOST[:PORT][/PATH]"
-                                               : "wss:// is not supported");
+                if (r == -EINVAL)
+                        ctl_error(c,
+                                  "Cannot use the bus URL %s: expected ws:// or wss://HOST[:PORT][/PATH].",
+                                  ctl_bus_url(c));
+                else if (r == -EIO)
+                        ctl_error(c,
+                                  "Failed to set up TLS for %s: a CA or client certificate that does not "
+                                  "load (--ca, --cert, --key)?",
+                                  ctl_bus_url(c));
                 else {
                         errno = -r;
                         ctl_error(c, "Failed to connect to %s: %m", ctl_bus_url(c));

@@ -8,6 +8,8 @@
  */
 #pragma once
 
+#include "bus-auth.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,7 +32,8 @@ CtlVerb ctl_verb_from_string(const char *s);
 
 typedef struct CtlConfig {
         CtlVerb verb;
-        const char *bus_url;   /* NULL: the default */
+        const char *bus_url; /* NULL: the default */
+        BusAuthOptions auth;
         uint64_t timeout_usec; /* to connect, and for each answer */
         bool json;
         bool quiet;

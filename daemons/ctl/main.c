@@ -36,7 +36,8 @@ static void help(void) {
                "                           jobs the bus holds for want of a scheduler)\n"
                "      --scheduler NAME     jobs: only jobs sent to the scheduler NAME\n"
                "  -n, --limit N            jobs: the newest N jobs, 1..%d (default %d)\n"
-               "  -b, --bus URL            the bus (default $SCHED_BUS_URL, else " BUS_LINK_URL_DEFAULT ")\n"
+               "  -b, --bus URL            the bus (default $SCHED_BUS_URL, else " BUS_LINK_URL_DEFAULT
+               ")\n" BUS_AUTH_HELP
                "      --timeout SEC        give up connecting or awaiting an answer after SEC (default 5)\n"
                "      --json               one JSON object per line, as the bus sends them\n"
                "  -q, --quiet              no informational output\n"
@@ -60,6 +61,8 @@ enum {
         ARG_TIMEOUT,
         ARG_JSON,
         ARG_NO_PAGER,
+        ARG_AUTH,
+        _ARG_AUTH_END = ARG_AUTH + BUS_AUTH_N_OPTIONS - 1,
 };
 
 /* Options that belong to one verb: with any other, they are a mistake worth saying. */
@@ -118,7 +121,8 @@ static int parse_ref(const char *s) {
 
 /* The rest of the URL is judged when connecting; a URL of another scheme is a mistake of usage. */
 static bool bus_url_is_valid(const char *url) {
-        return strncasecmp(url, "ws://", 5) == 0 && url[5];
+        return (strncasecmp(url, "ws://", 5) == 0 && url[5]) ||
+               (strncasecmp(url, "wss://", 6) == 0 && url[6]);
 }
 
 static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) {
@@ -131,6 +135,7 @@ static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) 
                 { "scheduler", required_argument, NULL, ARG_SCHEDULER },
                 { "limit", required_argument, NULL, 'n' },
                 { "bus", required_argument, NULL, 'b' },
+                BUS_AUTH_OPTIONS(ARG_AUTH),
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "quiet", no_argument, NULL, 'q' },
@@ -193,6 +198,8 @@ static int parse_argv(int argc, char *argv[], CtlConfig *c, uint64_t **ret_ids) 
                         c->pager = false;
                         break;
                 default:
+                        if (bus_auth_parse_option(&c->auth, opt, ARG_AUTH, optarg))
+                                break;
                         r = parse_common_option("sched-ctl", opt, help);
                         if (r <= 0)
                                 return r;

@@ -23,7 +23,8 @@ static void help(void) {
                "      --seed N             seed the generator: the same N gives the same jobs\n"
                "      --priority P         fixed priority 0..10 for every job\n"
                "      --runtime R          fixed runtime in seconds for every job\n"
-               "  -b, --bus URL            bus to connect to (default " BUS_LINK_URL_DEFAULT ")\n"
+               "  -b, --bus URL            bus to connect to (default " BUS_LINK_URL_DEFAULT
+               ")\n" BUS_AUTH_HELP
                "      --connect-timeout SEC  give up reaching the bus, or getting it back once lost,\n"
                "                           after SEC (default 5)\n"
                "  -w, --wait               with --count: after the last job, wait until every job\n"
@@ -44,7 +45,9 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                 ARG_SEED = 0x100,
                 ARG_PRIORITY,
                 ARG_RUNTIME,
-                ARG_CONNECT_TIMEOUT
+                ARG_CONNECT_TIMEOUT,
+                ARG_AUTH,
+                _ARG_AUTH_END = ARG_AUTH + BUS_AUTH_N_OPTIONS - 1,
         };
         static const struct option options[] = {
                 { "period", required_argument, NULL, 'p' },
@@ -55,6 +58,7 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                 { "priority", required_argument, NULL, ARG_PRIORITY },
                 { "runtime", required_argument, NULL, ARG_RUNTIME },
                 { "bus", required_argument, NULL, 'b' },
+                BUS_AUTH_OPTIONS(ARG_AUTH),
                 { "connect-timeout", required_argument, NULL, ARG_CONNECT_TIMEOUT },
                 { "wait", no_argument, NULL, 'w' },
                 PARSE_COMMON_OPTIONS,
@@ -100,6 +104,8 @@ static int parse_argv(int argc, char *argv[], ProducerConfig *c) {
                         r = parse_seconds(optarg, 3600, &c->connect_timeout_usec);
                         break;
                 default:
+                        if (bus_auth_parse_option(&c->auth, opt, ARG_AUTH, optarg))
+                                break;
                         r = parse_common_option("sched-producer", opt, help);
                         if (r <= 0)
                                 return r;

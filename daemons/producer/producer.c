@@ -49,6 +49,7 @@ struct Producer {
         bool waiting;       /* drained, waiting for the bus's answers */
         uint64_t next_usec; /* CLOCK_MONOTONIC time of the next job */
         bool connected_once;
+        char last_error[128]; /* why the last attempt failed, before the first connection */
         int exit_code;
 };
 
@@ -296,9 +297,10 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Producer *p = ASSERT_PTR(userdata);
 
         if (!p->connected_once) {
-                log_error("Cannot reach the bus at %s within %.1f s. Is sched-bus running (systemctl start "
-                          "sched-bus.socket)?",
-                          bus_link_get_url(p->link), (double) p->config.connect_timeout_usec / USEC_PER_SEC);
+                log_error("Cannot reach the bus at %s within %.1f s%s%s%s. Is sched-bus running (systemctl "
+                          "start sched-bus.socket)?",
+                          bus_link_get_url(p->link), (double) p->config.connect_timeout_usec / USEC_PER_SEC,
+                          p->last_error[0] ? " (" : "", p->last_error, p->last_error[0] ? ")" : "");
                 producer_exit(p, PRODUCER_EXIT_UNAVAILABLE);
                 return 0;
         }
@@ -349,6 +351,12 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
         assert(reason);
 
         if (!p->connected_once) {
+                if (bus_link_reason_is_final(reason)) {
+                        log_error("Cannot connect to the bus at %s: %s.", bus_link_get_url(l), reason);
+                        producer_exit(p, PRODUCER_EXIT_UNAVAILABLE);
+                        return;
+                }
+                (void) snprintf(p->last_error, sizeof p->last_error, "%s", reason);
                 log_debug("Bus at %s not reachable yet (%s), retrying.", bus_link_get_url(l), reason);
                 return;
         }
@@ -469,6 +477,7 @@ static int producer_setup(Producer *p) {
                 .on_message = on_link_message,
         };
         _cleanup_free_ char *hello = NULL;
+        char error[512];
         int r;
 
         assert(p);
@@ -489,7 +498,15 @@ static int producer_setup(Producer *p) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the connection to %s: %m",
                                        p->config.bus_url ?: BUS_LINK_URL_DEFAULT);
+        r = bus_link_load_auth(p->link, &p->config.auth, error, sizeof error);
+        if (r < 0)
+                return log_error_errno(r, "%s.", error);
         r = bus_link_start(p->link);
+        if (r == -EIO)
+                return log_error_errno(r,
+                                       "Failed to set up TLS for %s: a CA or client certificate that "
+                                       "does not load (--ca, --cert, --key)?",
+                                       bus_link_get_url(p->link));
         if (r < 0)
                 log_debug_errno(r, "Failed to start connecting, retrying: %m");
         return 0;

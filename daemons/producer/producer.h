@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include "bus-auth.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,6 +21,7 @@ typedef struct ProducerConfig {
         int priority;   /* -1 = random 0..10 */
         double runtime; /* < 0 = random 3..15 */
         const char *bus_url;
+        BusAuthOptions auth;
         uint64_t connect_timeout_usec;
         bool wait; /* after the last job, wait for every job's end */
 } ProducerConfig;

@@ -20,7 +20,8 @@ static void help(void) {
                "\n"
                "  -s, --size=SIZE          job slots (default 5)\n"
                "  -t, --timeout=SEC        terminate a job running longer, 0 = never (default 10)\n"
-               "  -b, --bus=URL            bus to connect to (default " BUS_LINK_URL_DEFAULT ")\n"
+               "  -b, --bus=URL            bus to connect to (default " BUS_LINK_URL_DEFAULT
+               ")\n" BUS_AUTH_HELP
                "      --grace=SEC          SIGTERM to SIGKILL delay when terminating (default 2)\n"
                "      --status-interval=SEC  STATUS= to the service manager at most this often\n"
                "                           (default 0.1; 0: at every change)\n"
@@ -103,11 +104,14 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                 ARG_MAX_REQUEUE,
                 ARG_MAX_SUSPENDED,
                 ARG_STATE_DIR,
+                ARG_AUTH,
+                _ARG_AUTH_END = ARG_AUTH + BUS_AUTH_N_OPTIONS - 1,
         };
         static const struct option options[] = {
                 { "size", required_argument, NULL, 's' },
                 { "timeout", required_argument, NULL, 't' },
                 { "bus", required_argument, NULL, 'b' },
+                BUS_AUTH_OPTIONS(ARG_AUTH),
                 { "grace", required_argument, NULL, ARG_GRACE },
                 { "status-interval", required_argument, NULL, ARG_STATUS_INTERVAL },
                 { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
@@ -195,6 +199,8 @@ static int parse_argv(int argc, char *argv[], SchedulerConfig *c) {
                                 c->cgroup = optarg;
                         break;
                 default:
+                        if (bus_auth_parse_option(&c->auth, opt, ARG_AUTH, optarg))
+                                break;
                         r = parse_common_option("sched-scheduler", opt, help);
                         if (r <= 0)
                                 return r;

@@ -1056,6 +1056,7 @@ static int scheduler_setup(Scheduler *s) {
                 .on_message = on_link_message,
         };
         _cleanup_free_ char *hello = NULL;
+        char error[512];
         ProtocolLoad load;
         int r;
 
@@ -1114,11 +1115,19 @@ static int scheduler_setup(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the bus connection to %s: %m",
                                        s->config.bus_url);
+        r = bus_link_load_auth(s->link, &s->config.auth, error, sizeof error);
+        if (r < 0)
+                return log_error_errno(r, "%s.", error);
         /* Before the bus can send any: the jobs a predecessor left go first. */
         r = scheduler_setup_pending(s);
         if (r < 0)
                 return r;
         r = bus_link_start(s->link);
+        if (r == -EIO || r == -EINVAL)
+                return log_error_errno(r, "Failed to set up the connection to %s: %s", s->config.bus_url,
+                                       r == -EIO ? "a CA or client certificate that does not load (--ca, "
+                                                   "--cert, --key)?"
+                                                 : "not a ws:// or wss:// URL");
         if (r < 0)
                 log_warning_errno(r, "Failed to start connecting to %s, will retry: %m", s->config.bus_url);
         return 0;

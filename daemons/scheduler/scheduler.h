@@ -7,6 +7,8 @@
  */
 #pragma once
 
+#include "bus-auth.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,6 +20,7 @@ typedef struct SchedulerConfig {
         double max_runtime;            /* largest runtime accepted from the bus */
         unsigned max_pending;          /* jobs waiting for a slot; more are dropped */
         char *bus_url;
+        BusAuthOptions auth;
         char **exec_argv;       /* NULL: the test job, sleep RUNTIME */
         bool scope;             /* run each job in a transient scope unit */
         bool user;              /* with scope: the user's manager instead of the system's */
