@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "ws-internal.h"
@@ -147,12 +148,24 @@ static bool ws_config_has_tls(const WsConfig *c) {
         return c->tls.cert || c->tls.client;
 }
 
+/* lws would go on without a CA file it cannot read (and every verification would fail): each file
+ * must be there. */
+static int ws_tls_check_files(const WsTlsConfig *tls) {
+        const char *files[] = { tls->cert, tls->key, tls->client_ca, tls->ca, tls->client_cert, tls->client_key };
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (files[i] && access(files[i], R_OK) < 0)
+                        return -errno;
+        return 0;
+}
+
 static int ws_context_setup_lws(WsContext *ctx) {
         void *loops[] = { uv_event_get_loop(ASSERT_PTR(ctx)->uv) };
         const WsTlsConfig *tls = &ctx->config.tls;
         /* OpenSSL is only initialised, and a client TLS context only made, for a context that needs
          * them: a plain one stays as light as before. */
         uint64_t ssl = ws_config_has_tls(&ctx->config) ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+        int r;
         struct lws_context_creation_info info = {
                 .port = CONTEXT_PORT_NO_LISTEN,
                 .gid = -1,
@@ -194,6 +207,9 @@ static int ws_context_setup_lws(WsContext *ctx) {
                                                            : LLL_ERR,
                           ws_lws_log);
 
+        r = ws_tls_check_files(tls);
+        if (r < 0)
+                return r;
         ctx->lws = lws_create_context(&info);
         if (!ctx->lws)
                 return -EIO; /* lws logged why, e.g. a missing libwebsockets-evlib_uv.so */

@@ -59,8 +59,9 @@ typedef struct WsContext WsContext;
 typedef struct WsConn WsConn;
 typedef struct WsMessage WsMessage;
 
-/* TLS through libwebsockets' OpenSSL. Files are PEM, read when the context is made (a bad one fails
- * ws_context_new() with -EIO). NULL fields are off. */
+/* TLS through libwebsockets' OpenSSL. Files are PEM, read when the context is made: one that cannot
+ * be read fails ws_context_new() with its errno, one that does not load (not PEM, a key that is not
+ * the certificate's) with -EIO. NULL fields are off. */
 typedef struct WsTlsConfig {
         /* Server side: listeners added with ws_context_listen_tls() speak TLS with this certificate
          * (chain) and key; with client_ca, a client must present a certificate it signed. */
