@@ -319,11 +319,20 @@ function notice(text) {
   n.hidden = !text;
 }
 
+// A bus with tokens wants one from the page too: opened as https://HOST:PORT/#token=TOKEN, the page
+// passes it on in the WebSocket's URL (a browser cannot set its Authorization header). The fragment
+// never leaves the browser by itself.
+function tokenQuery() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  return m ? '?access_token=' + encodeURIComponent(decodeURIComponent(m[1])) : '';
+}
+
 function connect() {
   retryAt = 0;
   let sock;
   try {
-    sock = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/');
+    sock = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/' +
+                         tokenQuery());
   } catch (e) {
     return reconnect();
   }
