@@ -165,6 +165,11 @@ static char *bus_metrics(Bus *b, size_t *ret_size) {
                 { "sched_bus_websockets_refused_total",
                   "WebSocket upgrades refused for their Origin (a web page that is not the bus's).",
                   offsetof(Bus, n_refused_origin) },
+                { "sched_bus_tokens_refused_total",
+                  "Connections and /metrics requests refused for a missing or unknown token (HTTP 401).",
+                  offsetof(Bus, n_refused_token) },
+                { "sched_bus_forbidden_total", "Frames refused because the token does not allow them.",
+                  offsetof(Bus, n_forbidden) },
                 { "sched_bus_producer_pauses_total",
                   "Times the bus stopped reading producers for a slow scheduler.", offsetof(Bus, n_pauses) },
         };

@@ -438,8 +438,8 @@ int bus_run(Bus *b) {
 
         log_info("Stopped: forwarded %" PRIu64 ", dropped %" PRIu64 ", errors %" PRIu64
                  ", slow clients closed %" PRIu64 ", refused %" PRIu64 ", refused for their origin %" PRIu64
-                 ".",
+                 ", for their token %" PRIu64 ", frames forbidden %" PRIu64 ".",
                  b->n_forwarded, b->n_dropped, b->n_errors, b->n_closed_slow, b->n_refused,
-                 b->n_refused_origin);
+                 b->n_refused_origin, b->n_refused_token, b->n_forbidden);
         return 0;
 }
