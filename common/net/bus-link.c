@@ -26,6 +26,9 @@ struct BusLink {
         bool reconnect;
 };
 
+/* The start of the reason when the bus closed us for what our token does not allow. */
+#define BUS_LINK_FORBIDDEN "refused by the bus"
+
 static int bus_link_connect(BusLink *l);
 
 BusLink *bus_link_free(BusLink *l) {
@@ -120,8 +123,11 @@ static void on_ws_close(WsConn *c, void *userdata) {
             code == WS_CLOSE_ABNORMAL)
                 (void) snprintf(reason, sizeof reason, "connection closed");
         else
-                (void) snprintf(reason, sizeof reason, "closed by the bus: %u %s", code,
-                                log_outside(text, strlen(text), quoted, sizeof quoted));
+                (void) snprintf(reason, sizeof reason, "%s: %u %s",
+                                code == WS_CLOSE_POLICY && strncmp(text, "forbidden", 9) == 0
+                                        ? BUS_LINK_FORBIDDEN
+                                        : "closed by the bus",
+                                code, log_outside(text, strlen(text), quoted, sizeof quoted));
         bus_link_lost(l, reason);
 }
 
@@ -285,7 +291,8 @@ bool bus_link_is_connected(const BusLink *l) {
 }
 
 bool bus_link_reason_is_final(const char *reason) {
-        return reason && (strncmp(reason, "HTTP 4", 6) == 0 || strncmp(reason, "TLS: ", 5) == 0);
+        return reason && (strncmp(reason, "HTTP 4", 6) == 0 || strncmp(reason, "TLS: ", 5) == 0 ||
+                          strncmp(reason, BUS_LINK_FORBIDDEN, strlen(BUS_LINK_FORBIDDEN)) == 0);
 }
 
 const char *bus_link_get_url(const BusLink *l) {

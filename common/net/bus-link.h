@@ -51,8 +51,9 @@ int bus_link_load_auth(BusLink *l, const BusAuthOptions *o, char *error, size_t 
 int bus_link_start(BusLink *l);
 bool bus_link_is_connected(const BusLink *l);
 /* Whether a reason given to on_disconnected is a refusal that trying again will not change: the
- * bus refused the token or the connection (an HTTP 4xx status), or its certificate failed
- * verification. A one-shot client says it and stops instead of waiting. */
+ * bus refused the token or the connection (an HTTP 4xx status), closed it for a role the token
+ * does not allow (1008 "forbidden: ..."), or its certificate failed verification. A one-shot
+ * client says it and stops instead of waiting. */
 bool bus_link_reason_is_final(const char *reason);
 const char *bus_link_get_url(const BusLink *l);
 /* Sends one text frame. -ENOTCONN when not connected, -ENOBUFS when the send queue is full. */

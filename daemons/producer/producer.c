@@ -350,12 +350,13 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
         assert(l);
         assert(reason);
 
+        /* Refused for its token or its certificate: trying again changes nothing. */
+        if (bus_link_reason_is_final(reason)) {
+                log_error("Cannot use the bus at %s: %s.", bus_link_get_url(l), reason);
+                producer_exit(p, PRODUCER_EXIT_UNAVAILABLE);
+                return;
+        }
         if (!p->connected_once) {
-                if (bus_link_reason_is_final(reason)) {
-                        log_error("Cannot connect to the bus at %s: %s.", bus_link_get_url(l), reason);
-                        producer_exit(p, PRODUCER_EXIT_UNAVAILABLE);
-                        return;
-                }
                 (void) snprintf(p->last_error, sizeof p->last_error, "%s", reason);
                 log_debug("Bus at %s not reachable yet (%s), retrying.", bus_link_get_url(l), reason);
                 return;

@@ -1118,6 +1118,8 @@ static int scheduler_setup(Scheduler *s) {
         r = bus_link_load_auth(s->link, &s->config.auth, error, sizeof error);
         if (r < 0)
                 return log_error_errno(r, "%s.", error);
+        /* The token is read: jobs inherit our environment, and need not be shown where it lies. */
+        (void) unsetenv("CREDENTIALS_DIRECTORY");
         /* Before the bus can send any: the jobs a predecessor left go first. */
         r = scheduler_setup_pending(s);
         if (r < 0)
