@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Static check of the systemd units, without a running systemd:
-#  - `systemd-analyze verify` has nothing at all to say about any unit, the scope drop-in included.
+#  - `systemd-analyze verify` has nothing at all to say about any unit, the scope drop-in and the
+#    examples for several hosts (units/examples: a TLS bus, a remote scheduler and producer) included.
 #    It checks that ExecStart= binaries exist and that Documentation= man pages exist, so it runs on
 #    copies of the units whose /usr/bin/ points at the binaries just built, with MANPATH on the man
 #    pages just built: the real files are checked, nothing is filtered out of its output.
@@ -28,12 +29,15 @@ declare -A target=(
         [sched-bus.service]=1.5
         [sched-scheduler@5.service]=3.0
         [sched-scheduler@7.service]=3.0
+        [sched-scheduler@6.service]=3.0
         [sched-producer.service]=2.0
+        [sched-producer-remote.service]=2.0
 )
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/bin" "$tmp/units" "$tmp/units/sched-scheduler@7.service.d"
+mkdir "$tmp/bin" "$tmp/units" "$tmp/units/sched-scheduler@7.service.d" "$tmp/units/sched-scheduler@6.service.d" \
+        "$tmp/units/sched-bus.service.d" "$tmp/units/sched-producer-remote.service.d"
 for b in "$@"; do
         [ -x "$b" ] || { echo "FAIL: $b is not an executable (not built?)"; exit 1; }
         ln -s "$(realpath "$b")" "$tmp/bin/$(basename "$b")"
@@ -43,11 +47,18 @@ for f in "$units"/*.service "$units"/*.socket "$units"/*.timer "$units"/*.slice;
 done
 # Instance 7 runs with the --scope drop-in the package ships as an example.
 sed "s#/usr/bin/#$tmp/bin/#g" "$units/sched-scheduler-scope.conf" >"$tmp/units/sched-scheduler@7.service.d/scope.conf"
+# Several hosts: the bus with its TLS socket, instance 6 and a second producer with a remote bus.
+sed "s#/usr/bin/#$tmp/bin/#g" "$units/examples/bus-tls.conf" >"$tmp/units/sched-bus.service.d/tls.conf"
+sed "s#/usr/bin/#$tmp/bin/#g" "$units/examples/scheduler-remote.conf" >"$tmp/units/sched-scheduler@6.service.d/remote.conf"
+cp "$tmp/units/sched-producer.service" "$tmp/units/sched-producer-remote.service"
+sed "s#/usr/bin/#$tmp/bin/#g" "$units/examples/producer-remote.conf" \
+        >"$tmp/units/sched-producer-remote.service.d/remote.conf"
 
 fail=0
 cd "$tmp/units"
-check=(sched-bus.socket sched-bus.service sched-scheduler@5.service sched-scheduler@7.service
-       sched-producer.service sched-producer.timer sched-jobs.slice)
+check=(sched-bus.socket sched-bus-tls.socket sched-bus.service sched-scheduler@5.service
+       sched-scheduler@6.service sched-scheduler@7.service sched-producer.service
+       sched-producer-remote.service sched-producer.timer sched-jobs.slice)
 # verify looks Documentation= man pages up with man(1); without man-db, look for the files here.
 man_opt=()
 if ! command -v man >/dev/null; then

@@ -405,7 +405,9 @@ static unsigned on_ws_upgrade(WsConn *conn, const WsRequest *req, void *userdata
         char o[PROTOCOL_MESSAGE_MAX * 4 + 8];
         unsigned rights;
 
-        if (!bus_origin_allowed(b, req->origin, req->host)) {
+        /* The Origin rule keeps other sites' pages off a bus that trusts whoever connects; one that
+         * shows a token is judged by the token (no page can send one it does not know). */
+        if (!req->bearer && !bus_origin_allowed(b, req->origin, req->host)) {
                 b->n_refused_origin++;
                 /* Both headers are the browser's text. */
                 if (log_ratelimit_allowed(&b->origin_limit, "refused origins"))
