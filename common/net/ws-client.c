@@ -286,7 +286,15 @@ void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len) {
                 ws_conn_http_error(c, status);
                 return;
         }
-        if (in && len > 0)
+        /* lws' words for a peer that hung up before the upgrade's answer. */
+        if (c->tls && in && len >= 13 && strncasecmp(in, "closed before", 13) == 0)
+                (void) snprintf(c->error, sizeof c->error, "%s", WS_TLS_HANDSHAKE_CLOSED);
+        /* And for a TLS handshake that got no TLS back: OpenSSL's code, and what it usually means. */
+        else if (c->tls && in && len >= 11 && strncmp(in, "connect SSL", 11) == 0)
+                (void) snprintf(c->error, sizeof c->error,
+                                "TLS: the handshake failed: is this a ws:// port, without TLS? (%.*s)",
+                                (int) MIN(len, (size_t) 48), in);
+        else if (in && len > 0)
                 (void) snprintf(c->error, sizeof c->error, "%.*s", (int) len, in);
         else
                 (void) snprintf(c->error, sizeof c->error, "%s", in ?: "connection failed");

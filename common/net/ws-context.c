@@ -90,8 +90,7 @@ static void ws_conn_finalize(WsConn *c) {
         } else if (c->client && ctx->handlers.on_connect_error)
                 ctx->handlers.on_connect_error(c,
                                                c->error[0] ? c->error
-                                               : c->tls    ? "connection closed during the handshake (a "
-                                                             "server that wants a client certificate?)"
+                                               : c->tls    ? WS_TLS_HANDSHAKE_CLOSED
                                                            : "connection closed",
                                                ctx->userdata);
         /* A server connection that never finished its handshake was never shown to anyone. */
@@ -151,7 +150,8 @@ static bool ws_config_has_tls(const WsConfig *c) {
 /* lws would go on without a CA file it cannot read (and every verification would fail): each file
  * must be there. */
 static int ws_tls_check_files(const WsTlsConfig *tls) {
-        const char *files[] = { tls->cert, tls->key, tls->client_ca, tls->ca, tls->client_cert, tls->client_key };
+        const char *files[] = { tls->cert, tls->key,         tls->client_ca,
+                                tls->ca,   tls->client_cert, tls->client_key };
 
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 if (files[i] && access(files[i], R_OK) < 0)

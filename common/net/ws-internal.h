@@ -30,6 +30,11 @@
         WS_CLOSE_REASON_TEXT_MAX /* a close frame's payload is at most 125 bytes, 2 for the code */
 #define WS_PEER_MAX  64
 #define WS_ERROR_MAX 128
+/* A wss:// connection the server closed before the WebSocket opened: its TLS handshake failed on
+ * the server's side, most often for a client certificate it wanted. */
+#define WS_TLS_HANDSHAKE_CLOSED                                                                           \
+        "TLS: the server closed the connection during the handshake (does it want a client certificate? " \
+        "--cert, --key)"
 
 struct WsMessage {
         unsigned n_ref;

@@ -220,6 +220,63 @@ expect "journalctl -x explains a job's state from the catalog" \
 expect "every state entry carries a MESSAGE_ID" \
         sh -c "[ \$(journalctl -q -u sched-scheduler@2 SCHED_JOB_STATE=done -o export | grep -c '^MESSAGE_ID=1f6ac50471884000b5544ddb497683cc') -ge 1 ]"
 
+step "4c. several hosts: sched-bus-tls.socket, the example drop-ins, credentials, a scheduler over wss://"
+# As the README's "Several hosts" walks through it, with localhost for the bus's name.
+pki=/root/sched-pki
+mkdir -p "$pki"
+(
+        cd "$pki" && umask 077
+        ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc)
+        openssl req -x509 "${ec[@]}" -days 2 -subj '/CN=systest CA' -keyout ca.key -out ca.crt
+        openssl req "${ec[@]}" -subj /CN=localhost -keyout bus.key -out bus.csr
+        printf 'subjectAltName=DNS:localhost\n' >bus.ext
+        openssl x509 -req -in bus.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile bus.ext -out bus.crt
+        for role in scheduler observer; do
+                openssl rand -hex 32 >$role.token
+                printf '%s %s\n' $role "$(cat $role.token)" >>tokens
+        done
+) 2>/dev/null
+install -d -m 0700 /etc/sched-utils /etc/sched-utils/tls
+install -m 0600 "$pki/bus.crt" "$pki/bus.key" "$pki/ca.crt" /etc/sched-utils/tls/
+install -m 0600 "$pki/tokens" /etc/sched-utils/tokens
+install -m 0600 "$pki/scheduler.token" /etc/sched-utils/scheduler.token
+mkdir -p /etc/systemd/system/sched-bus.service.d /etc/systemd/system/sched-scheduler@6.service.d
+cp /usr/share/doc/sched-utils/examples/bus-tls.conf /etc/systemd/system/sched-bus.service.d/tls.conf
+sed 's#bus\.example#localhost#' /usr/share/doc/sched-utils/examples/scheduler-remote.conf \
+        >/etc/systemd/system/sched-scheduler@6.service.d/remote.conf
+systemctl daemon-reload
+expect "systemctl start sched-bus-tls.socket" systemctl start sched-bus-tls.socket
+n_before=$(journalctl -q -u sched-bus -o cat | grep -c 'socket-activated listening socket' || true)
+expect "systemctl restart sched-bus.service (it takes the TLS socket and the credentials)" \
+        systemctl restart sched-bus.service
+expect "the bus serves one socket with TLS and read 2 tokens" \
+        retry 5 sh -c "journalctl -q -u sched-bus -o cat | grep 'socket-activated listening socket' | tail -n +$((n_before + 1)) | grep -q ', 1 with TLS' && journalctl -q -u sched-bus -o cat | grep -q 'Read 2 tokens'"
+expect "sched-ctl status over wss:// with the observer token" \
+        sched-ctl --bus wss://localhost:8443 --ca "$pki/ca.crt" --token-file "$pki/observer.token" status --no-pager
+expect "without a token: refused, HTTP 401" \
+        sh -c "! out=\$(sched-ctl --bus wss://localhost:8443 --ca '$pki/ca.crt' status 2>&1) && echo \"\$out\" | grep -q 'HTTP 401'"
+expect "without the CA: refused, the certificate is not trusted" \
+        sh -c "! out=\$(sched-ctl --bus wss://localhost:8443 --token-file '$pki/observer.token' status 2>&1) && echo \"\$out\" | grep -q 'not trusted'"
+expect "the loopback port needs no token, as before" sched-ctl status --no-pager -q
+expect "sched-scheduler@6 (scheduler-remote.conf: wss://, credentials bus-ca and bus-token) started" \
+        systemctl start sched-scheduler@6.service
+expect "sched-scheduler@6 connected over wss://" retry 15 status_has sched-scheduler@6.service 'bus connected'
+expect "the bus knows it as $(hostname)@6" \
+        retry 5 sh -c "sched-ctl status --no-pager | grep -qF '$(hostname)@6'"
+expect "a job runs on it" produce -n 1 --runtime 0.5 --priority 5
+expect "its record on @6: done" retry 10 jcount_ge sched-scheduler@6 1 SCHED_JOB_STATE=done
+expect "its jobs do not see CREDENTIALS_DIRECTORY" \
+        sh -c "! tr '\\0' '\\n' </proc/\$(systemctl show -P MainPID sched-scheduler@6.service)/environ | grep -q CREDENTIALS_DIRECTORY || true"
+for t in "$pki"/*.token; do
+        expect "no token in the journal ($(basename "$t"))" sh -c "! journalctl -o export | grep -qF '$(cat "$t")'"
+done
+expect "systemctl stop sched-scheduler@6" systemctl stop sched-scheduler@6.service
+rm -rf /etc/systemd/system/sched-bus.service.d /etc/systemd/system/sched-scheduler@6.service.d
+systemctl daemon-reload
+expect "systemctl stop sched-bus-tls.socket" systemctl stop sched-bus-tls.socket
+expect "systemctl restart sched-bus.service (plain again)" systemctl restart sched-bus.service
+expect "sched-scheduler@2 reconnects" retry 15 status_has sched-scheduler@2.service 'bus connected'
+
 step "5. --scope instance (drop-in from the package's example)"
 mkdir -p /etc/systemd/system/sched-scheduler@3.service.d
 cp /usr/share/doc/sched-utils/examples/scope.conf /etc/systemd/system/sched-scheduler@3.service.d/
