@@ -4,13 +4,13 @@
 # The bus over TLS between two network namespaces (issue 16): what wss:// with tokens costs next to
 # plain ws://, and next to loopback.
 #
-#   bench/tls-veth.sh [RUNS]          (as root; RUNS of each case, default 5)
+#   bench/tls-veth.sh [ROUNDS]        (as root; rounds of the three cases, default 5)
 #
 # Makes two namespaces joined by a veth pair with addresses of their own (10.214.0.1 and .2;
 # nothing leaves the machine), a CA, a certificate for bus.test and a token. In the bus namespace,
 # one sched-bus with TLS and tokens on 10.214.0.1:8443 and one plain (--insecure) on :8101; from the
-# other, bench-bus-load -p 1 -s 4 against each, and then against a bus on loopback as bench/run.sh
-# starts it. Then the handshake: 500 connections one after the other (TCP, TLS, the WebSocket
+# other, bench-bus-load -p 1 -s 4 against each, and against a bus on loopback as bench/run.sh
+# starts it: one run of each case per round, in turn, so that the machine's noise falls on all. Then the handshake: 500 connections one after the other (TCP, TLS, the WebSocket
 # upgrade with the token, close) from a Python client, with the bus's CPU time per connection read
 # from /proc before and after. Every figure line carries the load average of its moment.
 set -eu
@@ -81,17 +81,39 @@ plain_pid=$!
 pids="$pids $plain_pid"
 sleep 1
 
-echo "# tls-veth $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) CPUs, $runs runs per case"
-echo "## 1x4 throughput (bench-bus-load -p 1 -s 4 -n 200000 --rate 0)"
-echo "## wss:// over the veth pair, load average $(loadavg)"
-ip netns exec "$ns_cli" "$bin/bench-bus-load" --url wss://bus.test:8443 --ca ca.crt --token-file token \
-        --bus-pid "$tls_pid" --no-baseline -p 1 -s 4 -n 200000 --rate 0 --runs "$runs"
-echo "## ws:// over the veth pair, load average $(loadavg)"
-ip netns exec "$ns_cli" "$bin/bench-bus-load" --url ws://10.214.0.1:8101 --bus-pid "$plain_pid" \
-        --no-baseline -p 1 -s 4 -n 200000 --rate 0 --runs "$runs"
-echo "## ws:// on loopback (the bus started by the benchmark), load average $(loadavg)"
-"$bin/bench-bus-load" --no-baseline -p 1 -s 4 -n 200000 --rate 0 --runs "$runs"
-
+echo "# tls-veth $(date -u '+%Y-%m-%d %H:%M:%S') UTC, $(nproc) CPUs, $runs rounds"
+echo "## 1x4 throughput (bench-bus-load -p 1 -s 4 -n 200000 --rate 0), the three cases in turn each round"
+# load_one CASE ARGS...: one run of bench-bus-load; prints "CASE delivered/s per-bus-CPU-s bench-CPU load".
+load_one() {
+        name=$1
+        shift
+        "$@" -p 1 -s 4 -n 200000 --rate 0 --runs 1 --no-baseline |
+                awk -v n="$name" '$1 == "1" { printf "%-9s %10s %12s %9s %6s\n", n, $5, $8, $7, $10 }'
+}
+printf '%-9s %10s %12s %9s %6s\n' case delivered/s per_bus_cpu_s bench_cpu load >"$dir/rounds"
+for round in $(seq "$runs"); do
+        load_one wss-veth ip netns exec "$ns_cli" "$bin/bench-bus-load" --url wss://bus.test:8443 --ca ca.crt \
+                --token-file token --bus-pid "$tls_pid" >>"$dir/rounds"
+        load_one ws-veth ip netns exec "$ns_cli" "$bin/bench-bus-load" --url ws://10.214.0.1:8101 \
+                --bus-pid "$plain_pid" >>"$dir/rounds"
+        load_one ws-lo "$bin/bench-bus-load" >>"$dir/rounds"
+done
+cat "$dir/rounds"
+# Medians and ranges per case, and each case's ratio to plain loopback.
+awk 'NR > 1 { v[$1] = v[$1] " " $2; c[$1] = c[$1] " " $3 }
+     function median(list,   a, n, i, j, t) {
+             n = split(list, a, " ")
+             for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+             lo = a[1]; hi = a[n]
+             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+     }
+     END {
+             base = median(c["ws-lo"])
+             for (k in v) {
+                     m = median(v[k]); r1 = lo; r2 = hi; mc = median(c[k])
+                     printf "RESULT tls_veth %s delivered_per_s=%d [%d-%d] per_bus_cpu_s=%d ratio_to_ws_lo=%.2f\n", k, m, r1, r2, mc, mc / base
+             }
+     }' "$dir/rounds" | sort
 echo "## handshakes, one after the other, load average $(loadavg)"
 for kind in wss ws; do
         if [ "$kind" = wss ]; then pid=$tls_pid; url=wss://bus.test:8443/; else pid=$plain_pid; url=ws://10.214.0.1:8101/; fi
