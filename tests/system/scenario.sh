@@ -245,10 +245,11 @@ cp /usr/share/doc/sched-utils/examples/bus-tls.conf /etc/systemd/system/sched-bu
 sed 's#bus\.example#localhost#' /usr/share/doc/sched-utils/examples/scheduler-remote.conf \
         >/etc/systemd/system/sched-scheduler@6.service.d/remote.conf
 systemctl daemon-reload
-expect "systemctl start sched-bus-tls.socket" systemctl start sched-bus-tls.socket
 n_before=$(journalctl -q -u sched-bus -o cat | grep -c 'socket-activated listening socket' || true)
-expect "systemctl restart sched-bus.service (it takes the TLS socket and the credentials)" \
+expect "systemctl enable sched-bus-tls.socket" systemctl enable sched-bus-tls.socket
+expect "systemctl restart sched-bus.service (it starts the TLS socket, takes it and the credentials)" \
         systemctl restart sched-bus.service
+expect "sched-bus-tls.socket is active" [ "$(systemctl is-active sched-bus-tls.socket)" = active ]
 expect "the bus serves one socket with TLS and read 2 tokens" \
         retry 5 sh -c "journalctl -q -u sched-bus -o cat | grep 'socket-activated listening socket' | tail -n +$((n_before + 1)) | grep -q ', 1 with TLS' && journalctl -q -u sched-bus -o cat | grep -q 'Read 2 tokens'"
 expect "sched-ctl status over wss:// with the observer token" \
@@ -273,7 +274,7 @@ done
 expect "systemctl stop sched-scheduler@6" systemctl stop sched-scheduler@6.service
 rm -rf /etc/systemd/system/sched-bus.service.d /etc/systemd/system/sched-scheduler@6.service.d
 systemctl daemon-reload
-expect "systemctl stop sched-bus-tls.socket" systemctl stop sched-bus-tls.socket
+expect "systemctl disable --now sched-bus-tls.socket" systemctl disable --now sched-bus-tls.socket
 expect "systemctl restart sched-bus.service (plain again)" systemctl restart sched-bus.service
 expect "sched-scheduler@2 reconnects" retry 15 status_has sched-scheduler@2.service 'bus connected'
 
