@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "harness.h"
 #include "log.h"
@@ -143,6 +146,33 @@ static void test_roundtrip_with_token(void **state) {
         assert_int_equal(ws_conn_send_text(f->client.conn, "hello over TLS", 14), 0);
         while (strcmp(f->client.last, "hello over TLS") != 0)
                 assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        fixture_free(f);
+}
+
+/* An IPv6 address in a wss:// URL: the certificate is checked against the address itself. */
+static void test_ipv6_address(void **state) {
+        Fixture *f = fixture_new(NULL, &(WsConfig){ .tls = { .client = true, .ca = ca } });
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        socklen_t len = sizeof sa;
+        char url[64];
+        int fd;
+
+        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(fd >= 0);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                /* No ::1 on this machine's lo: nothing to check, and said so. */
+                fprintf(stderr, "test_ipv6_address: cannot bind [::1]: %m\n");
+                close(fd);
+                fixture_free(f);
+                skip();
+        }
+        assert_int_equal(listen(fd, 16), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        assert_int_equal(ws_context_listen_tls(f->server.ctx, fd), 0);
+        (void) snprintf(url, sizeof url, "wss://[::1]:%u/", (unsigned) ntohs(sa.sin6_port));
+        assert_int_equal(ws_context_connect(f->client.ctx, url, NULL), 0);
+        assert_true(run_until(f, &f->client.opened));
+        assert_true(f->server.secure);
         fixture_free(f);
 }
 
@@ -287,7 +317,7 @@ static int make_certificates(void **state) {
                 "openssl req -x509 $ec -keyout ca.key -out ca.crt -days 2 -subj /CN=ca; "
                 "openssl req -x509 $ec -keyout other-ca.key -out other-ca.crt -days 2 -subj /CN=other; "
                 "openssl req $ec -keyout server.key -out server.csr -subj /CN=localhost; "
-                "printf 'subjectAltName=DNS:localhost\\n' >ext; "
+                "printf 'subjectAltName=DNS:localhost,IP:::1\\n' >ext; "
                 "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
                 "-extfile ext -out server.crt; "
                 "openssl req $ec -keyout client.key -out client.csr -subj /CN=client; "
@@ -314,6 +344,7 @@ static int remove_certificates(void **state) {
 int main(void) {
         struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip_with_token),
+                cmocka_unit_test(test_ipv6_address),
                 cmocka_unit_test(test_refused_401),
                 cmocka_unit_test(test_untrusted_ca),
                 cmocka_unit_test(test_name_mismatch),

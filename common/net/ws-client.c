@@ -96,7 +96,9 @@ static void ws_conn_start(WsConn *c, const char *address) {
                 .address = address,
                 .port = c->port,
                 .path = c->path,
-                .host = c->peer,
+                /* lws checks the certificate against this, cut at its first ':': an IPv6 address
+                 * goes bare (the Host header then lacks brackets and port; the bus does not mind). */
+                .host = c->tls && strchr(c->host, ':') ? c->host : c->peer,
                 .local_protocol_name = WS_PROTOCOL_NAME,
                 .opaque_user_data = c,
                 .pwsi = &c->wsi,
