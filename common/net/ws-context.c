@@ -180,7 +180,8 @@ static int ws_context_setup_lws(WsContext *ctx) {
                 .uid = -1,
                 .vhost_name = "default",
                 .protocols = ctx->protocols,
-                .options = tls->client ? ssl : 0,
+                /* A CA given is the only one trusted: not the system's store as well. */
+                .options = tls->client ? ssl | (tls->ca ? LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS : 0) : 0,
                 .client_ssl_ca_filepath = tls->ca,
                 .client_ssl_cert_filepath = tls->client_cert,
                 .client_ssl_private_key_filepath = tls->client_key,

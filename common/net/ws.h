@@ -66,8 +66,8 @@ typedef struct WsTlsConfig {
         /* Server side: listeners added with ws_context_listen_tls() speak TLS with this certificate
          * (chain) and key; with client_ca, a client must present a certificate it signed. */
         const char *cert, *key, *client_ca;
-        /* Client side: wss:// URLs work when set. A server's certificate must chain to `ca` (NULL:
-         * the system's store) and name the URL's host; client_cert and client_key, when set, are
+        /* Client side: wss:// URLs work when set. A server's certificate must chain to `ca` (then
+         * the only CA trusted; NULL: the system's store) and name the URL's host; client_cert and client_key, when set, are
          * presented for mutual TLS. */
         bool client;
         const char *ca, *client_cert, *client_key;
