@@ -108,8 +108,8 @@ static void ws_conn_start(WsConn *c, const char *address) {
         });
         if (!wsi && c->connecting) {
                 /* lws gave up within the call (and freed the wsi) without telling us. */
-                if (!c->error[0])
-                        (void) snprintf(c->error, sizeof c->error, "connect to %s failed", address);
+                if (!c->error)
+                        ws_text_set(&c->error, WS_ERROR_MAX, "connect to %s failed", address);
                 ws_conn_attempt_failed(c);
         }
         ws_context_kick(ctx);
@@ -135,8 +135,8 @@ static void ws_conn_connect_next(WsConn *c) {
         assert(c);
 
         if (!ws_conn_has_next_address(c)) {
-                if (!c->error[0])
-                        (void) snprintf(c->error, sizeof c->error, "cannot resolve %s: no address", c->host);
+                if (!c->error)
+                        ws_text_set(&c->error, WS_ERROR_MAX, "cannot resolve %s: no address", c->host);
                 ws_conn_detach(c);
                 return;
         }
@@ -144,8 +144,7 @@ static void ws_conn_connect_next(WsConn *c) {
         r = getnameinfo((const struct sockaddr *) &a->sa, a->len, address, sizeof address, NULL, 0,
                         NI_NUMERICHOST);
         if (r != 0) {
-                (void) snprintf(c->error, sizeof c->error, "bad address for %s: %s", c->host,
-                                gai_strerror(r));
+                ws_text_set(&c->error, WS_ERROR_MAX, "bad address for %s: %s", c->host, gai_strerror(r));
                 ws_conn_attempt_failed(c);
                 return;
         }
@@ -168,8 +167,8 @@ static void on_resolved(Resolve *r, int ret, int error, void *userdata) {
         assert(c->resolve == r);
 
         if (ret != 0) {
-                (void) snprintf(c->error, sizeof c->error, "cannot resolve %s: %s", c->host,
-                                resolve_strerror(ret, error));
+                ws_text_set(&c->error, WS_ERROR_MAX, "cannot resolve %s: %s", c->host,
+                            resolve_strerror(ret, error));
                 ws_conn_detach(c);
                 return;
         }
@@ -245,8 +244,7 @@ int ws_context_connect(WsContext *ctx, const char *url, WsConn **ret) {
                  * start the lookup too comes from the loop, like its answer. */
                 r = resolve_new(&c->resolve, ctx->event, host, on_resolved, c);
                 if (r < 0) {
-                        (void) snprintf(c->error, sizeof c->error, "cannot resolve %s: %s", c->host,
-                                        strerror(-r));
+                        ws_text_set(&c->error, WS_ERROR_MAX, "cannot resolve %s: %s", c->host, strerror(-r));
                         ws_conn_detach(c);
                 }
         }
@@ -260,17 +258,16 @@ static void ws_conn_http_error(WsConn *c, unsigned status) {
         assert(c);
 
         if (status == 401)
-                (void) snprintf(c->error, sizeof c->error,
-                                "HTTP 401 Unauthorized: the server refused the token (or its absence)");
+                ws_text_set(&c->error, WS_ERROR_MAX,
+                            "HTTP 401 Unauthorized: the server refused the token (or its absence)");
         else if (status == 403)
-                (void) snprintf(c->error, sizeof c->error,
-                                "HTTP 403 Forbidden: the server refused the connection");
+                ws_text_set(&c->error, WS_ERROR_MAX,
+                            "HTTP 403 Forbidden: the server refused the connection");
         else if (status == 400 && !c->tls)
-                (void) snprintf(c->error, sizeof c->error,
-                                "HTTP 400 Bad Request: is this a TLS port? use wss://");
+                ws_text_set(&c->error, WS_ERROR_MAX, "HTTP 400 Bad Request: is this a TLS port? use wss://");
         else
-                (void) snprintf(c->error, sizeof c->error,
-                                "HTTP %u: the server refused the WebSocket upgrade", status);
+                ws_text_set(&c->error, WS_ERROR_MAX, "HTTP %u: the server refused the WebSocket upgrade",
+                            status);
 }
 
 void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len) {
@@ -279,8 +276,8 @@ void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len) {
         assert(c);
 
         /* The certificate's fault, found by the verify callback: the most precise reason. */
-        if (c->tls_error[0]) {
-                (void) snprintf(c->error, sizeof c->error, "%s", c->tls_error);
+        if (c->tls_error) {
+                ws_text_set(&c->error, WS_ERROR_MAX, "%s", c->tls_error);
                 return;
         }
         status = c->wsi ? lws_http_client_http_response(c->wsi) : 0;
@@ -290,16 +287,16 @@ void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len) {
         }
         /* lws' words for a peer that hung up before the upgrade's answer. */
         if (c->tls && in && len >= 13 && strncasecmp(in, "closed before", 13) == 0)
-                (void) snprintf(c->error, sizeof c->error, "%s", WS_TLS_HANDSHAKE_CLOSED);
+                ws_text_set(&c->error, WS_ERROR_MAX, "%s", WS_TLS_HANDSHAKE_CLOSED);
         /* And for a TLS handshake that got no TLS back: OpenSSL's code, and what it usually means. */
         else if (c->tls && in && len >= 11 && strncmp(in, "connect SSL", 11) == 0)
-                (void) snprintf(c->error, sizeof c->error,
-                                "TLS: the handshake failed: is this a ws:// port, without TLS? (%.*s)",
-                                (int) MIN(len, (size_t) 48), in);
+                ws_text_set(&c->error, WS_ERROR_MAX,
+                            "TLS: the handshake failed: is this a ws:// port, without TLS? (%.*s)",
+                            (int) MIN(len, (size_t) 48), in);
         else if (in && len > 0)
-                (void) snprintf(c->error, sizeof c->error, "%.*s", (int) len, in);
+                ws_text_set(&c->error, WS_ERROR_MAX, "%.*s", (int) len, in);
         else
-                (void) snprintf(c->error, sizeof c->error, "%s", in ?: "connection failed");
+                ws_text_set(&c->error, WS_ERROR_MAX, "%s", in ?: "connection failed");
 }
 
 /* OpenSSL's verdict on each certificate of the server's chain. Only a failure is kept, in words:
@@ -311,7 +308,7 @@ void ws_conn_on_server_cert(WsConn *c, void *x509_ctx, bool preverify_ok) {
 
         assert(c);
 
-        if (preverify_ok || !x || c->tls_error[0])
+        if (preverify_ok || !x || c->tls_error)
                 return;
         e = X509_STORE_CTX_get_error(x);
         switch (e) {
@@ -324,9 +321,9 @@ void ws_conn_on_server_cert(WsConn *c, void *x509_ctx, bool preverify_ok) {
                 break;
         case X509_V_ERR_HOSTNAME_MISMATCH:
         case X509_V_ERR_IP_ADDRESS_MISMATCH:
-                (void) snprintf(c->tls_error, sizeof c->tls_error,
-                                "TLS: the server's certificate does not match %s (%s)", c->host,
-                                X509_verify_cert_error_string(e));
+                ws_text_set(&c->tls_error, WS_ERROR_MAX,
+                            "TLS: the server's certificate does not match %s (%s)", c->host,
+                            X509_verify_cert_error_string(e));
                 return;
         case X509_V_ERR_CERT_HAS_EXPIRED:
                 hint = "has expired";
@@ -337,8 +334,8 @@ void ws_conn_on_server_cert(WsConn *c, void *x509_ctx, bool preverify_ok) {
         default:
                 hint = "was refused";
         }
-        (void) snprintf(c->tls_error, sizeof c->tls_error, "TLS: the server's certificate %s (%s)", hint,
-                        X509_verify_cert_error_string(e));
+        ws_text_set(&c->tls_error, WS_ERROR_MAX, "TLS: the server's certificate %s (%s)", hint,
+                    X509_verify_cert_error_string(e));
 }
 
 /* The bearer token, in every upgrade request of the context. */

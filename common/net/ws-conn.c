@@ -5,6 +5,7 @@
  * connection: reassembly of incoming messages, flushing the queue, the close handshake. A WsConn is
  * owned by its context (created here, listed in ctx->conns, finalized by ws-context.c).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,10 @@ WsConn *ws_conn_free(WsConn *c) {
         free(c->rx);
         free(c->tx);
         free(c->http);
+        free(c->close_reason);
+        free(c->peer_reason);
+        free(c->error);
+        free(c->tls_error);
         resolve_free(c->resolve);
         sd_event_source_disable_unref(c->connect_source);
         free(c->host);
@@ -216,7 +221,7 @@ void ws_conn_close(WsConn *c, uint16_t code, const char *reason) {
                 return;
         c->closing = true;
         c->close_code = code;
-        (void) snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ?: "");
+        ws_text_set(&c->close_reason, WS_CLOSE_REASON_MAX + 1, "%s", reason ?: "");
         if (code != WS_CLOSE_NORMAL && code != WS_CLOSE_GOING_AWAY)
                 ws_conn_queue_clear(c);
 
@@ -224,7 +229,7 @@ void ws_conn_close(WsConn *c, uint16_t code, const char *reason) {
                 /* A client still connecting: there is no WebSocket yet to send a close frame on.
                  * Between attempts (looking its host up, or about to try the next address) lws holds
                  * nothing of it. */
-                (void) snprintf(c->error, sizeof c->error, "aborted");
+                ws_text_set(&c->error, WS_ERROR_MAX, "aborted");
                 if (c->connecting)
                         lws_set_timeout(c->wsi, WS_TIMEOUT_CLOSING, LWS_TO_KILL_ASYNC);
                 else
@@ -249,7 +254,7 @@ int ws_conn_on_established(WsConn *c) {
         if (c->closing)
                 return -1; /* aborted while connecting: it ends in on_connect_error */
         c->opened = true;
-        c->error[0] = 0;
+        c->error = mfree(c->error);
         c->resolve = resolve_free(c->resolve); /* the addresses left are not needed any more */
         if (ctx->handlers.on_open)
                 ctx->handlers.on_open(c, ctx->userdata);
@@ -377,8 +382,8 @@ int ws_conn_on_timer(WsConn *c) {
 
         if (!c->closing)
                 return 0;
-        lws_close_reason(c->wsi, (enum lws_close_status) c->close_code, (unsigned char *) c->close_reason,
-                         strlen(c->close_reason));
+        lws_close_reason(c->wsi, (enum lws_close_status) c->close_code,
+                         (unsigned char *) ws_text(c->close_reason), strlen(ws_text(c->close_reason)));
         return -1;
 }
 
@@ -388,13 +393,34 @@ void ws_conn_on_peer_close(WsConn *c, const unsigned char *in, size_t len) {
 
         c->final_code = len >= 2 ? (uint16_t) (in[0] << 8 | in[1]) : WS_CLOSE_NO_STATUS;
         /* The peer's text: kept printable, whatever it sent. */
-        for (size_t i = 2, n = 0; i < len && n < WS_CLOSE_REASON_MAX; i++, n++) {
-                c->peer_reason[n] = in[i] >= ' ' && in[i] <= '~' ? (char) in[i] : '?';
-                c->peer_reason[n + 1] = 0;
+        if (len > 2) {
+                char text[WS_CLOSE_REASON_MAX + 1];
+                size_t n = 0;
+
+                for (size_t i = 2; i < len && n < WS_CLOSE_REASON_MAX; i++, n++)
+                        text[n] = in[i] >= ' ' && in[i] <= '~' ? (char) in[i] : '?';
+                text[n] = 0;
+                ws_text_set(&c->peer_reason, sizeof text, "%s", text);
         }
 }
 
 const char *ws_conn_get_close_reason(WsConn *c) {
         assert(c);
-        return c->peer_reason;
+        return ws_text(c->peer_reason);
+}
+
+void ws_text_set(char **t, size_t max, const char *format, ...) {
+        va_list ap;
+
+        assert(t);
+        assert(max > 0);
+
+        if (!*t) {
+                *t = malloc(max);
+                if (!*t)
+                        return;
+        }
+        va_start(ap, format);
+        (void) vsnprintf(*t, max, format, ap);
+        va_end(ap);
 }

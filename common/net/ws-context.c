@@ -89,9 +89,9 @@ static void ws_conn_finalize(WsConn *c) {
                         ctx->handlers.on_close(c, ctx->userdata);
         } else if (c->client && ctx->handlers.on_connect_error)
                 ctx->handlers.on_connect_error(c,
-                                               c->error[0] ? c->error
-                                               : c->tls    ? WS_TLS_HANDSHAKE_CLOSED
-                                                           : "connection closed",
+                                               c->error ? c->error
+                                               : c->tls ? WS_TLS_HANDSHAKE_CLOSED
+                                                        : "connection closed",
                                                ctx->userdata);
         /* A server connection that never finished its handshake was never shown to anyone. */
         ws_conn_free(c);
@@ -326,8 +326,8 @@ WsContext *ws_context_free(WsContext *ctx) {
         ctx->freeing = true;
         ws_context_stop_accept(ctx);
         LIST_FOREACH (conns, c, ctx->conns)
-                if (!c->opened && !c->error[0])
-                        (void) snprintf(c->error, sizeof c->error, "shutting down");
+                if (!c->opened && !c->error)
+                        ws_text_set(&c->error, WS_ERROR_MAX, "shutting down");
         if (ctx->uv)
                 ws_context_destroy_lws(ctx);
 

@@ -102,10 +102,12 @@ struct WsConn {
 
         uint16_t close_code;
         uint16_t final_code; /* what ws_conn_get_close_code() reports */
-        char close_reason[WS_CLOSE_REASON_MAX + 1];
-        char peer_reason[WS_CLOSE_REASON_MAX + 1]; /* the peer's close frame's, printable ASCII only */
-        char error[WS_ERROR_MAX];
-        char tls_error[WS_ERROR_MAX]; /* client: why the server's certificate was refused */
+        /* Texts, NULL until set (ws_text_set()): most connections never need any, and an idle
+         * client of the bus should cost little more than its socket. */
+        char *close_reason; /* ours, for the close frame */
+        char *peer_reason;  /* the peer's close frame's, printable ASCII only */
+        char *error;        /* client: why it did not open */
+        char *tls_error;    /* client: why the server's certificate was refused */
 };
 
 struct WsContext {
@@ -138,6 +140,11 @@ struct WsContext {
 extern RateLimit ws_log_limit;
 
 /* ws-conn.c: the connection core. */
+/* Sets *t (allocated on first use, at most max - 1 bytes); without memory it stays as it was. */
+_printf_(3, 4) void ws_text_set(char **t, size_t max, const char *format, ...);
+static inline const char *ws_text(const char *t) {
+        return t ?: "";
+}
 int ws_conn_new(WsContext *ctx, bool client, const char *peer, WsConn **ret);
 WsConn *ws_conn_free(WsConn *c);
 void ws_conn_queue_pop(WsConn *c);
