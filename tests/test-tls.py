@@ -58,8 +58,31 @@ def raw_upgrade(host, port, cafile, token_file):
     print(head.split(b"\r\n")[0].decode(errors="replace") or "(connection closed without an answer)")
 
 
+def hold_connections(host, port, n):
+    """Opens n TCP connections at once and says how many the bus closed within a second without a
+    word (refused at accept: over a limit). Run in the client's namespace as
+    `test-tls.py hold HOST PORT N`."""
+    socks = [socket.create_connection((host, int(port)), timeout=5) for _ in range(int(n))]
+    time.sleep(1)
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            closed += s.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            closed += 1
+    print(f"closed {closed} of {len(socks)}")
+    for s in socks:
+        s.close()
+
+
 if len(sys.argv) > 1 and sys.argv[1] == "raw-upgrade":
     raw_upgrade(*sys.argv[2:6])
+    sys.exit(0)
+if len(sys.argv) > 1 and sys.argv[1] == "hold":
+    hold_connections(*sys.argv[2:5])
     sys.exit(0)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -457,6 +480,20 @@ def case_loopback():
     stop(bus)
 
 
+def case_per_host():
+    """One host beyond loopback gets --max-clients-per-host connections, not every slot; the bus says
+    why it closes the others."""
+    bus = tls_bus("bus-per-host", "bus", "--max-clients-per-host", "3")
+    rc, out, _ = client("hold", ["/usr/bin/python3", os.path.abspath(__file__), "hold", "bus.test", str(PORT), "5"])
+    check(rc == 0 and "closed 2 of 5" in out, f"--max-clients-per-host 3: 2 of 5 connections from one host closed ({out.strip()})")
+    wait_for(5, "the bus's line", lambda: "connections from one host is the limit" in read_log("bus-per-host"))
+    print("ok: the bus logged: " + [line for line in read_log("bus-per-host").splitlines()
+                                    if "from one host" in line][0].split(": ", 1)[1])
+    rc, out, _ = client("per-host-after", ctl_argv("status", *auth("observer")))
+    check(rc == 0, "once they are gone, the host connects again")
+    stop(bus)
+
+
 def case_secrets():
     """No token and no private key line in any log (a 40-character chunk of each line of each key)."""
     logs = {name: read_log(name.removesuffix(".log")) for name in sorted(os.listdir(DIR)) if name.endswith(".log")}
@@ -493,6 +530,8 @@ def main():
     case_mtls()
     print("== loopback")
     case_loopback()
+    print("== one host, many connections")
+    case_per_host()
     print("== secrets")
     case_secrets()
     if MISSED:

@@ -147,9 +147,10 @@ static void on_connect_error(WsConn *c, const char *reason, void *userdata) {
         s->n_errors++;
 }
 
-static void on_refused(const char *peer, void *userdata) {
+static void on_refused(const char *peer, bool per_host, void *userdata) {
         Side *s = userdata;
 
+        assert_false(per_host); /* loopback peers are not counted per host */
         assert_non_null(strstr(peer, "127.0.0.1:"));
         s->n_refused++;
 }

@@ -59,6 +59,8 @@ struct WsConn {
         LIST_FIELDS(WsConn, dead);  /* then in ctx->dead until its final callback */
         void *userdata;
         char peer[WS_PEER_MAX];
+        uint8_t addr[16]; /* server side: the peer's address, IPv4 as ::ffff:a.b.c.d */
+        bool counted;     /* server side: a peer beyond loopback, under max_connections_per_host */
 
         bool client;
         bool opened;

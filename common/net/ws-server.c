@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "event-util.h"
@@ -40,12 +41,51 @@ static void ws_format_peer(const struct sockaddr_storage *sa, char *buf, size_t 
                 (void) snprintf(buf, size, "%s", sa->ss_family == AF_UNIX ? "unix" : "unknown");
 }
 
-/* Hands an accepted socket to lws; over max_connections it is closed right away instead. */
+/* The peer's address as 16 bytes (IPv4 mapped into IPv6); false for one that is not counted per
+ * host: loopback, AF_UNIX, anything else. */
+static bool ws_peer_address(const struct sockaddr_storage *sa, uint8_t ret[16]) {
+        assert(sa);
+        assert(ret);
+
+        if (sa->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+
+                memset(ret, 0, 10);
+                ret[10] = ret[11] = 0xff;
+                memcpy(ret + 12, &in->sin_addr, 4);
+        } else if (sa->ss_family == AF_INET6)
+                memcpy(ret, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+        else
+                return false;
+        /* ::1, and 127.0.0.0/8 however it came. */
+        if (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *) ret) ||
+            (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) ret) && ret[12] == 127))
+                return false;
+        return true;
+}
+
+/* Connections from the address: a walk of at most max_connections, once per accept. */
+static unsigned ws_context_count_host(WsContext *ctx, const uint8_t addr[16]) {
+        unsigned n = 0;
+        WsConn *c;
+
+        assert(ctx);
+
+        LIST_FOREACH (conns, c, ctx->conns)
+                if (c->counted && memcmp(c->addr, addr, 16) == 0)
+                        n++;
+        return n;
+}
+
+/* Hands an accepted socket to lws; over max_connections, or over max_connections_per_host for its
+ * address, it is closed right away instead. */
 static void ws_context_adopt(WsContext *ctx, const WsListener *l, int fd,
                              const struct sockaddr_storage *sa) {
         _cleanup_close_ int cfd = fd;
         char peer[WS_PEER_MAX];
+        uint8_t addr[16];
         struct lws *wsi;
+        bool counted;
         WsConn *c;
         int one = 1, r;
 
@@ -53,10 +93,15 @@ static void ws_context_adopt(WsContext *ctx, const WsListener *l, int fd,
         assert(sa);
 
         ws_format_peer(sa, peer, sizeof peer);
-        if (ctx->config.max_connections > 0 && ctx->n_server_conns >= ctx->config.max_connections) {
+        counted = ctx->config.max_connections_per_host > 0 && ws_peer_address(sa, addr);
+        if ((ctx->config.max_connections > 0 && ctx->n_server_conns >= ctx->config.max_connections) ||
+            (counted && ws_context_count_host(ctx, addr) >= ctx->config.max_connections_per_host)) {
+                bool per_host = !(ctx->config.max_connections > 0 &&
+                                  ctx->n_server_conns >= ctx->config.max_connections);
+
                 cfd = safe_close(cfd);
                 if (ctx->handlers.on_refused)
-                        ctx->handlers.on_refused(peer, ctx->userdata);
+                        ctx->handlers.on_refused(peer, per_host, ctx->userdata);
                 return;
         }
         /* lws does not set it on adopted sockets; without it small frames wait for Nagle. */
@@ -71,6 +116,10 @@ static void ws_context_adopt(WsContext *ctx, const WsListener *l, int fd,
         }
         c->tls = l->tls;
         c->loopback = l->loopback;
+        if (counted) {
+                c->counted = true;
+                memcpy(c->addr, addr, sizeof addr);
+        }
         wsi = lws_adopt_descriptor_vhost_via_info(&(lws_adopt_desc_t){
                 .vh = l->tls ? ctx->tls_vhost : ctx->vhost,
                 .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (l->tls ? LWS_ADOPT_ALLOW_SSL : 0),

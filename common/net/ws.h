@@ -79,6 +79,9 @@ typedef struct WsConfig {
         size_t max_queue_messages; /* per-connection send queue bounds */
         size_t max_queue_bytes;
         unsigned max_connections;   /* server side; 0 = unlimited */
+        /* Server side: connections from one address beyond loopback, so that one host cannot take
+         * every slot of max_connections; 0 = unlimited. Loopback and AF_UNIX peers are not counted. */
+        unsigned max_connections_per_host;
         unsigned ping_interval_sec; /* 0 = no pings; otherwise an idle peer is pinged this often and
                                      * hung up on after three intervals without any traffic */
         WsTlsConfig tls;
@@ -120,8 +123,9 @@ typedef struct WsHandlers {
         void (*on_close)(WsConn *c, void *userdata);
         /* Client side: the connection never opened; the last call for c (no on_close follows). */
         void (*on_connect_error)(WsConn *c, const char *reason, void *userdata);
-        /* Server side: a connection over max_connections was closed right after accept(). */
-        void (*on_refused)(const char *peer, void *userdata);
+        /* Server side: a connection over max_connections (per_host false) or over
+         * max_connections_per_host (true) was closed right after accept(). */
+        void (*on_refused)(const char *peer, bool per_host, void *userdata);
         /* Optional, server side: accept() failed with an error that is not about one peer (out of fds
          * or memory; error is a negative errno), so the listeners pause for 100 ms. Called at most
          * once per pause; the glue logs it at debug level only, the owner decides what to say. */

@@ -366,11 +366,17 @@ static void on_ws_close(WsConn *conn, void *userdata) {
                 (void) sd_event_exit(b->event, 0);
 }
 
-static void on_ws_refused(const char *peer, void *userdata) {
+static void on_ws_refused(const char *peer, bool per_host, void *userdata) {
         Bus *b = ASSERT_PTR(userdata);
 
         b->n_refused++;
-        if (log_ratelimit_allowed(&b->conn_limit, "clients"))
+        if (!log_ratelimit_allowed(&b->conn_limit, "clients"))
+                return;
+        if (per_host)
+                log_warning("Refused a connection from %s: %u connections from one host is the limit "
+                            "(--max-clients-per-host).",
+                            peer ?: "unknown", b->config.max_clients_per_host);
+        else
                 log_warning("Refused a connection from %s: %u clients is the limit (--max-clients).",
                             peer ?: "unknown", b->config.max_clients);
 }
@@ -454,6 +460,7 @@ int bus_setup_ws(Bus *b) {
                 .max_queue_messages = b->config.max_queue,
                 .max_queue_bytes = b->config.max_queue_bytes,
                 .max_connections = b->config.max_clients,
+                .max_connections_per_host = b->config.max_clients_per_host,
                 .ping_interval_sec = BUS_PING_INTERVAL_SEC,
                 .tls = { .cert = b->tls_cert, .key = b->tls_key, .client_ca = b->tls_client_ca },
         };

@@ -23,13 +23,14 @@ const char *bus_dispatch_to_string(BusDispatch d);
 BusDispatch bus_dispatch_from_string(const char *s);
 
 typedef struct BusConfig {
-        char *listen;            /* HOST:PORT to bind when not socket-activated */
-        const char *state_dir;   /* where the job id counter lives; NULL: $STATE_DIRECTORY, or none */
-        size_t max_frame;        /* bytes of one reassembled message */
-        size_t max_queue;        /* messages waiting to be sent to one client */
-        size_t max_queue_bytes;  /* bytes waiting to be sent to one client */
-        unsigned max_clients;    /* 0 = unlimited */
-        double max_runtime;      /* largest accepted job runtime, seconds */
+        char *listen;                  /* HOST:PORT to bind when not socket-activated */
+        const char *state_dir;         /* where the job id counter lives; NULL: $STATE_DIRECTORY, or none */
+        size_t max_frame;              /* bytes of one reassembled message */
+        size_t max_queue;              /* messages waiting to be sent to one client */
+        size_t max_queue_bytes;        /* bytes waiting to be sent to one client */
+        unsigned max_clients;          /* 0 = unlimited */
+        unsigned max_clients_per_host; /* from one address beyond loopback; 0 = unlimited */
+        double max_runtime;            /* largest accepted job runtime, seconds */
         uint64_t exit_idle_usec; /* socket-activated: exit after this long without a client; 0 = never */
         uint64_t identify_usec;  /* close a connection that sends no valid frame for this long */
         size_t history;          /* jobs kept in the job table */
@@ -49,6 +50,7 @@ typedef struct BusConfig {
                 .max_queue = 16384,                 \
                 .max_queue_bytes = 4 * 1024 * 1024, \
                 .max_clients = 1024,                \
+                .max_clients_per_host = 64,         \
                 .max_runtime = 86400,               \
                 .identify_usec = 30 * USEC_PER_SEC, \
                 .history = 10000,                   \

@@ -47,6 +47,9 @@ static void help(void) {
                "      --max-queue-bytes=BYTES  bytes queued for one client before it is closed\n"
                "                             (default 4M)\n"
                "      --max-clients=N        connections served at once, 0 = no limit (default 1024)\n"
+               "      --max-clients-per-host=N  connections from one address beyond loopback, so\n"
+               "                             that one host cannot take every slot, 0 = no limit\n"
+               "                             (default 64)\n"
                "      --max-runtime=SEC      largest job runtime accepted (default 86400)\n"
                "      --exit-idle-time=SEC   when socket-activated, exit after SEC without a client\n"
                "      --identify-timeout=SEC close a connection that sends no valid frame within\n"
@@ -81,6 +84,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 ARG_TLS_CLIENT_CA,
                 ARG_TOKENS,
                 ARG_INSECURE,
+                ARG_MAX_CLIENTS_PER_HOST,
         };
         static const struct option options[] = {
                 { "listen", required_argument, NULL, 'l' },
@@ -89,6 +93,7 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                 { "max-queue", required_argument, NULL, ARG_MAX_QUEUE },
                 { "max-queue-bytes", required_argument, NULL, ARG_MAX_QUEUE_BYTES },
                 { "max-clients", required_argument, NULL, ARG_MAX_CLIENTS },
+                { "max-clients-per-host", required_argument, NULL, ARG_MAX_CLIENTS_PER_HOST },
                 { "max-runtime", required_argument, NULL, ARG_MAX_RUNTIME },
                 { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE },
                 { "identify-timeout", required_argument, NULL, ARG_IDENTIFY },
@@ -133,6 +138,9 @@ static int parse_argv(int argc, char *argv[], BusConfig *c) {
                         break;
                 case ARG_MAX_CLIENTS:
                         r = parse_unsigned(optarg, 0, 1000000, &c->max_clients);
+                        break;
+                case ARG_MAX_CLIENTS_PER_HOST:
+                        r = parse_unsigned(optarg, 0, 1000000, &c->max_clients_per_host);
                         break;
                 case ARG_MAX_RUNTIME:
                         r = parse_double(optarg, 0, 365.0 * 86400, &c->max_runtime);
