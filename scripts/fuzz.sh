@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A libFuzzer campaign against the wire protocol parser (tests/fuzz/fuzz-protocol.c), then against
-# the job_event fast path compared with the jansson path (tests/fuzz/fuzz-job-event.c).
+# the job_event fast path compared with the jansson path (tests/fuzz/fuzz-job-event.c), then the
+# job_request fast path and its spliced forwarding against the same (tests/fuzz/fuzz-job-request.c).
 #   scripts/fuzz.sh [SECONDS]        per target, default 300
 # Builds with clang and -DSCHED_FUZZ=ON in its own directory ($SCHED_FUZZ_BUILD, default build-fuzz),
 # starts from the checked-in seeds in tests/fuzz/corpus (corpus-job-event) and grows working corpora
@@ -23,14 +24,16 @@ if ! command -v clang >/dev/null; then
 fi
 
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DSCHED_FUZZ=ON -DSCHED_BENCH=OFF >/dev/null
-cmake --build "$dir" --target fuzz-protocol fuzz-job-event -j2
+cmake --build "$dir" --target fuzz-protocol fuzz-job-event fuzz-job-request -j2
 rc=0
 # Each target gets the time: the whole protocol, then the job_event fast path against jansson.
 # Frames go up to 64 KiB; 16 KiB inputs keep the campaign fast and still cover deep nesting.
-for target in protocol job-event; do
+for target in protocol job-event job-request; do
     corpus=tests/fuzz/corpus dict=tests/fuzz/protocol.dict
     if [ "$target" = job-event ]; then
         corpus=tests/fuzz/corpus-job-event dict=tests/fuzz/job-event.dict
+    elif [ "$target" = job-request ]; then
+        corpus=tests/fuzz/corpus-job-request
     fi
     mkdir -p "$dir/fuzz-corpus-$target" "$dir/fuzz-artifacts"
     "$dir/tests/fuzz/fuzz-$target" \

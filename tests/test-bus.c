@@ -818,18 +818,30 @@ static void test_forward_too_large(void **state) {
         TestClient *s, *p;
         char frame[2048] =
                 "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 1, \"runtime\": 1, \"v\": [0.1";
+        char with_id[2048] = "{\"cmd\": \"job_request\", \"payload\": {\"id\": 5, \"priority\": 1, "
+                             "\"runtime\": 1, \"v\": [0.1";
         json_t *j;
 
-        /* 0.1 prints as 0.10000000000000001 once parsed: the frame fits, the forwarded job would not. */
-        for (int i = 0; i < 150; i++)
+        for (int i = 0; i < 150; i++) {
                 strcat(frame, ",0.1");
+                strcat(with_id, ",0.1");
+        }
         strcat(frame, "]}}");
-        assert_true(strlen(frame) < 2048);
+        strcat(with_id, "]}}");
+        assert_true(strlen(with_id) < 2048);
 
         fixture_restart(f, args);
         s = connect_as(f, "scheduler");
         p = connect_as(f, "producer");
+
+        /* The payload goes out as it came, its numbers as the producer wrote them. */
         assert_int_equal(test_client_send(p, frame), 0);
+        assert_int_equal(test_client_wait_messages(s, 1, 5000), 0);
+        assert_non_null(strstr(test_client_message(s, 0), "[0.1,0.1,0.1"));
+
+        /* One the bus must rewrite (its own "id" replaces the producer's) is printed from its tree,
+         * where 0.1 prints as 0.10000000000000001: the frame fits, the forwarded job would not. */
+        assert_int_equal(test_client_send(p, with_id), 0);
         assert_int_equal(test_client_wait_messages(p, 1, 5000), 0);
         j = json_loads(test_client_message(p, 0), 0, NULL);
         assert_string_equal(json_string_value(json_object_get(j, "error")), "invalid_payload");
@@ -837,7 +849,10 @@ static void test_forward_too_large(void **state) {
         json_decref(j);
 
         /* Nobody was disconnected and the next job goes through. */
-        check_still_served(p, s, 1, 1);
+        send_job(p, 1, 1);
+        assert_int_equal(test_client_wait_messages(s, 2, 5000), 0);
+        assert_false(s->closed);
+        assert_false(p->closed);
 }
 
 static void test_listen_by_hand(void **state) {

@@ -100,9 +100,16 @@ static void test_job_request(void **state) {
         assert_int_equal(f.role, _ROLE_INVALID);
         assert_int_equal(f.priority, 3);
         assert_true(f.runtime == 7.0);
-        assert_true(json_is_object(f.payload));
+        /* Read without jansson: the producer's bytes, the tree only when asked for. */
+        assert_null(f.payload);
+        assert_non_null(f.payload_text);
+        assert_int_equal(f.payload_size, strlen("{\"priority\": 3, \"runtime\": 7}"));
+        assert_memory_equal(f.payload_text, "{\"priority\": 3, \"runtime\": 7}", f.payload_size);
+        assert_true(json_is_object(frame_payload(&f)));
+        assert_int_equal(json_integer_value(json_object_get(f.payload, "priority")), 3);
         frame_done(&f);
         assert_null(f.payload);
+        assert_null(f.payload_text);
         frame_done(&f); /* twice is harmless */
 
         frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":0,\"runtime\":2.5}}");
@@ -149,11 +156,11 @@ static void test_extra_fields_kept(void **state) {
 
         frame_ok(&f, "{\"cmd\":\"job_request\",\"payload\":{\"priority\":2,\"runtime\":4,\"name\":\"x\","
                      "\"tags\":[1,2],\"meta\":{\"a\":null}},\"extra\":true}");
-        assert_int_equal(json_object_size(f.payload), 5);
-        assert_string_equal(json_string_value(json_object_get(f.payload, "name")), "x");
-        assert_int_equal(json_array_size(json_object_get(f.payload, "tags")), 2);
-        assert_true(json_is_null(json_object_get(json_object_get(f.payload, "meta"), "a")));
-        assert_null(json_object_get(f.payload, "extra"));
+        assert_int_equal(json_object_size(frame_payload(&f)), 5);
+        assert_string_equal(json_string_value(json_object_get(frame_payload(&f), "name")), "x");
+        assert_int_equal(json_array_size(json_object_get(frame_payload(&f), "tags")), 2);
+        assert_true(json_is_null(json_object_get(json_object_get(frame_payload(&f), "meta"), "a")));
+        assert_null(json_object_get(frame_payload(&f), "extra"));
         frame_done(&f);
 }
 
@@ -373,7 +380,7 @@ static void test_deep_nesting(void **state) {
         assert_int_equal(frame_error_n(unclosed, 70000), PROTOCOL_INVALID_JSON);
 
         frame_ok(&f, ok_payload);
-        assert_true(json_is_array(json_object_get(f.payload, "x")));
+        assert_true(json_is_array(json_object_get(frame_payload(&f), "x")));
         frame_done(&f);
 }
 
@@ -395,7 +402,7 @@ static void test_dump_job(void **state) {
                 &f,
                 "{\"cmd\":\"job_request\",\"payload\":{\"priority\":2,\"runtime\":4.5,\"name\":\"w\\u00e9\","
                 "\"tags\":[1,{\"k\":null}]}}");
-        assert_int_equal(protocol_dump_job(f.payload, 42, &s, &size), 0);
+        assert_int_equal(protocol_dump_job(frame_payload(&f), 42, &s, &size), 0);
         assert_int_equal(size, strlen(s));
         /* Compact, and the producer's fields come first, untouched. */
         assert_string_equal(s, "{\"priority\":2,\"runtime\":4.5,\"name\":\"w\xc3\xa9\",\"tags\":[1,{\"k\":"
@@ -405,8 +412,48 @@ static void test_dump_job(void **state) {
         assert_non_null(back);
         assert_int_equal(json_integer_value(json_object_get(back, "id")), 42);
         /* The payload itself is not modified. */
-        assert_null(json_object_get(f.payload, "id"));
+        assert_null(json_object_get(frame_payload(&f), "id"));
         frame_done(&f);
+}
+
+/* A payload's bytes spliced with the bus's id are the object protocol_dump_job() prints, bare and
+ * wrapped, whatever the spacing and the members the producer sent. */
+static void test_splice_job(void **state) {
+        static const char *const payloads[] = {
+                "{\"priority\":3,\"runtime\":7}",
+                "{ \"priority\" : 3 ,\n \"runtime\": 0.5, \"x\": [1, {\"id\": 9}], \"s\": \"\\u00e9\\n\" }",
+                "{\"x\":1,\"x\":2,\"priority\":10,\"runtime\":1e2}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(payloads); i++)
+                for (int wrapped = 0; wrapped <= 1; wrapped++) {
+                        _cleanup_(json_decrefp) json_t *tree = NULL, *spliced = NULL, *dumped = NULL;
+                        _cleanup_free_ char *text = NULL, *dump = NULL;
+                        char prefix[PROTOCOL_SPLICE_PREFIX_MAX];
+                        struct iovec parts[3];
+                        size_t size, n = 0;
+
+                        size = protocol_splice_job(payloads[i], strlen(payloads[i]), 123456789012, wrapped,
+                                                   prefix, parts);
+                        text = malloc(size);
+                        assert_non_null(text);
+                        for (size_t k = 0; k < 3; k++) {
+                                memcpy(text + n, parts[k].iov_base, parts[k].iov_len);
+                                n += parts[k].iov_len;
+                        }
+                        assert_int_equal(n, size);
+                        spliced = json_loadb(text, size, 0, NULL);
+                        assert_non_null(spliced);
+
+                        tree = json_loads(payloads[i], 0, NULL);
+                        assert_non_null(tree);
+                        assert_int_equal(wrapped ? protocol_dump_job_wrapped(tree, 123456789012, &dump, NULL)
+                                                 : protocol_dump_job(tree, 123456789012, &dump, NULL),
+                                         0);
+                        dumped = json_loads(dump, 0, NULL);
+                        assert_non_null(dumped);
+                        assert_true(json_equal(spliced, dumped));
+                }
 }
 
 static void test_dump_job_overwrites_id(void **state) {
@@ -423,7 +470,7 @@ static void test_dump_job_overwrites_id(void **state) {
                         "{\"cmd\":\"job_request\",\"payload\":{\"id\":%s,\"priority\":5,\"runtime\":3}}",
                         ids[i]);
                 frame_ok(&f, buf);
-                assert_int_equal(protocol_dump_job(f.payload, 1000 + i, &s, NULL), 0);
+                assert_int_equal(protocol_dump_job(frame_payload(&f), 1000 + i, &s, NULL), 0);
                 assert_int_equal(job_request_parse(&jr, s, strlen(s), MAX_RUNTIME, NULL), 0);
                 assert_true(jr.has_id);
                 assert_int_equal(jr.id, 1000 + i);
@@ -631,7 +678,7 @@ static void test_bus_round_trip(void **state) {
         /* Producer -> bus -> scheduler, as the daemons chain the calls. */
         assert_int_equal(protocol_dump_job_request(6, 0.3, &req, NULL), 0);
         assert_int_equal(frame_parse(&f, req, strlen(req), MAX_RUNTIME, NULL), 0);
-        assert_int_equal(protocol_dump_job(f.payload, 99, &job, NULL), 0);
+        assert_int_equal(protocol_dump_job(frame_payload(&f), 99, &job, NULL), 0);
         frame_done(&f);
         assert_int_equal(job_request_parse(&jr, job, strlen(job), MAX_RUNTIME, NULL), 0);
         assert_true(jr.has_id);
@@ -1257,6 +1304,7 @@ int main(void) {
                 cmocka_unit_test(test_deep_nesting),
                 cmocka_unit_test(test_status_optional),
                 cmocka_unit_test(test_dump_job),
+                cmocka_unit_test(test_splice_job),
                 cmocka_unit_test(test_dump_job_overwrites_id),
                 cmocka_unit_test(test_dump_job_limits),
                 cmocka_unit_test(test_dump_error),

@@ -521,3 +521,142 @@ int frame_parse_job_event_fast(Frame *f, const void *data, size_t size) {
 
         return frame_fill(f, &js);
 }
+
+/* ---- job_request ---- */
+
+/* A number as jansson's json_number_value() gives it: the integer's value, or the real's strtod(). */
+static bool number_value(const JsonScan *j, int t, double *ret) {
+        char buf[64];
+
+        if (t == JSON_SCAN_INTEGER) {
+                *ret = (double) j->integer;
+                return true;
+        }
+        if (t != JSON_SCAN_REAL || j->number_size >= sizeof(buf))
+                return false; /* jansson reads longer ones too: it judges those */
+        memcpy(buf, j->number, j->number_size);
+        buf[j->number_size] = 0;
+        *ret = strtod(buf, NULL);
+        return true;
+}
+
+/* The payload object, its '{' just read: priority and runtime judged, "id" and repeated keys
+ * declined, the rest skipped. Returns 1 when valid, 0 to decline, or the scan error. */
+static int job_request_payload(JsonScan *j, double max_runtime, Frame *f) {
+        bool has_priority = false, has_runtime = false;
+        int t;
+
+        for (;;) {
+                t = json_scan_next(j);
+                if (t < 0)
+                        return t;
+                if (t == JSON_SCAN_OBJECT_END)
+                        return has_priority && has_runtime;
+                if (t != JSON_SCAN_KEY)
+                        return 0;
+
+                if (json_scan_string_equal(&j->string, "priority", strlen("priority"))) {
+                        if (has_priority)
+                                return 0;
+                        has_priority = true;
+                        t = json_scan_next(j);
+                        if (t < 0)
+                                return t;
+                        if (t != JSON_SCAN_INTEGER || j->integer < PROTOCOL_PRIORITY_MIN ||
+                            j->integer > PROTOCOL_PRIORITY_MAX)
+                                return 0; /* invalid: jansson says why */
+                        f->priority = (int) j->integer;
+                } else if (json_scan_string_equal(&j->string, "runtime", strlen("runtime"))) {
+                        double r;
+
+                        if (has_runtime)
+                                return 0;
+                        has_runtime = true;
+                        t = json_scan_next(j);
+                        if (t < 0)
+                                return t;
+                        if (!number_value(j, t, &r) || !(r >= 0 && r <= max_runtime))
+                                return 0;
+                        f->runtime = r + 0.0; /* -0 becomes 0 */
+                } else if (json_scan_string_equal(&j->string, "id", strlen("id")))
+                        return 0;
+                else {
+                        t = json_scan_next(j);
+                        if (t < 0)
+                                return t;
+                        t = json_scan_skip(j, t);
+                        if (t < 0)
+                                return t;
+                }
+        }
+}
+
+/* "ref": an integer, or a string of at most PROTOCOL_REF_MAX bytes, as a tree for the error frames
+ * and the job table. Returns 1, 0 to decline, or an error. */
+static int job_request_ref(JsonScan *j, int t, json_t **ret) {
+        if (t == JSON_SCAN_INTEGER)
+                *ret = json_integer(j->integer);
+        else if (t == JSON_SCAN_STRING && j->string.size <= PROTOCOL_REF_MAX) {
+                char buf[PROTOCOL_REF_MAX + 1];
+
+                (void) json_scan_string_decode(&j->string, buf);
+                *ret = json_stringn(buf, j->string.size);
+        } else
+                return 0;
+        return *ret ? 1 : -ENOMEM;
+}
+
+int frame_parse_job_request_fast(Frame *f, const void *data, size_t size, double max_runtime) {
+        _cleanup_(json_decrefp) json_t *ref = NULL;
+        Frame r = { .command = COMMAND_JOB_REQUEST, .role = _ROLE_INVALID };
+        bool has_cmd = false, has_ref = false;
+        JsonScan j;
+        int t, k;
+
+        assert(f);
+
+        json_scan_init(&j, data, size);
+        if (json_scan_next(&j) != JSON_SCAN_OBJECT_BEGIN)
+                return 0;
+        for (;;) {
+                t = json_scan_next(&j);
+                if (t < 0)
+                        return 0;
+                if (t == JSON_SCAN_OBJECT_END)
+                        break;
+                if (t != JSON_SCAN_KEY)
+                        return 0;
+
+                if (json_scan_string_equal(&j.string, "cmd", strlen("cmd"))) {
+                        if (has_cmd || json_scan_next(&j) != JSON_SCAN_STRING ||
+                            !json_scan_string_equal(&j.string, "job_request", strlen("job_request")))
+                                return 0;
+                        has_cmd = true;
+                } else if (json_scan_string_equal(&j.string, "ref", strlen("ref"))) {
+                        if (has_ref)
+                                return 0;
+                        has_ref = true;
+                        k = job_request_ref(&j, json_scan_next(&j), &ref);
+                        if (k <= 0)
+                                return k;
+                } else if (json_scan_string_equal(&j.string, "payload", strlen("payload"))) {
+                        if (r.payload_text || json_scan_next(&j) != JSON_SCAN_OBJECT_BEGIN)
+                                return 0;
+                        r.payload_text = (const char *) j.p - 1;
+                        k = job_request_payload(&j, max_runtime, &r);
+                        if (k <= 0)
+                                return 0;
+                        r.payload_size = (size_t) ((const char *) j.p - r.payload_text);
+                } else {
+                        t = json_scan_next(&j);
+                        if (t < 0 || json_scan_skip(&j, t) < 0)
+                                return 0;
+                }
+        }
+        if (json_scan_next(&j) != JSON_SCAN_END || !has_cmd || !r.payload_text)
+                return 0;
+
+        r.ref = TAKE_PTR(ref);
+        *f = r;
+        return 1;
+}

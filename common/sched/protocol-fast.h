@@ -19,3 +19,10 @@
  * replaces; a NUL byte right after a number or literal, which jansson 2.14 skips). -ENOMEM leaves
  * *f untouched as well. The caller falls back to jansson for anything but 1. */
 int frame_parse_job_event_fast(Frame *f, const void *data, size_t size);
+
+/* The same for job_request frames: returns 1 with *f filled as frame_parse() fills it, but for
+ * f->payload and f->msg, which stay NULL: the payload is f->payload_text, the bytes of the payload
+ * object in `data`. Declines (0, *f untouched) anything but a valid job_request whose top-level
+ * "cmd", "ref" and "payload" and whose payload's "priority" and "runtime" each come once, and whose
+ * payload has no "id" (the bus's would have to replace it): jansson judges those. -ENOMEM too. */
+int frame_parse_job_request_fast(Frame *f, const void *data, size_t size, double max_runtime);

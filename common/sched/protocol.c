@@ -467,6 +467,12 @@ int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, P
                 if (r > 0)
                         return 0;
         }
+        /* Producers send one job_request per job, which the bus forwards as it came: no tree. */
+        if (data && memmem(data, size, "job_request", strlen("job_request"))) {
+                r = frame_parse_job_request_fast(ret, data, size, max_runtime);
+                if (r > 0)
+                        return 0;
+        }
 
         r = protocol_load(&msg, data, size, ret_status);
         if (r < 0)
@@ -505,6 +511,8 @@ void frame_done(Frame *f) {
 
         json_decref(f->payload);
         f->payload = NULL;
+        f->payload_text = NULL;
+        f->payload_size = 0;
         json_decref(f->ref);
         f->ref = NULL;
         f->events_array = mfree(f->events_array);
@@ -630,6 +638,31 @@ static int protocol_dumps(json_t *v, size_t flags, char **ret, size_t *ret_size)
                 *ret_size = strlen(s);
         *ret = s;
         return 0;
+}
+
+json_t *frame_payload(Frame *f) {
+        assert(f);
+
+        if (!f->payload && f->payload_text)
+                f->payload = json_loadb(f->payload_text, f->payload_size, 0, NULL);
+        return f->payload;
+}
+
+size_t protocol_splice_job(const char *payload, size_t size, uint64_t id, bool wrapped,
+                           char buf[static PROTOCOL_SPLICE_PREFIX_MAX], struct iovec parts[static 3]) {
+        int n;
+
+        assert(payload);
+        assert(size >= 2 && payload[0] == '{');
+
+        /* {"id":N, then the members as they came, through the payload's own '}'. */
+        n = snprintf(buf, PROTOCOL_SPLICE_PREFIX_MAX, "%s{\"id\":%" PRIu64 ",",
+                     wrapped ? "{\"cmd\":\"job\",\"payload\":" : "", id);
+        assert(n > 0 && n < PROTOCOL_SPLICE_PREFIX_MAX);
+        parts[0] = (struct iovec){ .iov_base = buf, .iov_len = (size_t) n };
+        parts[1] = (struct iovec){ .iov_base = (void *) (payload + 1), .iov_len = size - 1 };
+        parts[2] = (struct iovec){ .iov_base = (void *) "}", .iov_len = wrapped };
+        return (size_t) n + size - 1 + wrapped;
 }
 
 int protocol_dump_job(json_t *payload, uint64_t id, char **ret, size_t *ret_size) {

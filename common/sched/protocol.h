@@ -14,6 +14,8 @@
  */
 #pragma once
 
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -165,10 +167,15 @@ typedef struct Frame {
         char name[PROTOCOL_NAME_MAX + 1]; /* register as scheduler: "" for one that does not report */
         unsigned slots;                   /* with name */
         json_t *payload; /* job_request only: an owned reference to the payload object, extra fields
-                          * included; NULL otherwise */
-        json_t *ref;     /* job_request: an owned reference to its "ref" (string or integer); NULL: none */
-        int priority;    /* job_request only */
-        double runtime;  /* job_request only */
+                          * included; NULL otherwise, and for a job_request read without jansson,
+                          * which has payload_text instead (frame_payload() makes the tree) */
+        /* job_request read without jansson: the payload object's bytes in the parsed buffer (valid
+         * as long as it is), '{' to '}', validated, with priority, runtime and no "id" member */
+        const char *payload_text;
+        size_t payload_size;
+        json_t *ref;    /* job_request: an owned reference to its "ref" (string or integer); NULL: none */
+        int priority;   /* job_request only */
+        double runtime; /* job_request only */
         ProtocolEvent *events_array; /* job_event: n_events of them (malloc()ed); n_events is 0 only in
                                       * a load-only report (has_load) */
         size_t n_events;
@@ -192,6 +199,18 @@ int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, P
 
 /* Drops the references and the events; the Frame may be reused. */
 void frame_done(Frame *f);
+
+/* A job_request's payload as a tree: f->payload, made from f->payload_text the first time it is
+ * needed (the bus needs it only for jobs it holds). NULL without memory. */
+json_t *frame_payload(Frame *f);
+
+/* A forwarded job's text from a payload that is valid JSON text with at least one member and no
+ * "id" (Frame.payload_text): the same object protocol_dump_job() (wrapped: _wrapped()) makes of
+ * its tree, the producer's bytes spliced in as they came. The parts (prefix, payload minus its
+ * '{', suffix) go into `parts` (3 iovecs), the prefix's bytes into `buf`. */
+#define PROTOCOL_SPLICE_PREFIX_MAX 64
+size_t protocol_splice_job(const char *payload, size_t size, uint64_t id, bool wrapped,
+                           char buf[static PROTOCOL_SPLICE_PREFIX_MAX], struct iovec parts[static 3]);
 
 /* A job as a scheduler receives it from the bus: the payload object with the bus-assigned "id". */
 typedef struct JobRequest {

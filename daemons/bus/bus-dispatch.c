@@ -177,17 +177,40 @@ static void bus_flow_after_job(Bus *b, BusClient *c) {
 
 /* ---- job texts and sending ---- */
 
+/* A job's payload as the bus has it: the producer's bytes (a job_request read without jansson,
+ * valid during its frame's handling), or a tree (from jansson, or held). */
+typedef struct Payload {
+        json_t *json;
+        const char *text;
+        size_t size;
+} Payload;
+
+#define PAYLOAD_OF_FRAME(f) \
+        ((Payload){ .json = (f)->payload, .text = (f)->payload_text, .size = (f)->payload_size })
+#define PAYLOAD_OF_JSON(j) ((Payload){ .json = (j) })
+
 /* A job's text for one kind of scheduler: the bare payload with its id (version 1) or wrapped as
- * {"cmd":"job","payload":...} (reporting schedulers). NULL with *ret_why set when it cannot go. */
-static WsMessage *job_text(Bus *b, json_t *payload, uint64_t id, bool wrapped, const char **ret_why) {
+ * {"cmd":"job","payload":...} (reporting schedulers). The producer's bytes are spliced in as they
+ * came, without a tree; a tree is printed. NULL with *ret_why set when it cannot go. */
+static WsMessage *job_text(Bus *b, const Payload *p, uint64_t id, bool wrapped, const char **ret_why) {
         _cleanup_free_ char *text = NULL;
         WsMessage *m = NULL;
         size_t size;
         int r;
 
-        r = wrapped ? protocol_dump_job_wrapped(payload, id, &text, &size)
-                    : protocol_dump_job(payload, id, &text, &size);
-        if (r < 0 || ws_message_new(&m, text, size) < 0) {
+        if (p->text) {
+                char prefix[PROTOCOL_SPLICE_PREFIX_MAX];
+                struct iovec parts[3];
+
+                size = protocol_splice_job(p->text, p->size, id, wrapped, prefix, parts);
+                r = ws_message_new_parts(&m, parts, ELEMENTSOF(parts));
+        } else {
+                r = wrapped ? protocol_dump_job_wrapped(p->json, id, &text, &size)
+                            : protocol_dump_job(p->json, id, &text, &size);
+                if (r >= 0)
+                        r = ws_message_new(&m, text, size);
+        }
+        if (r < 0) {
                 *ret_why = "out of memory";
                 return NULL;
         }
@@ -221,7 +244,7 @@ static void bus_drop(Bus *b, const BusClient *c, JobTableEntry *e, uint64_t id, 
 
 /* To every registered scheduler but `sender`. Returns how many took it; *ret_why when none could. */
 static unsigned bus_broadcast(Bus *b, const BusClient *sender, JobTableEntry *e, uint64_t id,
-                              json_t *payload, const char **ret_why) {
+                              const Payload *payload, const char **ret_why) {
         WsMessage *bare = NULL, *wrapped = NULL;
         bool want_bare = false, want_wrapped = false;
         unsigned n_reporters = 0, n_sent = 0;
@@ -255,8 +278,8 @@ static unsigned bus_broadcast(Bus *b, const BusClient *sender, JobTableEntry *e,
 
 /* To scheduler s alone (--dispatch=one). `j`, when not NULL, is the job as held: a reporting
  * scheduler keeps it until it reports the job started; otherwise it is freed. */
-static bool bus_send_one(Bus *b, BusClient *s, JobTableEntry *e, uint64_t id, json_t *payload, HeldJob *j,
-                         const char **ret_why) {
+static bool bus_send_one(Bus *b, BusClient *s, JobTableEntry *e, uint64_t id, const Payload *payload,
+                         HeldJob *j, const char **ret_why) {
         _cleanup_(held_job_freep) HeldJob *owned = j;
         WsMessage *m;
         bool sent;
@@ -425,7 +448,7 @@ static bool bus_pump_one(Bus *b) {
                 if (e)
                         e->held = false;
                 /* j goes with it (to its unstarted jobs, or freed): only its copies are used after. */
-                if (!bus_send_one(b, s, e, id, j->payload, j, &why)) {
+                if (!bus_send_one(b, s, e, id, &PAYLOAD_OF_JSON(j->payload), j, &why)) {
                         bus_drop(b, NULL, e, id, priority, runtime, why);
                         return true;
                 }
@@ -434,7 +457,7 @@ static bool bus_pump_one(Bus *b) {
 
                 if (e)
                         e->held = false;
-                if (bus_broadcast(b, NULL, e, popped->id, popped->payload, &why) == 0) {
+                if (bus_broadcast(b, NULL, e, popped->id, &PAYLOAD_OF_JSON(popped->payload), &why) == 0) {
                         bus_drop(b, NULL, e, popped->id, popped->priority, popped->runtime, why);
                         return true;
                 }
@@ -518,14 +541,16 @@ void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
                         HeldJob *j = NULL;
 
                         if (s->unstarted) {
-                                j = held_job_new(id, f->priority, f->runtime, b->submit_usec, f->payload);
+                                j = frame_payload(f) ? held_job_new(id, f->priority, f->runtime,
+                                                                    b->submit_usec, f->payload)
+                                                     : NULL;
                                 if (!j)
                                         return bus_drop(b, c, e, id, f->priority, f->runtime,
                                                         "out of memory");
                         }
-                        sent = bus_send_one(b, s, e, id, f->payload, j, &why);
+                        sent = bus_send_one(b, s, e, id, &PAYLOAD_OF_FRAME(f), j, &why);
                 } else
-                        sent = bus_broadcast(b, c, e, id, f->payload, &why) > 0;
+                        sent = bus_broadcast(b, c, e, id, &PAYLOAD_OF_FRAME(f), &why) > 0;
                 if (!sent) {
                         bus_reply_errorf(b, c, PROTOCOL_INVALID_PAYLOAD, "job %" PRIu64 " not forwarded: %s",
                                          id, why);
@@ -539,7 +564,8 @@ void bus_on_job_request(Bus *b, BusClient *c, Frame *f) {
 
         if (b->config.hold == 0)
                 return bus_drop(b, c, e, id, f->priority, f->runtime, "no scheduler registered");
-        HeldJob *j = held_job_new(id, f->priority, f->runtime, b->submit_usec, f->payload);
+        HeldJob *j = frame_payload(f) ? held_job_new(id, f->priority, f->runtime, b->submit_usec, f->payload)
+                                      : NULL;
         if (!j)
                 return bus_drop(b, c, e, id, f->priority, f->runtime, "out of memory");
         j->bytes = b->frame_size;
