@@ -17,6 +17,7 @@ struct UvEvent {
 
         sd_event_source *io_source;    /* uv's epoll fd; its prepare callback runs the loop */
         sd_event_source *timer_source; /* uv's next timer */
+        sd_event_source *wake_source;  /* uv has work at once: the loop must not sleep */
         uint64_t timer_armed_usec;     /* deadline timer_source holds, UINT64_MAX when off */
 };
 
@@ -31,6 +32,21 @@ static void uv_event_arm_timer(UvEvent *u) {
         /* A dead loop reports a timeout of 0: it has nothing to wait for, so the timer stays off. */
         if (uv_loop_alive(&u->loop)) {
                 timeout = uv_backend_timeout(&u->loop);
+                /* Work right away (a busy bus, every pass): a oneshot defer source keeps sd-event
+                 * from sleeping, which costs nothing, where a timer due now would be a
+                 * timerfd_settime() per pass. uv runs its due timers in the passes that follow;
+                 * a timer still armed for an earlier deadline goes off, or it would wake an idle
+                 * loop for nothing later. */
+                if (timeout == 0) {
+                        r = sd_event_source_set_enabled(u->wake_source, SD_EVENT_ONESHOT);
+                        if (r >= 0) {
+                                if (armed != UINT64_MAX &&
+                                    sd_event_source_set_enabled(u->timer_source, SD_EVENT_OFF) >= 0)
+                                        u->timer_armed_usec = UINT64_MAX;
+                                return;
+                        }
+                        log_debug_errno(r, "Failed to wake the loop for libuv, arming its timer: %m");
+                }
                 if (timeout >= 0)
                         deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) timeout * USEC_PER_MSEC;
         }
@@ -77,6 +93,12 @@ static int on_uv_io(sd_event_source *s, int fd, uint32_t revents, void *userdata
         return 0;
 }
 
+static int on_uv_wake(sd_event_source *s, void *userdata) {
+        assert(s);
+        assert(userdata);
+        return 0; /* only kept the loop awake: the next prepare callback runs uv */
+}
+
 static int on_uv_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         UvEvent *u = ASSERT_PTR(userdata);
 
@@ -120,6 +142,14 @@ int uv_event_new(UvEvent **ret, sd_event *e) {
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(u->timer_source, "uv-timer");
+
+        r = sd_event_add_defer(e, &u->wake_source, on_uv_wake, u);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(u->wake_source, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(u->wake_source, "uv-wake");
 
         *ret = TAKE_PTR(u);
         return 0;
@@ -169,6 +199,7 @@ UvEvent *uv_event_free(UvEvent *u) {
         /* The io source watches uv's epoll fd: it goes before the loop closes that fd. */
         sd_event_source_disable_unref(u->io_source);
         sd_event_source_disable_unref(u->timer_source);
+        sd_event_source_disable_unref(u->wake_source);
         if (u->loop_initialized)
                 uv_event_close_loop(u);
         sd_event_unref(u->event);
