@@ -17,23 +17,12 @@
 #include <string.h>
 
 #include "json-scan.h"
+#include "fuzz-check.h"
 #include "macro.h"
 #include "protocol-fast.h"
 #include "protocol.h"
 
-#define FUZZ_MAX_RUNTIME 3600.0
-#define FUZZ_FRAME_MAX   (64 * 1024)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fuzz_job_event_fast_off(Frame *f, const void *data, size_t size);
-
-#define check(expr)                                                                              \
-        do {                                                                                     \
-                if (!(expr)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                                 \
-                }                                                                                \
-        } while (0)
 
 int fuzz_job_event_fast_off(Frame *f, const void *data, size_t size) {
         return 0;

@@ -15,24 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-check.h"
 #include "macro.h"
 #include "protocol-fast.h"
 #include "protocol.h"
 
-#define FUZZ_MAX_RUNTIME 3600.0
-#define FUZZ_FRAME_MAX   (64 * 1024)
-#define FUZZ_ID          UINT64_C(9007199254740993) /* above 2^53: an id is an integer, not a double */
+#define FUZZ_ID UINT64_C(9007199254740993) /* above 2^53: an id is an integer, not a double */
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fuzz_job_request_fast_off(Frame *f, const void *data, size_t size, double max_runtime);
-
-#define check(expr)                                                                              \
-        do {                                                                                     \
-                if (!(expr)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                                 \
-                }                                                                                \
-        } while (0)
 
 int fuzz_job_request_fast_off(Frame *f, const void *data, size_t size, double max_runtime) {
         return 0;

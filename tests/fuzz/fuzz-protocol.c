@@ -9,21 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-check.h"
 #include "macro.h"
 #include "protocol.h"
-
-#define FUZZ_MAX_RUNTIME 3600.0
-#define FUZZ_FRAME_MAX   (64 * 1024)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define check(expr)                                                                              \
-        do {                                                                                     \
-                if (!(expr)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                                 \
-                }                                                                                \
-        } while (0)
 
 static void check_error_frame(const ProtocolStatus *st) {
         _cleanup_(json_decrefp) json_t *back = NULL;
