@@ -67,8 +67,8 @@ typedef struct WsTlsConfig {
          * (chain) and key; with client_ca, a client must present a certificate it signed. */
         const char *cert, *key, *client_ca;
         /* Client side: wss:// URLs work when set. A server's certificate must chain to `ca` (then
-         * the only CA trusted; NULL: the system's store) and name the URL's host; client_cert and client_key, when set, are
-         * presented for mutual TLS. */
+         * the only CA trusted; NULL: the system's store) and name the URL's host; client_cert and
+         * client_key, when set, are presented for mutual TLS. */
         bool client;
         const char *ca, *client_cert, *client_key;
 } WsTlsConfig;
@@ -78,7 +78,7 @@ typedef struct WsConfig {
         size_t max_message;        /* reassembled incoming message limit, default 64 KiB */
         size_t max_queue_messages; /* per-connection send queue bounds */
         size_t max_queue_bytes;
-        unsigned max_connections;   /* server side; 0 = unlimited */
+        unsigned max_connections; /* server side; 0 = unlimited */
         /* Server side: connections from one address beyond loopback, so that one host cannot take
          * every slot of max_connections; 0 = unlimited. Loopback and AF_UNIX peers are not counted. */
         unsigned max_connections_per_host;
