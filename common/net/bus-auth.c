@@ -39,8 +39,7 @@ bool bus_token_is_valid(const char *s) {
         return n >= 1 && n <= BUS_TOKEN_MAX;
 }
 
-/* The option's path, else the credential's, else NULL; either must be readable. */
-static int bus_auth_path(const char *option, const char *flag, const char *credential, char **ret,
+int credential_or_option(const char *option, const char *flag, const char *credential, char **ret,
                          char *error, size_t error_size) {
         char *path = NULL;
         int r;
@@ -124,18 +123,19 @@ int bus_auth_load(BusAuth *a, const BusAuthOptions *o, char *error, size_t error
 
         *a = (BusAuth){};
         (void) snprintf(error, error_size, "Out of memory");
-        r = bus_auth_path(ca, "ca", "bus-ca", &a->ca, error, error_size);
+        r = credential_or_option(ca, "ca", "bus-ca", &a->ca, error, error_size);
         if (r >= 0)
-                r = bus_auth_path(cert, "cert", "bus-cert", &a->cert, error, error_size);
+                r = credential_or_option(cert, "cert", "bus-cert", &a->cert, error, error_size);
         if (r >= 0)
-                r = bus_auth_path(key, "key", "bus-key", &a->key, error, error_size);
+                r = credential_or_option(key, "key", "bus-key", &a->key, error, error_size);
         if (r >= 0 && !a->cert != !a->key) {
                 (void) snprintf(error, error_size,
                                 "A client certificate needs its key: give both --cert and --key");
                 r = -EINVAL;
         }
         if (r >= 0)
-                r = bus_auth_path(token_file, "token-file", "bus-token", &token_path, error, error_size);
+                r = credential_or_option(token_file, "token-file", "bus-token", &token_path, error,
+                                         error_size);
         if (r >= 0 && token_path)
                 r = bus_auth_read_token(token_path, &a->token, error, error_size);
         if (r < 0)

@@ -55,5 +55,10 @@ void bus_auth_done(BusAuth *a);
 
 /* $CREDENTIALS_DIRECTORY/name when that file exists (a new string, or NULL; -ENOMEM). */
 int credential_find(const char *name, char **ret);
+/* The file of option --FLAG when given, else the credential's when there is one, else NULL; a file
+ * that cannot be read is an error (a negative errno), said in error ("Cannot read --FLAG PATH: ..."
+ * or "Cannot read credential NAME PATH: ..."). */
+int credential_or_option(const char *option, const char *flag, const char *credential, char **ret,
+                         char *error, size_t error_size);
 /* Whether s is a token: 1 to BUS_TOKEN_MAX printable ASCII characters, no space. */
 bool bus_token_is_valid(const char *s);

@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
-#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus-internal.h"
@@ -242,23 +241,6 @@ static int bus_take_sockets(Bus *b) {
         return 0;
 }
 
-/* An option's file, else the credential's, else none. */
-static int bus_auth_file(const char *option, const char *credential, char **ret) {
-        assert(ret);
-
-        if (option) {
-                *ret = strdup(option);
-                return *ret ? 0 : log_oom();
-        }
-        return credential_find(credential, ret) < 0 ? log_oom() : 0;
-}
-
-static int bus_check_readable(const char *path, const char *what) {
-        if (path && access(path, R_OK) < 0)
-                return log_error_errno(-errno, "Cannot read the TLS %s %s: %m", what, path);
-        return 0;
-}
-
 static int bus_load_tokens(Bus *b, bool reload) {
         _cleanup_(bus_tokens_freep) BusTokens *t = NULL;
         char error[512];
@@ -283,33 +265,31 @@ static int bus_load_tokens(Bus *b, bool reload) {
 }
 
 static int bus_setup_auth(Bus *b) {
+        char error[512] = "Out of memory";
         int r;
 
         assert(b);
 
-        r = bus_auth_file(b->config.tls_cert, "tls-cert", &b->tls_cert);
+        /* Each named here if it cannot be read: libwebsockets would only fail to make its TLS context. */
+        r = credential_or_option(b->config.tls_cert, "tls-cert", "tls-cert", &b->tls_cert, error,
+                                 sizeof error);
         if (r >= 0)
-                r = bus_auth_file(b->config.tls_key, "tls-key", &b->tls_key);
+                r = credential_or_option(b->config.tls_key, "tls-key", "tls-key", &b->tls_key, error,
+                                         sizeof error);
         if (r >= 0)
-                r = bus_auth_file(b->config.tls_client_ca, "tls-client-ca", &b->tls_client_ca);
+                r = credential_or_option(b->config.tls_client_ca, "tls-client-ca", "tls-client-ca",
+                                         &b->tls_client_ca, error, sizeof error);
         if (r >= 0)
-                r = bus_auth_file(b->config.tokens, "tokens", &b->tokens_path);
+                r = credential_or_option(b->config.tokens, "tokens", "tokens", &b->tokens_path, error,
+                                         sizeof error);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "%s.", error);
         if (!b->tls_cert != !b->tls_key)
                 return log_error_errno(-EINVAL,
                                        "A certificate needs its key: give both --tls-cert and --tls-key (or "
                                        "the credentials tls-cert and tls-key).");
         if (b->tls_client_ca && !b->tls_cert)
                 return log_error_errno(-EINVAL, "--tls-client-ca needs --tls-cert and --tls-key.");
-        /* Named here: libwebsockets would only fail to make its TLS context. */
-        r = bus_check_readable(b->tls_cert, "certificate");
-        if (r >= 0)
-                r = bus_check_readable(b->tls_key, "key");
-        if (r >= 0)
-                r = bus_check_readable(b->tls_client_ca, "client CA");
-        if (r < 0)
-                return r;
         if (b->tokens_path)
                 return bus_load_tokens(b, false);
         return 0;
