@@ -91,23 +91,29 @@ int socket_activation_fds(int *ret_bad_fd, char ***ret_names) {
         return n;
 }
 
-int socket_is_loopback(int fd) {
-        struct sockaddr_storage sa = {};
-        socklen_t len = sizeof sa;
+bool sockaddr_is_loopback(const struct sockaddr_storage *sa) {
+        assert(sa);
 
-        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
-                return -errno;
-        switch (sa.ss_family) {
+        switch (sa->ss_family) {
         case AF_UNIX:
                 return true;
         case AF_INET:
-                return (ntohl(((const struct sockaddr_in *) &sa)->sin_addr.s_addr) >> 24) == 127;
+                return (ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr) >> 24) == 127;
         case AF_INET6: {
-                const struct in6_addr *a = &((const struct sockaddr_in6 *) &sa)->sin6_addr;
+                const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
 
                 return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
         }
         default:
                 return false;
         }
+}
+
+int socket_is_loopback(int fd) {
+        struct sockaddr_storage sa = {};
+        socklen_t len = sizeof sa;
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return -errno;
+        return sockaddr_is_loopback(&sa);
 }

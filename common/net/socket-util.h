@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 /* Parses "HOST:PORT", "[V6]:PORT" or "PORT" (every address) and returns a bound, listening,
  * non-blocking, close-on-exec stream socket. -EINVAL for a bad address, -EADDRNOTAVAIL when HOST
  * does not resolve. */
@@ -15,6 +17,11 @@ int socket_listen_address(const char *address, int *ret_fd);
  * *ret_bad_fd. 0 when not socket-activated. *ret_names (may be NULL) gets their names
  * (FileDescriptorName=; "unknown" without LISTEN_FDNAMES), a strv the caller frees (NULL for 0). */
 int socket_activation_fds(int *ret_bad_fd, char ***ret_names);
+
+struct sockaddr_storage;
+/* Whether an address is loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104) or AF_UNIX: only this
+ * machine has it. */
+bool sockaddr_is_loopback(const struct sockaddr_storage *sa);
 
 /* Whether a socket is bound to a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104) or is an
  * AF_UNIX socket: only this machine can reach it. A negative errno when getsockname() fails. */

@@ -47,21 +47,19 @@ static bool ws_peer_address(const struct sockaddr_storage *sa, uint8_t ret[16]) 
         assert(sa);
         assert(ret);
 
+        if (sockaddr_is_loopback(sa))
+                return false;
         if (sa->ss_family == AF_INET) {
-                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-
                 memset(ret, 0, 10);
                 ret[10] = ret[11] = 0xff;
-                memcpy(ret + 12, &in->sin_addr, 4);
-        } else if (sa->ss_family == AF_INET6)
+                memcpy(ret + 12, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+                return true;
+        }
+        if (sa->ss_family == AF_INET6) {
                 memcpy(ret, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
-        else
-                return false;
-        /* ::1, and 127.0.0.0/8 however it came. */
-        if (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *) ret) ||
-            (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) ret) && ret[12] == 127))
-                return false;
-        return true;
+                return true;
+        }
+        return false;
 }
 
 /* Connections from the address: a walk of at most max_connections, once per accept. */
