@@ -14,7 +14,7 @@ typedef struct BusToken {
 
 struct BusTokens {
         BusToken *tokens;
-        size_t n;
+        size_t n, n_allocated;
 };
 
 static const struct {
@@ -91,6 +91,23 @@ static int bus_tokens_parse_line(BusTokens *t, char *line, const char *path, uns
                         t->tokens[i].rights |= rights;
                         return 0;
                 }
+        if (t->n == t->n_allocated) {
+                /* Grown as lines come; the old block's tokens are wiped before it goes. */
+                size_t n = MAX(t->n_allocated * 2, (size_t) 16);
+                BusToken *grown = calloc(n, sizeof *grown);
+
+                if (!grown) {
+                        (void) snprintf(error, error_size, "out of memory");
+                        return -ENOMEM;
+                }
+                if (t->n > 0) {
+                        memcpy(grown, t->tokens, t->n * sizeof *grown);
+                        explicit_bzero(t->tokens, t->n * sizeof *grown);
+                }
+                free(t->tokens);
+                t->tokens = grown;
+                t->n_allocated = n;
+        }
         t->tokens[t->n] = (BusToken){ .size = token_len, .rights = rights };
         memcpy(t->tokens[t->n].text, token, token_len);
         t->n++;
@@ -109,9 +126,7 @@ int bus_tokens_load(BusTokens **ret, const char *path, char *error, size_t error
         assert(error);
 
         t = calloc(1, sizeof *t);
-        if (t)
-                t->tokens = calloc(BUS_TOKENS_MAX, sizeof *t->tokens);
-        if (!t || !t->tokens) {
+        if (!t) {
                 (void) snprintf(error, error_size, "out of memory");
                 return -ENOMEM;
         }

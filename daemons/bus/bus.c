@@ -258,6 +258,7 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
         Bus *b = ASSERT_PTR(userdata);
         ProtocolStatus st = {};
         Frame f = {};
+        unsigned need;
 
         assert(conn);
 
@@ -275,7 +276,8 @@ static void on_ws_message(WsConn *conn, const char *data, size_t size, void *use
         }
 
         b->frame_size = size;
-        if ((c->rights & bus_command_rights(&f)) != bus_command_rights(&f))
+        need = bus_command_rights(&f);
+        if ((c->rights & need) != need)
                 bus_forbid(b, c, &f);
         else
                 bus_command_table[f.command](b, c, &f);
