@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hashmap.h"
+#include "id-map.h"
 #include "job-table.h"
 
 struct JobTableScheduler {
@@ -46,7 +46,7 @@ const JobTableHistogram *job_table_scheduler_run(const JobTableScheduler *s) {
 }
 
 struct JobTable {
-        U64Map *map; /* id -> JobTableEntry */
+        IdMap *map; /* id -> JobTableEntry */
         size_t max;
         JobTableEntry *entries, *entries_tail;   /* all, by id */
         JobTableEntry *finished, *finished_tail; /* the final ones, the first to become final first */
@@ -164,7 +164,7 @@ int job_table_new(JobTable **ret, size_t max_entries) {
         if (!t)
                 return -ENOMEM;
         t->max = max_entries;
-        r = u64_map_new(&t->map);
+        r = id_map_new(&t->map, max_entries);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(t);
@@ -184,13 +184,13 @@ JobTable *job_table_free(JobTable *t) {
         }
         LIST_FOREACH_SAFE (schedulers, s, sn, t->schedulers)
                 free(s);
-        u64_map_free(t->map);
+        id_map_free(t->map);
         return mfree(t);
 }
 
 size_t job_table_size(const JobTable *t) {
         assert(t);
-        return u64_map_size(t->map);
+        return id_map_size(t->map);
 }
 
 size_t job_table_max(const JobTable *t) {
@@ -207,7 +207,7 @@ static JobTableEntry *job_table_evict(JobTable *t, JobTableEntry *e) {
                 job_table_count_run(t, &e->runs[i], false);
                 job_table_scheduler_unref(t, e->runs[i].scheduler);
         }
-        assert_se(u64_map_remove(t->map, e->id) == e);
+        assert_se(id_map_remove(t->map, e->id) == e);
 
         if (t->entries_tail == e)
                 t->entries_tail = e->entries_prev;
@@ -240,15 +240,15 @@ int job_table_add(JobTable *t, uint64_t id, int priority, double runtime, uint64
         assert(t);
 
         /* The bus's ids only grow: one above the newest needs no lookup. */
-        if ((!t->entries_tail || id <= t->entries_tail->id) && u64_map_get(t->map, id))
+        if ((!t->entries_tail || id <= t->entries_tail->id) && id_map_get(t->map, id))
                 return -EEXIST;
 
         /* Evict before inserting, so that the map never holds more than max keys: one key over
-         * would grow a map sized exactly for max. Once the table was full, the map has held max
-         * keys at its present size, so the put below needs no memory and cannot fail. The evicted
+         * would make an old entry leave the window of recent ids. The put needs memory only when an
+         * entry that stayed a whole window of ids moves out of it. The evicted
          * entry's memory, runs array included, becomes the new entry's: a full table allocates
          * nothing per job. */
-        if (u64_map_size(t->map) >= t->max)
+        if (id_map_size(t->map) >= t->max)
                 e = job_table_evict(t, t->finished ?: t->entries);
         else
                 e = calloc(1, sizeof(JobTableEntry));
@@ -267,7 +267,7 @@ int job_table_add(JobTable *t, uint64_t id, int priority, double runtime, uint64
                 .n_runs_alloc = n_runs_alloc,
         };
 
-        r = u64_map_put(t->map, id, e);
+        r = id_map_put(t->map, id, e);
         if (r < 0)
                 return r;
 
@@ -286,7 +286,7 @@ int job_table_add(JobTable *t, uint64_t id, int priority, double runtime, uint64
 
 JobTableEntry *job_table_get(JobTable *t, uint64_t id) {
         assert(t);
-        return u64_map_get(t->map, id);
+        return id_map_get(t->map, id);
 }
 
 JobTableRun *job_table_find_run(JobTableEntry *e, const JobTableScheduler *s) {
@@ -597,10 +597,10 @@ static size_t malloc_chunk_bytes(size_t n) {
 size_t job_table_entry_bytes(unsigned n_runs) {
         return malloc_chunk_bytes(sizeof(JobTableEntry)) +
                (n_runs > 0 ? malloc_chunk_bytes((size_t) n_runs * sizeof(JobTableRun)) : 0) +
-               u64_map_bytes_per_key();
+               id_map_bytes_per_id();
 }
 
-size_t job_table_max_probe(const JobTable *t) {
+size_t job_table_ids_outside_window(const JobTable *t) {
         assert(t);
-        return u64_map_max_probe(t->map);
+        return id_map_overflow_size(t->map);
 }

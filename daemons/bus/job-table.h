@@ -4,16 +4,16 @@
  * the job events it passes on. For each job: its priority, runtime, submit time, and one run per
  * scheduler it was delivered to, holding that scheduler's state and the times of its transitions.
  * The per-state counters (whole table, and per scheduler) are kept as runs change, so status never
- * walks the table. Lookup by id is O(1) (a U64Map); when full, the job that finished earliest makes
- * room, or, when none has finished, the oldest.
+ * walks the table. Lookup by id is O(1) (an IdMap: one slot for a recent id); when full, the job that
+ * finished earliest makes room, or, when none has finished, the oldest.
  *
  * Scheduler names are interned: every run of a scheduler points to one JobTableScheduler, which
  * lives while the bus holds a reference (a connected scheduler of that name) or a run uses it.
  *
  * Memory per job on x86-64 glibc: the entry (88 bytes, a 96-byte chunk), its runs (96 bytes each,
- * one chunk) and its map slots. Measured with mallinfo2() over full tables: 235 bytes with one run
- * and 524 with four at the default --history of 10,000 (2.3 and 5.2 MB); job_table_entry_bytes()
- * gives the upper bound, 251 and 539. Owned by the Bus.
+ * one chunk) and its share of the map's window (16 to 32 bytes). Measured with mallinfo2() over full tables:
+ * 235 bytes with one run and 524 with four at the default --history of 10,000 (2.3 and 5.2 MB);
+ * job_table_entry_bytes() gives the upper bound, 240 and 528. Owned by the Bus.
  */
 #pragma once
 
@@ -195,5 +195,5 @@ JobTableEntry *job_table_prev(JobTableEntry *e);
  * test: the two allocations as glibc's malloc rounds them, and the map's slots at their lowest
  * steady load. An upper bound of what a full table costs per entry. */
 size_t job_table_entry_bytes(unsigned n_runs);
-/* The longest probe sequence of a lookup by id (see u64_map_max_probe()), for tests. */
-size_t job_table_max_probe(const JobTable *t);
+/* Entries whose ids left the map's window of recent ids (see id-map.h), for tests. */
+size_t job_table_ids_outside_window(const JobTable *t);
