@@ -7,10 +7,13 @@
  *
  * Every public call that changes something runs between runner_enter() and runner_leave(); only the
  * outermost one fills free slots, in a loop, which is what makes callbacks safe to call back in.
+ *
+ * `by_id` finds a pending or alive job by id: a job goes in when submitted and out when buried.
  */
 #include <assert.h>
 #include <stdlib.h>
 
+#include "id-map.h"
 #include "queue.h"
 #include "runner.h"
 #include "string-table.h"
@@ -28,12 +31,17 @@ DEFINE_STRING_TABLE_LOOKUP(runner_evict, RunnerEvict, _RUNNER_EVICT_MAX);
 #define SUSPENDED_FIRST 0
 #define WAITING_AFTER   (UINT64_C(1) << 63)
 
+/* Recent ids that the index finds in one slot: more than a scheduler holds at once, most of the
+ * time (ids from the bus count up). */
+#define BY_ID_WINDOW 1024
+
 struct Runner {
         unsigned size;
         RunnerOps ops;
         void *userdata;
 
         Queue *pending;
+        IdMap *by_id; /* the pending and alive jobs */
         Job *alive;
         Job *fresh, *fresh_tail; /* a FIFO: jobs are announced in the order submitted */
         Job *dead;
@@ -70,6 +78,9 @@ int runner_new(Runner **ret, unsigned size, const RunnerOps *ops, void *userdata
         r->userdata = userdata;
 
         k = queue_new(&r->pending);
+        if (k < 0)
+                return k;
+        k = id_map_new(&r->by_id, BY_ID_WINDOW);
         if (k < 0)
                 return k;
 
@@ -154,6 +165,7 @@ Runner *runner_free(Runner *r) {
         while (r->dead)
                 runner_free_dead(r);
         queue_free(r->pending);
+        id_map_free(r->by_id);
         return mfree(r);
 }
 
@@ -162,6 +174,9 @@ static void runner_bury(Runner *r, Job *j) {
         assert(r);
         assert(j);
 
+        /* A job dropped at submission was never in the index; one whose id another job had is not. */
+        if (id_map_get(r->by_id, j->id) == j)
+                assert_se(id_map_remove(r->by_id, j->id) == j);
         LIST_PREPEND(dead, r->dead, j);
 }
 
@@ -422,6 +437,14 @@ static void runner_leave(Runner *r) {
         r->depth--;
 }
 
+/* Indexes a job by its id. A second job with an id already there stays out of the index, as
+ * runner_find() always found the first one. -ENOMEM. */
+static int runner_index(Runner *r, Job *j) {
+        int k = id_map_put(r->by_id, j->id, j);
+
+        return k == -EEXIST ? 0 : k;
+}
+
 int runner_submit(Runner *r, Job *j) {
         int k;
 
@@ -433,7 +456,9 @@ int runner_submit(Runner *r, Job *j) {
 
         runner_enter(r);
         j->arrival_seq = ++r->arrival_seq;
-        k = r->stopping ? -ESHUTDOWN : runner_queue(r, j);
+        k = r->stopping ? -ESHUTDOWN : runner_index(r, j);
+        if (k >= 0)
+                k = runner_queue(r, j); /* on failure, runner_bury() takes it out of the index */
         if (k < 0) {
                 runner_set_state(r, j, JOB_DROPPED);
                 runner_bury(r, j);
@@ -644,17 +669,9 @@ const RunnerStats *runner_stats(Runner *r) {
 }
 
 Job *runner_find(Runner *r, uint64_t id) {
-        Job *j;
-
         assert(r);
 
-        LIST_FOREACH (alive, j, r->alive)
-                if (j->id == id)
-                        return j;
-        for (size_t i = 0; (j = queue_get(r->pending, i)); i++)
-                if (j->id == id)
-                        return j;
-        return NULL;
+        return id_map_get(r->by_id, id);
 }
 
 bool runner_would_start(Runner *r, int priority) {

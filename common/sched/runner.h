@@ -155,7 +155,8 @@ unsigned runner_n_pending(Runner *r);
 /* Jobs whose work is alive: those holding a slot and those being terminated. */
 unsigned runner_n_alive(Runner *r);
 const RunnerStats *runner_stats(Runner *r);
-/* A running, terminating or pending job by id; NULL if none. */
+/* A running, terminating or pending job by id; NULL if none. O(1). Ids are the caller's to keep
+ * unique: of two jobs submitted with one id, only the first is found. */
 Job *runner_find(Runner *r, uint64_t id);
 /* Whether a job of this priority submitted now would run at once (a free slot, or a strictly less
  * urgent job to evict) instead of waiting. Lets the owner bound the pending queue. */
