@@ -24,6 +24,7 @@ struct BusLink {
         uint64_t connected_usec; /* CLOCK_MONOTONIC: the current connection opened */
         bool connected;
         bool reconnect;
+        bool rx_paused; /* bus_link_pause_rx(): also for the connections to come */
 };
 
 /* The start of the reason when the bus closed us for what our token does not allow. */
@@ -99,6 +100,8 @@ static void on_ws_open(WsConn *c, void *userdata) {
         }
         l->connected = true;
         (void) sd_event_now(l->event, CLOCK_MONOTONIC, &l->connected_usec);
+        if (l->rx_paused)
+                ws_conn_pause_rx(c, true);
         if (l->handlers.on_connected)
                 l->handlers.on_connected(l, l->userdata);
 }
@@ -307,6 +310,14 @@ int bus_link_send(BusLink *l, const char *data, size_t size) {
         if (!l->connected || !l->conn)
                 return -ENOTCONN;
         return ws_conn_send_text(l->conn, data, size);
+}
+
+void bus_link_pause_rx(BusLink *l, bool pause) {
+        assert(l);
+
+        l->rx_paused = pause;
+        if (l->conn)
+                ws_conn_pause_rx(l->conn, pause);
 }
 
 size_t bus_link_queued(const BusLink *l) {

@@ -60,3 +60,6 @@ const char *bus_link_get_url(const BusLink *l);
 int bus_link_send(BusLink *l, const char *data, size_t size);
 /* Messages and bytes not yet written to the socket. */
 size_t bus_link_queued(const BusLink *l);
+/* Stops (true) or resumes reading what the bus sends, on this connection and the next ones (see
+ * ws_conn_pause_rx()): the frames wait in the kernel's buffers, then in the bus's queue. */
+void bus_link_pause_rx(BusLink *l, bool pause);

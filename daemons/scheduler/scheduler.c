@@ -480,6 +480,17 @@ static void on_job_exited(void *userdata) {
         scheduler_maybe_exit(userdata);
 }
 
+/* While a started job waits for its spawn (one a loop pass), what the bus sends waits too: the next
+ * job is decided on once the one before runs. A burst of starts is paced by the spawns, and each
+ * "running" record is written a loop pass before its spawn, not a whole burst of spawns before: the
+ * start the log shows is the one the job's timeout counts from. */
+static void scheduler_pace_intake(Scheduler *s) {
+        assert(s);
+
+        if (s->link)
+                bus_link_pause_rx(s->link, ring_size(&s->spawn_queue) > 0);
+}
+
 static int on_runner_start(Runner *r, Job *j, void *userdata) {
         Scheduler *s = ASSERT_PTR(userdata);
         int k;
@@ -492,6 +503,7 @@ static int on_runner_start(Runner *r, Job *j, void *userdata) {
                 k = ring_push(&s->spawn_queue, &j, SIZE_MAX);
         if (k >= 0)
                 k = sd_event_source_set_enabled(s->spawn_source, SD_EVENT_ONESHOT);
+        scheduler_pace_intake(s);
         if (k < 0) {
                 LogJob lj = job_log(j);
                 log_job(LOG_ERR, &lj, "Failed to start job %" PRIu64 ": %s", j->id, strerror(-k));
@@ -508,6 +520,7 @@ static int on_spawn(sd_event_source *src, void *userdata) {
                 return 0;
         if (ring_size(&s->spawn_queue) > 0)
                 (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+        scheduler_pace_intake(s);
 
         LogJob lj = job_log(j);
         r = job_run_spawn(j); /* j is gone unless it runs */
