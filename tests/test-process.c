@@ -13,8 +13,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "process.h"
 #include "time-util.h"
@@ -203,6 +206,27 @@ static void test_command_not_found(void **state) {
         assert_false(process_is_running(p));
         assert_int_equal(process_wait(p), -ECHILD);
         assert_int_equal(process_new(&p, NULL, (char *[]){ NULL }, NULL), -EINVAL);
+}
+
+/* A command found and executable whose exec fails in the child (not a program: ENOEXEC): the
+ * child's errno comes back to the start, and no process is left. */
+static void test_exec_fails_in_child(void **state) {
+        _cleanup_(process_freep) Process *p = NULL;
+        char path[] = "/tmp/sched-test-noexec-XXXXXX";
+        int fd = mkstemp(path);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "\x7f\x45\x4c\x46garbage", 11), 11);
+        assert_int_equal(fchmod(fd, 0755), 0);
+        assert_int_equal(close(fd), 0);
+
+        assert_int_equal(process_new(&p, NULL, (char *[]){ path, NULL }, NULL), 0);
+        assert_int_equal(process_start(p), -ENOEXEC);
+        assert_false(process_is_running(p));
+        /* Reaped: no child of ours is left, zombie or not. */
+        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+        assert_int_equal(errno, ECHILD);
+        assert_int_equal(unlink(path), 0);
 }
 
 static void test_timeout(void **state) {
@@ -704,6 +728,7 @@ int main(void) {
                 cmocka_unit_test(test_exit_code),
                 cmocka_unit_test(test_foreign_signal),
                 cmocka_unit_test(test_command_not_found),
+                cmocka_unit_test(test_exec_fails_in_child),
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_timeout_after_start),
                 cmocka_unit_test(test_terminate),

@@ -2,6 +2,7 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "escape.h"
 #include "log.h"
@@ -86,6 +88,24 @@ void log_field_token(const char *key, size_t key_len, char *buf, size_t size) {
         buf[n] = 0;
 }
 
+/* Our pid, for plain lines: a system call saved on every line, forgotten in a forked child. */
+static pid_t log_pid;
+
+static void log_forget_pid(void) {
+        log_pid = 0;
+}
+
+static pid_t log_get_pid(void) {
+        static bool registered;
+
+        if (log_pid != 0)
+                return log_pid;
+        if (!registered)
+                registered = pthread_atfork(NULL, NULL, log_forget_pid) == 0;
+        /* Without the fork handler, no cache. */
+        return registered ? (log_pid = getpid()) : getpid();
+}
+
 static void log_plain(int level, const char *message, const char *const *fields) {
         char line[LOG_LINE_MAX + 512], stamp[64] = "", zone[8] = "";
         struct timespec ts;
@@ -100,7 +120,7 @@ static void log_plain(int level, const char *message, const char *const *fields)
         }
 
         k = snprintf(line, sizeof line, "%s.%03ld%s %s[%d]: %s%s", stamp, ts.tv_nsec / 1000000L, zone,
-                     log_ident, (int) getpid(),
+                     log_ident, (int) log_get_pid(),
                      level <= LOG_ERR       ? "error: "
                      : level == LOG_WARNING ? "warning: "
                                             : "",

@@ -3,15 +3,17 @@
  * The spawn step of a Process, apart from its life on the event loop, so that nothing of the
  * daemon's signal state or environment handling leaks into the child. No state.
  *
- * Without a cgroup: one posix_spawnp() with every attribute set before exec. Into a cgroup:
- * clone3(CLONE_INTO_CGROUP), so that the job is born inside its cgroup (glibc has no posix_spawn
- * attribute for it) — on x86-64 as posix_spawn does it, sharing our memory (CLONE_VM, CLONE_VFORK:
- * we wait until the child has called execve) on a stack of its own, so that the spawn costs no copy
- * of our page tables; elsewhere as a fork. Where clone3 is refused (systemd's RestrictNamespaces= answers
- * ENOSYS, as the flags cannot be inspected) a fork whose child moves itself into the cgroup before anything
- * else. A clone3 without CLONE_VM is a fork: the child makes async-signal-safe calls only (setpgid,
- * sigaction, sigprocmask, dup2, execve) and reports an exec failure through a close-on-exec pipe, as
- * posix_spawn does, so that a missing command fails the start with -ENOENT.
+ * On x86-64, clone3() with CLONE_VM and CLONE_VFORK, as posix_spawn does it: the child shares our
+ * memory on a stack of its own until its execve (we wait for that), so the spawn costs no copy of our
+ * page tables, no stack mapped per spawn and no pipe (a failed exec's errno is left in memory we
+ * share); with CLONE_INTO_CGROUP for a job of its own cgroup, since glibc has no posix_spawn
+ * attribute for it, so the job is born inside it. Where clone3 is refused (systemd's
+ * RestrictNamespaces= answers ENOSYS, as the flags cannot be inspected): posix_spawnp() without a
+ * cgroup, a fork whose child moves itself into the cgroup before anything else with one. Elsewhere
+ * than x86-64: posix_spawnp(), or clone3(CLONE_INTO_CGROUP) as a fork. A forked child makes
+ * async-signal-safe calls only (setpgid, sigaction, sigprocmask, dup2, execve) and reports an exec
+ * failure through a close-on-exec pipe, as posix_spawn does, so that a missing command fails the
+ * start with -ENOENT.
  */
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -224,6 +226,7 @@ typedef struct SpawnChild {
         int hold_fd;   /* >= 0: a held start, the exec waits for a byte on it */
         int holder_fd; /* >= 0: the other end, ours, closed in the child so that our close is EOF */
         int error_fd;  /* the pipe's write end; < 0: none (a held start does not wait for the exec) */
+        int error;     /* a CLONE_VM child's errno when its exec failed: it shares our memory */
 } SpawnChild;
 
 /* The child of a CLONE_VM spawn runs here, on a stack that is not the sanitizers' either. */
@@ -262,13 +265,15 @@ NO_SANITIZE static void spawn_child_exec(const SpawnChild *c) {
         execve(c->path, c->argv, c->env);
 }
 
-NO_SANITIZE static _noreturn_ void spawn_child(const SpawnChild *c) {
+NO_SANITIZE static _noreturn_ void spawn_child(SpawnChild *c) {
         int error;
 
         spawn_child_exec(c);
         error = errno;
         if (c->error_fd >= 0)
                 (void) !write(c->error_fd, &error, sizeof error);
+        else
+                c->error = error; /* CLONE_VM: we run until the parent reads it */
         _exit(127);
 }
 
@@ -282,12 +287,12 @@ NO_SANITIZE static int spawn_child_main(void *userdata) {
 
 /* clone3() whose child shares our memory: it runs spawn_child() on spawn_stack and never returns
  * into our frames. The parent gets the pid, or -1 with errno. */
-static pid_t clone3_vm(struct clone_args *args, const SpawnChild *c) {
+static pid_t clone3_vm(struct clone_args *args, SpawnChild *c) {
         register long rax __asm__("rax") = SYS_clone3;
         register void *rdi __asm__("rdi") = args;
         register size_t rsi __asm__("rsi") = sizeof *args;
         register int (*r12)(void *) __asm__("r12") = spawn_child_main;
-        register const SpawnChild *r13 __asm__("r13") = c;
+        register SpawnChild *r13 __asm__("r13") = c;
 
         __asm__ volatile("syscall\n\t"
                          "test %%rax, %%rax\n\t"
@@ -332,27 +337,40 @@ static pid_t fork_child(int cgroup_fd, int *procs_fd, SpawnChild *c) {
         return pid;
 }
 
-/* A child born in the cgroup `cgroup_fd`, running spawn_child(c): the pid, or -1 with errno. */
-static pid_t clone_into_cgroup(int cgroup_fd, int *procs_fd, SpawnChild *c) {
+#if defined(__x86_64__)
+/* A child sharing our memory until its exec, born in the cgroup `cgroup_fd` (< 0: in ours): the pid,
+ * or -1 with errno. If its exec failed, it has exited and c->error says why: no pipe needed. */
+static pid_t clone_vm(int cgroup_fd, SpawnChild *c) {
+        struct clone_args args = {
+                .flags = CLONE_VM | CLONE_VFORK,
+                .exit_signal = SIGCHLD,
+                .stack = (uint64_t) (uintptr_t) spawn_stack,
+                .stack_size = sizeof spawn_stack,
+        };
+
+        if (cgroup_fd >= 0) {
+                args.flags |= CLONE_INTO_CGROUP;
+                args.cgroup = (uint64_t) cgroup_fd;
+        }
+        c->error = 0;
+        return clone3_vm(&args, c);
+}
+#endif
+
+/* A child of its own memory in the cgroup `cgroup_fd`, running spawn_child(c): the pid, or -1 with
+ * errno. clone3 where it is allowed, else a fork that moves itself. */
+static pid_t clone_forked(int cgroup_fd, int *procs_fd, SpawnChild *c) {
+        assert(procs_fd);
+        assert(c);
+
+#if !defined(__x86_64__)
         struct clone_args args = {
                 .flags = CLONE_INTO_CGROUP,
                 .exit_signal = SIGCHLD,
                 .cgroup = (uint64_t) cgroup_fd,
         };
-        pid_t pid;
+        pid_t pid = (pid_t) syscall(SYS_clone3, &args, sizeof args);
 
-        assert(procs_fd);
-        assert(c);
-
-#if defined(__x86_64__)
-        args.flags |= CLONE_VM | CLONE_VFORK;
-        args.stack = (uint64_t) (uintptr_t) spawn_stack;
-        args.stack_size = sizeof spawn_stack;
-        pid = clone3_vm(&args, c);
-        if (pid >= 0 || !IN_SET_CLONE3_REFUSED(errno))
-                return pid;
-#else
-        pid = (pid_t) syscall(SYS_clone3, &args, sizeof args);
         if (pid == 0)
                 spawn_child(c);
         if (pid >= 0 || !IN_SET_CLONE3_REFUSED(errno))
@@ -362,36 +380,23 @@ static pid_t clone_into_cgroup(int cgroup_fd, int *procs_fd, SpawnChild *c) {
         return fork_child(cgroup_fd, procs_fd, c);
 }
 
-static int spawn_into_cgroup(char *const argv[], char *const env_extra[], int output_fd, int cgroup_fd,
-                             pid_t *ret_pid) {
-        _cleanup_free_ char **env = NULL, *path = NULL;
+/* The forked child's exec, waited for: EOF on a close-on-exec pipe once it happened, or its errno. */
+static int spawn_forked(int cgroup_fd, SpawnChild *c, pid_t *ret_pid) {
         _cleanup_close_ int procs_fd = -EBADF;
         int pipe_fds[2], error = 0, r;
         ssize_t n;
         pid_t pid;
 
-        r = spawn_child_prepare(argv, env_extra, &path, &env);
-        if (r < 0)
-                return r;
         if (pipe2(pipe_fds, O_CLOEXEC) < 0)
                 return -errno;
-
-        pid = clone_into_cgroup(cgroup_fd, &procs_fd,
-                                &(SpawnChild){ .path = path,
-                                               .argv = argv,
-                                               .env = env ?: environ,
-                                               .output_fd = output_fd,
-                                               .procs_fd = -EBADF,
-                                               .hold_fd = -EBADF,
-                                               .holder_fd = -EBADF,
-                                               .error_fd = pipe_fds[1] });
+        c->error_fd = pipe_fds[1];
+        pid = clone_forked(cgroup_fd, &procs_fd, c);
         r = pid < 0 ? -errno : 0;
         (void) close(pipe_fds[1]);
         if (r < 0) {
                 (void) close(pipe_fds[0]);
                 return r;
         }
-        /* EOF once the exec happened (close-on-exec), or the child's errno. */
         while ((n = read(pipe_fds[0], &error, sizeof error)) < 0 && errno == EINTR)
                 ;
         (void) close(pipe_fds[0]);
@@ -403,6 +408,46 @@ static int spawn_into_cgroup(char *const argv[], char *const env_extra[], int ou
         }
         *ret_pid = pid;
         return 0;
+}
+
+/* A spawn that waits for the exec, into the cgroup `cgroup_fd` (< 0: none). On x86-64 the child
+ * shares our memory until then; where that clone3 is refused, a fork (into a cgroup) or posix_spawn. */
+static int spawn_waited(char *const argv[], char *const env_extra[], int output_fd, int cgroup_fd,
+                        pid_t *ret_pid) {
+        _cleanup_free_ char **env = NULL, *path = NULL;
+        SpawnChild c;
+        int r;
+
+        r = spawn_child_prepare(argv, env_extra, &path, &env);
+        if (r < 0)
+                return r;
+        c = (SpawnChild){ .path = path,
+                          .argv = argv,
+                          .env = env ?: environ,
+                          .output_fd = output_fd,
+                          .procs_fd = -EBADF,
+                          .hold_fd = -EBADF,
+                          .holder_fd = -EBADF,
+                          .error_fd = -EBADF };
+#if defined(__x86_64__)
+        pid_t pid = clone_vm(cgroup_fd, &c);
+
+        if (pid >= 0) {
+                if (c.error == 0) {
+                        *ret_pid = pid;
+                        return 0;
+                }
+                /* It exited right after its failed exec, which is when clone3 returned. */
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return -c.error;
+        }
+        if (!IN_SET_CLONE3_REFUSED(errno))
+                return -errno;
+#endif
+        if (cgroup_fd < 0)
+                return spawn_posix(argv, env_extra, output_fd, ret_pid);
+        return spawn_forked(cgroup_fd, &c, ret_pid);
 }
 
 /* A held start: forked (we cannot wait for an exec that waits for us), the child waits for a byte on
@@ -455,9 +500,11 @@ int process_spawn(char *const argv[], char *const env_extra[], int output_fd, in
 
         if (ret_hold_fd)
                 return spawn_held(argv, env_extra, output_fd, cgroup_fd, ret_hold_fd, ret_pid);
+#if !defined(__x86_64__)
         if (cgroup_fd < 0)
                 return spawn_posix(argv, env_extra, output_fd, ret_pid);
-        return spawn_into_cgroup(argv, env_extra, output_fd, cgroup_fd, ret_pid);
+#endif
+        return spawn_waited(argv, env_extra, output_fd, cgroup_fd, ret_pid);
 }
 
 int process_spawn_release(int *hold_fd) {
