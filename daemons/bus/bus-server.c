@@ -12,6 +12,7 @@
 #include "bus-internal.h"
 #include "event-util.h"
 #include "log.h"
+#include "notify.h"
 #include "rlimit-util.h"
 #include "socket-util.h"
 #include "strv.h"
@@ -41,13 +42,16 @@ Bus *bus_free(Bus *b) {
 }
 
 static int bus_send_status(Bus *b) {
+        char text[512];
+
         assert(b);
 
-        return sd_notifyf(false,
-                          "STATUS=producers %u, schedulers %u, forwarded %" PRIu64
-                          ", held %zu, dropped %" PRIu64 ", errors %" PRIu64 "%s",
-                          b->n_producers, b->n_schedulers, b->n_forwarded, held_size(b->held), b->n_dropped,
-                          b->n_errors, b->paused ? ", producers paused" : "");
+        (void) snprintf(text, sizeof text,
+                        "STATUS=producers %u, schedulers %u, forwarded %" PRIu64
+                        ", held %zu, dropped %" PRIu64 ", errors %" PRIu64 "%s",
+                        b->n_producers, b->n_schedulers, b->n_forwarded, held_size(b->held), b->n_dropped,
+                        b->n_errors, b->paused ? ", producers paused" : "");
+        return notify_text(text);
 }
 
 static void on_status(void *userdata) {

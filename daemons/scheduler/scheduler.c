@@ -17,6 +17,7 @@
 #include "job-scope.h"
 #include "job.h"
 #include "log.h"
+#include "notify.h"
 #include "protocol.h"
 #include "ratelimit.h"
 #include "ring.h"
@@ -236,19 +237,21 @@ static void scheduler_report_job(Scheduler *s, const Job *j, const char *reason)
 
 static int scheduler_send_status(Scheduler *s) {
         const RunnerStats *st = runner_stats(s->runner);
+        char text[512];
 
         assert(s);
 
-        return sd_notifyf(
-                false,
-                "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64 ", timeout %" PRIu64
-                ", evicted %" PRIu64 ", cancelled %" PRIu64 ", suspended %u, requeued %" PRIu64 ", bus %s",
-                runner_n_running(s->runner), s->config.size,
-                runner_n_pending(s->runner) - runner_n_suspended(s->runner), st->done, st->failed,
-                st->timeout, st->evicted, st->cancelled, runner_n_suspended(s->runner), st->requeued,
-                s->stopping                      ? "closed"
-                : bus_link_is_connected(s->link) ? "connected"
-                                                 : "connecting");
+        (void) snprintf(text, sizeof text,
+                        "STATUS=running %u/%u, pending %u, done %" PRIu64 ", failed %" PRIu64
+                        ", timeout %" PRIu64 ", evicted %" PRIu64 ", cancelled %" PRIu64
+                        ", suspended %u, requeued %" PRIu64 ", bus %s",
+                        runner_n_running(s->runner), s->config.size,
+                        runner_n_pending(s->runner) - runner_n_suspended(s->runner), st->done, st->failed,
+                        st->timeout, st->evicted, st->cancelled, runner_n_suspended(s->runner), st->requeued,
+                        s->stopping                      ? "closed"
+                        : bus_link_is_connected(s->link) ? "connected"
+                                                         : "connecting");
+        return notify_text(text);
 }
 
 static void on_status(void *userdata) {
