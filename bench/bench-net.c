@@ -35,11 +35,17 @@ struct BenchNet {
         BenchConn *conns;
         int epoll_fd; /* the raw connections; -EBADF until the first */
         sd_event_source *raw_source;
+        /* Raw connections with frames written since the last pass: sent at its end, together. */
+        sd_event_source *flush_source;
+        BenchConn *to_flush;
+        bool freeing; /* connections closed now are closed by us: no on_close */
 };
 
 struct BenchRaw {
         int fd;
         bool want_out; /* EPOLLOUT on: the kernel took less than we had */
+        bool to_flush; /* in the net's to_flush list */
+        BenchConn *next_to_flush;
         /* Received and not yet parsed: rx[0 .. rx_size). One byte of rx_alloc stays free, for the
          * NUL after a message handed over in place. */
         char *rx;
@@ -66,15 +72,26 @@ static void on_message(WsConn *conn, const char *data, size_t size, void *userda
         if (!c)
                 return;
         c->n_received++;
+        c->rx_ns = bench_now_ns();
         if (c->on_message)
                 c->on_message(c, data, size, c->userdata);
+}
+
+/* A connection is over: said once to its on_close, unless we are closing it. */
+static void conn_gone(BenchConn *c) {
+        bool was_closed = c->closed;
+
+        c->open = false;
+        c->closed = true;
+        if (!was_closed && c->on_close && !c->net->freeing)
+                c->on_close(c, c->userdata);
 }
 
 static void on_gone(BenchConn *c) {
         if (!c)
                 return;
-        c->closed = true;
         c->conn = NULL;
+        conn_gone(c);
 }
 
 static void on_close(WsConn *conn, void *userdata) {
@@ -107,8 +124,7 @@ static void raw_gone(BenchConn *c) {
         }
         r->rx_size = r->tx_start = r->tx_size = 0;
         r->in_message = false;
-        c->open = false;
-        c->closed = true;
+        conn_gone(c);
 }
 
 static int raw_watch(BenchConn *c, bool out) {
@@ -169,14 +185,38 @@ static int raw_send(BenchConn *c, unsigned opcode, const void *data, size_t size
         r->tx_size += bench_ws_client_header(r->tx + r->tx_size, opcode, size);
         bench_ws_mask(r->tx + r->tx_size, data, size);
         r->tx_size += size;
-        return r->want_out ? 0 : raw_write(c);
+        /* Else EPOLLOUT writes it, or the flush is due anyway; a net being freed writes at once. */
+        if (!r->want_out && !r->to_flush && !c->net->freeing) {
+                r->to_flush = true;
+                r->next_to_flush = c->net->to_flush;
+                c->net->to_flush = c;
+                (void) sd_event_source_set_enabled(c->net->flush_source, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+/* The end of a loop pass: every frame written in it leaves, one send() per connection, as the glue
+ * sends what was queued in a pass (ws_conn_fill_batch()): the bus sees the same writes from either. */
+static int on_raw_flush(sd_event_source *s, void *userdata) {
+        BenchNet *n = ASSERT_PTR(userdata);
+
+        while (n->to_flush) {
+                BenchConn *c = n->to_flush;
+
+                n->to_flush = c->raw->next_to_flush;
+                c->raw->to_flush = false;
+                if (!c->closed && !c->raw->want_out)
+                        (void) raw_write(c); /* a failed write closed it */
+        }
+        return 0;
 }
 
 /* A close frame with `code` (best effort: the socket goes at once), then gone. */
 static void raw_close(BenchConn *c, uint16_t code) {
         unsigned char payload[2] = { (unsigned char) (code >> 8), (unsigned char) code };
 
-        (void) raw_send(c, BENCH_WS_CLOSE, payload, sizeof payload);
+        if (raw_send(c, BENCH_WS_CLOSE, payload, sizeof payload) >= 0 && !c->raw->want_out)
+                (void) raw_write(c); /* now: the socket goes next */
         if (!c->closed)
                 raw_gone(c);
 }
@@ -225,7 +265,8 @@ static int raw_frame(BenchConn *c, const BenchWsFrame *f, char *data) {
                 return 0;
         case BENCH_WS_CLOSE:
                 /* Answer with its code (RFC 6455 5.5.1) and go: the server closes the TCP side. */
-                (void) raw_send(c, BENCH_WS_CLOSE, data, MIN(size, (size_t) 2));
+                if (raw_send(c, BENCH_WS_CLOSE, data, MIN(size, (size_t) 2)) >= 0 && !c->raw->want_out)
+                        (void) raw_write(c);
                 if (!c->closed)
                         raw_gone(c);
                 return 0;
@@ -329,6 +370,7 @@ static void raw_receive(BenchConn *c) {
                         return;
                 }
                 r->rx_size += (size_t) n;
+                c->rx_ns = bench_now_ns();
                 k = raw_parse(c);
                 if (k > 0)
                         k = raw_grow_rx(r);
@@ -370,6 +412,11 @@ static int net_setup_raw(BenchNet *n) {
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(n->raw_source, "bench-raw-connections");
+        r = sd_event_add_defer(n->event, &n->flush_source, on_raw_flush, n);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(n->flush_source, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(n->flush_source, "bench-raw-flush");
         return 0;
 }
 
@@ -420,7 +467,7 @@ int bench_conn_connect_raw(BenchNet *n, const char *url, BenchConn **ret) {
         return 0;
 }
 
-int bench_net_new(BenchNet **ret, const WsConfig *config) {
+int bench_net_new_on(BenchNet **ret, sd_event *event, const WsConfig *config) {
         static const WsHandlers handlers = {
                 .on_open = on_open,
                 .on_message = on_message,
@@ -436,9 +483,7 @@ int bench_net_new(BenchNet **ret, const WsConfig *config) {
         if (!n)
                 return -ENOMEM;
         n->epoll_fd = -EBADF;
-        r = sd_event_new(&n->event);
-        if (r < 0)
-                return r;
+        n->event = sd_event_ref(event);
         r = ws_context_new(&n->ws, n->event, config ?: &roomy, &handlers, n);
         if (r < 0)
                 return r;
@@ -446,11 +491,23 @@ int bench_net_new(BenchNet **ret, const WsConfig *config) {
         return 0;
 }
 
+int bench_net_new(BenchNet **ret, const WsConfig *config) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        int r;
+
+        r = sd_event_new(&e);
+        if (r < 0)
+                return r;
+        return bench_net_new_on(ret, e, config);
+}
+
 BenchNet *bench_net_free(BenchNet *n) {
         if (!n)
                 return NULL;
+        n->freeing = true;
         n->ws = ws_context_free(n->ws);
         n->raw_source = sd_event_source_disable_unref(n->raw_source);
+        n->flush_source = sd_event_source_disable_unref(n->flush_source);
         while (n->conns) {
                 BenchConn *c = n->conns;
 

@@ -9,7 +9,10 @@
  * RFC 6455 a client needs, bench-ws.h), for load generators that must cost far less than what they
  * load. Both kinds share the loop and this API. The raw ones sit in an epoll set of the net's
  * own, watched by one sd-event source: one dispatch serves every raw connection that is ready, so
- * that what they receive in one loop pass is handled in one go.
+ * that what they receive in one loop pass is handled in one go; and what they are given to send in
+ * a pass leaves at its end, one send() per connection, as the glue sends what it queued in a pass.
+ *
+ * A net has a loop of its own, or shares one (bench_net_new_on()).
  *
  * Calls that wait run the loop until their condition holds or a bounded time passes, so that a
  * benchmark reads top to bottom and never hangs.
@@ -35,7 +38,14 @@ struct BenchConn {
         BenchRaw *raw; /* a raw connection's socket and buffers; NULL on the glue */
         bool open, closed;
         uint64_t n_received;
+        /* When the message being handed over was read (bench_now_ns()): for a raw connection, the
+         * recv() that brought its last byte, so that a load reading thousands of messages per recv()
+         * asks the clock once for them all. */
+        uint64_t rx_ns;
         bench_message_t on_message;
+        /* Once, when the connection is gone (closed by the peer, or an error); never while its net is
+         * being freed. */
+        void (*on_close)(BenchConn *c, void *userdata);
         void *userdata;
         unsigned index; /* the benchmark's own numbering */
         BenchConn *next;
@@ -43,6 +53,9 @@ struct BenchConn {
 
 /* config: NULL for roomy defaults (large send queues: the benchmark bounds what it queues). */
 int bench_net_new(BenchNet **ret, const WsConfig *config);
+/* The same on a loop the caller owns (the net takes a reference): several nets may share one loop,
+ * e.g. the connections of several buses in one process that serves them all. */
+int bench_net_new_on(BenchNet **ret, sd_event *event, const WsConfig *config);
 BenchNet *bench_net_free(BenchNet *n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BenchNet *, bench_net_free);
 sd_event *bench_net_event(BenchNet *n);
@@ -59,6 +72,7 @@ int bench_conn_connect(BenchNet *n, const char *url, BenchConn **ret);
 int bench_conn_connect_raw(BenchNet *n, const char *url, BenchConn **ret);
 /* {"cmd": "register", "type": ROLE}, queued. */
 int bench_conn_register(BenchConn *c, const char *role);
+/* Queues a text message: sent when the loop runs (raw: at the end of the current pass). */
 int bench_conn_send(BenchConn *c, const char *data, size_t size);
 /* Messages queued on the glue; for a raw connection, bytes not yet taken by the kernel. */
 size_t bench_conn_queued(BenchConn *c);

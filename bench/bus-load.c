@@ -2,8 +2,8 @@
 /*
  * bench-bus-load: fan-out throughput and latency of a bus (sched-bus, or any bus that speaks the
  * protocol, given by URL). P producer connections submit job_request frames; S scheduler
- * connections count what arrives. Each payload carries its send time (CLOCK_MONOTONIC, ns) in an
- * extra field, "bench_t", which a bus forwards untouched.
+ * connections (the receivers) count what arrives. Each payload carries its send time
+ * (CLOCK_MONOTONIC, ns) in an extra field, "bench_t", which a bus forwards untouched.
  *
  * Throughput runs: N jobs, sent as fast as the bus takes them, with at most --window jobs not yet
  * received by every scheduler (so that a bus's per-client send queue never overflows and closes
@@ -14,9 +14,7 @@
  * with "running" and "done" (bus-load-events.h); O observer connections count the job events the
  * bus passes on. The window then counts jobs whose events have not all reached every observer, and
  * jobs/s = N / (last event at an observer - first send). Every observer must get exactly 2 x S
- * events per job: a run that breaks that is reported job by job. The schedulers and observers of
- * events runs are raw sockets (bench-ws.h) rather than the glue, whose client would cost this
- * process more than the bus its work: the generator must stay well below the bus it loads.
+ * events per job: a run that breaks that is reported job by job.
  *
  * With --dispatch=one (issue 13) the buses run with that mode: each job goes to one scheduler, so
  * a run is done when the schedulers have received N jobs in all (jobs/s = N / (last receipt - first
@@ -24,18 +22,46 @@
  * exactly one scheduler, once, which is checked job by job. Reporting schedulers then tell their
  * load in every frame (--report-load), or the bus would stop giving them jobs.
  *
+ * The load must never be the limit it measures (issue 17). So the connections are raw sockets
+ * (bench-ws.h) rather than the glue, whose client would cost this process more than the bus its
+ * work (--glue: the old load; the producer of events runs stays on the glue, as before), and
+ * throughput and latency runs spread them over --procs processes: this one starts the buses and
+ * holds the producers; worker processes, forked as soon as the options are parsed (before any
+ * socket or loop exists), hold the receivers, round robin. They share one anonymous mapping: per
+ * bus, whether a run is on, what each receiver got (its own cache line) and when last, the
+ * latency samples, errors. The producer waits for the window on an eventfd that a receiver writes
+ * only when the producer has said it waits and the count it waits for is reached, so no process
+ * spins. Events and --dispatch=one runs stay in one process: their job-by-job checks need every
+ * tally in one place.
+ *
+ * --scale LIST: one producer, a throughput run for each S of the list, and per bus a table, a
+ * least-squares fit of the bus's CPU per job against S (a cost per job and one per receiver) and
+ * where more receivers stop paying (the knee).
+ *
  * Run for run, the same load goes to every bus of the comparison, in turn (the order rotates from
  * run to run): the bus under test; the bus before a change (--compare-binary), for ratios
  * after/before; and bench-null-bus (null-bus.c), a fan-out server on the same glue that does no
  * protocol work, whose ratio says how much of the cost is the bus's own.
  *
- * The benchmark owns one Load per bus: its loop, its connections, the current run's counters.
+ * The benchmark owns its LoadProcs (the workers, reaped at the end, and the shared mapping) and
+ * one Target per bus; a Target owns its loop and the Load of its bus, whose part in each worker
+ * is a Load there, opened and closed by the parent's Load.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench-daemon.h"
@@ -45,6 +71,7 @@
 #include "bus-auth.h"
 #include "bus-load-events.h"
 #include "escape.h"
+#include "parse.h"
 
 #define TICK_NS           (200 * NSEC_PER_USEC) /* pacing step of latency runs */
 #define PROBE_INTERVAL_NS (20 * NSEC_PER_MSEC)
@@ -57,8 +84,11 @@
  * more than the window lets be in flight, so that the bus, not the slots, sets the pace. */
 #define SLOTS_DEFAULT     8
 #define ONE_SLOTS_DEFAULT 1024
-/* Defaults that depend on --events. The bus sends an observer 2 x S events per job: 1024 jobs in
- * flight keep its queue for one observer (16384 messages, 4 MB by default) far from full. Under
+/* Defaults that depend on --events. The window bounds what the bus queues for each scheduler: at
+ * most 4096 messages (~120 bytes each, ~0.5 MB) whatever S is, under sched-bus's per-client bounds
+ * (16384 messages, 4 MB; a quarter of either is its high-water mark, above which producers wait)
+ * and the null bus's (65536, 16 MB); S = 64 makes it ~31 MB in all. The bus sends an observer 2 x S
+ * events per job: 1024 jobs in flight keep its queue for one observer far from full. Under
  * --dispatch=one without events the window is WINDOW_DEFAULT x S jobs, as many messages to
  * schedulers as under broadcast: with 4096 jobs (1024 a scheduler) neither sched-bus nor the null
  * bus is busy all the time, the run is bound by the round trips. */
@@ -67,6 +97,31 @@
 #define RATE_DEFAULT          20000
 #define UNSET                 UINT64_MAX
 #define UNSET_U               UINT32_MAX
+/* The processes of the load. A producer woken by another process finds a sixteenth of the window
+ * free (a wakeup per 256 jobs with the default window), not one job: a wakeup costs more than the
+ * job. In one process the receivers top it up at once, as before. */
+#define PROCS_MAX         16
+#define REFILL_PARTS      16
+#define URL_MAX           256
+#define BUS_NAME_MAX      32
+#define OPEN_TIMEOUT_NS   (5 * NSEC_PER_SEC) /* per connection a worker opens, as a connect's */
+#define CLOSE_TIMEOUT_NS  (5 * NSEC_PER_SEC)
+#define REAP_TIMEOUT_NS   (5 * NSEC_PER_SEC)
+#define WORKER_CHECK_USEC (1 * USEC_PER_SEC) /* a worker looks at its parent at least this often */
+/* Latency samples kept (in the shared mapping, touched as they come): 512 MB of address space. */
+#define LATENCY_SAMPLES_MAX (UINT64_C(1) << 26)
+/* --scale: how many S; the knee (a doubling of S that adds less than 10 % delivered/s) and the
+ * bus CPU share counted as a full core. */
+#define SCALE_MAX    16
+#define KNEE_GAIN    1.10
+#define BUS_CPU_FULL 0.95
+
+/* The cores but one, for the bus. */
+static unsigned procs_default(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+        return n > 2 ? (unsigned) MIN(n - 1, (long) PROCS_MAX) : 1;
+}
 
 typedef struct LoadConfig {
         const char *name;            /* of the bus, in tables and messages */
@@ -79,69 +134,294 @@ typedef struct LoadConfig {
         bool events;          /* reporting schedulers and observers */
         bool report_load;     /* events: reporting schedulers tell their load (register, job_event) */
         bool expect_final;    /* the bus marks each job's last event "final" (the null bus does not) */
+        bool glue;            /* every connection on the glue, as before issue 17 */
         pid_t bus_pid;        /* for the bus's CPU figure; 0: unknown */
         unsigned n_producers, n_schedulers, n_observers;
-        unsigned slots;  /* each reporting scheduler's */
-        uint64_t n_jobs; /* per throughput run */
+        unsigned n_procs; /* processes of the load: this one and n_procs - 1 workers */
+        unsigned slots;   /* each reporting scheduler's */
+        uint64_t n_jobs;  /* per throughput run */
         uint64_t window;
         uint64_t rate;   /* jobs/s offered in latency runs; 0: no latency runs */
         double duration; /* seconds of a latency run */
         unsigned runs;
+        unsigned scale[SCALE_MAX], n_scale; /* --scale: receivers per run, ascending */
 } LoadConfig;
 
+/* Set by SIGINT or SIGTERM in the parent: the run going on fails, the buses and workers are
+ * stopped in order. */
+static volatile sig_atomic_t interrupted;
+
+/* One receiver connection's figures, written by the process that holds it alone; a cache line of
+ * their own, as their neighbours' are written by other processes. */
+typedef struct ReceiverShared {
+        alignas(64) _Atomic uint64_t received; /* jobs of the run */
+        _Atomic uint64_t probes;               /* probes, ever */
+        _Atomic uint64_t last_ns;              /* the run's last receipt (bench_now_ns()) */
+} ReceiverShared;
+
+/* One bus's load as every process sees it. The producer's process starts and ends runs. When it
+ * waits (for the window to open, or all sent, for the last receipts) it says so with `waiting` and
+ * `wait_for`, a count that every receiver must reach (that the receivers reach in all, under
+ * --dispatch=one), and the receiver that completes it wakes the producer (load_receive()). */
+typedef struct LoadShared {
+        _Atomic bool running, paced;
+        _Atomic bool broken, refused, closed; /* by any process: the run fails */
+        alignas(64) _Atomic bool waiting;
+        _Atomic uint64_t wait_for;
+        ReceiverShared receivers[CONNS_MAX];
+} LoadShared;
+
+/* The shared mapping: a LoadShared per bus (the Target's number) and the latency samples of the
+ * run going on (one at a time). */
+typedef struct Shared {
+        LoadShared loads[TARGETS_MAX];
+        alignas(64) _Atomic uint64_t n_latencies;
+        uint64_t latencies_max;
+        double latencies[]; /* µs */
+} Shared;
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_BOOL_LOCK_FREE == 2,
+               "shared between processes: the atomics must be lock-free");
+
+/* The processes of the load and what they share. The parent's copy owns the workers (it reaps
+ * them); each worker has a copy of its own, with `self` its number. */
+typedef struct LoadProcs {
+        Shared *shared;
+        size_t shared_size;
+        int wake_fd;        /* eventfd: a worker's receiver wakes the producer */
+        unsigned n_workers; /* the receivers are in workers 1 .. n_workers, round robin; 0: here */
+        unsigned self;      /* 0: the parent; k: worker k */
+        pid_t parent;
+        pid_t pids[PROCS_MAX]; /* worker k is [k - 1]; 0 once reaped */
+        int fds[PROCS_MAX];    /* the parent's end of each worker's control socket */
+        bool dead;             /* a worker is gone (said once) */
+} LoadProcs;
+
+typedef enum WorkerOp {
+        WORKER_OPEN,
+        WORKER_CLOSE,
+} WorkerOp;
+
+/* What the parent asks of a worker over its control socket (SOCK_SEQPACKET: one datagram each). The
+ * answer is an int: 0, or -errno. */
+typedef struct WorkerCommand {
+        WorkerOp op;
+        unsigned slot;         /* the bus: its LoadShared */
+        unsigned n_schedulers; /* OPEN: the load's receivers, of which the worker takes its share */
+        char name[BUS_NAME_MAX];
+        char url[URL_MAX];
+} WorkerCommand;
+
+/* Whether this process holds receiver i. */
+static bool procs_holds(const LoadProcs *p, unsigned i) {
+        return p->n_workers == 0 ? p->self == 0 : p->self == 1 + i % p->n_workers;
+}
+
+static void procs_wake(LoadProcs *p) {
+        uint64_t one = 1;
+
+        (void) !write(p->wake_fd, &one, sizeof one);
+}
+
+/* Worker k's pid once it has exited (reaped), waiting up to timeout_ns for it; 0 if it has not. */
+static int procs_reap(LoadProcs *p, unsigned k, uint64_t timeout_ns, int *ret_status) {
+        uint64_t deadline = bench_now_ns() + timeout_ns;
+        pid_t pid = p->pids[k - 1];
+
+        if (pid <= 0)
+                return 0;
+        for (;;) {
+                if (waitpid(pid, ret_status, WNOHANG) == pid) {
+                        p->pids[k - 1] = 0;
+                        return pid;
+                }
+                if (bench_now_ns() >= deadline)
+                        return 0;
+                bench_sleep_ns(2 * NSEC_PER_MSEC);
+        }
+}
+
+/* Worker k is gone (its control socket hung up): said once, with how it ended. */
+static void procs_note_gone(LoadProcs *p, unsigned k) {
+        pid_t pid = p->pids[k - 1];
+        int status;
+
+        if (p->dead)
+                return;
+        p->dead = true;
+        if (procs_reap(p, k, 100 * NSEC_PER_MSEC, &status) <= 0)
+                fprintf(stderr, "bench-bus-load: load process %u (pid %d) hung up its control socket.\n", k,
+                        (int) pid);
+        else if (WIFSIGNALED(status))
+                fprintf(stderr, "bench-bus-load: load process %u (pid %d) was killed by signal %d (%s).\n",
+                        k, (int) pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+                fprintf(stderr, "bench-bus-load: load process %u (pid %d) exited with status %d.\n", k,
+                        (int) pid, WEXITSTATUS(status));
+}
+
+/* Sends worker k a command and waits up to timeout_ns for its answer. -ECHILD if it is gone. */
+static int procs_command(LoadProcs *p, unsigned k, const WorkerCommand *cmd, uint64_t timeout_ns) {
+        uint64_t deadline = bench_now_ns() + timeout_ns;
+        int fd = p->fds[k - 1], answer;
+
+        if (p->dead)
+                return -ECHILD;
+        if (send(fd, cmd, sizeof *cmd, MSG_NOSIGNAL) < 0) {
+                procs_note_gone(p, k);
+                return -ECHILD;
+        }
+        for (;;) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                uint64_t now = bench_now_ns();
+                ssize_t n;
+
+                if (interrupted)
+                        return -EINTR;
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                if (poll(&pfd, 1, (int) MIN((deadline - now) / NSEC_PER_MSEC + 1, 100)) <= 0)
+                        continue; /* a slice passed, or a signal came */
+                n = recv(fd, &answer, sizeof answer, MSG_DONTWAIT);
+                if (n == (ssize_t) sizeof answer)
+                        return answer;
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                procs_note_gone(p, k);
+                return -ECHILD;
+        }
+}
+
+static int process_cpu(pid_t pid, uint64_t *ret) {
+        ProcStats st;
+        int r;
+
+        if (pid <= 0) {
+                *ret = 0;
+                return 0;
+        }
+        r = proc_stats_read(pid, &st);
+        if (r < 0)
+                return r;
+        *ret = st.cpu_ns;
+        return 0;
+}
+
+/* CPU time of every process of the load: this one and the workers. */
+static uint64_t procs_cpu_ns(const LoadProcs *p) {
+        uint64_t sum = 0, ns;
+
+        if (process_cpu(getpid(), &ns) >= 0)
+                sum += ns;
+        for (unsigned k = 1; k <= p->n_workers; k++)
+                if (p->pids[k - 1] > 0 && process_cpu(p->pids[k - 1], &ns) >= 0)
+                        sum += ns;
+        return sum;
+}
+
+/* Hangs up on every worker (each leaves when its control socket ends) and reaps them: SIGKILL for
+ * one that has not gone within REAP_TIMEOUT_NS. */
+static LoadProcs *procs_free(LoadProcs *p) {
+        if (!p)
+                return NULL;
+        for (unsigned k = 1; k <= p->n_workers; k++)
+                p->fds[k - 1] = safe_close(p->fds[k - 1]);
+        for (unsigned k = 1; k <= p->n_workers; k++) {
+                int status;
+
+                if (p->pids[k - 1] <= 0 || procs_reap(p, k, REAP_TIMEOUT_NS, &status) > 0)
+                        continue;
+                (void) kill(p->pids[k - 1], SIGKILL);
+                (void) waitpid(p->pids[k - 1], &status, 0);
+        }
+        safe_close(p->wake_fd);
+        if (p->shared)
+                (void) munmap(p->shared, p->shared_size);
+        return mfree(p);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(LoadProcs *, procs_free);
+
 typedef struct RunResult {
-        uint64_t jobs, delivered;  /* delivered: messages to schedulers, or events to observers */
-        double seconds, per_sec;   /* per_sec: delivered/s, or jobs/s in events runs */
+        unsigned receivers;
+        uint64_t jobs, delivered; /* delivered: messages to schedulers, or events to observers */
+        double seconds, per_sec;  /* per_sec: delivered/s, or jobs/s in events runs */
+        double jobs_per_sec;
         double per_bus_cpu_s;      /* per_sec per second of the bus's CPU time; 0 if unknown */
-        double bus_cpu, bench_cpu; /* fraction of one core */
-        double load;               /* the machine's load average when the run started */
-        double events_per_frame;   /* events runs: how the bus batches them for an observer */
-        double held;               /* events runs: jobs the bus said it held (observer 0 saw) */
+        double bus_cpu, bench_cpu; /* fraction of one core; bench: all the load's processes */
+        double bus_us_per_job;     /* the bus's CPU time per job and per delivered message; < 0: unknown */
+        double bus_ns_per_message;
+        double load;             /* the machine's load average when the run started */
+        double events_per_frame; /* events runs: how the bus batches them for an observer */
+        double held;             /* events runs: jobs the bus said it held (observer 0 saw) */
         double p50_us, p99_us, max_us;
         bool events_ok;   /* events runs: every observer got exactly what it should */
         bool checked;     /* --dispatch=one: the receipts were matched job by job */
         bool receipts_ok; /* and every job reached exactly one scheduler, once */
 } RunResult;
 
+/* One bus's load in one process: in the parent the producers, and the receivers and observers it
+ * holds; in a worker, its receivers. The counts of the run are in `shared`. */
 typedef struct Load {
         LoadConfig config;
+        LoadProcs *procs;
+        LoadShared *shared;
+        unsigned slot; /* of `shared` in the mapping */
         BenchNet *net;
+        /* schedulers[i] is NULL for a receiver another process holds */
         BenchConn *producers[CONNS_MAX], *schedulers[CONNS_MAX], *observers[CONNS_MAX];
-        sd_event_source *tick_source;     /* paced sending */
-        sd_event_source *flush_source;    /* events: the schedulers' answers, once per loop pass */
-        JobEventBatch batches[CONNS_MAX]; /* events: what each scheduler connection owes the bus */
-        JobEventTally tallies[CONNS_MAX]; /* events: what each observer got in the current run */
-        uint64_t observed[CONNS_MAX];     /* events: every event an observer got, probes' included */
-        JobEventTally receipts;           /* one: the run's jobs the schedulers got, job by job */
-        uint64_t max_id;                  /* one, events: the highest job id a scheduler got */
+        sd_event_source *tick_source;               /* paced sending */
+        sd_event_source *flush_source;              /* events: the schedulers' answers, once per loop pass */
+        sd_event_source *wake_source;               /* the workers' receivers wake the producer */
+        sd_event_source *worker_sources[PROCS_MAX]; /* a worker's control socket hangs up: it is gone */
+        unsigned n_opened;                          /* workers that hold their receivers of this load */
+        JobEventBatch batches[CONNS_MAX];           /* events: what each scheduler connection owes the bus */
+        JobEventTally tallies[CONNS_MAX];           /* events: what each observer got in the current run */
+        uint64_t observed[CONNS_MAX]; /* events: every event an observer got, probes' included */
+        JobEventTally receipts;       /* one: the run's jobs the schedulers got, job by job */
+        uint64_t max_id;              /* one, events: the highest job id a scheduler got */
 
-        /* The current run. */
-        bool running, paced;
-        uint64_t target, sent, t_start, t_first_send, t_last_receive;
-        uint64_t received[CONNS_MAX], probes[CONNS_MAX];
+        /* The current run, in the producer's process. */
+        bool paced;
+        uint64_t target, sent, t_start, t_first_send, t_last_observed;
+        uint64_t refill; /* jobs the window must have free before receivers wake a waiting producer */
         unsigned next_producer;
-        double *latencies; /* µs, latency runs only */
-        size_t n_latencies, latencies_alloc;
         bool broken;
-        bool refused; /* the bus answered with an error frame: it does not speak this load */
         bool noted_unexpected;
 } Load;
+
+static int load_new(Load **ret, const LoadConfig *config, LoadProcs *procs, unsigned slot, sd_event *event);
+
+/* Tells every worker that opened its part of the load to close it. */
+static void load_close_workers(Load *l) {
+        WorkerCommand cmd = { .op = WORKER_CLOSE, .slot = l->slot };
+
+        for (unsigned k = 1; k <= l->n_opened; k++)
+                (void) procs_command(l->procs, k, &cmd, CLOSE_TIMEOUT_NS);
+        l->n_opened = 0;
+}
 
 static Load *load_free(Load *l) {
         if (!l)
                 return NULL;
         sd_event_source_disable_unref(l->tick_source);
         sd_event_source_disable_unref(l->flush_source);
+        sd_event_source_disable_unref(l->wake_source);
+        for (unsigned k = 0; k < PROCS_MAX; k++)
+                sd_event_source_disable_unref(l->worker_sources[k]);
         l->net = bench_net_free(l->net);
+        load_close_workers(l);
         for (unsigned i = 0; i < CONNS_MAX; i++) {
                 job_event_batch_done(&l->batches[i]);
                 job_event_tally_done(&l->tallies[i]);
         }
         job_event_tally_done(&l->receipts);
-        free(l->latencies);
         return mfree(l);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Load *, load_free);
+
+static bool load_running(const Load *l) {
+        return atomic_load_explicit(&l->shared->running, memory_order_relaxed);
+}
 
 /* The unsigned number after `"key":` in a frame, or 0 if there is none. Enough for the flat
  * frames a bus forwards: the payload's "bench_t" (a probe and an error frame have none), a job's
@@ -158,18 +438,40 @@ static uint64_t frame_number(const char *data, const char *from, const char *key
         return *p >= '0' && *p <= '9' ? job_event_parse_u64(p) : 0;
 }
 
+/* Where "bench_t" is in a frame, or NULL (a probe, an error frame). Searched from the end, where
+ * both buses put it (the payload's last field, maybe the bus's id after it), so that a receiver
+ * looks at a few bytes of each job rather than all of them. */
+static const char *frame_find_bench_t(const char *data, size_t size) {
+        static const char key[] = "\"bench_t\"";
+        const size_t n = sizeof key - 1;
+
+        for (size_t i = size >= n ? size - n + 1 : 0; i-- > 0;)
+                if (data[i] == '"' && memcmp(data + i, key, n) == 0)
+                        return data + i;
+        return NULL;
+}
+
+/* The send time at "bench_t" (0 if no number follows). */
+static uint64_t bench_t_value(const char *bench_t) {
+        const char *p = bench_t + strlen("\"bench_t\"");
+
+        p += strspn(p, " \t:");
+        return *p >= '0' && *p <= '9' ? job_event_parse_u64(p) : 0;
+}
+
 static bool frame_is_error(const char *data) {
         return strstr(data, "\"error\"");
 }
 
-/* An error frame from the bus ends the benchmark: said once, quoted. */
+/* An error frame from the bus ends the benchmark: said once (by whichever process got it), quoted. */
 static void load_refused(Load *l, const char *role, unsigned index, const char *data, size_t size) {
         char text[512];
 
-        if (!l->refused)
+        if (!atomic_exchange(&l->shared->refused, true))
                 fprintf(stderr, "bench-bus-load: %s answered %s connection %u with an error frame: %s\n",
                         l->config.name, role, index, escape_quoted(data, size, text, sizeof text));
-        l->refused = true;
+        if (l->procs->self > 0)
+                procs_wake(l->procs);
 }
 
 /* Schedulers a job goes to: every one, or under --dispatch=one a single one. */
@@ -181,22 +483,31 @@ static unsigned load_events_per_job(const Load *l) {
         return receivers_per_job(&l->config) * JOB_EVENTS_PER_JOB_AND_SCHEDULER;
 }
 
-/* The run's jobs received: by the slowest scheduler, or under --dispatch=one by all of them. */
-static uint64_t load_received(Load *l) {
+/* Whether the window and the clock go by the observers (events runs with observers). */
+static bool load_by_observers(const Load *l) {
+        return l->config.events && l->config.n_observers > 0;
+}
+
+/* The run's jobs received: by the slowest scheduler, or under --dispatch=one by all of them. The
+ * loads are sequentially consistent: see load_receive(). */
+static uint64_t load_received(const Load *l) {
         uint64_t m = l->config.one ? 0 : UINT64_MAX;
 
-        for (unsigned i = 0; i < l->config.n_schedulers; i++)
-                m = l->config.one ? m + l->received[i] : MIN(m, l->received[i]);
+        for (unsigned i = 0; i < l->config.n_schedulers; i++) {
+                uint64_t n = atomic_load(&l->shared->receivers[i].received);
+
+                m = l->config.one ? m + n : MIN(m, n);
+        }
         return m;
 }
 
 /* Jobs done with: received (by every scheduler, or by one under --dispatch=one), or in events runs
  * with observers, every event of them seen by every observer (counted, not matched: the check at
  * the end of the run matches them job by job). */
-static uint64_t load_jobs_done(Load *l) {
+static uint64_t load_jobs_done(const Load *l) {
         uint64_t m = UINT64_MAX;
 
-        if (!l->config.events || l->config.n_observers == 0)
+        if (!load_by_observers(l))
                 return load_received(l);
         for (unsigned i = 0; i < l->config.n_observers; i++)
                 m = MIN(m, l->tallies[i].n_events);
@@ -222,16 +533,78 @@ static int load_send_job(Load *l) {
         return 0;
 }
 
-/* Throughput runs: the window moves with the slowest scheduler, or observer. */
-static void load_top_up(Load *l) {
-        uint64_t floor = load_jobs_done(l);
+/* The producer waits until the receivers have `want` jobs (each, or in all under --dispatch=one).
+ * Returns true when they have already: the wait is called off, the caller goes on. */
+static bool load_wait(Load *l, uint64_t want) {
+        LoadShared *s = l->shared;
 
-        while (l->running && !l->paced && l->sent < l->target &&
-               l->sent - MIN(floor, l->sent) < l->config.window)
-                if (load_send_job(l) < 0) {
-                        l->broken = true;
+        atomic_store(&s->wait_for, want);
+        atomic_store(&s->waiting, true);
+        return load_received(l) >= want && atomic_exchange(&s->waiting, false);
+}
+
+/* Throughput runs: as many jobs as the window lets go. Then, unless the observers drive it (they
+ * call this on every frame), the producer waits: for `refill` jobs of the window to come free, or
+ * all sent, for the last receipts. */
+static void load_top_up(Load *l) {
+        for (;;) {
+                uint64_t done = load_jobs_done(l);
+
+                if (!load_running(l) || l->paced || (l->sent == l->target && done >= l->target))
                         return;
-                }
+                while (l->sent < l->target && l->sent - MIN(done, l->sent) < l->config.window)
+                        if (load_send_job(l) < 0) {
+                                l->broken = true;
+                                return;
+                        }
+                if (load_by_observers(l))
+                        return;
+                if (!load_wait(l, l->sent < l->target ? done + l->refill : l->target))
+                        return;
+        }
+}
+
+/* Receivers in this process wake the producer by topping up at once; in a worker, through the
+ * eventfd the producer's loop watches. */
+static void load_wake(Load *l) {
+        if (l->procs->self > 0)
+                procs_wake(l->procs);
+        else
+                load_top_up(l);
+}
+
+static void load_add_latency(Load *l, uint64_t ns) {
+        Shared *sh = l->procs->shared;
+        uint64_t k = atomic_fetch_add_explicit(&sh->n_latencies, 1, memory_order_relaxed);
+
+        if (k < sh->latencies_max)
+                sh->latencies[k] = (double) ns / 1000.0;
+}
+
+/* Receiver c got a job of the run (its "bench_t" there). The receiver stores its count before it
+ * looks at `waiting`, and the producer says it waits before it looks at the counts (all
+ * sequentially consistent): so either the producer sees the count that completes what it waits
+ * for, or the receiver whose count completes it sees the producer waiting, and wakes it. Only that
+ * receiver looks at the others' counts: under broadcast, the one whose count reaches `wait_for`
+ * (each does once per wait). */
+static void load_receive(Load *l, BenchConn *c, const char *bench_t) {
+        LoadShared *s = l->shared;
+        ReceiverShared *rc = &s->receivers[c->index];
+        uint64_t n = atomic_load_explicit(&rc->received, memory_order_relaxed) + 1, want;
+
+        if (load_by_observers(l)) {
+                atomic_store(&rc->received, n);
+                return; /* the clock and the window go by the observers, whose events come after this */
+        }
+        if (atomic_load_explicit(&s->paced, memory_order_relaxed))
+                load_add_latency(l, c->rx_ns - bench_t_value(bench_t));
+        atomic_store_explicit(&rc->last_ns, c->rx_ns, memory_order_relaxed);
+        atomic_store(&rc->received, n); /* after the sample: the producer reads those once all came */
+        if (!atomic_load(&s->waiting))
+                return;
+        want = atomic_load(&s->wait_for);
+        if ((l->config.one || n == want) && load_received(l) >= want && atomic_exchange(&s->waiting, false))
+                load_wake(l);
 }
 
 /* Events: a reporting scheduler answers every job it gets (a probe too), at the end of the loop
@@ -239,10 +612,11 @@ static void load_top_up(Load *l) {
  * and every scheduler gets every job in order): the observers count from it. (Under
  * --dispatch=one, connections may see the run's first jobs in any order: load_reset() starts the
  * count after the last id of before the run.) */
-static void load_answer(Load *l, BenchConn *c, uint64_t id, uint64_t t) {
+static void load_answer(Load *l, BenchConn *c, uint64_t id, bool timed) {
         if (id == 0)
                 return; /* not a job */
-        if (!l->config.one && t != 0 && l->running && l->config.n_observers > 0 && !l->tallies[0].started)
+        if (!l->config.one && timed && load_running(l) && l->config.n_observers > 0 &&
+            !l->tallies[0].started)
                 for (unsigned i = 0; i < l->config.n_observers; i++)
                         job_event_tally_start(&l->tallies[i], id);
         if (job_event_batch_add(&l->batches[c->index], id) < 0) {
@@ -254,8 +628,7 @@ static void load_answer(Load *l, BenchConn *c, uint64_t id, uint64_t t) {
 
 static void on_scheduler_message(BenchConn *c, const char *data, size_t size, void *userdata) {
         Load *l = ASSERT_PTR(userdata);
-        const char *bench_t = strstr(data, "\"bench_t\"");
-        uint64_t t = bench_t ? frame_number(data, bench_t, "\"bench_t\"") : 0;
+        const char *bench_t = frame_find_bench_t(data, size);
         uint64_t id = 0;
 
         if (l->config.events || l->config.one) {
@@ -264,27 +637,31 @@ static void on_scheduler_message(BenchConn *c, const char *data, size_t size, vo
                 l->max_id = MAX(l->max_id, id);
         }
         if (l->config.events)
-                load_answer(l, c, id, t);
-        if (t == 0) {
+                load_answer(l, c, id, bench_t);
+        if (!bench_t) {
+                ReceiverShared *rc = &l->shared->receivers[c->index];
+
                 if (frame_is_error(data))
                         load_refused(l, "scheduler", c->index, data, size);
                 else
-                        l->probes[c->index]++;
+                        atomic_store_explicit(&rc->probes,
+                                              atomic_load_explicit(&rc->probes, memory_order_relaxed) + 1,
+                                              memory_order_relaxed);
                 return;
         }
-        if (!l->running)
+        if (!load_running(l))
                 return;
-        l->received[c->index]++;
         if (l->config.one)
                 job_event_tally_add_receipt(&l->receipts, id);
-        if (l->config.events && l->config.n_observers > 0)
-                return; /* the clock stops at the observers, whose events come after this */
-        l->t_last_receive = bench_now_ns();
-        if (l->paced) {
-                if (l->n_latencies < l->latencies_alloc)
-                        l->latencies[l->n_latencies++] = (double) (l->t_last_receive - t) / 1000.0;
-        } else
-                load_top_up(l);
+        load_receive(l, c, bench_t);
+}
+
+/* A worker's receiver is gone: the run fails, and the producer hears it now. */
+static void on_receiver_closed(BenchConn *c, void *userdata) {
+        Load *l = ASSERT_PTR(userdata);
+
+        atomic_store(&l->shared->closed, true);
+        procs_wake(l->procs);
 }
 
 static int load_send_events(const char *frame, size_t size, void *userdata) {
@@ -321,14 +698,14 @@ static void on_observer_message(BenchConn *c, const char *data, size_t size, voi
                 return;
         }
         l->observed[c->index] += (uint64_t) n;
-        if (l->running && t->n_events > before) {
-                l->t_last_receive = bench_now_ns();
+        if (load_running(l) && t->n_events > before) {
+                l->t_last_observed = bench_now_ns();
                 load_top_up(l);
         }
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
-        Load *l = userdata;
+        Load *l = ASSERT_PTR(userdata);
         uint64_t now = bench_now_ns();
         uint64_t due = (uint64_t) ((double) (now - l->t_start) * (double) l->config.rate / 1e9);
 
@@ -341,13 +718,38 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         if (l->sent < l->target) {
                 (void) sd_event_source_set_time(s, usec + TICK_NS / NSEC_PER_USEC);
                 (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
-        }
+        } else
+                (void) load_wait(l, l->target); /* woken for the last receipts */
         return 0;
+}
+
+/* A worker's receiver wrote the eventfd: the window may have opened, or the run may be over. */
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Load *l = ASSERT_PTR(userdata);
+        uint64_t v;
+
+        (void) !read(fd, &v, sizeof v); /* EAGAIN if another loop of ours read it first */
+        load_top_up(l);
+        return 0;
+}
+
+/* A worker's control socket is readable: a late answer, or the worker is gone. */
+static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Load *l = ASSERT_PTR(userdata);
+        int answer;
+        ssize_t n = recv(fd, &answer, sizeof answer, MSG_DONTWAIT);
+
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+                return 0;
+        for (unsigned k = 1; k <= l->procs->n_workers; k++)
+                if (l->procs->fds[k - 1] == fd)
+                        procs_note_gone(l->procs, k);
+        return sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
 
 static bool load_any_closed(Load *l) {
         for (unsigned i = 0; i < l->config.n_schedulers; i++)
-                if (l->schedulers[i]->closed)
+                if (l->schedulers[i] && l->schedulers[i]->closed)
                         return true;
         for (unsigned i = 0; i < l->config.n_observers; i++)
                 if (l->observers[i]->closed)
@@ -359,11 +761,23 @@ static bool load_any_closed(Load *l) {
 }
 
 static bool load_failed(Load *l) {
-        return l->broken || l->refused || load_any_closed(l);
+        LoadShared *s = l->shared;
+
+        return l->broken || interrupted || l->procs->dead || atomic_load(&s->broken) ||
+               atomic_load(&s->refused) || atomic_load(&s->closed) || load_any_closed(l);
+}
+
+/* What a failed run's error says: a load process gone is said as such (the line before says how). */
+static const char *run_error_text(int r) {
+        return r == -ECHILD ? "a load process is gone" : strerror(-r);
 }
 
 static int load_error(Load *l) {
-        return l->refused ? -EPROTO : -ECONNRESET;
+        if (interrupted)
+                return -EINTR;
+        if (atomic_load(&l->shared->refused))
+                return -EPROTO;
+        return l->procs->dead ? -ECHILD : -ECONNRESET;
 }
 
 static double load_events_per_frame(Load *l) {
@@ -392,7 +806,7 @@ static bool load_synced(void *userdata) {
         if (load_failed(l))
                 return true;
         for (unsigned i = 0; i < l->config.n_schedulers; i++)
-                if (l->probes[i] == 0)
+                if (atomic_load_explicit(&l->shared->receivers[i].probes, memory_order_relaxed) == 0)
                         return false;
         for (unsigned i = 0; i < l->config.n_observers; i++)
                 if (l->observed[i] == 0)
@@ -419,16 +833,22 @@ static int load_sync(Load *l) {
         return load_failed(l) ? load_error(l) : 0;
 }
 
-/* Connection i, whose messages (if on_message) go to the Load. In events runs the schedulers and
- * observers are raw connections (bench-ws.h): on the glue, taking the events apart byte by byte in
- * libwebsockets' client would cost this process more than the bus its work, and the benchmark
- * would measure itself. */
+/* Whether a connection is raw (bench-ws.h) rather than on the glue: always, but with --glue or TLS
+ * (which the raw sockets do not speak), and for the producers of events runs (on the glue as
+ * before issue 17, so that events figures stay comparable). */
+static bool load_raw(const Load *l, const char *url, bool receives) {
+        if (l->config.glue || strncmp(url, "ws://", 5) != 0)
+                return false;
+        return !l->config.events || receives;
+}
+
+/* Connection i, whose messages (if on_message) go to the Load. */
 static int load_connect_one(Load *l, const char *url, bench_message_t on_message, unsigned i,
                             BenchConn **ret) {
-        bool raw = l->config.events && on_message;
         int r;
 
-        r = raw ? bench_conn_connect_raw(l->net, url, ret) : bench_conn_connect(l->net, url, ret);
+        r = load_raw(l, url, on_message) ? bench_conn_connect_raw(l->net, url, ret)
+                                         : bench_conn_connect(l->net, url, ret);
         if (r < 0)
                 return r;
         (*ret)->index = i;
@@ -453,17 +873,51 @@ static int load_register_reporting(Load *l, BenchConn *c) {
         return bench_conn_send(c, frame, (size_t) n);
 }
 
-static int load_connect(Load *l, const char *url) {
+/* The receivers this process holds. */
+static int load_connect_receivers(Load *l, const char *url) {
         int r;
 
         for (unsigned i = 0; i < l->config.n_schedulers; i++) {
+                if (!procs_holds(l->procs, i))
+                        continue;
                 r = load_connect_one(l, url, on_scheduler_message, i, &l->schedulers[i]);
                 if (r >= 0)
                         r = l->config.events ? load_register_reporting(l, l->schedulers[i])
                                              : bench_conn_register(l->schedulers[i], "scheduler");
                 if (r < 0)
                         return r;
+                if (l->procs->self > 0)
+                        l->schedulers[i]->on_close = on_receiver_closed;
         }
+        return 0;
+}
+
+/* Every worker connects and registers its receivers, one worker after the other. */
+static int load_open_workers(Load *l, const char *url) {
+        WorkerCommand cmd = { .op = WORKER_OPEN, .slot = l->slot, .n_schedulers = l->config.n_schedulers };
+        unsigned n = l->config.n_schedulers / MAX(l->procs->n_workers, 1u) + 1;
+
+        (void) snprintf(cmd.name, sizeof cmd.name, "%s", l->config.name);
+        (void) snprintf(cmd.url, sizeof cmd.url, "%s", url);
+        for (unsigned k = 1; k <= l->procs->n_workers; k++) {
+                int r = procs_command(l->procs, k, &cmd, OPEN_TIMEOUT_NS * n);
+
+                if (r < 0)
+                        return r;
+                l->n_opened = k;
+        }
+        return 0;
+}
+
+static int load_connect(Load *l, const char *url) {
+        int r;
+
+        r = load_connect_receivers(l, url);
+        if (r < 0 || l->procs->self > 0)
+                return r; /* a worker holds receivers only */
+        r = load_open_workers(l, url);
+        if (r < 0)
+                return r;
         for (unsigned i = 0; i < l->config.n_observers; i++) {
                 r = load_connect_one(l, url, on_observer_message, i, &l->observers[i]);
                 if (r >= 0)
@@ -481,49 +935,97 @@ static int load_connect(Load *l, const char *url) {
         return load_sync(l);
 }
 
-static int load_new(Load **ret, const LoadConfig *config) {
-        _cleanup_(load_freep) Load *l = calloc(1, sizeof *l);
-        sd_event *e;
+static int load_net_new(Load *l, sd_event *event) {
+        const LoadConfig *config = &l->config;
+        char error[512];
+        BusAuth a;
         int r;
 
-        if (!l)
-                return -ENOMEM;
-        l->config = *config;
-        if (config->url && strncmp(config->url, "wss://", 6) == 0) {
-                char error[512];
-                BusAuth a;
-
-                r = bus_auth_load(&a,
-                                  &(BusAuthOptions){ .ca = config->ca, .token_file = config->token_file },
-                                  error, sizeof error);
-                if (r < 0) {
-                        fprintf(stderr, "bench-bus-load: %s.\n", error);
-                        return r;
-                }
-                r = bench_net_new(&l->net, &(WsConfig){ .max_message = 1024 * 1024,
-                                                        .max_queue_messages = 1u << 22,
-                                                        .max_queue_bytes = 1024u * 1024 * 1024,
-                                                        .tls = { .client = true, .ca = a.ca },
-                                                        .bearer = a.token });
-                bus_auth_done(&a);
-        } else
-                r = bench_net_new(&l->net, NULL);
-        if (r < 0)
+        if (!config->url || strncmp(config->url, "wss://", 6) != 0)
+                return bench_net_new_on(&l->net, event, NULL);
+        r = bus_auth_load(&a, &(BusAuthOptions){ .ca = config->ca, .token_file = config->token_file }, error,
+                          sizeof error);
+        if (r < 0) {
+                fprintf(stderr, "bench-bus-load: %s.\n", error);
                 return r;
-        e = bench_net_event(l->net);
+        }
+        r = bench_net_new_on(&l->net, event,
+                             &(WsConfig){ .max_message = 1024 * 1024,
+                                          .max_queue_messages = 1u << 22,
+                                          .max_queue_bytes = 1024u * 1024 * 1024,
+                                          .tls = { .client = true, .ca = a.ca },
+                                          .bearer = a.token });
+        bus_auth_done(&a);
+        return r;
+}
+
+/* The producer's process: the pacing timer, the events' flush, and from the workers their wakeups
+ * and their ends. */
+static int load_add_sources(Load *l, sd_event *e) {
+        int r;
+
         r = sd_event_add_time(e, &l->tick_source, CLOCK_MONOTONIC, 0, 1, on_tick, l);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_OFF);
         (void) sd_event_source_set_description(l->tick_source, "bench-pacing");
-        if (config->events) {
+        if (l->config.events) {
                 r = sd_event_add_defer(e, &l->flush_source, on_flush, l);
                 if (r < 0)
                         return r;
                 (void) sd_event_source_set_enabled(l->flush_source, SD_EVENT_OFF);
                 (void) sd_event_source_set_description(l->flush_source, "bench-job-events");
         }
-        r = load_connect(l, config->url);
+        if (l->procs->n_workers == 0)
+                return 0;
+        r = sd_event_add_io(e, &l->wake_source, l->procs->wake_fd, EPOLLIN, on_wake, l);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(l->wake_source, "bench-wake");
+        for (unsigned k = 1; k <= l->procs->n_workers; k++) {
+                r = sd_event_add_io(e, &l->worker_sources[k - 1], l->procs->fds[k - 1], EPOLLIN,
+                                    on_worker_io, l);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(l->worker_sources[k - 1], "bench-worker");
+        }
+        return 0;
+}
+
+/* Before a bus's load is set up (again): nothing of an earlier one counts. */
+static void load_shared_clear(LoadShared *s) {
+        atomic_store(&s->running, false);
+        atomic_store(&s->paced, false);
+        atomic_store(&s->broken, false);
+        atomic_store(&s->refused, false);
+        atomic_store(&s->closed, false);
+        atomic_store(&s->waiting, false);
+        for (unsigned i = 0; i < CONNS_MAX; i++) {
+                atomic_store(&s->receivers[i].received, 0);
+                atomic_store(&s->receivers[i].probes, 0);
+                atomic_store(&s->receivers[i].last_ns, 0);
+        }
+}
+
+/* A bus's load on `event`, in the parent (which then has every worker open its part, and syncs)
+ * or in a worker (its receivers only). */
+static int load_new(Load **ret, const LoadConfig *config, LoadProcs *procs, unsigned slot, sd_event *event) {
+        _cleanup_(load_freep) Load *l = calloc(1, sizeof *l);
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        l->config = *config;
+        l->procs = procs;
+        l->slot = slot;
+        l->shared = &procs->shared->loads[slot];
+        if (procs->self == 0)
+                load_shared_clear(l->shared);
+        r = load_net_new(l, event);
+        if (r >= 0 && procs->self == 0)
+                r = load_add_sources(l, event);
+        if (r >= 0)
+                r = load_connect(l, config->url);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
@@ -531,6 +1033,7 @@ static int load_new(Load **ret, const LoadConfig *config) {
 }
 
 static int load_reset(Load *l, uint64_t target, bool paced) {
+        LoadShared *s = l->shared;
         int r;
 
         for (unsigned i = 0; i < l->config.n_observers; i++) {
@@ -549,29 +1052,33 @@ static int load_reset(Load *l, uint64_t target, bool paced) {
         }
         l->target = target;
         l->paced = paced;
-        l->sent = l->t_first_send = l->t_last_receive = 0;
+        l->sent = l->t_first_send = l->t_last_observed = 0;
         l->next_producer = 0;
-        memset(l->received, 0, sizeof l->received);
-        l->n_latencies = 0;
         l->broken = false;
+        /* Across processes a wakeup costs more than a job: the producer waits for a part of the
+         * window. Here the receivers top it up at once, as before. */
+        l->refill = l->procs->n_workers > 0 ? MAX(l->config.window / REFILL_PARTS, UINT64_C(1)) : 1;
+        for (unsigned i = 0; i < l->config.n_schedulers; i++) {
+                atomic_store(&s->receivers[i].received, 0);
+                atomic_store(&s->receivers[i].last_ns, 0);
+        }
+        atomic_store(&l->procs->shared->n_latencies, 0);
+        atomic_store(&s->waiting, false);
+        atomic_store(&s->paced, paced);
         l->t_start = bench_now_ns();
-        l->running = true;
+        atomic_store(&s->running, true);
         return 0;
 }
 
-static int process_cpu(pid_t pid, uint64_t *ret) {
-        ProcStats st;
-        int r;
+/* When the run's last job arrived: at an observer, or at a receiver. */
+static uint64_t load_last_receipt(const Load *l) {
+        uint64_t last = 0;
 
-        if (pid <= 0) {
-                *ret = 0;
-                return 0;
-        }
-        r = proc_stats_read(pid, &st);
-        if (r < 0)
-                return r;
-        *ret = st.cpu_ns;
-        return 0;
+        if (load_by_observers(l))
+                return l->t_last_observed;
+        for (unsigned i = 0; i < l->config.n_schedulers; i++)
+                last = MAX(last, atomic_load(&l->shared->receivers[i].last_ns));
+        return last;
 }
 
 /* Events: whether every observer got exactly what it should; with `run`, each one that did not is
@@ -622,7 +1129,7 @@ static bool load_check_receipts(Load *l, const char *run) {
 static void load_report_stall(Load *l) {
         const char *which = l->config.one ? "by the schedulers in all" : "by the slowest scheduler";
 
-        if (!l->config.events || l->config.n_observers == 0) {
+        if (!load_by_observers(l)) {
                 fprintf(stderr,
                         "bench-bus-load: %s: run stalled: %" PRIu64 " of %" PRIu64 " jobs sent, %" PRIu64
                         " received %s.\n",
@@ -638,54 +1145,50 @@ static void load_report_stall(Load *l) {
         (void) load_check_events(l, "stalled");
 }
 
-static int load_run(Load *l, bool paced, RunResult *ret) {
-        uint64_t target = paced ? (uint64_t) (l->config.rate * l->config.duration) : l->config.n_jobs;
-        uint64_t bus0 = 0, bus1 = 0, self0 = 0, self1 = 0, elapsed, per_job;
-        double load = bench_load_average();
-        int r;
+/* CPU time, ns: of the bus, and of every process of the load. */
+typedef struct RunCpu {
+        uint64_t bus, bench;
+} RunCpu;
 
-        if (paced && l->latencies_alloc < target * l->config.n_schedulers) {
-                free(l->latencies);
-                l->latencies_alloc = target * l->config.n_schedulers;
-                l->latencies = malloc(l->latencies_alloc * sizeof(double));
-                if (!l->latencies)
-                        return -ENOMEM;
-        }
-        (void) process_cpu(l->config.bus_pid, &bus0);
-        (void) process_cpu(getpid(), &self0);
+static RunCpu load_cpu(const Load *l) {
+        RunCpu c = { .bench = procs_cpu_ns(l->procs) };
 
-        r = load_reset(l, target, paced);
-        if (r < 0)
-                return r;
-        if (paced) {
+        (void) process_cpu(l->config.bus_pid, &c.bus);
+        return c;
+}
+
+static void load_start(Load *l) {
+        if (l->paced) {
                 (void) sd_event_source_set_time(l->tick_source, l->t_start / NSEC_PER_USEC);
                 (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_ONESHOT);
         } else
                 load_top_up(l);
-        r = bench_net_run_until(l->net, run_done, l,
-                                DRAIN_TIMEOUT_NS + (uint64_t) (l->config.duration * (double) NSEC_PER_SEC));
-        l->running = false;
-        (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_OFF);
-        if (r < 0) {
-                load_report_stall(l);
-                return r;
-        }
-        if (load_failed(l))
-                return load_error(l);
+}
 
-        (void) process_cpu(l->config.bus_pid, &bus1);
-        (void) process_cpu(getpid(), &self1);
-        elapsed = l->t_last_receive - l->t_first_send;
-        per_job = l->config.events ? load_events_per_job(l) * l->config.n_observers
-                                   : receivers_per_job(&l->config);
-        *ret = (RunResult){
+static void load_stop(Load *l) {
+        atomic_store(&l->shared->running, false);
+        atomic_store(&l->shared->waiting, false);
+        (void) sd_event_source_set_enabled(l->tick_source, SD_EVENT_OFF);
+}
+
+/* The figures of a finished run. */
+static RunResult load_result(Load *l, double load, RunCpu cpu0, RunCpu cpu1) {
+        uint64_t elapsed = load_last_receipt(l) - l->t_first_send, target = l->target;
+        uint64_t per_job = l->config.events ? load_events_per_job(l) * l->config.n_observers
+                                            : receivers_per_job(&l->config);
+        bool bus_known = l->config.bus_pid > 0;
+        double seconds = (double) elapsed / 1e9, bus_ns = (double) (cpu1.bus - cpu0.bus);
+        RunResult r = {
+                .receivers = l->config.n_schedulers,
                 .jobs = target,
                 .delivered = target * per_job,
-                .seconds = (double) elapsed / 1e9,
-                .per_sec =
-                        (double) (l->config.events ? target : target * per_job) / ((double) elapsed / 1e9),
-                .bus_cpu = l->config.bus_pid > 0 ? (double) (bus1 - bus0) / (double) elapsed : -1,
-                .bench_cpu = (double) (self1 - self0) / (double) elapsed,
+                .seconds = seconds,
+                .per_sec = (double) (l->config.events ? target : target * per_job) / seconds,
+                .jobs_per_sec = (double) target / seconds,
+                .bus_cpu = bus_known ? bus_ns / (double) elapsed : -1,
+                .bench_cpu = (double) (cpu1.bench - cpu0.bench) / (double) elapsed,
+                .bus_us_per_job = bus_known ? bus_ns / 1000.0 / (double) target : -1,
+                .bus_ns_per_message = bus_known ? bus_ns / (double) (target * per_job) : -1,
                 .load = load,
                 .events_ok = l->config.events && load_check_events(l, NULL),
                 .events_per_frame = load_events_per_frame(l),
@@ -693,20 +1196,218 @@ static int load_run(Load *l, bool paced, RunResult *ret) {
                 .checked = l->config.one,
                 .receipts_ok = !l->config.one || load_check_receipts(l, NULL),
         };
-        if (ret->bus_cpu > 0)
-                ret->per_bus_cpu_s = ret->per_sec / ret->bus_cpu;
-        if (paced) {
-                ret->p50_us = bench_percentile(l->latencies, l->n_latencies, 50);
-                ret->p99_us = bench_percentile(l->latencies, l->n_latencies, 99);
-                ret->max_us = bench_percentile(l->latencies, l->n_latencies, 100);
+
+        if (r.bus_cpu > 0)
+                r.per_bus_cpu_s = r.per_sec / r.bus_cpu;
+        if (l->paced) {
+                Shared *sh = l->procs->shared;
+                size_t n = (size_t) MIN(atomic_load(&sh->n_latencies), sh->latencies_max);
+
+                r.p50_us = bench_percentile(sh->latencies, n, 50);
+                r.p99_us = bench_percentile(sh->latencies, n, 99);
+                r.max_us = bench_percentile(sh->latencies, n, 100);
         }
+        return r;
+}
+
+static int load_run(Load *l, bool paced, RunResult *ret) {
+        uint64_t target = paced ? (uint64_t) (l->config.rate * l->config.duration) : l->config.n_jobs;
+        double load = bench_load_average();
+        RunCpu cpu0 = load_cpu(l);
+        int r;
+
+        r = load_reset(l, target, paced);
+        if (r < 0)
+                return r;
+        load_start(l);
+        r = bench_net_run_until(l->net, run_done, l,
+                                DRAIN_TIMEOUT_NS + (uint64_t) (l->config.duration * (double) NSEC_PER_SEC));
+        load_stop(l);
+        if (r < 0) {
+                load_report_stall(l);
+                return r;
+        }
+        if (load_failed(l))
+                return load_error(l);
+        *ret = load_result(l, load, cpu0, load_cpu(l));
+        return 0;
+}
+
+/* A worker process: the receivers of each bus's load that fall to it, on one loop, and the control
+ * socket through which the parent opens and closes them. It leaves when the socket ends (the
+ * parent is done, or gone: PR_SET_PDEATHSIG kills it then anyway). */
+typedef struct Worker {
+        LoadProcs *procs;
+        LoadConfig config;
+        int fd; /* the control socket */
+        sd_event *event;
+        sd_event_source *command_source;
+        Load *loads[TARGETS_MAX];
+        char names[TARGETS_MAX][BUS_NAME_MAX], urls[TARGETS_MAX][URL_MAX];
+        WorkerCommand command; /* read in a loop pass, carried out after it (it runs the loop) */
+        bool pending, quit;
+} Worker;
+
+static void worker_done(Worker *w) {
+        for (unsigned k = 0; k < TARGETS_MAX; k++)
+                w->loads[k] = load_free(w->loads[k]);
+        w->command_source = sd_event_source_disable_unref(w->command_source);
+        w->event = sd_event_unref(w->event);
+        w->fd = safe_close(w->fd);
+}
+
+static int on_command(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Worker *w = ASSERT_PTR(userdata);
+        ssize_t n = recv(fd, &w->command, sizeof w->command, MSG_DONTWAIT);
+
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n != (ssize_t) sizeof w->command)
+                w->quit = true; /* the parent hung up */
+        else
+                w->pending = true;
+        return 0;
+}
+
+/* OPEN: the receivers of bus `slot` that fall to this worker (those it had are closed first);
+ * CLOSE: none. */
+static int worker_handle(Worker *w) {
+        WorkerCommand cmd = w->command; /* connecting on the glue runs the loop, which reads commands */
+        unsigned k = cmd.slot;
+        LoadConfig c = w->config;
+
+        if (k >= TARGETS_MAX || cmd.n_schedulers > CONNS_MAX)
+                return -EINVAL;
+        w->loads[k] = load_free(w->loads[k]);
+        if (cmd.op == WORKER_CLOSE)
+                return 0;
+        (void) snprintf(w->names[k], sizeof w->names[k], "%s", cmd.name);
+        (void) snprintf(w->urls[k], sizeof w->urls[k], "%s", cmd.url);
+        c.name = w->names[k];
+        c.url = w->urls[k];
+        c.n_schedulers = cmd.n_schedulers;
+        return load_new(&w->loads[k], &c, w->procs, k, w->event);
+}
+
+static int worker_run(Worker *w) {
+        int r;
+
+        r = sd_event_new(&w->event);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(w->event, &w->command_source, w->fd, EPOLLIN, on_command, w);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(w->command_source, "bench-worker-command");
+        while (!w->quit) {
+                r = sd_event_run(w->event, WORKER_CHECK_USEC);
+                if (r < 0)
+                        return r;
+                if (getppid() != w->procs->parent)
+                        return -ESRCH;
+                if (w->pending) {
+                        int answer = worker_handle(w);
+
+                        w->pending = false;
+                        if (send(w->fd, &answer, sizeof answer, MSG_NOSIGNAL) < 0)
+                                return -errno;
+                }
+        }
+        return 0;
+}
+
+/* The child side of procs_fork(): never returns. */
+static _noreturn_ void worker_main(LoadProcs *p, unsigned self, int fd, const LoadConfig *config) {
+        Worker w = { .procs = p, .config = *config, .fd = fd };
+        int r;
+
+        /* Dies with the parent; and the parent may have died before this line. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent)
+                _exit(1);
+        (void) signal(SIGINT, SIG_IGN);     /* Ctrl-C: the parent stops the load, in order */
+        for (unsigned k = 1; k < self; k++) /* the parent's ends of the workers before this one */
+                p->fds[k - 1] = safe_close(p->fds[k - 1]);
+        p->self = self;
+        r = worker_run(&w);
+        if (r < 0 && r != -ESRCH)
+                fprintf(stderr, "bench-bus-load: load process %u: %s\n", self, strerror(-r));
+        worker_done(&w);
+        _exit(r < 0 ? 1 : 0);
+}
+
+static int procs_fork(LoadProcs *p, unsigned k, const LoadConfig *c) {
+        int pair[2];
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+                return -errno;
+        fflush(stdout);
+        fflush(stderr);
+        pid = fork();
+        if (pid < 0) {
+                int e = -errno;
+
+                safe_close(pair[0]);
+                safe_close(pair[1]);
+                return e;
+        }
+        if (pid == 0) {
+                safe_close(pair[0]);
+                worker_main(p, k, pair[1], c);
+        }
+        safe_close(pair[1]);
+        p->pids[k - 1] = pid;
+        p->fds[k - 1] = pair[0];
+        return 0;
+}
+
+/* Latency samples the shared mapping keeps room for: one per job and receiver of a latency run. */
+static uint64_t latency_samples(const LoadConfig *c) {
+        double n = (double) c->rate * c->duration * (double) c->n_schedulers;
+
+        return n < (double) LATENCY_SAMPLES_MAX ? (uint64_t) n + 1 : LATENCY_SAMPLES_MAX;
+}
+
+/* The shared mapping and the eventfd, then the workers: forked before the benchmark opens any socket
+ * or loop, so that they inherit none. */
+static int procs_new(LoadProcs **ret, const LoadConfig *c) {
+        _cleanup_(procs_freep) LoadProcs *p = calloc(1, sizeof *p);
+        uint64_t samples = c->rate > 0 ? latency_samples(c) : 0;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        p->wake_fd = -EBADF;
+        for (unsigned k = 0; k < PROCS_MAX; k++)
+                p->fds[k] = -EBADF;
+        p->parent = getpid();
+        p->n_workers = c->n_procs - 1; /* before the forks: each worker takes its share by it */
+        p->shared_size = sizeof(Shared) + samples * sizeof(double);
+        p->shared = mmap(NULL, p->shared_size, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p->shared == MAP_FAILED) {
+                p->shared = NULL;
+                return -errno;
+        }
+        p->shared->latencies_max = samples;
+        p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->wake_fd < 0)
+                return -errno;
+        for (unsigned k = 1; k < c->n_procs; k++) {
+                r = procs_fork(p, k, c);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(p);
         return 0;
 }
 
 /* A bus under load: the one under test, the one before a change, or the null bus. */
 typedef struct Target {
         LoadConfig config;
+        unsigned slot;       /* its number: its LoadShared */
         BenchDaemon *daemon; /* NULL for a bus given by --url */
+        sd_event *event;     /* the loop of its loads, which also drains the bus's notify socket */
         Load *load;
         char url[64];
         RunResult res[BENCH_RUNS_MAX];
@@ -715,16 +1416,23 @@ typedef struct Target {
 /* The buses of one comparison, loaded in turn run by run. */
 typedef struct Bench {
         LoadConfig config;
+        LoadProcs *procs;
         Target targets[TARGETS_MAX];
         unsigned n_targets;
         Target *bus, *before, *null_bus; /* the last two NULL when not compared */
+        RunResult *scale;                /* --scale: run i of S number j on target k, scale_at() */
 } Bench;
 
 static void bench_done(Bench *b) {
         for (unsigned k = 0; k < b->n_targets; k++) {
-                b->targets[k].load = load_free(b->targets[k].load);
-                b->targets[k].daemon = bench_daemon_free(b->targets[k].daemon);
+                Target *t = &b->targets[k];
+
+                t->load = load_free(t->load);
+                t->daemon = bench_daemon_free(t->daemon);
+                t->event = sd_event_unref(t->event);
         }
+        b->scale = mfree(b->scale);
+        b->procs = procs_free(b->procs);
 }
 
 static void print_cpu(double v) {
@@ -826,7 +1534,7 @@ static int bench_run_all(Bench *b, const RunKind *kind) {
                         r = load_run(t->load, kind->paced, &t->res[i]);
                         if (r < 0) {
                                 fprintf(stderr, "bench-bus-load: %s, %s run %u failed: %s\n", t->config.name,
-                                        kind->what, i + 1, strerror(-r));
+                                        kind->what, i + 1, run_error_text(r));
                                 return r;
                         }
                         kind->print_row(run, t->config.name, &t->res[i]);
@@ -1038,6 +1746,276 @@ static int run_events(Bench *b) {
         return r;
 }
 
+static int target_connect(Bench *b, Target *t, unsigned n_schedulers);
+
+/* --scale: the result of run i with the j-th S on target k. */
+static RunResult *scale_at(const Bench *b, unsigned j, unsigned k, unsigned i) {
+        return &b->scale[((size_t) j * b->n_targets + k) * b->config.runs + i];
+}
+
+/* A throughput run with s receivers: the bus's load set up for it alone, and closed after it. */
+static int scale_run(Bench *b, Target *t, unsigned s, RunResult *ret) {
+        int r;
+
+        r = target_connect(b, t, s);
+        if (r >= 0) {
+                r = load_run(t->load, false, ret);
+                if (r < 0)
+                        fprintf(stderr, "bench-bus-load: %s, throughput run with %u receivers failed: %s\n",
+                                t->config.name, s, run_error_text(r));
+        }
+        t->load = load_free(t->load);
+        return r;
+}
+
+static void print_figure(double v, int precision) {
+        if (v < 0)
+                printf(" %10s", "n/a");
+        else
+                printf(" %10.*f", precision, v);
+}
+
+static void print_scale_row(const char *run, const char *name, const RunResult *r) {
+        printf("%-7s %4u %-12s %11" PRIu64 " %8.3f %12.0f %10.0f", run, r->receivers, name, r->delivered,
+               r->seconds, r->per_sec, r->jobs_per_sec);
+        print_cpu(r->bus_cpu);
+        print_cpu(r->bench_cpu);
+        print_figure(r->bus_us_per_job, 3);
+        print_figure(r->bus_ns_per_message, 1);
+        print_load(r->load);
+}
+
+static double jobs_rate_of(const RunResult *r) {
+        return r->jobs_per_sec;
+}
+
+static double bus_cpu_of(const RunResult *r) {
+        return r->bus_cpu;
+}
+
+static double bench_cpu_of(const RunResult *r) {
+        return r->bench_cpu;
+}
+
+static double us_per_job_of(const RunResult *r) {
+        return r->bus_us_per_job;
+}
+
+static double ns_per_message_of(const RunResult *r) {
+        return r->bus_ns_per_message;
+}
+
+static double load_of(const RunResult *r) {
+        return r->load;
+}
+
+/* A figure over the runs of one S and bus: the median and the range. */
+typedef struct Spread {
+        double median, min, max;
+} Spread;
+
+static Spread scale_spread(const Bench *b, unsigned j, unsigned k, double (*f)(const RunResult *)) {
+        Spread s = { .min = INFINITY, .max = -INFINITY };
+        double v[BENCH_RUNS_MAX];
+
+        for (unsigned i = 0; i < b->config.runs; i++) {
+                v[i] = f(scale_at(b, j, k, i));
+                s.min = MIN(s.min, v[i]);
+                s.max = MAX(s.max, v[i]);
+        }
+        s.median = bench_median(v, b->config.runs);
+        return s;
+}
+
+/* "median [min-max]", `precision` decimals, in columns `width` and `range_width` wide. */
+static void print_spread(Spread s, int width, int range_width, int precision) {
+        char range[64];
+
+        if (s.median < 0) {
+                printf(" %*s %-*s", width, "n/a", range_width, "");
+                return;
+        }
+        (void) snprintf(range, sizeof range, "[%.*f-%.*f]", precision, s.min, precision, s.max);
+        printf(" %*.*f %-*s", width, precision, s.median, range_width, range);
+}
+
+/* Least squares y = a + b x, with the root mean square of the residuals and the largest residual
+ * relative to its y. */
+typedef struct Fit {
+        bool ok; /* two different x at least */
+        double a, b, rms, max_rel;
+} Fit;
+
+static Fit fit_line(const double *x, const double *y, unsigned n) {
+        double sx = 0, sy = 0, sxx = 0, sxy = 0, ss = 0, d;
+        Fit f = {};
+
+        for (unsigned i = 0; i < n; i++) {
+                sx += x[i];
+                sy += y[i];
+                sxx += x[i] * x[i];
+                sxy += x[i] * y[i];
+        }
+        d = n * sxx - sx * sx;
+        if (n < 2 || d <= 0)
+                return f;
+        f.b = (n * sxy - sx * sy) / d;
+        f.a = (sy - f.b * sx) / n;
+        for (unsigned i = 0; i < n; i++) {
+                double e = y[i] - (f.a + f.b * x[i]);
+
+                ss += e * e;
+                if (y[i] > 0)
+                        f.max_rel = MAX(f.max_rel, fabs(e) / y[i]);
+        }
+        f.rms = sqrt(ss / n);
+        f.ok = true;
+        return f;
+}
+
+/* The knee: the smallest S of the list after which more receivers add less than 10 % delivered
+ * msg/s per doubling of S (a step from S to S' counts as log2(S'/S) doublings); 0 if there is
+ * none. */
+/* Where the fit puts the knee: with the bus busy all the time, delivered/s = S / (a + b S), and a
+ * doubling of S gains (a + b S) / (a / 2 + b S), which falls under KNEE_GAIN from
+ * S = a (1 - KNEE_GAIN / 2) / (b (KNEE_GAIN - 1)): 4.5 a / b. */
+static double fit_knee(const Fit *f) {
+        return f->b > 0 ? f->a * (1 - KNEE_GAIN / 2) / (f->b * (KNEE_GAIN - 1)) : 0;
+}
+
+static unsigned scale_knee(const unsigned *s, const double *rate, unsigned n) {
+        for (unsigned j = 0; j + 1 < n; j++) {
+                double doublings = log2((double) s[j + 1] / (double) s[j]);
+
+                if (pow(rate[j + 1] / rate[j], 1.0 / doublings) < KNEE_GAIN)
+                        return s[j];
+        }
+        return 0;
+}
+
+/* The name of a bus as a RESULT key: "null bus" gives null_bus. */
+static void result_key(const char *name, char *buf, size_t size) {
+        size_t i = 0;
+
+        for (; name[i] && i + 1 < size; i++)
+                buf[i] = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ? name[i]
+                                                                                                  : '_';
+        buf[i] = 0;
+}
+
+static void print_scale_table(const Bench *b, unsigned k) {
+        const LoadConfig *c = &b->config;
+
+        printf("\n## %s: 1 producer x S receivers, median [min-max] of %u run(s)\n",
+               b->targets[k].config.name, c->runs);
+        printf("%4s %11s %-19s %11s %-19s %9s %9s %10s %-15s %10s %-15s %5s\n", "S", "delivered/s",
+               "[min-max]", "jobs/s", "[min-max]", "bus CPU", "bench CPU", "bus µs/job", "[min-max]",
+               "bus ns/msg", "[min-max]", "load");
+        for (unsigned j = 0; j < c->n_scale; j++) {
+                printf("%4u", c->scale[j]);
+                print_spread(scale_spread(b, j, k, rate_of), 11, 19, 0);
+                print_spread(scale_spread(b, j, k, jobs_rate_of), 11, 19, 0);
+                print_cpu(scale_spread(b, j, k, bus_cpu_of).median);
+                print_cpu(scale_spread(b, j, k, bench_cpu_of).median);
+                print_spread(scale_spread(b, j, k, us_per_job_of), 10, 15, 3);
+                print_spread(scale_spread(b, j, k, ns_per_message_of), 10, 15, 1);
+                print_load(scale_spread(b, j, k, load_of).median);
+        }
+}
+
+/* Per bus: the table of medians, the fit of the bus's CPU per job against S, the knee, and a RESULT
+ * line. */
+static void print_scale_summary(const Bench *b, unsigned k) {
+        const LoadConfig *c = &b->config;
+        double x[SCALE_MAX], us[SCALE_MAX], rate[SCALE_MAX];
+        unsigned full = 0, knee;
+        bool cpu_known = true;
+        char key[BUS_NAME_MAX];
+        Fit f;
+
+        print_scale_table(b, k);
+        for (unsigned j = 0; j < c->n_scale; j++) {
+                x[j] = c->scale[j];
+                us[j] = scale_spread(b, j, k, us_per_job_of).median;
+                rate[j] = scale_spread(b, j, k, rate_of).median;
+                cpu_known = cpu_known && us[j] >= 0;
+                if (full == 0 && scale_spread(b, j, k, bus_cpu_of).median >= BUS_CPU_FULL)
+                        full = c->scale[j];
+        }
+        f = cpu_known ? fit_line(x, us, c->n_scale) : (Fit){};
+        knee = scale_knee(c->scale, rate, c->n_scale);
+        if (f.ok)
+                printf("fit: bus CPU-µs per job = %.3f + %.4f x S: %.3f µs per job, %.1f ns per receiver "
+                       "(per delivered message); residual: RMS %.3f µs, at most %.1f %% of a point\n",
+                       f.a, f.b, f.a, f.b * 1000, f.rms, f.max_rel * 100);
+        else
+                printf("fit: none (%s)\n",
+                       cpu_known ? "two S at least" : "the bus's CPU is unknown: --bus-pid");
+        if (knee > 0)
+                printf("knee: S = %u (from there a doubling of S adds less than %.0f %% delivered msg/s)",
+                       knee, (KNEE_GAIN - 1) * 100);
+        else
+                printf("knee: none up to S = %u (every doubling of S adds %.0f %% delivered msg/s or more)",
+                       c->scale[c->n_scale - 1], (KNEE_GAIN - 1) * 100);
+        if (f.ok)
+                printf("; the fit puts it at S = %.0f (4.5 a / b, for a bus busy all the time)",
+                       fit_knee(&f));
+        if (!cpu_known)
+                printf("\n");
+        else if (full > 0)
+                printf("; bus CPU at %.0f %% or more from S = %u\n", BUS_CPU_FULL * 100, full);
+        else
+                printf("; bus CPU below %.0f %% at every S\n", BUS_CPU_FULL * 100);
+
+        result_key(b->targets[k].config.name, key, sizeof key);
+        printf("RESULT bus_scale_%s knee_s=%u bus_cpu_full_s=%u", key, knee, full);
+        if (f.ok)
+                printf(" per_job_us=%.3f per_receiver_us=%.4f fit_rms_us=%.3f knee_fit_s=%.0f", f.a, f.b,
+                       f.rms, fit_knee(&f));
+        for (unsigned j = 0; j < c->n_scale; j++) {
+                printf(" s%u_delivered_per_s=%.0f", c->scale[j], rate[j]);
+                if (us[j] >= 0)
+                        printf(" s%u_bus_us_per_job=%.3f", c->scale[j], us[j]);
+        }
+        printf(" load=%.2f\n", scale_spread(b, 0, k, load_of).median);
+}
+
+/* --scale: each round goes through every S and every bus, the order of both rotating from round to
+ * round, so that none always goes first. */
+static int run_scale(Bench *b) {
+        const LoadConfig *c = &b->config;
+        unsigned n = c->n_scale, nt = b->n_targets;
+        char run[16];
+        int r;
+
+        b->scale = calloc((size_t) n * nt * c->runs, sizeof(RunResult));
+        if (!b->scale)
+                return -ENOMEM;
+        printf("\n## scale: 1 producer x S receivers, S in");
+        for (unsigned j = 0; j < n; j++)
+                printf("%s%u", j > 0 ? "," : " ", c->scale[j]);
+        printf("; %" PRIu64 " jobs per run, window %" PRIu64 "\n", c->n_jobs, c->window);
+        printf("%-7s %4s %-12s %11s %8s %12s %10s %9s %9s %10s %10s %5s\n", "run", "S", "bus", "delivered",
+               "seconds", "delivered/s", "jobs/s", "bus CPU", "bench CPU", "bus µs/job", "bus ns/msg",
+               "load");
+        for (unsigned i = 0; i < c->runs; i++) {
+                (void) snprintf(run, sizeof run, "%u", i + 1);
+                for (unsigned jj = 0; jj < n; jj++)
+                        for (unsigned kk = 0; kk < nt; kk++) {
+                                unsigned j = (i + jj) % n, k = (i + jj + kk) % nt;
+
+                                r = scale_run(b, &b->targets[k], c->scale[j], scale_at(b, j, k, i));
+                                if (r < 0)
+                                        return r;
+                                print_scale_row(run, b->targets[k].config.name, scale_at(b, j, k, i));
+                                fflush(stdout);
+                        }
+        }
+        for (unsigned k = 0; k < nt; k++)
+                print_scale_summary(b, k);
+        return 0;
+}
+
 static void help(void) {
         printf("Usage: bench-bus-load [OPTIONS]\n"
                "\n"
@@ -1050,15 +2028,40 @@ static void help(void) {
                "  --compare-binary PATH  a second sched-bus, the one before a change: every run loads\n"
                "                      both (\"before\" and \"after\") and prints the ratio after/before\n"
                "  -p N                producer connections (default 1)\n"
-               "  -s N                scheduler connections (default 4)\n"
+               "  -s N                scheduler (receiver) connections (default 4)\n"
                "  -n N                jobs per throughput run, 0 = no throughput runs (default 200000)\n"
                "  --window N          jobs in flight: not yet received by every scheduler, or with\n"
                "                      --events whose events have not all reached every observer\n"
-               "                      (default 4096; 4096 x S with --dispatch one, as many messages\n"
+               "                      (default 4096: at most as many messages queued in the bus for\n"
+               "                      each scheduler, whatever S, well under sched-bus's 16384 and\n"
+               "                      4 MB per client; 4096 x S with --dispatch one, as many messages\n"
                "                      to schedulers as under broadcast; 1024 with --events)\n"
                "  --rate R            jobs/s offered in latency runs, 0 = none (default 20000;\n"
-               "                      no latency runs with --events)\n"
+               "                      no latency runs with --events or --scale)\n"
                "  --duration SEC      of each latency run (default 5)\n"
+               "  --procs K           processes of the load: this one holds the producers, K - 1\n"
+               "                      workers the schedulers, round robin; bench CPU is their sum\n"
+               "                      (default: the cores but one, the bus's, at least 1: on 2\n"
+               "                      cores, 1, which keeps the bus at ~100 %% with the load at\n"
+               "                      30-60 %% of the other core; a second process there only takes\n"
+               "                      turns with the first and with the bus;\n"
+               "                      1 with --events, --dispatch one and --glue; more is refused\n"
+               "                      with the first two, whose checks need every connection in\n"
+               "                      one process)\n"
+               "  --glue              every connection on the project's WebSocket glue (libwebsockets),\n"
+               "                      in one process unless --procs says otherwise: the load before\n"
+               "                      issue 17, to reproduce its figures (default: raw sockets; the\n"
+               "                      glue anyway for wss:// URLs, and for the producer of --events)\n"
+               "  --scale LIST        S values, e.g. 1,2,4,8,16,32,64: with 1 producer, a throughput\n"
+               "                      run with S schedulers for each, every bus in turn, --runs rounds\n"
+               "                      (the order of S and buses rotating); then per bus a table of\n"
+               "                      medians and ranges, the least-squares fit of the bus's CPU-µs\n"
+               "                      per job = a + b x S (a: per job, b: per receiver) with its\n"
+               "                      residual, and the knee: the smallest S after which a doubling\n"
+               "                      of S adds less than 10 %% delivered msg/s (steps that are not\n"
+               "                      doublings count as log2 of their ratio); also said: where the\n"
+               "                      fit puts it (4.5 a / b), and the first S at which the bus's CPU\n"
+               "                      reaches 95 %%\n"
                "  --events            schedulers register as reporting schedulers and answer every job\n"
                "                      with running+done; observers count the job events (jobs/s)\n"
                "  --observers N       with --events: observer connections, 0 = none: the clock stops\n"
@@ -1083,7 +2086,8 @@ static void help(void) {
                "load with an error frame (an old bus and --events) ends the benchmark with status 1;\n"
                "so does an observer that did not get exactly 2 x S events per job (2 with --dispatch\n"
                "one), or a job that did not reach exactly one scheduler under --dispatch one (MISMATCH\n"
-               "lines).\n");
+               "lines), or a load process that died. SIGINT or SIGTERM stops the runs, the buses and\n"
+               "the load processes (status 128 + the signal).\n");
 }
 
 static bool url_is_local(const char *url) {
@@ -1097,39 +2101,82 @@ static bool url_is_local(const char *url) {
         return strncmp(url, "wss://bus.test:", 15) == 0;
 }
 
-static int parse_argv(int argc, char *argv[], LoadConfig *c) {
-        const BenchOption options[] = {
-                BENCH_OPT_STRING("url", 0, &c->url),
-                BENCH_OPT_INT("bus-pid", 0, 1, INT32_MAX, &c->bus_pid),
-                BENCH_OPT_STRING("ca", 0, &c->ca),
-                BENCH_OPT_STRING("token-file", 0, &c->token_file),
-                BENCH_OPT_BUS_BINARY(&c->bus_binary),
-                BENCH_OPT_STRING("compare-binary", 0, &c->compare_binary),
-                BENCH_OPT_UNSIGNED(NULL, 'p', 1, CONNS_MAX, &c->n_producers),
-                BENCH_OPT_UNSIGNED(NULL, 's', 1, CONNS_MAX, &c->n_schedulers),
-                BENCH_OPT_UINT64(NULL, 'n', 0, 100000000, &c->n_jobs),
-                BENCH_OPT_UINT64("window", 0, 1, 1000000, &c->window),
-                BENCH_OPT_UINT64("rate", 0, 0, 10000000, &c->rate),
-                BENCH_OPT_DOUBLE("duration", 0, 0.1, 600, &c->duration),
-                BENCH_OPT_FLAG("events", 0, &c->events),
-                BENCH_OPT_UNSIGNED("observers", 0, 0, CONNS_MAX, &c->n_observers),
-                BENCH_OPT_STRING("dispatch", 0, &c->dispatch),
-                BENCH_OPT_UNSIGNED("slots", 0, 1, 65535, &c->slots),
-                BENCH_OPT_FLAG("report-load", 0, &c->report_load),
-                BENCH_OPT_RUNS(&c->runs),
-                BENCH_OPT_FLAG("no-baseline", 0, &c->no_baseline),
-                BENCH_OPT_STRING("null-bus-binary", 0, &c->null_bus_binary),
-        };
+static int compare_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+
+        return (x > y) - (x < y);
+}
+
+/* --scale 1,2,4: distinct S in 1 .. CONNS_MAX, at most SCALE_MAX of them, kept in ascending order. */
+static int parse_scale(const char *arg, void *value) {
+        LoadConfig *c = value;
+        const char *p = arg;
+
+        c->n_scale = 0;
+        for (;;) {
+                char item[16];
+                size_t len = strcspn(p, ",");
+                int r;
+
+                if (len == 0 || len >= sizeof item || c->n_scale == SCALE_MAX)
+                        return -EINVAL;
+                memcpy(item, p, len);
+                item[len] = 0;
+                r = parse_unsigned(item, 1, CONNS_MAX, &c->scale[c->n_scale++]);
+                if (r < 0)
+                        return r;
+                if (p[len] == 0)
+                        break;
+                p += len + 1;
+        }
+        qsort(c->scale, c->n_scale, sizeof *c->scale, compare_unsigned);
+        for (unsigned j = 1; j < c->n_scale; j++)
+                if (c->scale[j] == c->scale[j - 1])
+                        return -EINVAL;
+        return 0;
+}
+
+/* --scale sets S itself, with one producer, for throughput runs under broadcast. */
+static int check_scale(LoadConfig *c) {
+        if (c->n_scale == 0)
+                return 0;
+        if (c->n_schedulers != UNSET_U || c->n_producers != 1 || c->events || c->one ||
+            (c->rate != UNSET && c->rate > 0) || c->n_jobs == 0) {
+                fprintf(stderr,
+                        "bench-bus-load: --scale runs 1 producer and S schedulers for each S of its list: "
+                        "no -s, -p, --events, --dispatch one, --rate or -n 0.\n");
+                return -EINVAL;
+        }
+        c->n_schedulers = c->scale[c->n_scale - 1];
+        c->rate = 0;
+        return 0;
+}
+
+/* --procs: the checks of --events and --dispatch=one match receipts job by job in one process. */
+static int check_procs(LoadConfig *c) {
+        bool single = c->events || c->one;
+
+        if (single && c->n_procs != UNSET_U && c->n_procs > 1) {
+                fprintf(stderr,
+                        "bench-bus-load: --events and --dispatch one run in one process: no --procs.\n");
+                return -EINVAL;
+        }
+        if (c->n_procs == UNSET_U)
+                c->n_procs = single || c->glue ? 1 : procs_default();
+        return 0;
+}
+
+/* The options that tie others together, and the defaults that depend on them. */
+static int check_config(LoadConfig *c) {
         int r;
 
-        r = BENCH_PARSE_ARGV("bench-bus-load", help, options, argc, argv);
-        if (r <= 0)
-                return r;
         /* The benchmark floods what it loads: never anything beyond this machine. A private address
          * is allowed for the network namespaces of bench/tls-veth.sh, whose veth pair stays here. */
-        if (c->url && !url_is_local(c->url)) {
-                fprintf(stderr, "bench-bus-load: --url must be a loopback or private-address (10.0.0.0/8) "
-                                "ws:// or wss:// URL.\n");
+        if (c->url && (!url_is_local(c->url) || strlen(c->url) >= URL_MAX)) {
+                fprintf(stderr,
+                        "bench-bus-load: --url must be a loopback or private-address (10.0.0.0/8) "
+                        "ws:// or wss:// URL, of less than %d characters.\n",
+                        URL_MAX);
                 return -EINVAL;
         }
         if ((c->ca || c->token_file) && !c->url) {
@@ -1153,6 +2200,48 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 fprintf(stderr, "bench-bus-load: --events measures throughput only: no --rate.\n");
                 return -EINVAL;
         }
+        r = check_scale(c);
+        if (r >= 0)
+                r = check_procs(c);
+        return r;
+}
+
+static int parse_argv(int argc, char *argv[], LoadConfig *c) {
+        const BenchOption options[] = {
+                BENCH_OPT_STRING("url", 0, &c->url),
+                BENCH_OPT_INT("bus-pid", 0, 1, INT32_MAX, &c->bus_pid),
+                BENCH_OPT_STRING("ca", 0, &c->ca),
+                BENCH_OPT_STRING("token-file", 0, &c->token_file),
+                BENCH_OPT_BUS_BINARY(&c->bus_binary),
+                BENCH_OPT_STRING("compare-binary", 0, &c->compare_binary),
+                BENCH_OPT_UNSIGNED(NULL, 'p', 1, CONNS_MAX, &c->n_producers),
+                BENCH_OPT_UNSIGNED(NULL, 's', 1, CONNS_MAX, &c->n_schedulers),
+                BENCH_OPT_UINT64(NULL, 'n', 0, 100000000, &c->n_jobs),
+                BENCH_OPT_UINT64("window", 0, 1, 1000000, &c->window),
+                BENCH_OPT_UINT64("rate", 0, 0, 10000000, &c->rate),
+                BENCH_OPT_DOUBLE("duration", 0, 0.1, 600, &c->duration),
+                BENCH_OPT_UNSIGNED("procs", 0, 1, PROCS_MAX, &c->n_procs),
+                BENCH_OPT_FLAG("glue", 0, &c->glue),
+                BENCH_OPT_CUSTOM("scale", 0, parse_scale, c),
+                BENCH_OPT_FLAG("events", 0, &c->events),
+                BENCH_OPT_UNSIGNED("observers", 0, 0, CONNS_MAX, &c->n_observers),
+                BENCH_OPT_STRING("dispatch", 0, &c->dispatch),
+                BENCH_OPT_UNSIGNED("slots", 0, 1, 65535, &c->slots),
+                BENCH_OPT_FLAG("report-load", 0, &c->report_load),
+                BENCH_OPT_RUNS(&c->runs),
+                BENCH_OPT_FLAG("no-baseline", 0, &c->no_baseline),
+                BENCH_OPT_STRING("null-bus-binary", 0, &c->null_bus_binary),
+        };
+        int r;
+
+        r = BENCH_PARSE_ARGV("bench-bus-load", help, options, argc, argv);
+        if (r <= 0)
+                return r;
+        r = check_config(c);
+        if (r < 0)
+                return r;
+        if (c->n_schedulers == UNSET_U)
+                c->n_schedulers = 4;
         if (c->n_observers == UNSET_U)
                 c->n_observers = c->events ? 1 : 0;
         if (c->slots == UNSET_U)
@@ -1199,28 +2288,30 @@ static int target_start(Target *t, const char *binary, bool null, const char *wh
         return 0;
 }
 
-static int target_connect(Target *t) {
+/* The target's load with n_schedulers receivers, on its loop. */
+static int target_connect(Bench *b, Target *t, unsigned n_schedulers) {
+        LoadConfig c = t->config;
         int r;
 
-        r = load_new(&t->load, &t->config);
+        c.n_schedulers = n_schedulers;
+        r = load_new(&t->load, &c, b->procs, t->slot, t->event);
         if (r >= 0 && t->daemon)
                 /* Drained from our loop: a full notify queue would block the bus in sd_notify(). */
-                r = bench_daemon_attach(t->daemon, bench_net_event(t->load->net), NULL, NULL);
+                r = bench_daemon_attach(t->daemon, t->event, NULL, NULL);
         if (r == -EPROTO)
-                fprintf(stderr, "bench-bus-load: %s at %s does not take this load (%s).\n", t->config.name,
-                        t->config.url,
-                        t->config.events ? "an old bus without reporting schedulers and observers?"
-                                         : "not a job bus?");
+                fprintf(stderr, "bench-bus-load: %s at %s does not take this load (%s).\n", c.name, c.url,
+                        c.events ? "an old bus without reporting schedulers and observers?"
+                                 : "not a job bus?");
         else if (r < 0)
                 fprintf(stderr, "bench-bus-load: cannot set up %u+%u+%u connections to %s: %s\n",
-                        t->config.n_producers, t->config.n_schedulers, t->config.n_observers, t->config.url,
-                        strerror(-r));
+                        c.n_producers, c.n_schedulers, c.n_observers, c.url, run_error_text(r));
         return r;
 }
 
 static Target *bench_add(Bench *b, const char *name, bool external) {
-        Target *t = &b->targets[b->n_targets++];
+        Target *t = &b->targets[b->n_targets];
 
+        t->slot = b->n_targets++;
         t->config = b->config;
         t->config.name = name;
         t->config.expect_final = true;
@@ -1231,9 +2322,24 @@ static Target *bench_add(Bench *b, const char *name, bool external) {
         return t;
 }
 
+/* What the load is: which process holds what, on which sockets. */
+static void print_load_layout(const LoadConfig *c) {
+        const char *sockets = c->glue                                       ? "the glue"
+                              : c->url && strncmp(c->url, "wss://", 6) == 0 ? "the glue (TLS)"
+                              : c->events ? "raw sockets (the producers on the glue)"
+                                          : "raw sockets";
+
+        if (c->n_procs == 1)
+                printf("# load: 1 process; connections on %s\n", sockets);
+        else
+                printf("# load: %u processes: the producer(s) in this one, the schedulers round robin in %u "
+                       "worker(s); connections on %s\n",
+                       c->n_procs, c->n_procs - 1, sockets);
+}
+
 static int bench_setup(Bench *b) {
         const LoadConfig *c = &b->config;
-        int r;
+        int r = 0;
 
         b->bus = bench_add(b, c->url ? "bus" : c->compare_binary ? "after" : "sched-bus", c->url);
         if (c->compare_binary)
@@ -1242,8 +2348,13 @@ static int bench_setup(Bench *b) {
                 b->null_bus = bench_add(b, "null bus", false);
                 b->null_bus->config.expect_final = false;
         }
+        for (unsigned k = 0; r >= 0 && k < b->n_targets; k++)
+                r = sd_event_new(&b->targets[k].event);
+        if (r < 0)
+                return r;
 
         bench_print_header("bus fan-out (bench-bus-load)");
+        print_load_layout(c);
         if (c->url)
                 printf("# %s: external bus at %s\n", b->bus->config.name, c->url);
         r = target_start(b->bus, c->bus_binary, false, "");
@@ -1252,40 +2363,76 @@ static int bench_setup(Bench *b) {
         if (r >= 0 && b->null_bus)
                 r = target_start(b->null_bus, c->null_bus_binary, true,
                                  " (baseline, same glue, no protocol work)");
-        for (unsigned k = 0; r >= 0 && k < b->n_targets; k++)
-                r = target_connect(&b->targets[k]);
+        /* --scale sets each bus's load up for each run. */
+        for (unsigned k = 0; r >= 0 && c->n_scale == 0 && k < b->n_targets; k++)
+                r = target_connect(b, &b->targets[k], c->n_schedulers);
         fflush(stdout);
         return r;
+}
+
+static void on_signal(int sig) {
+        interrupted = sig;
+}
+
+/* The first SIGINT or SIGTERM ends the run going on and stops everything in order; a second one
+ * kills at once. */
+static void catch_signals(void) {
+        struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_RESETHAND };
+
+        sigemptyset(&sa.sa_mask);
+        (void) sigaction(SIGINT, &sa, NULL);
+        (void) sigaction(SIGTERM, &sa, NULL);
+}
+
+static int bench_run(Bench *b) {
+        int r = 0, status = 0;
+
+        if (b->config.n_scale > 0)
+                return run_scale(b);
+        if (b->config.n_jobs > 0)
+                r = b->config.events ? run_events(b) : run_throughput(b);
+        if (r == 1) /* runs that broke a check: the figures are printed, the verdict too */
+                status = 1;
+        if (r >= 0 && b->config.rate > 0)
+                r = run_latency(b);
+        if (r == 1)
+                status = 1;
+        return r < 0 ? r : status;
 }
 
 int main(int argc, char *argv[]) {
         Bench b = { .config = { .bus_binary = BUS_BINARY,
                                 .null_bus_binary = NULL_BUS_BINARY,
                                 .n_producers = 1,
-                                .n_schedulers = 4,
+                                .n_schedulers = UNSET_U,
                                 .n_jobs = 200000,
                                 .window = UNSET,
                                 .rate = UNSET,
                                 .n_observers = UNSET_U,
+                                .n_procs = UNSET_U,
                                 .slots = UNSET_U,
                                 .duration = 5,
                                 .runs = 5 } };
-        int r, status = 0;
+        int r;
 
         r = parse_argv(argc, argv, &b.config);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         (void) bench_raise_nofile(4096);
-
+        r = procs_new(&b.procs, &b.config);
+        if (r < 0) {
+                fprintf(stderr, "bench-bus-load: cannot start the %u load processes: %s\n", b.config.n_procs,
+                        strerror(-r));
+                return 1;
+        }
+        catch_signals();
         r = bench_setup(&b);
-        if (r >= 0 && b.config.n_jobs > 0)
-                r = b.config.events ? run_events(&b) : run_throughput(&b);
-        if (r == 1) /* runs that broke a check: the figures are printed, the verdict too */
-                status = 1;
-        if (r >= 0 && b.config.rate > 0)
-                r = run_latency(&b);
-        if (r == 1)
-                status = 1;
+        if (r >= 0)
+                r = bench_run(&b);
         bench_done(&b);
-        return r < 0 ? 1 : status;
+        if (interrupted) {
+                fprintf(stderr, "bench-bus-load: stopped by %s.\n", strsignal(interrupted));
+                return 128 + interrupted;
+        }
+        return r < 0 ? 1 : r;
 }
