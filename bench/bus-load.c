@@ -48,6 +48,7 @@
  * is a Load there, opened and closed by the parent's Load.
  */
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
@@ -135,6 +136,7 @@ typedef struct LoadConfig {
         bool report_load;     /* events: reporting schedulers tell their load (register, job_event) */
         bool expect_final;    /* the bus marks each job's last event "final" (the null bus does not) */
         bool glue;            /* every connection on the glue, as before issue 17 */
+        bool pin;             /* each bus started on the last CPU, the load on the others */
         pid_t bus_pid;        /* for the bus's CPU figure; 0: unknown */
         unsigned n_producers, n_schedulers, n_observers;
         unsigned n_procs; /* processes of the load: this one and n_procs - 1 workers */
@@ -2048,6 +2050,9 @@ static void help(void) {
                "                      1 with --events, --dispatch one and --glue; more is refused\n"
                "                      with the first two, whose checks need every connection in\n"
                "                      one process)\n"
+               "  --pin               each bus the benchmark starts on the last CPU, the load on\n"
+               "                      the others (sched_setaffinity): steadier figures on a small\n"
+               "                      VM, where the kernel otherwise moves the processes around\n"
                "  --glue              every connection on the project's WebSocket glue (libwebsockets),\n"
                "                      in one process unless --procs says otherwise: the load before\n"
                "                      issue 17, to reproduce its figures (default: raw sockets; the\n"
@@ -2222,6 +2227,7 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
                 BENCH_OPT_DOUBLE("duration", 0, 0.1, 600, &c->duration),
                 BENCH_OPT_UNSIGNED("procs", 0, 1, PROCS_MAX, &c->n_procs),
                 BENCH_OPT_FLAG("glue", 0, &c->glue),
+                BENCH_OPT_FLAG("pin", 0, &c->pin),
                 BENCH_OPT_CUSTOM("scale", 0, parse_scale, c),
                 BENCH_OPT_FLAG("events", 0, &c->events),
                 BENCH_OPT_UNSIGNED("observers", 0, 0, CONNS_MAX, &c->n_observers),
@@ -2260,6 +2266,35 @@ static int parse_argv(int argc, char *argv[], LoadConfig *c) {
 /* Starts the target's bus binary on a loopback socket, unless its config names a URL already. `what`
  * goes after the target's name on the line that says so. The null bus (`null`) takes --one for
  * --dispatch=one; sched-bus gets --dispatch=MODE when the benchmark was given one. */
+/* --pin: the buses the benchmark starts get the last CPU we may use, the load the others, so that
+ * neither ever waits for the other's core and the kernel never moves them. Without it, runs on a
+ * 2-core VM fell into two modes a third apart, by where the processes happened to run. */
+static cpu_set_t pin_bus_cpus;
+
+/* Before the workers fork: they inherit the load's CPUs. */
+static int pin_load(void) {
+        cpu_set_t load;
+        int last = -1, n = 0;
+
+        if (sched_getaffinity(0, sizeof load, &load) < 0)
+                return -errno;
+        for (int i = 0; i < CPU_SETSIZE; i++)
+                if (CPU_ISSET(i, &load)) {
+                        last = i;
+                        n++;
+                }
+        if (n < 2)
+                return -EOPNOTSUPP;
+        CPU_ZERO(&pin_bus_cpus);
+        CPU_SET(last, &pin_bus_cpus);
+        CPU_CLR(last, &load);
+        return sched_setaffinity(0, sizeof load, &load) < 0 ? -errno : 0;
+}
+
+static int pin_bus(pid_t pid) {
+        return sched_setaffinity(pid, sizeof pin_bus_cpus, &pin_bus_cpus) < 0 ? -errno : 0;
+}
+
 static int target_start(Target *t, const char *binary, bool null, const char *what) {
         char dispatch[32];
         char *args[2] = {};
@@ -2282,6 +2317,14 @@ static int target_start(Target *t, const char *binary, bool null, const char *wh
         }
         t->config.url = t->url;
         t->config.bus_pid = bench_daemon_pid(t->daemon);
+        if (t->config.pin) {
+                r = pin_bus(t->config.bus_pid);
+                if (r < 0) {
+                        fprintf(stderr, "bench-bus-load: cannot pin %s to its CPU: %s\n", binary,
+                                strerror(-r));
+                        return r;
+                }
+        }
         printf("# %s%s: %s%s%s at %s (started by the benchmark)\n", t->config.name, what, binary,
                args[0] ? " " : "", args[0] ?: "", t->url);
         fflush(stdout);
@@ -2419,6 +2462,14 @@ int main(int argc, char *argv[]) {
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         (void) bench_raise_nofile(4096);
+        if (b.config.pin) {
+                r = pin_load();
+                if (r < 0) {
+                        fprintf(stderr, "bench-bus-load: --pin: %s\n",
+                                r == -EOPNOTSUPP ? "needs at least 2 CPUs" : strerror(-r));
+                        return 2;
+                }
+        }
         r = procs_new(&b.procs, &b.config);
         if (r < 0) {
                 fprintf(stderr, "bench-bus-load: cannot start the %u load processes: %s\n", b.config.n_procs,

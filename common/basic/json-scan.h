@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* jansson's JSON_PARSER_MAX_DEPTH. */
 #define JSON_SCAN_DEPTH_MAX 2048
@@ -91,3 +92,10 @@ const char *json_scan_string_view(const JsonScanString *str, char *buf, size_t s
 
 /* Whether the string's value is exactly the `n` bytes at `s`. */
 bool json_scan_string_equal(const JsonScanString *str, const char *s, size_t n);
+
+/* The same for a string literal, inline: by size first, then (unescaped, as keys nearly always are)
+ * one memcmp() of constant size, which the compiler turns into a few compares. */
+#define JSON_SCAN_STRING_IS(str, literal)                                         \
+        ((str)->size == sizeof(literal) - 1 &&                                    \
+         (!(str)->escaped ? memcmp((str)->raw, literal, sizeof(literal) - 1) == 0 \
+                          : json_scan_string_equal((str), literal, sizeof(literal) - 1)))

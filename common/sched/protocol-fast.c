@@ -408,7 +408,7 @@ static int frame_scan(JobEventScan *js) {
                         /* Any other command is not ours: stop reading at once. (A later "cmd" could
                          * still make it a job_event for jansson; the jansson path reads those.) */
                         t = json_scan_next(j);
-                        if (t != JSON_SCAN_STRING || !json_scan_string_equal(&j->string, "job_event", 9))
+                        if (t != JSON_SCAN_STRING || !JSON_SCAN_STRING_IS(&j->string, "job_event"))
                                 return t < 0 ? t : 0;
                         is_job_event = true;
                         r = 0;
@@ -555,7 +555,7 @@ static int job_request_payload(JsonScan *j, double max_runtime, Frame *f) {
                 if (t != JSON_SCAN_KEY)
                         return 0;
 
-                if (json_scan_string_equal(&j->string, "priority", strlen("priority"))) {
+                if (JSON_SCAN_STRING_IS(&j->string, "priority")) {
                         if (has_priority)
                                 return 0;
                         has_priority = true;
@@ -566,7 +566,7 @@ static int job_request_payload(JsonScan *j, double max_runtime, Frame *f) {
                             j->integer > PROTOCOL_PRIORITY_MAX)
                                 return 0; /* invalid: jansson says why */
                         f->priority = (int) j->integer;
-                } else if (json_scan_string_equal(&j->string, "runtime", strlen("runtime"))) {
+                } else if (JSON_SCAN_STRING_IS(&j->string, "runtime")) {
                         double r;
 
                         if (has_runtime)
@@ -578,7 +578,7 @@ static int job_request_payload(JsonScan *j, double max_runtime, Frame *f) {
                         if (!number_value(j, t, &r) || !(r >= 0 && r <= max_runtime))
                                 return 0;
                         f->runtime = r + 0.0; /* -0 becomes 0 */
-                } else if (json_scan_string_equal(&j->string, "id", strlen("id")))
+                } else if (JSON_SCAN_STRING_IS(&j->string, "id"))
                         return 0;
                 else {
                         t = json_scan_next(j);
@@ -627,19 +627,19 @@ int frame_parse_job_request_fast(Frame *f, const void *data, size_t size, double
                 if (t != JSON_SCAN_KEY)
                         return 0;
 
-                if (json_scan_string_equal(&j.string, "cmd", strlen("cmd"))) {
+                if (JSON_SCAN_STRING_IS(&j.string, "cmd")) {
                         if (has_cmd || json_scan_next(&j) != JSON_SCAN_STRING ||
-                            !json_scan_string_equal(&j.string, "job_request", strlen("job_request")))
+                            !JSON_SCAN_STRING_IS(&j.string, "job_request"))
                                 return 0;
                         has_cmd = true;
-                } else if (json_scan_string_equal(&j.string, "ref", strlen("ref"))) {
+                } else if (JSON_SCAN_STRING_IS(&j.string, "ref")) {
                         if (has_ref)
                                 return 0;
                         has_ref = true;
                         k = job_request_ref(&j, json_scan_next(&j), &ref);
                         if (k <= 0)
                                 return k;
-                } else if (json_scan_string_equal(&j.string, "payload", strlen("payload"))) {
+                } else if (JSON_SCAN_STRING_IS(&j.string, "payload")) {
                         if (r.payload_text || json_scan_next(&j) != JSON_SCAN_OBJECT_BEGIN)
                                 return 0;
                         r.payload_text = (const char *) j.p - 1;

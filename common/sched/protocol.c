@@ -451,8 +451,14 @@ static const CommandParser command_parsers[_COMMAND_MAX] = {
 /* Whether a frame mentions "job_event" or "job_request" (the first of them that comes): the
  * candidates for a fast path. A frame that spells its command with escapes goes to jansson. */
 static Command frame_fast_kind(const void *data, size_t size) {
+        static const char request[] = "{\"cmd\":\"job_request\"",
+                          request_spaced[] = "{\"cmd\": \"job_request\"";
         const char *p = data, *end = p + size;
 
+        /* How our clients and the Python ones write it, seen at once. */
+        if ((size >= sizeof request - 1 && memcmp(p, request, sizeof request - 1) == 0) ||
+            (size >= sizeof request_spaced - 1 && memcmp(p, request_spaced, sizeof request_spaced - 1) == 0))
+                return COMMAND_JOB_REQUEST;
         while (p && p < end) {
                 p = memmem(p, (size_t) (end - p), "job_", 4);
                 if (!p)
