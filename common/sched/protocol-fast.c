@@ -606,6 +606,242 @@ static int job_request_ref(JsonScan *j, int t, json_t **ret) {
         return *ret ? 1 : -ENOMEM;
 }
 
+/* ---- job_request as our clients and the Python ones write it ----
+ *
+ * One tight pass for the frame's usual layout: {"cmd":"job_request","payload":{...}} with an
+ * optional "ref" after the payload, no whitespace but one space after ':' and ',' (as json.dumps()
+ * puts it), a payload of flat members whose keys and string values are printable ASCII without
+ * escapes, whose numbers are integers of at most 18 digits or reals with a fraction and no
+ * exponent, or true, false, null. Whatever else (nesting, escapes, UTF-8, other spacing, another
+ * order) declines to the scanner below, which reads any JSON jansson reads. */
+
+typedef struct Canon {
+        const char *p, *end;
+} Canon;
+
+/* What the payload says; the Frame is filled once it is all valid. */
+typedef struct CanonJob {
+        const char *text;
+        size_t size;
+        int priority;
+        double runtime;
+} CanonJob;
+
+static bool canon_lit(Canon *c, const char *lit, size_t n) {
+        if ((size_t) (c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+                return false;
+        c->p += n;
+        return true;
+}
+
+/* ':' or ',' and the one space json.dumps() puts after it. */
+static bool canon_sep(Canon *c, char sep) {
+        if (c->p >= c->end || *c->p != sep)
+                return false;
+        c->p++;
+        if (c->p < c->end && *c->p == ' ')
+                c->p++;
+        return true;
+}
+
+/* A string of printable ASCII without '"' or '\\', on its opening quote: its bytes. */
+static bool canon_string(Canon *c, const char **ret, size_t *ret_size) {
+        const char *begin;
+
+        if (c->p >= c->end || *c->p != '"')
+                return false;
+        begin = ++c->p;
+        while (c->p < c->end && *c->p >= 0x20 && *c->p <= 0x7e && *c->p != '"' && *c->p != '\\')
+                c->p++;
+        if (c->p >= c->end || *c->p != '"')
+                return false;
+        *ret = begin;
+        *ret_size = (size_t) (c->p++ - begin);
+        return true;
+}
+
+static const char *canon_digits(const char *p, const char *end) {
+        while (p < end && *p >= '0' && *p <= '9')
+                p++;
+        return p;
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?, at most 18 digits before the point and 40 in all: no integer
+ * overflows, no real does. *ret_real: whether it had a fraction. */
+static bool canon_number(Canon *c, const char **ret, size_t *ret_size, bool *ret_real) {
+        const char *begin = c->p, *int_begin, *q;
+
+        if (c->p < c->end && *c->p == '-')
+                c->p++;
+        int_begin = c->p;
+        q = canon_digits(c->p, c->end);
+        if (q == int_begin || q - int_begin > 18 || (*int_begin == '0' && q - int_begin > 1))
+                return false;
+        c->p = q;
+        *ret_real = c->p < c->end && *c->p == '.';
+        if (*ret_real) {
+                q = canon_digits(++c->p, c->end);
+                if (q == c->p || q - begin > 40)
+                        return false;
+                c->p = q;
+        }
+        /* An exponent: the scanner judges it. */
+        if (c->p < c->end && (*c->p == 'e' || *c->p == 'E'))
+                return false;
+        *ret = begin;
+        *ret_size = (size_t) (c->p - begin);
+        return true;
+}
+
+/* A member's value that is not an object or array, skipped. */
+static bool canon_skip_value(Canon *c) {
+        const char *v;
+        size_t n;
+        bool real;
+
+        if (c->p >= c->end)
+                return false;
+        switch (*c->p) {
+        case '"':
+                return canon_string(c, &v, &n);
+        case 't':
+                return canon_lit(c, "true", 4);
+        case 'f':
+                return canon_lit(c, "false", 5);
+        case 'n':
+                return canon_lit(c, "null", 4);
+        default:
+                return canon_number(c, &v, &n, &real);
+        }
+}
+
+static bool canon_integer(Canon *c, int64_t *ret) {
+        const char *v;
+        size_t n;
+        bool real, negative;
+        int64_t x = 0;
+
+        if (!canon_number(c, &v, &n, &real) || real)
+                return false;
+        negative = *v == '-';
+        for (size_t i = negative; i < n; i++)
+                x = x * 10 + (v[i] - '0');
+        *ret = negative ? -x : x;
+        return true;
+}
+
+static bool canon_runtime(Canon *c, double *ret) {
+        char buf[48];
+        const char *v;
+        size_t n;
+        bool real;
+
+        if (!canon_number(c, &v, &n, &real))
+                return false;
+        memcpy(buf, v, n);
+        buf[n] = 0;
+        *ret = strtod(buf, NULL);
+        return true;
+}
+
+/* The payload, on its '{': 1 when valid, 0 to decline. */
+static int canon_payload(Canon *c, double max_runtime, CanonJob *r) {
+        bool has_priority = false, has_runtime = false;
+
+        r->text = c->p;
+        if (!canon_lit(c, "{", 1))
+                return 0;
+        if (c->p < c->end && *c->p == '}')
+                return 0; /* no priority: the scanner's path says why */
+        for (;;) {
+                const char *key;
+                size_t n;
+
+                if (!canon_string(c, &key, &n) || !canon_sep(c, ':'))
+                        return 0;
+                if (n == 8 && memcmp(key, "priority", 8) == 0) {
+                        int64_t v;
+
+                        if (has_priority || !canon_integer(c, &v) || v < PROTOCOL_PRIORITY_MIN ||
+                            v > PROTOCOL_PRIORITY_MAX)
+                                return 0;
+                        has_priority = true;
+                        r->priority = (int) v;
+                } else if (n == 7 && memcmp(key, "runtime", 7) == 0) {
+                        double v;
+
+                        if (has_runtime || !canon_runtime(c, &v) || !(v >= 0 && v <= max_runtime))
+                                return 0;
+                        has_runtime = true;
+                        r->runtime = v + 0.0; /* -0 becomes 0 */
+                } else if (n == 2 && memcmp(key, "id", 2) == 0)
+                        return 0;
+                else if (!canon_skip_value(c))
+                        return 0;
+
+                if (c->p < c->end && *c->p == '}')
+                        break;
+                if (!canon_sep(c, ','))
+                        return 0;
+        }
+        c->p++;
+        r->size = (size_t) (c->p - r->text);
+        return has_priority && has_runtime;
+}
+
+/* "ref": an integer, or a string of at most PROTOCOL_REF_MAX bytes. 1, 0 to decline, -ENOMEM. */
+static int canon_ref(Canon *c, json_t **ret) {
+        const char *v;
+        size_t n;
+
+        if (c->p < c->end && *c->p == '"') {
+                if (!canon_string(c, &v, &n) || n > PROTOCOL_REF_MAX)
+                        return 0;
+                *ret = json_stringn(v, n);
+        } else {
+                int64_t x;
+
+                if (!canon_integer(c, &x))
+                        return 0;
+                *ret = json_integer(x);
+        }
+        return *ret ? 1 : -ENOMEM;
+}
+
+static int job_request_canonical(Frame *f, const void *data, size_t size, double max_runtime) {
+        _cleanup_(json_decrefp) json_t *ref = NULL;
+        Canon c = { .p = data, .end = (const char *) data + size };
+        CanonJob job = {};
+        int k;
+
+        if (!canon_lit(&c, "{\"cmd\"", 6) || !canon_sep(&c, ':') || !canon_lit(&c, "\"job_request\"", 13) ||
+            !canon_sep(&c, ',') || !canon_lit(&c, "\"payload\"", 9) || !canon_sep(&c, ':'))
+                return 0;
+        k = canon_payload(&c, max_runtime, &job);
+        if (k <= 0)
+                return k;
+        if (c.p < c.end && *c.p == ',') {
+                if (!canon_sep(&c, ',') || !canon_lit(&c, "\"ref\"", 5) || !canon_sep(&c, ':'))
+                        return 0;
+                k = canon_ref(&c, &ref);
+                if (k <= 0)
+                        return k;
+        }
+        if (!canon_lit(&c, "}", 1) || c.p != c.end)
+                return 0;
+
+        *f = (Frame){
+                .command = COMMAND_JOB_REQUEST,
+                .role = _ROLE_INVALID,
+                .payload_text = job.text,
+                .payload_size = job.size,
+                .ref = TAKE_PTR(ref),
+                .priority = job.priority,
+                .runtime = job.runtime,
+        };
+        return 1;
+}
+
 int frame_parse_job_request_fast(Frame *f, const void *data, size_t size, double max_runtime) {
         _cleanup_(json_decrefp) json_t *ref = NULL;
         Frame r = { .command = COMMAND_JOB_REQUEST, .role = _ROLE_INVALID };
@@ -614,6 +850,10 @@ int frame_parse_job_request_fast(Frame *f, const void *data, size_t size, double
         int t, k;
 
         assert(f);
+
+        k = job_request_canonical(f, data, size, max_runtime);
+        if (k != 0)
+                return k;
 
         json_scan_init(&j, data, size);
         if (json_scan_next(&j) != JSON_SCAN_OBJECT_BEGIN)

@@ -475,14 +475,14 @@ static Command frame_fast_kind(const void *data, size_t size) {
 int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, ProtocolStatus *ret_status) {
         _cleanup_(json_decrefp) json_t *msg = NULL;
         char quoted[QUOTE_MAX + 8];
-        Frame f = { .command = _COMMAND_INVALID, .role = _ROLE_INVALID };
         const char *cmd;
         json_t *v;
+        Frame f;
         int r;
 
         assert(ret);
 
-        *ret = f;
+        *ret = (Frame){ .command = _COMMAND_INVALID, .role = _ROLE_INVALID };
         /* Schedulers send eight job_event frames per job: those go through the fast path, and what it
          * does not take, jansson judges (with the error text for a bad one). A frame without the word
          * is not one (or spells it with escapes, which jansson reads as well): no scan for it. */
@@ -503,6 +503,7 @@ int frame_parse(Frame *ret, const void *data, size_t size, double max_runtime, P
                 break;
         }
 
+        f = *ret;
         r = protocol_load(&msg, data, size, ret_status);
         if (r < 0)
                 return r;

@@ -256,9 +256,9 @@ static const BusCommandHandler bus_command_table[_COMMAND_MAX] = {
 static void on_ws_message(WsConn *conn, const char *data, size_t size, void *userdata) {
         BusClient *c = ws_conn_get_userdata(conn);
         Bus *b = ASSERT_PTR(userdata);
-        ProtocolStatus st = {};
-        Frame f = {};
+        ProtocolStatus st; /* filled by frame_parse() when it fails */
         unsigned need;
+        Frame f; /* set by frame_parse() */
 
         assert(conn);
 
