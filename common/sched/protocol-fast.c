@@ -627,7 +627,8 @@ typedef struct CanonJob {
         double runtime;
 } CanonJob;
 
-static bool canon_lit(Canon *c, const char *lit, size_t n) {
+/* Inline at each call, so that each memcmp() has a constant size and becomes a compare or two. */
+static inline __attribute__((always_inline)) bool canon_lit(Canon *c, const char *lit, size_t n) {
         if ((size_t) (c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
                 return false;
         c->p += n;
@@ -715,18 +716,24 @@ static bool canon_skip_value(Canon *c) {
         }
 }
 
+/* The value of an integer canon_number() took: at most 18 digits, so no overflow. */
+static int64_t canon_integer_value(const char *v, size_t n) {
+        bool negative = *v == '-';
+        int64_t x = 0;
+
+        for (size_t i = negative; i < n; i++)
+                x = x * 10 + (v[i] - '0');
+        return negative ? -x : x;
+}
+
 static bool canon_integer(Canon *c, int64_t *ret) {
         const char *v;
         size_t n;
-        bool real, negative;
-        int64_t x = 0;
+        bool real;
 
         if (!canon_number(c, &v, &n, &real) || real)
                 return false;
-        negative = *v == '-';
-        for (size_t i = negative; i < n; i++)
-                x = x * 10 + (v[i] - '0');
-        *ret = negative ? -x : x;
+        *ret = canon_integer_value(v, n);
         return true;
 }
 
@@ -738,6 +745,10 @@ static bool canon_runtime(Canon *c, double *ret) {
 
         if (!canon_number(c, &v, &n, &real))
                 return false;
+        if (!real) {
+                *ret = (double) canon_integer_value(v, n);
+                return true;
+        }
         memcpy(buf, v, n);
         buf[n] = 0;
         *ret = strtod(buf, NULL);
