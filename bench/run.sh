@@ -47,9 +47,10 @@ run() {
 
 bench_bus() {
         {
-                "$bin/bench-bus-load" -p 1 -s 4 -n 200000 --rate 20000 --duration 5 --runs "$runs"
-                "$bin/bench-bus-load" -p 1 -s 1 -n 200000 --rate 0 --runs "$runs" | grep -v '^#'
-                "$bin/bench-bus-load" -p 4 -s 4 -n 200000 --rate 0 --runs "$runs" | grep -v '^#'
+                "$bin/bench-bus-load" --pin -p 1 -s 4 -n 200000 --rate 20000 --duration 5 --runs "$runs"
+                "$bin/bench-bus-load" --pin -p 1 -s 1 -n 200000 --rate 0 --runs "$runs" | grep -v '^#'
+                "$bin/bench-bus-load" --pin -p 4 -s 4 -n 200000 --rate 0 --runs "$runs" | grep -v '^#'
+                "$bin/bench-bus-load" --pin --scale 1,2,4,8,16,32,64 -n 100000 --runs "$runs" | grep -v '^#'
         } | tee "$results/bus.txt"
 }
 

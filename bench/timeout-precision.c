@@ -4,9 +4,9 @@
  * The scheduler runs with -s SLOTS -t TIMEOUT --exec bench-timeout-job FILE and its stderr in a
  * file; N jobs of runtime 5 s are submitted, all at once (burst) or at --rate jobs/s (staggered).
  * Each job notes when its SIGTERM came (see timeout-job.c); the scheduler's log line "Job ID
- * running" stamps its start (the deadline's origin, read right after posix_spawn() returns) with
+ * running" stamps its start (the deadline's origin, written a loop pass before the spawn) with
  * millisecond resolution. lateness = SIGTERM seen by the job - (logged start + TIMEOUT); the
- * millisecond stamp makes it an upper estimate by less than 1 ms.
+ * millisecond stamp makes it an upper estimate by less than 1 ms and that loop pass.
  *
  * Also reported: how long after the logged start each job's main() began (the exec delay), and
  * the time from the first to the last job start (a burst of spawns occupies the loop that long).
@@ -15,8 +15,8 @@
  * sends each its SIGTERM from clock_nanosleep() to the absolute deadline, a due SIGTERM going
  * before the next spawn, its start stamps cut to the millisecond like the log's. What it shows is
  * the machine's own share: spawn cost, signal delivery and wakeup latency on these shared cores.
- * With -t shorter than a burst of spawns takes (e.g. -t 0.1), the two part ways: the scheduler
- * starts every job of a burst before it looks at its timers again.
+ * With -t shorter than a burst of spawns takes (e.g. -t 0.1) the two parted ways until issue 17:
+ * the scheduler wrote every job's start line at once and spawned them over the next 100 ms.
  */
 #include <errno.h>
 #include <fcntl.h>
