@@ -133,8 +133,6 @@ static char process_state(pid_t pid) {
         return paren && paren[1] == ' ' ? paren[2] : 0;
 }
 
-static int job_reaper_collect_but(JobReaper *r, pid_t except);
-
 static int on_killed_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         JobReaper *r = ASSERT_PTR(userdata);
 
@@ -146,7 +144,7 @@ static int on_killed_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         sd_event_source_disable_unref(s);
         /* It may have left children of its own, re-parented to us now. It is the loop's to reap,
          * after this returns. */
-        (void) job_reaper_collect_but(r, si->si_pid);
+        (void) job_reaper_collect(r, si->si_pid);
         return 0;
 }
 
@@ -180,7 +178,7 @@ static bool job_reaper_watches(JobReaper *r, pid_t pid) {
         return false;
 }
 
-static int job_reaper_collect_but(JobReaper *r, pid_t except) {
+int job_reaper_collect(JobReaper *r, pid_t except) {
         _cleanup_free_ char *children = NULL;
         char path[64];
         size_t size = 0;
@@ -223,8 +221,4 @@ static int job_reaper_collect_but(JobReaper *r, pid_t except) {
                 n++;
         }
         return n;
-}
-
-int job_reaper_collect(JobReaper *r) {
-        return job_reaper_collect_but(r, 0);
 }

@@ -31,7 +31,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(JobReaper *, job_reaper_free)
 
 /* `pid` is the leader of running job `id`: left alone, and so is what names `id`. */
 int job_reaper_add_leader(JobReaper *r, pid_t pid, uint64_t id);
-/* Its job has ended (after the loop has reaped it). */
+/* Its job has ended. */
 void job_reaper_remove_leader(JobReaper *r, pid_t pid);
-/* Kills the children no running job claims, reaps the zombies. Returns how many were killed. */
-int job_reaper_collect(JobReaper *r);
+/* Kills the children no running job claims, reaps the zombies, but `except` (0: none): the leader
+ * whose end is being handled, a zombie the loop's child source reaps once its callback returns.
+ * Returns how many were killed. */
+int job_reaper_collect(JobReaper *r, pid_t except);

@@ -65,7 +65,7 @@ static void on_process_done(Process *p, ProcessResult result, void *userdata) {
         /* What it left re-parented to us goes before its end is recorded. */
         if (run->config->reaper) {
                 job_reaper_remove_leader(run->config->reaper, process_get_pid(p));
-                (void) job_reaper_collect(run->config->reaper);
+                (void) job_reaper_collect(run->config->reaper, process_get_pid(p));
         }
         /* The group is gone: collect the last lines before the Job (and this JobRun) may be freed. */
         job_output_drain(run->output);
