@@ -46,23 +46,20 @@
  * The benchmark owns its LoadProcs (the workers, reaped at the end, and the shared mapping) and
  * one Target per bus; a Target owns its loop and the Load of its bus, whose part in each worker
  * is a Load there, opened and closed by the parent's Load.
+ *
+ * This file: the Load, a worker's part of it, the runs and their tables, the options and main();
+ * bus-load-procs.c the processes and their shared mapping, bus-load-scale.c the --scale runs and
+ * their report, bus-load-events.c the job events a Load sends and checks.
  */
 #include <errno.h>
 #include <sched.h>
 #include <inttypes.h>
-#include <math.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench-daemon.h"
@@ -71,15 +68,15 @@
 #include "bench-util.h"
 #include "bus-auth.h"
 #include "bus-load-events.h"
+#include "bus-load-internal.h"
+#include "bus-load-procs.h"
+#include "bus-load-scale.h"
 #include "escape.h"
-#include "parse.h"
 
 #define TICK_NS           (200 * NSEC_PER_USEC) /* pacing step of latency runs */
 #define PROBE_INTERVAL_NS (20 * NSEC_PER_MSEC)
 #define SYNC_TIMEOUT_NS   (10 * NSEC_PER_SEC)
 #define DRAIN_TIMEOUT_NS  (60 * NSEC_PER_SEC)
-#define CONNS_MAX         256
-#define TARGETS_MAX       3
 /* Slots a reporting scheduler connection claims: under broadcast the bus only shows them; under
  * --dispatch=one it sends a scheduler jobs while it has free ones, and this many per connection are
  * more than the window lets be in flight, so that the bus, not the slots, sets the pace. */
@@ -96,274 +93,19 @@
 #define WINDOW_DEFAULT        4096
 #define EVENTS_WINDOW_DEFAULT 1024
 #define RATE_DEFAULT          20000
-#define UNSET                 UINT64_MAX
-#define UNSET_U               UINT32_MAX
 /* The processes of the load. A producer woken by another process finds a sixteenth of the window
  * free (a wakeup per 256 jobs with the default window), not one job: a wakeup costs more than the
  * job. In one process the receivers top it up at once, as before. */
-#define PROCS_MAX         16
 #define REFILL_PARTS      16
-#define URL_MAX           256
-#define BUS_NAME_MAX      32
 #define OPEN_TIMEOUT_NS   (5 * NSEC_PER_SEC) /* per connection a worker opens, as a connect's */
 #define CLOSE_TIMEOUT_NS  (5 * NSEC_PER_SEC)
-#define REAP_TIMEOUT_NS   (5 * NSEC_PER_SEC)
 #define WORKER_CHECK_USEC (1 * USEC_PER_SEC) /* a worker looks at its parent at least this often */
 /* Latency samples kept (in the shared mapping, touched as they come): 512 MB of address space. */
 #define LATENCY_SAMPLES_MAX (UINT64_C(1) << 26)
-/* --scale: how many S; the knee (a doubling of S that adds less than 10 % delivered/s) and the
- * bus CPU share counted as a full core. */
-#define SCALE_MAX    16
-#define KNEE_GAIN    1.10
-#define BUS_CPU_FULL 0.95
-
-/* The cores but one, for the bus. */
-static unsigned procs_default(void) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-        return n > 2 ? (unsigned) MIN(n - 1, (long) PROCS_MAX) : 1;
-}
-
-typedef struct LoadConfig {
-        const char *name;            /* of the bus, in tables and messages */
-        const char *url;             /* NULL: start the bus binary */
-        const char *ca, *token_file; /* for a wss:// --url with tokens (issue 16) */
-        const char *bus_binary, *compare_binary, *null_bus_binary;
-        const char *dispatch; /* passed to sched-bus as --dispatch=; NULL: not passed (broadcast) */
-        bool one;             /* dispatch "one": each job to one scheduler */
-        bool no_baseline;     /* do not load the null bus, run for run */
-        bool events;          /* reporting schedulers and observers */
-        bool report_load;     /* events: reporting schedulers tell their load (register, job_event) */
-        bool expect_final;    /* the bus marks each job's last event "final" (the null bus does not) */
-        bool glue;            /* every connection on the glue, as before issue 17 */
-        bool pin;             /* each bus started on the last CPU, the load on the others */
-        pid_t bus_pid;        /* for the bus's CPU figure; 0: unknown */
-        unsigned n_producers, n_schedulers, n_observers;
-        unsigned n_procs; /* processes of the load: this one and n_procs - 1 workers */
-        unsigned slots;   /* each reporting scheduler's */
-        uint64_t n_jobs;  /* per throughput run */
-        uint64_t window;
-        uint64_t rate;   /* jobs/s offered in latency runs; 0: no latency runs */
-        double duration; /* seconds of a latency run */
-        unsigned runs;
-        unsigned scale[SCALE_MAX], n_scale; /* --scale: receivers per run, ascending */
-} LoadConfig;
-
-/* Set by SIGINT or SIGTERM in the parent: the run going on fails, the buses and workers are
- * stopped in order. */
-static volatile sig_atomic_t interrupted;
-
-/* One receiver connection's figures, written by the process that holds it alone; a cache line of
- * their own, as their neighbours' are written by other processes. */
-typedef struct ReceiverShared {
-        alignas(64) _Atomic uint64_t received; /* jobs of the run */
-        _Atomic uint64_t probes;               /* probes, ever */
-        _Atomic uint64_t last_ns;              /* the run's last receipt (bench_now_ns()) */
-} ReceiverShared;
-
-/* One bus's load as every process sees it. The producer's process starts and ends runs. When it
- * waits (for the window to open, or all sent, for the last receipts) it says so with `waiting` and
- * `wait_for`, a count that every receiver must reach (that the receivers reach in all, under
- * --dispatch=one), and the receiver that completes it wakes the producer (load_receive()). */
-typedef struct LoadShared {
-        _Atomic bool running, paced;
-        _Atomic bool broken, refused, closed; /* by any process: the run fails */
-        alignas(64) _Atomic bool waiting;
-        _Atomic uint64_t wait_for;
-        ReceiverShared receivers[CONNS_MAX];
-} LoadShared;
-
-/* The shared mapping: a LoadShared per bus (the Target's number) and the latency samples of the
- * run going on (one at a time). */
-typedef struct Shared {
-        LoadShared loads[TARGETS_MAX];
-        alignas(64) _Atomic uint64_t n_latencies;
-        uint64_t latencies_max;
-        double latencies[]; /* µs */
-} Shared;
-
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_BOOL_LOCK_FREE == 2,
-               "shared between processes: the atomics must be lock-free");
-
-/* The processes of the load and what they share. The parent's copy owns the workers (it reaps
- * them); each worker has a copy of its own, with `self` its number. */
-typedef struct LoadProcs {
-        Shared *shared;
-        size_t shared_size;
-        int wake_fd;        /* eventfd: a worker's receiver wakes the producer */
-        unsigned n_workers; /* the receivers are in workers 1 .. n_workers, round robin; 0: here */
-        unsigned self;      /* 0: the parent; k: worker k */
-        pid_t parent;
-        pid_t pids[PROCS_MAX]; /* worker k is [k - 1]; 0 once reaped */
-        int fds[PROCS_MAX];    /* the parent's end of each worker's control socket */
-        bool dead;             /* a worker is gone (said once) */
-} LoadProcs;
-
-typedef enum WorkerOp {
-        WORKER_OPEN,
-        WORKER_CLOSE,
-} WorkerOp;
-
-/* What the parent asks of a worker over its control socket (SOCK_SEQPACKET: one datagram each). The
- * answer is an int: 0, or -errno. */
-typedef struct WorkerCommand {
-        WorkerOp op;
-        unsigned slot;         /* the bus: its LoadShared */
-        unsigned n_schedulers; /* OPEN: the load's receivers, of which the worker takes its share */
-        char name[BUS_NAME_MAX];
-        char url[URL_MAX];
-} WorkerCommand;
-
-/* Whether this process holds receiver i. */
-static bool procs_holds(const LoadProcs *p, unsigned i) {
-        return p->n_workers == 0 ? p->self == 0 : p->self == 1 + i % p->n_workers;
-}
-
-static void procs_wake(LoadProcs *p) {
-        uint64_t one = 1;
-
-        (void) !write(p->wake_fd, &one, sizeof one);
-}
-
-/* Worker k's pid once it has exited (reaped), waiting up to timeout_ns for it; 0 if it has not. */
-static int procs_reap(LoadProcs *p, unsigned k, uint64_t timeout_ns, int *ret_status) {
-        uint64_t deadline = bench_now_ns() + timeout_ns;
-        pid_t pid = p->pids[k - 1];
-
-        if (pid <= 0)
-                return 0;
-        for (;;) {
-                if (waitpid(pid, ret_status, WNOHANG) == pid) {
-                        p->pids[k - 1] = 0;
-                        return pid;
-                }
-                if (bench_now_ns() >= deadline)
-                        return 0;
-                bench_sleep_ns(2 * NSEC_PER_MSEC);
-        }
-}
-
-/* Worker k is gone (its control socket hung up): said once, with how it ended. */
-static void procs_note_gone(LoadProcs *p, unsigned k) {
-        pid_t pid = p->pids[k - 1];
-        int status;
-
-        if (p->dead)
-                return;
-        p->dead = true;
-        if (procs_reap(p, k, 100 * NSEC_PER_MSEC, &status) <= 0)
-                fprintf(stderr, "bench-bus-load: load process %u (pid %d) hung up its control socket.\n", k,
-                        (int) pid);
-        else if (WIFSIGNALED(status))
-                fprintf(stderr, "bench-bus-load: load process %u (pid %d) was killed by signal %d (%s).\n",
-                        k, (int) pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
-        else
-                fprintf(stderr, "bench-bus-load: load process %u (pid %d) exited with status %d.\n", k,
-                        (int) pid, WEXITSTATUS(status));
-}
-
-/* Sends worker k a command and waits up to timeout_ns for its answer. -ECHILD if it is gone. */
-static int procs_command(LoadProcs *p, unsigned k, const WorkerCommand *cmd, uint64_t timeout_ns) {
-        uint64_t deadline = bench_now_ns() + timeout_ns;
-        int fd = p->fds[k - 1], answer;
-
-        if (p->dead)
-                return -ECHILD;
-        if (send(fd, cmd, sizeof *cmd, MSG_NOSIGNAL) < 0) {
-                procs_note_gone(p, k);
-                return -ECHILD;
-        }
-        for (;;) {
-                struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                uint64_t now = bench_now_ns();
-                ssize_t n;
-
-                if (interrupted)
-                        return -EINTR;
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                if (poll(&pfd, 1, (int) MIN((deadline - now) / NSEC_PER_MSEC + 1, 100)) <= 0)
-                        continue; /* a slice passed, or a signal came */
-                n = recv(fd, &answer, sizeof answer, MSG_DONTWAIT);
-                if (n == (ssize_t) sizeof answer)
-                        return answer;
-                if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                        continue;
-                procs_note_gone(p, k);
-                return -ECHILD;
-        }
-}
-
-static int process_cpu(pid_t pid, uint64_t *ret) {
-        ProcStats st;
-        int r;
-
-        if (pid <= 0) {
-                *ret = 0;
-                return 0;
-        }
-        r = proc_stats_read(pid, &st);
-        if (r < 0)
-                return r;
-        *ret = st.cpu_ns;
-        return 0;
-}
-
-/* CPU time of every process of the load: this one and the workers. */
-static uint64_t procs_cpu_ns(const LoadProcs *p) {
-        uint64_t sum = 0, ns;
-
-        if (process_cpu(getpid(), &ns) >= 0)
-                sum += ns;
-        for (unsigned k = 1; k <= p->n_workers; k++)
-                if (p->pids[k - 1] > 0 && process_cpu(p->pids[k - 1], &ns) >= 0)
-                        sum += ns;
-        return sum;
-}
-
-/* Hangs up on every worker (each leaves when its control socket ends) and reaps them: SIGKILL for
- * one that has not gone within REAP_TIMEOUT_NS. */
-static LoadProcs *procs_free(LoadProcs *p) {
-        if (!p)
-                return NULL;
-        for (unsigned k = 1; k <= p->n_workers; k++)
-                p->fds[k - 1] = safe_close(p->fds[k - 1]);
-        for (unsigned k = 1; k <= p->n_workers; k++) {
-                int status;
-
-                if (p->pids[k - 1] <= 0 || procs_reap(p, k, REAP_TIMEOUT_NS, &status) > 0)
-                        continue;
-                (void) kill(p->pids[k - 1], SIGKILL);
-                (void) waitpid(p->pids[k - 1], &status, 0);
-        }
-        safe_close(p->wake_fd);
-        if (p->shared)
-                (void) munmap(p->shared, p->shared_size);
-        return mfree(p);
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(LoadProcs *, procs_free);
-
-typedef struct RunResult {
-        unsigned receivers;
-        uint64_t jobs, delivered; /* delivered: messages to schedulers, or events to observers */
-        double seconds, per_sec;  /* per_sec: delivered/s, or jobs/s in events runs */
-        double jobs_per_sec;
-        double per_bus_cpu_s;      /* per_sec per second of the bus's CPU time; 0 if unknown */
-        double bus_cpu, bench_cpu; /* fraction of one core; bench: all the load's processes */
-        double bus_us_per_job;     /* the bus's CPU time per job and per delivered message; < 0: unknown */
-        double bus_ns_per_message;
-        double load;             /* the machine's load average when the run started */
-        double events_per_frame; /* events runs: how the bus batches them for an observer */
-        double held;             /* events runs: jobs the bus said it held (observer 0 saw) */
-        double p50_us, p99_us, max_us;
-        bool events_ok;   /* events runs: every observer got exactly what it should */
-        bool checked;     /* --dispatch=one: the receipts were matched job by job */
-        bool receipts_ok; /* and every job reached exactly one scheduler, once */
-} RunResult;
 
 /* One bus's load in one process: in the parent the producers, and the receivers and observers it
  * holds; in a worker, its receivers. The counts of the run are in `shared`. */
-typedef struct Load {
+struct Load {
         LoadConfig config;
         LoadProcs *procs;
         LoadShared *shared;
@@ -389,7 +131,7 @@ typedef struct Load {
         unsigned next_producer;
         bool broken;
         bool noted_unexpected;
-} Load;
+};
 
 static int load_new(Load **ret, const LoadConfig *config, LoadProcs *procs, unsigned slot, sd_event *event);
 
@@ -402,7 +144,7 @@ static void load_close_workers(Load *l) {
         l->n_opened = 0;
 }
 
-static Load *load_free(Load *l) {
+Load *load_free(Load *l) {
         if (!l)
                 return NULL;
         sd_event_source_disable_unref(l->tick_source);
@@ -770,7 +512,7 @@ static bool load_failed(Load *l) {
 }
 
 /* What a failed run's error says: a load process gone is said as such (the line before says how). */
-static const char *run_error_text(int r) {
+const char *run_error_text(int r) {
         return r == -ECHILD ? "a load process is gone" : strerror(-r);
 }
 
@@ -1212,7 +954,7 @@ static RunResult load_result(Load *l, double load, RunCpu cpu0, RunCpu cpu1) {
         return r;
 }
 
-static int load_run(Load *l, bool paced, RunResult *ret) {
+int load_run(Load *l, bool paced, RunResult *ret) {
         uint64_t target = paced ? (uint64_t) (l->config.rate * l->config.duration) : l->config.n_jobs;
         double load = bench_load_average();
         RunCpu cpu0 = load_cpu(l);
@@ -1318,49 +1060,17 @@ static int worker_run(Worker *w) {
         return 0;
 }
 
-/* The child side of procs_fork(): never returns. */
-static _noreturn_ void worker_main(LoadProcs *p, unsigned self, int fd, const LoadConfig *config) {
-        Worker w = { .procs = p, .config = *config, .fd = fd };
+/* Worker p->self in its process (procs_new() forks it), `fd` its control socket, `userdata` the
+ * benchmark's LoadConfig: returns its exit status. */
+static int worker_main(LoadProcs *p, int fd, const void *userdata) {
+        Worker w = { .procs = p, .config = *(const LoadConfig *) userdata, .fd = fd };
         int r;
 
-        /* Dies with the parent; and the parent may have died before this line. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != p->parent)
-                _exit(1);
-        (void) signal(SIGINT, SIG_IGN);     /* Ctrl-C: the parent stops the load, in order */
-        for (unsigned k = 1; k < self; k++) /* the parent's ends of the workers before this one */
-                p->fds[k - 1] = safe_close(p->fds[k - 1]);
-        p->self = self;
         r = worker_run(&w);
         if (r < 0 && r != -ESRCH)
-                fprintf(stderr, "bench-bus-load: load process %u: %s\n", self, strerror(-r));
+                fprintf(stderr, "bench-bus-load: load process %u: %s\n", p->self, strerror(-r));
         worker_done(&w);
-        _exit(r < 0 ? 1 : 0);
-}
-
-static int procs_fork(LoadProcs *p, unsigned k, const LoadConfig *c) {
-        int pair[2];
-        pid_t pid;
-
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
-                return -errno;
-        fflush(stdout);
-        fflush(stderr);
-        pid = fork();
-        if (pid < 0) {
-                int e = -errno;
-
-                safe_close(pair[0]);
-                safe_close(pair[1]);
-                return e;
-        }
-        if (pid == 0) {
-                safe_close(pair[0]);
-                worker_main(p, k, pair[1], c);
-        }
-        safe_close(pair[1]);
-        p->pids[k - 1] = pid;
-        p->fds[k - 1] = pair[0];
-        return 0;
+        return r < 0 ? 1 : 0;
 }
 
 /* Latency samples the shared mapping keeps room for: one per job and receiver of a latency run. */
@@ -1369,61 +1079,6 @@ static uint64_t latency_samples(const LoadConfig *c) {
 
         return n < (double) LATENCY_SAMPLES_MAX ? (uint64_t) n + 1 : LATENCY_SAMPLES_MAX;
 }
-
-/* The shared mapping and the eventfd, then the workers: forked before the benchmark opens any socket
- * or loop, so that they inherit none. */
-static int procs_new(LoadProcs **ret, const LoadConfig *c) {
-        _cleanup_(procs_freep) LoadProcs *p = calloc(1, sizeof *p);
-        uint64_t samples = c->rate > 0 ? latency_samples(c) : 0;
-        int r;
-
-        if (!p)
-                return -ENOMEM;
-        p->wake_fd = -EBADF;
-        for (unsigned k = 0; k < PROCS_MAX; k++)
-                p->fds[k] = -EBADF;
-        p->parent = getpid();
-        p->n_workers = c->n_procs - 1; /* before the forks: each worker takes its share by it */
-        p->shared_size = sizeof(Shared) + samples * sizeof(double);
-        p->shared = mmap(NULL, p->shared_size, PROT_READ | PROT_WRITE,
-                         MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p->shared == MAP_FAILED) {
-                p->shared = NULL;
-                return -errno;
-        }
-        p->shared->latencies_max = samples;
-        p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (p->wake_fd < 0)
-                return -errno;
-        for (unsigned k = 1; k < c->n_procs; k++) {
-                r = procs_fork(p, k, c);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(p);
-        return 0;
-}
-
-/* A bus under load: the one under test, the one before a change, or the null bus. */
-typedef struct Target {
-        LoadConfig config;
-        unsigned slot;       /* its number: its LoadShared */
-        BenchDaemon *daemon; /* NULL for a bus given by --url */
-        sd_event *event;     /* the loop of its loads, which also drains the bus's notify socket */
-        Load *load;
-        char url[64];
-        RunResult res[BENCH_RUNS_MAX];
-} Target;
-
-/* The buses of one comparison, loaded in turn run by run. */
-typedef struct Bench {
-        LoadConfig config;
-        LoadProcs *procs;
-        Target targets[TARGETS_MAX];
-        unsigned n_targets;
-        Target *bus, *before, *null_bus; /* the last two NULL when not compared */
-        RunResult *scale;                /* --scale: run i of S number j on target k, scale_at() */
-} Bench;
 
 static void bench_done(Bench *b) {
         for (unsigned k = 0; k < b->n_targets; k++) {
@@ -1437,14 +1092,14 @@ static void bench_done(Bench *b) {
         b->procs = procs_free(b->procs);
 }
 
-static void print_cpu(double v) {
+void print_cpu(double v) {
         if (v < 0)
                 printf(" %9s", "n/a");
         else
                 printf(" %8.0f%%", v * 100);
 }
 
-static void print_load(double v) {
+void print_load(double v) {
         printf(" %5.2f\n", v);
 }
 
@@ -1472,7 +1127,7 @@ static double median_of(const Target *t, unsigned runs, double (*f)(const RunRes
         return bench_median(v, runs);
 }
 
-static double rate_of(const RunResult *r) {
+double rate_of(const RunResult *r) {
         return r->per_sec;
 }
 
@@ -1748,276 +1403,6 @@ static int run_events(Bench *b) {
         return r;
 }
 
-static int target_connect(Bench *b, Target *t, unsigned n_schedulers);
-
-/* --scale: the result of run i with the j-th S on target k. */
-static RunResult *scale_at(const Bench *b, unsigned j, unsigned k, unsigned i) {
-        return &b->scale[((size_t) j * b->n_targets + k) * b->config.runs + i];
-}
-
-/* A throughput run with s receivers: the bus's load set up for it alone, and closed after it. */
-static int scale_run(Bench *b, Target *t, unsigned s, RunResult *ret) {
-        int r;
-
-        r = target_connect(b, t, s);
-        if (r >= 0) {
-                r = load_run(t->load, false, ret);
-                if (r < 0)
-                        fprintf(stderr, "bench-bus-load: %s, throughput run with %u receivers failed: %s\n",
-                                t->config.name, s, run_error_text(r));
-        }
-        t->load = load_free(t->load);
-        return r;
-}
-
-static void print_figure(double v, int precision) {
-        if (v < 0)
-                printf(" %10s", "n/a");
-        else
-                printf(" %10.*f", precision, v);
-}
-
-static void print_scale_row(const char *run, const char *name, const RunResult *r) {
-        printf("%-7s %4u %-12s %11" PRIu64 " %8.3f %12.0f %10.0f", run, r->receivers, name, r->delivered,
-               r->seconds, r->per_sec, r->jobs_per_sec);
-        print_cpu(r->bus_cpu);
-        print_cpu(r->bench_cpu);
-        print_figure(r->bus_us_per_job, 3);
-        print_figure(r->bus_ns_per_message, 1);
-        print_load(r->load);
-}
-
-static double jobs_rate_of(const RunResult *r) {
-        return r->jobs_per_sec;
-}
-
-static double bus_cpu_of(const RunResult *r) {
-        return r->bus_cpu;
-}
-
-static double bench_cpu_of(const RunResult *r) {
-        return r->bench_cpu;
-}
-
-static double us_per_job_of(const RunResult *r) {
-        return r->bus_us_per_job;
-}
-
-static double ns_per_message_of(const RunResult *r) {
-        return r->bus_ns_per_message;
-}
-
-static double load_of(const RunResult *r) {
-        return r->load;
-}
-
-/* A figure over the runs of one S and bus: the median and the range. */
-typedef struct Spread {
-        double median, min, max;
-} Spread;
-
-static Spread scale_spread(const Bench *b, unsigned j, unsigned k, double (*f)(const RunResult *)) {
-        Spread s = { .min = INFINITY, .max = -INFINITY };
-        double v[BENCH_RUNS_MAX];
-
-        for (unsigned i = 0; i < b->config.runs; i++) {
-                v[i] = f(scale_at(b, j, k, i));
-                s.min = MIN(s.min, v[i]);
-                s.max = MAX(s.max, v[i]);
-        }
-        s.median = bench_median(v, b->config.runs);
-        return s;
-}
-
-/* "median [min-max]", `precision` decimals, in columns `width` and `range_width` wide. */
-static void print_spread(Spread s, int width, int range_width, int precision) {
-        char range[64];
-
-        if (s.median < 0) {
-                printf(" %*s %-*s", width, "n/a", range_width, "");
-                return;
-        }
-        (void) snprintf(range, sizeof range, "[%.*f-%.*f]", precision, s.min, precision, s.max);
-        printf(" %*.*f %-*s", width, precision, s.median, range_width, range);
-}
-
-/* Least squares y = a + b x, with the root mean square of the residuals and the largest residual
- * relative to its y. */
-typedef struct Fit {
-        bool ok; /* two different x at least */
-        double a, b, rms, max_rel;
-} Fit;
-
-static Fit fit_line(const double *x, const double *y, unsigned n) {
-        double sx = 0, sy = 0, sxx = 0, sxy = 0, ss = 0, d;
-        Fit f = {};
-
-        for (unsigned i = 0; i < n; i++) {
-                sx += x[i];
-                sy += y[i];
-                sxx += x[i] * x[i];
-                sxy += x[i] * y[i];
-        }
-        d = n * sxx - sx * sx;
-        if (n < 2 || d <= 0)
-                return f;
-        f.b = (n * sxy - sx * sy) / d;
-        f.a = (sy - f.b * sx) / n;
-        for (unsigned i = 0; i < n; i++) {
-                double e = y[i] - (f.a + f.b * x[i]);
-
-                ss += e * e;
-                if (y[i] > 0)
-                        f.max_rel = MAX(f.max_rel, fabs(e) / y[i]);
-        }
-        f.rms = sqrt(ss / n);
-        f.ok = true;
-        return f;
-}
-
-/* The knee: the smallest S of the list after which more receivers add less than 10 % delivered
- * msg/s per doubling of S (a step from S to S' counts as log2(S'/S) doublings); 0 if there is
- * none. */
-/* Where the fit puts the knee: with the bus busy all the time, delivered/s = S / (a + b S), and a
- * doubling of S gains (a + b S) / (a / 2 + b S), which falls under KNEE_GAIN from
- * S = a (1 - KNEE_GAIN / 2) / (b (KNEE_GAIN - 1)): 4.5 a / b. */
-static double fit_knee(const Fit *f) {
-        return f->b > 0 ? f->a * (1 - KNEE_GAIN / 2) / (f->b * (KNEE_GAIN - 1)) : 0;
-}
-
-static unsigned scale_knee(const unsigned *s, const double *rate, unsigned n) {
-        for (unsigned j = 0; j + 1 < n; j++) {
-                double doublings = log2((double) s[j + 1] / (double) s[j]);
-
-                if (pow(rate[j + 1] / rate[j], 1.0 / doublings) < KNEE_GAIN)
-                        return s[j];
-        }
-        return 0;
-}
-
-/* The name of a bus as a RESULT key: "null bus" gives null_bus. */
-static void result_key(const char *name, char *buf, size_t size) {
-        size_t i = 0;
-
-        for (; name[i] && i + 1 < size; i++)
-                buf[i] = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ? name[i]
-                                                                                                  : '_';
-        buf[i] = 0;
-}
-
-static void print_scale_table(const Bench *b, unsigned k) {
-        const LoadConfig *c = &b->config;
-
-        printf("\n## %s: 1 producer x S receivers, median [min-max] of %u run(s)\n",
-               b->targets[k].config.name, c->runs);
-        printf("%4s %11s %-19s %11s %-19s %9s %9s %10s %-15s %10s %-15s %5s\n", "S", "delivered/s",
-               "[min-max]", "jobs/s", "[min-max]", "bus CPU", "bench CPU", "bus µs/job", "[min-max]",
-               "bus ns/msg", "[min-max]", "load");
-        for (unsigned j = 0; j < c->n_scale; j++) {
-                printf("%4u", c->scale[j]);
-                print_spread(scale_spread(b, j, k, rate_of), 11, 19, 0);
-                print_spread(scale_spread(b, j, k, jobs_rate_of), 11, 19, 0);
-                print_cpu(scale_spread(b, j, k, bus_cpu_of).median);
-                print_cpu(scale_spread(b, j, k, bench_cpu_of).median);
-                print_spread(scale_spread(b, j, k, us_per_job_of), 10, 15, 3);
-                print_spread(scale_spread(b, j, k, ns_per_message_of), 10, 15, 1);
-                print_load(scale_spread(b, j, k, load_of).median);
-        }
-}
-
-/* Per bus: the table of medians, the fit of the bus's CPU per job against S, the knee, and a RESULT
- * line. */
-static void print_scale_summary(const Bench *b, unsigned k) {
-        const LoadConfig *c = &b->config;
-        double x[SCALE_MAX], us[SCALE_MAX], rate[SCALE_MAX];
-        unsigned full = 0, knee;
-        bool cpu_known = true;
-        char key[BUS_NAME_MAX];
-        Fit f;
-
-        print_scale_table(b, k);
-        for (unsigned j = 0; j < c->n_scale; j++) {
-                x[j] = c->scale[j];
-                us[j] = scale_spread(b, j, k, us_per_job_of).median;
-                rate[j] = scale_spread(b, j, k, rate_of).median;
-                cpu_known = cpu_known && us[j] >= 0;
-                if (full == 0 && scale_spread(b, j, k, bus_cpu_of).median >= BUS_CPU_FULL)
-                        full = c->scale[j];
-        }
-        f = cpu_known ? fit_line(x, us, c->n_scale) : (Fit){};
-        knee = scale_knee(c->scale, rate, c->n_scale);
-        if (f.ok)
-                printf("fit: bus CPU-µs per job = %.3f + %.4f x S: %.3f µs per job, %.1f ns per receiver "
-                       "(per delivered message); residual: RMS %.3f µs, at most %.1f %% of a point\n",
-                       f.a, f.b, f.a, f.b * 1000, f.rms, f.max_rel * 100);
-        else
-                printf("fit: none (%s)\n",
-                       cpu_known ? "two S at least" : "the bus's CPU is unknown: --bus-pid");
-        if (knee > 0)
-                printf("knee: S = %u (from there a doubling of S adds less than %.0f %% delivered msg/s)",
-                       knee, (KNEE_GAIN - 1) * 100);
-        else
-                printf("knee: none up to S = %u (every doubling of S adds %.0f %% delivered msg/s or more)",
-                       c->scale[c->n_scale - 1], (KNEE_GAIN - 1) * 100);
-        if (f.ok)
-                printf("; the fit puts it at S = %.0f (4.5 a / b, for a bus busy all the time)",
-                       fit_knee(&f));
-        if (!cpu_known)
-                printf("\n");
-        else if (full > 0)
-                printf("; bus CPU at %.0f %% or more from S = %u\n", BUS_CPU_FULL * 100, full);
-        else
-                printf("; bus CPU below %.0f %% at every S\n", BUS_CPU_FULL * 100);
-
-        result_key(b->targets[k].config.name, key, sizeof key);
-        printf("RESULT bus_scale_%s knee_s=%u bus_cpu_full_s=%u", key, knee, full);
-        if (f.ok)
-                printf(" per_job_us=%.3f per_receiver_us=%.4f fit_rms_us=%.3f knee_fit_s=%.0f", f.a, f.b,
-                       f.rms, fit_knee(&f));
-        for (unsigned j = 0; j < c->n_scale; j++) {
-                printf(" s%u_delivered_per_s=%.0f", c->scale[j], rate[j]);
-                if (us[j] >= 0)
-                        printf(" s%u_bus_us_per_job=%.3f", c->scale[j], us[j]);
-        }
-        printf(" load=%.2f\n", scale_spread(b, 0, k, load_of).median);
-}
-
-/* --scale: each round goes through every S and every bus, the order of both rotating from round to
- * round, so that none always goes first. */
-static int run_scale(Bench *b) {
-        const LoadConfig *c = &b->config;
-        unsigned n = c->n_scale, nt = b->n_targets;
-        char run[16];
-        int r;
-
-        b->scale = calloc((size_t) n * nt * c->runs, sizeof(RunResult));
-        if (!b->scale)
-                return -ENOMEM;
-        printf("\n## scale: 1 producer x S receivers, S in");
-        for (unsigned j = 0; j < n; j++)
-                printf("%s%u", j > 0 ? "," : " ", c->scale[j]);
-        printf("; %" PRIu64 " jobs per run, window %" PRIu64 "\n", c->n_jobs, c->window);
-        printf("%-7s %4s %-12s %11s %8s %12s %10s %9s %9s %10s %10s %5s\n", "run", "S", "bus", "delivered",
-               "seconds", "delivered/s", "jobs/s", "bus CPU", "bench CPU", "bus µs/job", "bus ns/msg",
-               "load");
-        for (unsigned i = 0; i < c->runs; i++) {
-                (void) snprintf(run, sizeof run, "%u", i + 1);
-                for (unsigned jj = 0; jj < n; jj++)
-                        for (unsigned kk = 0; kk < nt; kk++) {
-                                unsigned j = (i + jj) % n, k = (i + jj + kk) % nt;
-
-                                r = scale_run(b, &b->targets[k], c->scale[j], scale_at(b, j, k, i));
-                                if (r < 0)
-                                        return r;
-                                print_scale_row(run, b->targets[k].config.name, scale_at(b, j, k, i));
-                                fflush(stdout);
-                        }
-        }
-        for (unsigned k = 0; k < nt; k++)
-                print_scale_summary(b, k);
-        return 0;
-}
-
 static void help(void) {
         printf("Usage: bench-bus-load [OPTIONS]\n"
                "\n"
@@ -2104,57 +1489,6 @@ static bool url_is_local(const char *url) {
                         return true;
         /* A name is resolved by the bench host: only the test names bench/tls-veth.sh maps. */
         return strncmp(url, "wss://bus.test:", 15) == 0;
-}
-
-static int compare_unsigned(const void *a, const void *b) {
-        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
-
-        return (x > y) - (x < y);
-}
-
-/* --scale 1,2,4: distinct S in 1 .. CONNS_MAX, at most SCALE_MAX of them, kept in ascending order. */
-static int parse_scale(const char *arg, void *value) {
-        LoadConfig *c = value;
-        const char *p = arg;
-
-        c->n_scale = 0;
-        for (;;) {
-                char item[16];
-                size_t len = strcspn(p, ",");
-                int r;
-
-                if (len == 0 || len >= sizeof item || c->n_scale == SCALE_MAX)
-                        return -EINVAL;
-                memcpy(item, p, len);
-                item[len] = 0;
-                r = parse_unsigned(item, 1, CONNS_MAX, &c->scale[c->n_scale++]);
-                if (r < 0)
-                        return r;
-                if (p[len] == 0)
-                        break;
-                p += len + 1;
-        }
-        qsort(c->scale, c->n_scale, sizeof *c->scale, compare_unsigned);
-        for (unsigned j = 1; j < c->n_scale; j++)
-                if (c->scale[j] == c->scale[j - 1])
-                        return -EINVAL;
-        return 0;
-}
-
-/* --scale sets S itself, with one producer, for throughput runs under broadcast. */
-static int check_scale(LoadConfig *c) {
-        if (c->n_scale == 0)
-                return 0;
-        if (c->n_schedulers != UNSET_U || c->n_producers != 1 || c->events || c->one ||
-            (c->rate != UNSET && c->rate > 0) || c->n_jobs == 0) {
-                fprintf(stderr,
-                        "bench-bus-load: --scale runs 1 producer and S schedulers for each S of its list: "
-                        "no -s, -p, --events, --dispatch one, --rate or -n 0.\n");
-                return -EINVAL;
-        }
-        c->n_schedulers = c->scale[c->n_scale - 1];
-        c->rate = 0;
-        return 0;
 }
 
 /* --procs: the checks of --events and --dispatch=one match receipts job by job in one process. */
@@ -2332,7 +1666,7 @@ static int target_start(Target *t, const char *binary, bool null, const char *wh
 }
 
 /* The target's load with n_schedulers receivers, on its loop. */
-static int target_connect(Bench *b, Target *t, unsigned n_schedulers) {
+int target_connect(Bench *b, Target *t, unsigned n_schedulers) {
         LoadConfig c = t->config;
         int r;
 
@@ -2470,7 +1804,8 @@ int main(int argc, char *argv[]) {
                         return 2;
                 }
         }
-        r = procs_new(&b.procs, &b.config);
+        r = procs_new(&b.procs, b.config.n_procs, b.config.rate > 0 ? latency_samples(&b.config) : 0,
+                      worker_main, &b.config);
         if (r < 0) {
                 fprintf(stderr, "bench-bus-load: cannot start the %u load processes: %s\n", b.config.n_procs,
                         strerror(-r));
