@@ -86,6 +86,19 @@ static void test_abstract(void **state) {
         check_messages(name);
 }
 
+/* A path that fills sun_path leaves no room for its NUL: refused, no message. */
+static void test_path_too_long(void **state) {
+        char name[sizeof(((struct sockaddr_un *) NULL)->sun_path) + 1];
+
+        memset(name, 'a', sizeof name - 1);
+        name[0] = '/';
+        name[sizeof name - 1] = 0;
+        notify_reset();
+        assert_int_equal(setenv("NOTIFY_SOCKET", name, 1), 0);
+        assert_true(notify_text("STATUS=nowhere") < 0);
+        notify_reset();
+}
+
 /* A full queue drops the status rather than waiting. */
 static void test_full_queue_does_not_block(void **state) {
         char name[64];
@@ -110,6 +123,7 @@ int main(void) {
                 cmocka_unit_test(test_unset),
                 cmocka_unit_test(test_path),
                 cmocka_unit_test(test_abstract),
+                cmocka_unit_test(test_path_too_long),
                 cmocka_unit_test(test_full_queue_does_not_block),
         };
 

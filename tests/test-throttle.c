@@ -50,9 +50,37 @@ static void test_leading_and_trailing(void **state) {
         sd_event_unref(e);
 }
 
+/* A call that could not do its work asks again: once, after the interval, even with no kick. */
+static void test_retry(void **state) {
+        Throttle t = THROTTLE_INIT(20 * USEC_PER_MSEC, on_call, NULL);
+        sd_event *e = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        calls = 0;
+
+        throttle_kick(&t, e);
+        assert_int_equal(calls, 1);
+        throttle_retry(&t, e);
+        assert_int_equal(calls, 1);
+        run_for(e, 60 * USEC_PER_MSEC);
+        assert_int_equal(calls, 2);
+
+        /* With no interval, not at once either: at least 10 ms later. */
+        t.interval_usec = 0;
+        throttle_retry(&t, e);
+        run_for(e, 5 * USEC_PER_MSEC);
+        assert_int_equal(calls, 2);
+        run_for(e, 30 * USEC_PER_MSEC);
+        assert_int_equal(calls, 3);
+
+        throttle_done(&t);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_leading_and_trailing),
+                cmocka_unit_test(test_retry),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,8 @@ static int notify_connect(void) {
         if (e[0] != '/' && e[0] != '@')
                 return -EAFNOSUPPORT;
         n = strlen(e);
-        if (n > sizeof sa.sun_path)
+        /* A path needs room for its NUL, an abstract name does not. */
+        if (n > sizeof sa.sun_path || (e[0] == '/' && n == sizeof sa.sun_path))
                 return -EINVAL;
         memcpy(sa.sun_path, e, n);
         if (e[0] == '@')

@@ -4,6 +4,8 @@
 #include "throttle.h"
 #include "time-util.h"
 
+#define THROTTLE_RETRY_MIN_USEC (10 * USEC_PER_MSEC)
+
 static void throttle_call(Throttle *t, uint64_t now) {
         t->last_usec = now;
         t->callback(t->userdata);
@@ -35,6 +37,16 @@ void throttle_kick(Throttle *t, sd_event *e) {
         if (event_timer_arm(e, &t->timer, t->last_usec + t->interval_usec - now, USEC_PER_MSEC,
                             on_throttle_timer, t, "throttle", false) < 0)
                 throttle_call(t, now);
+}
+
+void throttle_retry(Throttle *t, sd_event *e) {
+        assert(t);
+        assert(e);
+
+        /* Not at once even with a zero interval: the call that failed may be this one's caller. A
+         * timer that cannot be armed leaves it to the next kick. */
+        (void) event_timer_arm(e, &t->timer, MAX(t->interval_usec, THROTTLE_RETRY_MIN_USEC), USEC_PER_MSEC,
+                               on_throttle_timer, t, "throttle", false);
 }
 
 void throttle_done(Throttle *t) {

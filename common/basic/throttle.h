@@ -24,4 +24,7 @@ typedef struct Throttle {
 /* Kicks: calls back now, or once at the end of the current interval. Does not log; a failure to
  * arm the timer calls back now. */
 void throttle_kick(Throttle *t, sd_event *e);
+/* The last call could not do its work (e.g. the message was dropped): calls back again after the
+ * interval, or after 10 ms if the interval is shorter, whatever the kicks. */
+void throttle_retry(Throttle *t, sd_event *e);
 void throttle_done(Throttle *t);

@@ -55,7 +55,11 @@ static int bus_send_status(Bus *b) {
 }
 
 static void on_status(void *userdata) {
-        (void) bus_send_status(ASSERT_PTR(userdata));
+        Bus *b = ASSERT_PTR(userdata);
+
+        /* The manager's queue was full: the status was dropped, not waited for; try again later. */
+        if (bus_send_status(b) == -EAGAIN)
+                throttle_retry(&b->status, b->event);
 }
 
 int bus_new(Bus **ret, const BusConfig *config) {

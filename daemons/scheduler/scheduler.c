@@ -255,7 +255,11 @@ static int scheduler_send_status(Scheduler *s) {
 }
 
 static void on_status(void *userdata) {
-        (void) scheduler_send_status(ASSERT_PTR(userdata));
+        Scheduler *s = ASSERT_PTR(userdata);
+
+        /* The manager's queue was full: the status was dropped, not waited for; try again later. */
+        if (scheduler_send_status(s) == -EAGAIN)
+                throttle_retry(&s->status, s->event);
 }
 
 /* STATUS= goes out at most every --status-interval however many jobs change, so a burst costs PID
@@ -501,11 +505,13 @@ static int on_runner_start(Runner *r, Job *j, void *userdata) {
         assert(r);
         assert(j);
 
+        /* The source first: a job in the queue always has a spawn coming, and one that failed to
+         * get there (the runner frees it) is never in the queue. */
         k = job_run_new(j, &s->run_config, s->runner);
         if (k >= 0)
-                k = ring_push(&s->spawn_queue, &j, SIZE_MAX);
-        if (k >= 0)
                 k = sd_event_source_set_enabled(s->spawn_source, SD_EVENT_ONESHOT);
+        if (k >= 0)
+                k = ring_push(&s->spawn_queue, &j, SIZE_MAX);
         scheduler_pace_intake(s);
         if (k < 0) {
                 LogJob lj = job_log(j);
