@@ -527,7 +527,10 @@ def case_random():
         if mode == "requeue":
             check(n["requeued"] > 10 and not n["suspended"], f"--evict requeue: {n['requeued']} requeues")
         if mode == "suspend":
-            check(n["suspended"] > 10 and n["resumed"] > 10 and n["most frozen"] == 2,
+            # How many are frozen depends on the plan and on timing (once two low-priority jobs are
+            # frozen, every later victim is requeued until one resumes: seed 1277097567 freezes 5);
+            # the replay above judged each of those choices.
+            check(n["suspended"] >= 3 and n["resumed"] >= 3 and n["most frozen"] == 2,
                   f"--evict suspend: {n['suspended']} suspended, {n['resumed']} resumed, up to 2 frozen at once "
                   f"(--max-suspended 2; {n['requeued']} requeued instead)")
 
