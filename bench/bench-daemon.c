@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -60,11 +61,15 @@ static char **wrap_argv(char *const argv[]) {
 }
 
 static _noreturn_ void child_exec(char *const argv[], int listen_fd, const char *stderr_path,
-                                  const char *notify_path, char *const env_extra[]) {
+                                  const char *notify_path, char *const env_extra[], pid_t parent) {
         char pid[32];
         sigset_t none;
         int fd;
 
+        /* A benchmark killed outright takes its daemons with it (SIGTERM: they stop as under
+         * systemd), rather than leaving them listening. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                _exit(127);
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         fd = open(stderr_path ?: "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
@@ -115,6 +120,7 @@ static int notify_socket_open(BenchDaemon *d) {
 int bench_daemon_spawn(BenchDaemon **ret, char *const argv[], int listen_fd, const char *stderr_path,
                        char *const env_extra[]) {
         _cleanup_(bench_daemon_freep) BenchDaemon *d = calloc(1, sizeof *d);
+        pid_t parent;
         int r;
 
         if (!d)
@@ -125,11 +131,12 @@ int bench_daemon_spawn(BenchDaemon **ret, char *const argv[], int listen_fd, con
                 return r;
 
         fflush(stdout);
+        parent = getpid();
         d->pid = fork();
         if (d->pid < 0)
                 return -errno;
         if (d->pid == 0)
-                child_exec(argv, listen_fd, stderr_path, d->notify_path, env_extra);
+                child_exec(argv, listen_fd, stderr_path, d->notify_path, env_extra, parent);
         *ret = TAKE_PTR(d);
         return 0;
 }
