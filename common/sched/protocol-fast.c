@@ -525,19 +525,34 @@ int frame_parse_job_event_fast(Frame *f, const void *data, size_t size) {
 /* ---- job_request ---- */
 
 /* A number as jansson's json_number_value() gives it: the integer's value, or the real's strtod(). */
-static bool number_value(const JsonScan *j, int t, double *ret) {
+/* A real's text as strtod() reads it; false for one of 64 characters or more (jansson reads those
+ * too: it judges them). */
+static bool real_value(const char *text, size_t size, double *ret) {
         char buf[64];
 
+        if (size >= sizeof(buf))
+                return false;
+        memcpy(buf, text, size);
+        buf[size] = 0;
+        *ret = strtod(buf, NULL);
+        return true;
+}
+
+static bool number_value(const JsonScan *j, int t, double *ret) {
         if (t == JSON_SCAN_INTEGER) {
                 *ret = (double) j->integer;
                 return true;
         }
-        if (t != JSON_SCAN_REAL || j->number_size >= sizeof(buf))
-                return false; /* jansson reads longer ones too: it judges those */
-        memcpy(buf, j->number, j->number_size);
-        buf[j->number_size] = 0;
-        *ret = strtod(buf, NULL);
-        return true;
+        return t == JSON_SCAN_REAL && real_value(j->number, j->number_size, ret);
+}
+
+/* The payload's rules, whichever path read it. */
+static bool priority_valid(int64_t v) {
+        return v >= PROTOCOL_PRIORITY_MIN && v <= PROTOCOL_PRIORITY_MAX;
+}
+
+static bool runtime_valid(double v, double max_runtime) {
+        return v >= 0 && v <= max_runtime;
 }
 
 /* The payload object, its '{' just read: priority and runtime judged, "id" and repeated keys
@@ -562,8 +577,7 @@ static int job_request_payload(JsonScan *j, double max_runtime, Frame *f) {
                         t = json_scan_next(j);
                         if (t < 0)
                                 return t;
-                        if (t != JSON_SCAN_INTEGER || j->integer < PROTOCOL_PRIORITY_MIN ||
-                            j->integer > PROTOCOL_PRIORITY_MAX)
+                        if (t != JSON_SCAN_INTEGER || !priority_valid(j->integer))
                                 return 0; /* invalid: jansson says why */
                         f->priority = (int) j->integer;
                 } else if (JSON_SCAN_STRING_IS(&j->string, "runtime")) {
@@ -575,7 +589,7 @@ static int job_request_payload(JsonScan *j, double max_runtime, Frame *f) {
                         t = json_scan_next(j);
                         if (t < 0)
                                 return t;
-                        if (!number_value(j, t, &r) || !(r >= 0 && r <= max_runtime))
+                        if (!number_value(j, t, &r) || !runtime_valid(r, max_runtime))
                                 return 0;
                         f->runtime = r + 0.0; /* -0 becomes 0 */
                 } else if (JSON_SCAN_STRING_IS(&j->string, "id"))
@@ -738,7 +752,6 @@ static bool canon_integer(Canon *c, int64_t *ret) {
 }
 
 static bool canon_runtime(Canon *c, double *ret) {
-        char buf[48];
         const char *v;
         size_t n;
         bool real;
@@ -749,11 +762,12 @@ static bool canon_runtime(Canon *c, double *ret) {
                 *ret = (double) canon_integer_value(v, n);
                 return true;
         }
-        memcpy(buf, v, n);
-        buf[n] = 0;
-        *ret = strtod(buf, NULL);
-        return true;
+        return real_value(v, n, ret);
 }
+
+/* A key canon_string() read, against a literal. */
+#define CANON_KEY_IS(key, n, literal) \
+        ((n) == sizeof(literal) - 1 && memcmp((key), literal, sizeof(literal) - 1) == 0)
 
 /* The payload, on its '{': 1 when valid, 0 to decline. */
 static int canon_payload(Canon *c, double max_runtime, CanonJob *r) {
@@ -770,22 +784,21 @@ static int canon_payload(Canon *c, double max_runtime, CanonJob *r) {
 
                 if (!canon_string(c, &key, &n) || !canon_sep(c, ':'))
                         return 0;
-                if (n == 8 && memcmp(key, "priority", 8) == 0) {
+                if (CANON_KEY_IS(key, n, "priority")) {
                         int64_t v;
 
-                        if (has_priority || !canon_integer(c, &v) || v < PROTOCOL_PRIORITY_MIN ||
-                            v > PROTOCOL_PRIORITY_MAX)
+                        if (has_priority || !canon_integer(c, &v) || !priority_valid(v))
                                 return 0;
                         has_priority = true;
                         r->priority = (int) v;
-                } else if (n == 7 && memcmp(key, "runtime", 7) == 0) {
+                } else if (CANON_KEY_IS(key, n, "runtime")) {
                         double v;
 
-                        if (has_runtime || !canon_runtime(c, &v) || !(v >= 0 && v <= max_runtime))
+                        if (has_runtime || !canon_runtime(c, &v) || !runtime_valid(v, max_runtime))
                                 return 0;
                         has_runtime = true;
                         r->runtime = v + 0.0; /* -0 becomes 0 */
-                } else if (n == 2 && memcmp(key, "id", 2) == 0)
+                } else if (CANON_KEY_IS(key, n, "id"))
                         return 0;
                 else if (!canon_skip_value(c))
                         return 0;
