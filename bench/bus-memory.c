@@ -2,8 +2,11 @@
 /*
  * bench-memory: the bus's memory per idle client. Starts sched-bus with room for the largest
  * count (--max-clients), then opens idle WebSocket connections to it in steps (default 0, 1000,
- * 5000) and reads the bus's RSS and private bytes at each step, once the bus has settled. Each
- * client does the handshake, registers (as a producer by default) and then stays silent.
+ * 5000) and reads the bus's RSS and private bytes at each step twice: once the bus has settled
+ * (0.5 s after the last client, "fresh"), and once the clients have been idle long enough for the
+ * bus to give their receive buffers back (--idle-wait, default 5 s: the bus does it after 2 to 4 s
+ * without a frame, ws-rxpool.c). Each client does the handshake, registers (as a producer by
+ * default) and then stays silent.
  *
  * The clients are plain blocking sockets that speak just enough RFC 6455 (an upgrade request and
  * one masked text frame): thousands of them cost the benchmark little, and nothing of the glue
@@ -36,12 +39,18 @@
 typedef struct MemoryConfig {
         unsigned steps[STEPS_MAX];
         unsigned n_steps, runs;
+        unsigned idle_wait_ms;
         const char *role; /* NULL: do not register */
         const char *bus_binary;
 } MemoryConfig;
 
-typedef struct StepResult {
+typedef struct Sample {
         double rss, private_bytes;
+} Sample;
+
+/* At one step: 0.5 s after its last client, and again after --idle-wait. */
+typedef struct StepResult {
+        Sample fresh, idle;
 } StepResult;
 
 /* An idle client: the upgrade and, with a role, its register frame; then it stays silent. */
@@ -66,7 +75,7 @@ static int client_open(int port, const char *role) {
         return TAKE_FD(fd);
 }
 
-static int measure(pid_t pid, StepResult *ret) {
+static int measure(pid_t pid, Sample *ret) {
         ProcStats st;
         uint64_t priv = 0;
         int r;
@@ -75,7 +84,7 @@ static int measure(pid_t pid, StepResult *ret) {
         if (r < 0)
                 return r;
         (void) proc_private_bytes(pid, &priv);
-        *ret = (StepResult){ .rss = (double) st.rss_bytes, .private_bytes = (double) priv };
+        *ret = (Sample){ .rss = (double) st.rss_bytes, .private_bytes = (double) priv };
         return 0;
 }
 
@@ -114,7 +123,12 @@ static int memory_run(const MemoryConfig *c, int *fds, StepResult *ret) {
                         break;
                 bench_sleep_ns(SETTLE_NS);
                 bench_daemon_drain(bus);
-                r = measure(bench_daemon_pid(bus), &ret[s]);
+                r = measure(bench_daemon_pid(bus), &ret[s].fresh);
+                if (r < 0)
+                        break;
+                bench_sleep_ns((uint64_t) c->idle_wait_ms * NSEC_PER_MSEC);
+                bench_daemon_drain(bus);
+                r = measure(bench_daemon_pid(bus), &ret[s].idle);
         }
         close_all(fds, open);
         return r;
@@ -151,6 +165,9 @@ static void help(void) {
                "  --steps LIST          client counts, increasing, starting at 0 (default 0,1000,5000)\n"
                "  --role ROLE           what the clients register as: producer, scheduler or none\n"
                "                        (default producer)\n"
+               "  --idle-wait MS        how long the clients stay idle before the second reading\n"
+               "                        (default 5000; the bus gives an idle client's receive\n"
+               "                        buffer back after 2 to 4 s)\n"
                "  --runs N              runs; the summary quotes medians (default 5)\n"
                "  --bus-binary PATH     (default " BUS_BINARY ")\n");
 }
@@ -172,6 +189,7 @@ static int parse_argv(int argc, char *argv[], MemoryConfig *c) {
         const BenchOption options[] = {
                 BENCH_OPT_CUSTOM("steps", 0, parse_steps, c),
                 BENCH_OPT_CUSTOM("role", 0, parse_role, &c->role),
+                BENCH_OPT_UNSIGNED("idle-wait", 0, 0, 600000, &c->idle_wait_ms),
                 BENCH_OPT_RUNS(&c->runs),
                 BENCH_OPT_BUS_BINARY(&c->bus_binary),
         };
@@ -179,40 +197,80 @@ static int parse_argv(int argc, char *argv[], MemoryConfig *c) {
         return BENCH_PARSE_ARGV("bench-memory", help, options, argc, argv);
 }
 
+/* Per idle client, from 0 to the last step and from the step before it to the last, medians. */
+static void per_client(const MemoryConfig *c, StepResult res[][STEPS_MAX], bool idle, double *ret_per,
+                       double *ret_marginal) {
+        unsigned last = c->n_steps - 1;
+        double per[BENCH_RUNS_MAX], marginal[BENCH_RUNS_MAX];
+
+        for (unsigned i = 0; i < c->runs; i++) {
+                const Sample *zero = idle ? &res[i][0].idle : &res[i][0].fresh,
+                             *prev = idle ? &res[i][last - 1].idle : &res[i][last - 1].fresh,
+                             *top = idle ? &res[i][last].idle : &res[i][last].fresh;
+
+                per[i] = (top->rss - zero->rss) / c->steps[last];
+                marginal[i] = (top->rss - prev->rss) / (c->steps[last] - c->steps[last - 1]);
+        }
+        *ret_per = bench_median(per, c->runs);
+        *ret_marginal = bench_median(marginal, c->runs);
+}
+
+static void print_row(const char *run, unsigned clients, const Sample *fresh, const Sample *idle,
+                      const Sample *fresh0, const Sample *idle0) {
+        printf("%-6s %-8u %10.0f %10.0f %12.0f %12.0f", run, clients, fresh->rss / 1024, idle->rss / 1024,
+               fresh->private_bytes / 1024, idle->private_bytes / 1024);
+        if (clients > 0)
+                printf(" %10.0f %10.0f", (fresh->rss - fresh0->rss) / clients,
+                       (idle->rss - idle0->rss) / clients);
+        printf("\n");
+}
+
+static void print_header(void) {
+        printf("%-6s %-8s %10s %10s %12s %12s %10s %10s\n", "run", "clients", "RSS KiB", "idle",
+               "private KiB", "idle", "B/client", "idle");
+}
+
 static void print_summary(const MemoryConfig *c, StepResult res[][STEPS_MAX]) {
         unsigned last = c->n_steps - 1;
-        double rss[BENCH_RUNS_MAX], priv[BENCH_RUNS_MAX], per[BENCH_RUNS_MAX], marginal[BENCH_RUNS_MAX];
+        double per, marginal, idle_per, idle_marginal;
 
-        printf("\n## summary: medians of %u runs\n", c->runs);
-        printf("%-8s %12s %14s %16s\n", "clients", "RSS KiB", "private KiB", "RSS B/client");
+        printf("\n## summary: medians of %u runs (\"idle\": %u ms later, the clients still silent)\n",
+               c->runs, c->idle_wait_ms);
+        print_header();
         for (unsigned s = 0; s < c->n_steps; s++) {
+                double v[6][BENCH_RUNS_MAX];
+
                 for (unsigned i = 0; i < c->runs; i++) {
-                        rss[i] = res[i][s].rss;
-                        priv[i] = res[i][s].private_bytes;
-                        per[i] = s > 0 ? (res[i][s].rss - res[i][0].rss) / c->steps[s] : 0;
+                        const StepResult *r = &res[i][s], *zero = &res[i][0];
+
+                        v[0][i] = r->fresh.rss / 1024;
+                        v[1][i] = r->idle.rss / 1024;
+                        v[2][i] = r->fresh.private_bytes / 1024;
+                        v[3][i] = r->idle.private_bytes / 1024;
+                        v[4][i] = s > 0 ? (r->fresh.rss - zero->fresh.rss) / c->steps[s] : 0;
+                        v[5][i] = s > 0 ? (r->idle.rss - zero->idle.rss) / c->steps[s] : 0;
                 }
-                printf("%-8u %12.0f %14.0f", c->steps[s], bench_median(rss, c->runs) / 1024,
-                       bench_median(priv, c->runs) / 1024);
-                if (s > 0)
-                        printf(" %16.0f", bench_median(per, c->runs));
+                printf("%-6s %-8u", "median", c->steps[s]);
+                for (unsigned k = 0; k < (s > 0 ? 6U : 4U); k++)
+                        printf(" %*.0f", k < 2 || k >= 4 ? 10 : 12, bench_median(v[k], c->runs));
                 printf("\n");
         }
-        for (unsigned i = 0; i < c->runs; i++) {
-                per[i] = (res[i][last].rss - res[i][0].rss) / c->steps[last];
-                marginal[i] =
-                        (res[i][last].rss - res[i][last - 1].rss) / (c->steps[last] - c->steps[last - 1]);
-        }
-        printf("bytes per idle client: %.0f (0 -> %u clients), %.0f (%u -> %u)\n",
-               bench_median(per, c->runs), c->steps[last], bench_median(marginal, c->runs),
-               c->steps[last - 1], c->steps[last]);
-        printf("RESULT memory bytes_per_client=%.0f marginal=%.0f clients=%u\n", bench_median(per, c->runs),
-               bench_median(marginal, c->runs), c->steps[last]);
+        per_client(c, res, false, &per, &marginal);
+        per_client(c, res, true, &idle_per, &idle_marginal);
+        printf("bytes per client, fresh: %.0f (0 -> %u clients), %.0f (%u -> %u)\n", per, c->steps[last],
+               marginal, c->steps[last - 1], c->steps[last]);
+        printf("bytes per client, idle:  %.0f (0 -> %u clients), %.0f (%u -> %u)\n", idle_per,
+               c->steps[last], idle_marginal, c->steps[last - 1], c->steps[last]);
+        printf("RESULT memory bytes_per_client=%.0f marginal=%.0f fresh=%.0f fresh_marginal=%.0f "
+               "clients=%u\n",
+               idle_per, idle_marginal, per, marginal, c->steps[last]);
 }
 
 int main(int argc, char *argv[]) {
         MemoryConfig config = { .steps = { 0, 1000, 5000 },
                                 .n_steps = 3,
                                 .runs = 5,
+                                .idle_wait_ms = 5000,
                                 .role = "producer",
                                 .bus_binary = BUS_BINARY };
         StepResult(*res)[STEPS_MAX] = NULL;
@@ -239,7 +297,7 @@ int main(int argc, char *argv[]) {
         printf("# clients register as %s; RSS is VmRSS, private is Private_Clean+Private_Dirty "
                "(smaps_rollup)\n",
                config.role ?: "nothing");
-        printf("%-6s %-8s %12s %14s %16s\n", "run", "clients", "RSS KiB", "private KiB", "RSS B/client");
+        print_header();
         for (unsigned i = 0; i < config.runs; i++) {
                 r = memory_run(&config, fds, res[i]);
                 if (r < 0) {
@@ -248,11 +306,11 @@ int main(int argc, char *argv[]) {
                         return 1;
                 }
                 for (unsigned s = 0; s < config.n_steps; s++) {
-                        printf("%-6u %-8u %12.0f %14.0f", i + 1, config.steps[s], res[i][s].rss / 1024,
-                               res[i][s].private_bytes / 1024);
-                        if (s > 0)
-                                printf(" %16.0f", (res[i][s].rss - res[i][0].rss) / config.steps[s]);
-                        printf("\n");
+                        char run[16];
+
+                        (void) snprintf(run, sizeof run, "%u", i + 1);
+                        print_row(run, config.steps[s], &res[i][s].fresh, &res[i][s].idle, &res[i][0].fresh,
+                                  &res[i][0].idle);
                 }
                 fflush(stdout);
         }

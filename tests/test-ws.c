@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "log.h"
@@ -913,6 +914,104 @@ static void test_ping_hangup(void **state) {
         fixture_free(f);
 }
 
+static bool cond_rx_released(Fixture *f, const void *arg) {
+        return ws_context_rx_released(f->server.ctx) == *(const unsigned *) arg;
+}
+
+static long long rss_kib(void) {
+        FILE *fp = fopen("/proc/self/statm", "re");
+        long long pages = 0, resident = 0;
+
+        assert_non_null(fp);
+        assert_int_equal(fscanf(fp, "%lld %lld", &pages, &resident), 2);
+        fclose(fp);
+        return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* A connection gives lws' receive buffer back once idle, gets it again with its next frame, and
+ * never while a frame is half in: a ping cut in two across idle intervals is answered whole. */
+static void test_idle_rx_buffer(void **state) {
+        WsConfig cfg = { .rx_idle_usec = 50 * USEC_PER_MSEC };
+        Fixture *f = fixture_new(&cfg, NULL, NULL);
+        const char payload[] = "ping payload 0123456789 abcdefghijklmnopqrstuvwxyz";
+        unsigned char frame[160];
+        const unsigned zero = 0, one = 1;
+        char buf[512];
+        size_t n, len = 0;
+        Peer *s;
+        int fd;
+
+        fd = raw_handshake(f);
+        assert_true(wait_count(f, &f->server.n_open, 1));
+        s = f->server.peers[0];
+        assert_true(run_until(f, cond_rx_released, &one, 2000));
+
+        /* A message: the buffer is in use again, then given back again. */
+        raw_send_frame(f, fd, true, 0x1, "{\"cmd\": 1}", 10);
+        assert_true(wait_message(f, s, 1));
+        assert_string_equal(s->last, "{\"cmd\": 1}");
+        assert_true(run_until(f, cond_rx_released, &zero, 2000));
+        assert_true(run_until(f, cond_rx_released, &one, 2000));
+
+        /* Half a ping (lws collects a control frame's payload in that buffer), four intervals, the
+         * rest: the pong carries the whole payload. */
+        n = harness_raw_ws_frame(frame, 0x9, true, payload, strlen(payload));
+        raw_send(f, fd, frame, n / 2);
+        run_for(f, 120);
+        assert_int_equal(ws_context_rx_released(f->server.ctx), 0);
+        run_for(f, 150);
+        assert_int_equal(ws_context_rx_released(f->server.ctx), 0);
+        raw_send(f, fd, frame + n / 2, n - n / 2);
+        assert_int_equal(raw_read_until(f, fd, buf, sizeof buf, &len, payload, strlen(payload)), 0);
+        assert_true(run_until(f, cond_rx_released, &one, 2000));
+
+        /* And the same for a text message cut in two. */
+        n = harness_raw_ws_frame(frame, 0x1, true, payload, strlen(payload));
+        raw_send(f, fd, frame, n / 2);
+        run_for(f, 250);
+        raw_send(f, fd, frame + n / 2, n - n / 2);
+        assert_true(wait_message(f, s, 2));
+        assert_string_equal(s->last, payload);
+        assert_false(s->closed);
+        close(fd);
+        fixture_free(f);
+}
+
+/* What giving the buffers back is for: 200 connections that each had a ping in theirs (a page
+ * each) give those pages back, in this process's resident size. */
+static void test_idle_rx_memory(void **state) {
+        WsConfig cfg = { .rx_idle_usec = 100 * USEC_PER_MSEC, .max_connections = 400 };
+        Fixture *f = fixture_new(&cfg, NULL, NULL);
+        enum {
+                N = 200
+        };
+        const unsigned zero = 0, all = N;
+        long long touched, released;
+        int fds[N];
+
+        for (unsigned i = 0; i < N; i++) {
+                fds[i] = raw_handshake(f);
+                raw_send_frame(f, fds[i], true, 0x9, "p", 1);
+        }
+        assert_true(wait_count(f, &f->server.n_open, N));
+        run_for(f, 20);
+        /* Stop the sweep from giving anything back before the first reading: send again. */
+        for (unsigned i = 0; i < N; i++)
+                raw_send_frame(f, fds[i], true, 0x1, "{}", 2);
+        assert_true(wait_count(f, &f->server.n_messages, N));
+        (void) run_until(f, cond_rx_released, &zero, 0);
+        touched = rss_kib();
+        assert_true(run_until(f, cond_rx_released, &all, 5000));
+        released = rss_kib();
+        printf("# %d idle connections: resident %lld KiB with their receive buffers, %lld KiB without\n", N,
+               touched, released);
+        /* A page each, less what else this process touched meanwhile. */
+        assert_true(touched - released >= N * 4 / 2);
+        for (unsigned i = 0; i < N; i++)
+                close(fds[i]);
+        fixture_free(f);
+}
+
 /* Informal: one producer -> server relays -> 4 receivers, ~60-byte messages. */
 static void test_throughput(void **state) {
         WsConfig cfg = { .max_queue_messages = 1U << 20, .max_queue_bytes = 256U << 20 };
@@ -980,6 +1079,8 @@ int main(void) {
                 cmocka_unit_test(test_idle_no_spin),
                 cmocka_unit_test(test_plain_http),
                 cmocka_unit_test(test_ping_hangup),
+                cmocka_unit_test(test_idle_rx_buffer),
+                cmocka_unit_test(test_idle_rx_memory),
                 cmocka_unit_test(test_throughput),
         };
 

@@ -7,9 +7,15 @@
 #include "ws-internal.h"
 
 int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+        unsigned lws_rx_slot = 0;
+        void *lws_rx = NULL;
         WsConn *c;
 
         assert(wsi);
+
+        /* Claimed whether or not a WsConn is there to take it, so that it can go to no other. */
+        if (reason == LWS_CALLBACK_ESTABLISHED)
+                lws_rx = ws_rxpool_claim(&lws_rx_slot);
 
         c = lws_get_opaque_user_data(wsi);
         if (!c || c->dead)
@@ -18,11 +24,17 @@ int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
         switch (reason) {
         case LWS_CALLBACK_ESTABLISHED:
+                c->lws_rx = lws_rx;
+                c->lws_rx_slot = lws_rx_slot;
+                return ws_conn_on_established(c);
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
                 return ws_conn_on_established(c);
         case LWS_CALLBACK_RECEIVE:
         case LWS_CALLBACK_CLIENT_RECEIVE:
                 return ws_conn_on_receive(c, in, len);
+        case LWS_CALLBACK_RECEIVE_PONG:
+                c->rx_recent = true; /* lws had it in its receive buffer (ws-rxpool.c) */
+                return 0;
         case LWS_CALLBACK_SERVER_WRITEABLE:
         case LWS_CALLBACK_CLIENT_WRITEABLE:
                 return ws_conn_on_writeable(c);

@@ -256,6 +256,8 @@ int ws_conn_on_established(WsConn *c) {
         c->opened = true;
         c->error = mfree(c->error);
         c->resolve = resolve_free(c->resolve); /* the addresses left are not needed any more */
+        if (c->lws_rx)
+                ws_context_watch_rx(ctx);
         if (ctx->handlers.on_open)
                 ctx->handlers.on_open(c, ctx->userdata);
         if (ring_size(&c->queue) > 0)
@@ -296,6 +298,7 @@ int ws_conn_on_receive(WsConn *c, const void *data, size_t len) {
 
         if (c->closing)
                 return 0; /* we are leaving: what comes now has no reader */
+        c->rx_recent = true;
         if (!c->rx_active) {
                 c->rx_active = true;
                 c->rx_binary = lws_frame_is_binary(c->wsi);

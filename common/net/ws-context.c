@@ -59,6 +59,7 @@ void ws_conn_detach(WsConn *c) {
         ws_conn_queue_clear(c);
         c->rx = mfree(c->rx);
         c->rx_alloc = c->rx_size = 0;
+        c->lws_rx = NULL; /* lws frees its buffer */
 
         LIST_REMOVE(conns, ctx->conns, c);
         if (!c->client)
@@ -127,6 +128,8 @@ static void ws_config_defaults(WsConfig *c) {
                 c->max_queue_messages = WS_MAX_QUEUE_MESSAGES_DEFAULT;
         if (c->max_queue_bytes == 0)
                 c->max_queue_bytes = WS_MAX_QUEUE_BYTES_DEFAULT;
+        if (c->rx_idle_usec == 0)
+                c->rx_idle_usec = WS_RX_IDLE_USEC_DEFAULT;
 }
 
 static int ws_context_setup_dead(WsContext *ctx) {
@@ -208,6 +211,7 @@ static int ws_context_setup_lws(WsContext *ctx) {
                                                            : LLL_ERR,
                           ws_lws_log);
 
+        ws_rxpool_install();
         r = ws_tls_check_files(tls);
         if (r < 0)
                 return r;
@@ -338,6 +342,7 @@ WsContext *ws_context_free(WsContext *ctx) {
                 ws_context_flush_dead(ctx);
 
         sd_event_source_disable_unref(ctx->dead_source);
+        sd_event_source_disable_unref(ctx->rx_idle_source);
         uv_event_free(ctx->uv);
         sd_event_unref(ctx->event);
         free(ctx->batch);

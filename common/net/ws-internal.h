@@ -8,6 +8,7 @@
  * batch buffer of ws-frame.c and the lws context. A WsConn owns one ref of every message in its send
  * queue and its receive buffer, and on the client side the lookup of its host (a Resolve, resolve.h)
  * with the addresses still to try. A WsMessage is shared by ref count between its creator and queues.
+ * lws' receive buffer of a server connection is lws' own, in a slot of ws-rxpool.c's mappings.
  */
 #pragma once
 
@@ -80,6 +81,12 @@ struct WsConn {
         char *rx;
         size_t rx_size, rx_alloc;
 
+        /* Server side: lws' own receive buffer when it is a slot of ws-rxpool.c (else NULL), the
+         * slot's number, and whether a message or a pong came since the last look. */
+        void *lws_rx;
+        unsigned lws_rx_slot;
+        bool rx_recent;
+
         /* Client side only: lws masks the payload in place, so a shared message is copied here. */
         unsigned char *tx;
         size_t tx_alloc;
@@ -131,6 +138,8 @@ struct WsContext {
         WsListener *listeners;
         sd_event_source *accept_pause_source; /* accepting resumes after running out of fds */
         sd_event_source *dead_source;         /* delivers final callbacks outside lws */
+        sd_event_source *rx_idle_source;      /* ws-rxpool.c: gives idle receive buffers back */
+        unsigned n_rx_released;               /* idle, their buffers given back, at the last look */
 
         WsConn *conns;
         WsConn *dead, *dead_tail;
@@ -179,6 +188,12 @@ void ws_context_stop_accept(WsContext *ctx);
 void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len);
 void ws_conn_on_server_cert(WsConn *c, void *x509_ctx, bool preverify_ok);
 void ws_conn_attempt_failed(WsConn *c);
+
+/* ws-rxpool.c: lws' receive buffers in pages of our own, given back while a connection is idle. */
+void ws_rxpool_install(void);
+/* In ESTABLISHED: the buffer lws has just allocated for this connection, or NULL. */
+void *ws_rxpool_claim(unsigned *ret_slot);
+void ws_context_watch_rx(WsContext *ctx);
 
 /* ws-context.c: the dead-connection list and final callbacks. */
 void ws_conn_detach(WsConn *c);

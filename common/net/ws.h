@@ -54,6 +54,7 @@
 #define WS_MAX_MESSAGE_DEFAULT        (64U * 1024U)
 #define WS_MAX_QUEUE_MESSAGES_DEFAULT 4096U
 #define WS_MAX_QUEUE_BYTES_DEFAULT    (4U * 1024U * 1024U)
+#define WS_RX_IDLE_USEC_DEFAULT       (2U * 1000U * 1000U)
 
 typedef struct WsContext WsContext;
 typedef struct WsConn WsConn;
@@ -84,6 +85,10 @@ typedef struct WsConfig {
         unsigned max_connections_per_host;
         unsigned ping_interval_sec; /* 0 = no pings; otherwise an idle peer is pinged this often and
                                      * hung up on after three intervals without any traffic */
+        /* Server side: a connection that received nothing for one to two of these, and is not in
+         * the middle of a frame, gives libwebsockets' receive buffer (4 KiB) back to the kernel
+         * until its next frame; default 2 s. */
+        uint64_t rx_idle_usec;
         WsTlsConfig tls;
         const char *bearer; /* client side: sent as "Authorization: Bearer ..." in every upgrade */
 } WsConfig;
@@ -151,6 +156,9 @@ int ws_context_new(WsContext **ret, sd_event *e, const WsConfig *config, const W
  * not the sd_event loop still runs; never call it from a WsHandlers callback. */
 WsContext *ws_context_free(WsContext *ctx);
 DEFINE_TRIVIAL_CLEANUP_FUNC(WsContext *, ws_context_free);
+/* How many open server connections were idle at the last look, their receive buffers given back
+ * (WsConfig.rx_idle_usec). */
+unsigned ws_context_rx_released(WsContext *ctx);
 
 /* Takes ownership of a listening stream socket (TCP or AF_UNIX) and serves it; may be called once
  * per socket. The fd is closed on failure too. */
