@@ -26,7 +26,9 @@
 #include "strv.h"
 #include "time-util.h"
 
-#define PROCESS_TIMER_ACCURACY_USEC 100
+/* 1 µs: sd-event fires a timer at the latest point of its accuracy window, so a timeout would come
+ * 100 µs after its deadline with the old 100. There is one timer per job, nothing to coalesce. */
+#define PROCESS_TIMER_ACCURACY_USEC 1
 
 typedef struct ProcessCallback {
         process_done_t callback;
