@@ -465,7 +465,8 @@ static void help(void) {
                "  --scheduler-binary PATH  (default " SCHEDULER_BINARY ")\n"
                "\n"
                "The schedulers run with --status-interval=0: each slice ends at the STATUS= that\n"
-               "reports its last job, which a coalesced STATUS= would report up to 0.1 s late.\n");
+               "reports its last job, which the default interval would report up to 0.1 s late;\n"
+               "with 0, STATUS= goes out as soon as the scheduler has nothing else to do.\n");
 }
 
 static int parse_only(const char *s, void *userdata) {

@@ -18,6 +18,28 @@ static int on_throttle_timer(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
+static int on_throttle_defer(sd_event_source *s, void *userdata) {
+        Throttle *t = ASSERT_PTR(userdata);
+
+        throttle_call(t, now_usec(CLOCK_MONOTONIC));
+        return 0;
+}
+
+/* Interval 0: the kicks of a burst (every job's start and end) coalesce into one call once the loop
+ * has nothing more urgent to do, instead of one call per kick. */
+static int throttle_kick_deferred(Throttle *t, sd_event *e) {
+        int r;
+
+        if (!t->defer) {
+                r = sd_event_add_defer(e, &t->defer, on_throttle_defer, t);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_priority(t->defer, SD_EVENT_PRIORITY_IDLE);
+                (void) sd_event_source_set_description(t->defer, "throttle-defer");
+        }
+        return sd_event_source_set_enabled(t->defer, SD_EVENT_ONESHOT);
+}
+
 void throttle_kick(Throttle *t, sd_event *e) {
         int enabled = SD_EVENT_OFF;
         uint64_t now;
@@ -25,6 +47,9 @@ void throttle_kick(Throttle *t, sd_event *e) {
         assert(t);
         assert(e);
         assert(t->callback);
+
+        if (t->interval_usec == 0 && throttle_kick_deferred(t, e) >= 0)
+                return;
 
         /* A call is already due at the end of this interval: it will carry this kick too. */
         if (t->timer && sd_event_source_get_enabled(t->timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
@@ -52,4 +77,5 @@ void throttle_retry(Throttle *t, sd_event *e) {
 void throttle_done(Throttle *t) {
         assert(t);
         t->timer = sd_event_source_disable_unref(t->timer);
+        t->defer = sd_event_source_disable_unref(t->defer);
 }

@@ -2,8 +2,9 @@
 /*
  * Throttle: runs a callback at most once per interval however often it is kicked — the first kick
  * after a quiet interval at once, the kicks that follow within the interval as one call at its end.
- * For STATUS=, which would otherwise cost one message to PID 1 per job. Embedded in its owner, which
- * calls throttle_done() before freeing it.
+ * With an interval of 0, the kicks coalesce instead into one call as soon as the loop has nothing
+ * else to do (an idle-priority defer source). For STATUS=, which would otherwise cost one message to
+ * PID 1 per job. Embedded in its owner, which calls throttle_done() before freeing it.
  */
 #pragma once
 
@@ -12,6 +13,7 @@
 
 typedef struct Throttle {
         sd_event_source *timer; /* the end of the interval, when a kick is waiting */
+        sd_event_source *defer; /* interval 0: one call when the loop has nothing more urgent */
         uint64_t interval_usec;
         uint64_t last_usec; /* CLOCK_MONOTONIC of the last call; 0 before the first */
         void (*callback)(void *userdata);
