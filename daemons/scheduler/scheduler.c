@@ -46,6 +46,12 @@ struct Scheduler {
         JobRunConfig run_config;
         Ring spawn_queue;
         sd_event_source *spawn_source;
+        /* Frames from the bus that came while a started job waited for its spawn, in order (char *:
+         * a size_t size, then the frame and a NUL): decided on one at a time, each once the job
+         * before runs. The bus's reading is paused only when they pile up (INBOX_HIGH), not once
+         * per job: each pause and resume costs libuv/lws epoll_ctl() churn and an extra pass. */
+        Ring inbox;
+        size_t inbox_bytes;
 
         /* Job events for the bus: gathered over a loop pass and sent as one frame at its end; kept
          * (up to EVENTS_MAX, the oldest going first) while the bus is away. */
@@ -91,6 +97,9 @@ Scheduler *scheduler_free(Scheduler *s) {
         throttle_done(&s->status);
         sd_event_source_disable_unref(s->spawn_source);
         ring_done(&s->spawn_queue);
+        for (char *f; ring_pop(&s->inbox, &f);)
+                free(f);
+        ring_done(&s->inbox);
         sd_event_source_disable_unref(s->events_source);
         sd_event_source_disable_unref(s->events_retry_source);
         sd_event_source_disable_unref(s->stop_drain_source);
@@ -487,15 +496,39 @@ static void on_job_exited(void *userdata) {
         scheduler_maybe_exit(userdata);
 }
 
-/* While a started job waits for its spawn (one a loop pass), what the bus sends waits too: the next
- * job is decided on once the one before runs. A burst of starts is paced by the spawns, and each
- * "running" record is written a loop pass before its spawn, not a whole burst of spawns before: the
- * start the log shows is the one the job's timeout counts from. */
+/* While a started job waits for its spawn (one a loop pass), what the bus sends waits too, in the
+ * inbox: the next job is decided on once the one before runs. A burst of starts is paced by the
+ * spawns, and each "running" record is written a loop pass before its spawn, not a whole burst of
+ * spawns before: the start the log shows is the one the job's timeout counts from. */
+#define INBOX_HIGH       64
+#define INBOX_HIGH_BYTES (256 * 1024)
+
 static void scheduler_pace_intake(Scheduler *s) {
         assert(s);
 
-        if (s->link)
-                bus_link_pause_rx(s->link, ring_size(&s->spawn_queue) > 0);
+        if (!s->link)
+                return;
+        if (ring_size(&s->inbox) >= INBOX_HIGH || s->inbox_bytes >= INBOX_HIGH_BYTES)
+                bus_link_pause_rx(s->link, true);
+        else if (ring_size(&s->inbox) == 0)
+                bus_link_pause_rx(s->link, false);
+}
+
+static void scheduler_handle_frame(Scheduler *s, const char *data, size_t size);
+
+/* Decides on the frames that waited, while no started job waits for its spawn. */
+static void scheduler_drain_inbox(Scheduler *s) {
+        char *f;
+
+        while ((s->stopping || ring_size(&s->spawn_queue) == 0) && ring_pop(&s->inbox, &f)) {
+                size_t size;
+
+                memcpy(&size, f, sizeof size);
+                s->inbox_bytes -= size;
+                scheduler_handle_frame(s, f + sizeof size, size);
+                free(f);
+        }
+        scheduler_pace_intake(s);
 }
 
 static int on_runner_start(Runner *r, Job *j, void *userdata) {
@@ -512,7 +545,6 @@ static int on_runner_start(Runner *r, Job *j, void *userdata) {
                 k = sd_event_source_set_enabled(s->spawn_source, SD_EVENT_ONESHOT);
         if (k >= 0)
                 k = ring_push(&s->spawn_queue, &j, SIZE_MAX);
-        scheduler_pace_intake(s);
         if (k < 0) {
                 LogJob lj = job_log(j);
                 log_job(LOG_ERR, &lj, "Failed to start job %" PRIu64 ": %s", j->id, strerror(-k));
@@ -529,7 +561,6 @@ static int on_spawn(sd_event_source *src, void *userdata) {
                 return 0;
         if (ring_size(&s->spawn_queue) > 0)
                 (void) sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
-        scheduler_pace_intake(s);
 
         LogJob lj = job_log(j);
         r = job_run_spawn(j); /* j is gone unless it runs */
@@ -542,6 +573,7 @@ static int on_spawn(sd_event_source *src, void *userdata) {
                                 "Failed to note job %" PRIu64 " in the ledger, ignoring: %s", lj.id,
                                 strerror(-r));
         }
+        scheduler_drain_inbox(s);
         return 0;
 }
 
@@ -862,12 +894,9 @@ static void scheduler_cancel(Scheduler *s, uint64_t id) {
                 log_warning_errno(r, "Failed to cancel job %" PRIu64 ", ignoring: %m", id);
 }
 
-static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
-        Scheduler *s = ASSERT_PTR(userdata);
+static void scheduler_handle_frame(Scheduler *s, const char *data, size_t size) {
         ProtocolStatus st = {};
         BusMessage m;
-
-        assert(l);
 
         if (bus_message_parse(&m, data, size, s->config.max_runtime, &st) < 0) {
                 char detail[PROTOCOL_MESSAGE_MAX * 4 + 8];
@@ -885,6 +914,27 @@ static void on_link_message(BusLink *l, const char *data, size_t size, void *use
                 scheduler_submit(s, &m.job);
         else if (!s->stopping) /* everything is being terminated already */
                 scheduler_cancel(s, m.id);
+}
+
+static void on_link_message(BusLink *l, const char *data, size_t size, void *userdata) {
+        Scheduler *s = ASSERT_PTR(userdata);
+        char *f;
+
+        assert(l);
+
+        if (s->stopping || (ring_size(&s->spawn_queue) == 0 && ring_size(&s->inbox) == 0))
+                return scheduler_handle_frame(s, data, size);
+        f = malloc(sizeof size + size + 1); /* NUL-terminated, as the link delivers it */
+        if (!f || ring_push(&s->inbox, &f, SIZE_MAX) < 0) {
+                free(f);
+                (void) log_oom();
+                return scheduler_handle_frame(s, data, size);
+        }
+        memcpy(f, &size, sizeof size);
+        memcpy(f + sizeof size, data, size);
+        f[sizeof size + size] = 0;
+        s->inbox_bytes += size;
+        scheduler_pace_intake(s);
 }
 
 /* The register frame of the next connection carries the load of now: jobs only end or start from
@@ -945,6 +995,7 @@ static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, vo
          * runner, and told. */
         bus_link_set_reconnect(s->link, false);
         scheduler_stop_jobs(s);
+        scheduler_drain_inbox(s);
         /* A predecessor's leftover that cgroup.kill cannot empty must not hold the stop until
          * systemd's SIGKILL: after the grace and a second, it is left where it is. */
         if (s->cgroups && job_cgroups_n_recovering(s->cgroups) > 0)
@@ -999,6 +1050,7 @@ int scheduler_new(Scheduler **ret, const SchedulerConfig *config) {
         }
         s->bad_job_limit = RATELIMIT_INIT(USEC_PER_SEC, 10);
         s->spawn_queue = RING_INIT(Job *);
+        s->inbox = RING_INIT(char *);
         s->events = RING_INIT(ProtocolEvent);
         s->status = THROTTLE_INIT(config->status_interval_usec, on_status, s);
         *ret = TAKE_PTR(s);
