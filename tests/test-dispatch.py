@@ -17,6 +17,9 @@
   burst     30,000 jobs of 1 KiB (30 MB) from one producer to a fast and a slow reader and one that
             never reads: both readers get every job, the silent one is closed after --stall-timeout,
             nothing else is closed, no job is dropped.
+  events    a scheduler of 8 slots running 3,000 zero-length jobs sent at once: the bus hears of
+            the jobs' ends while the burst runs (its job table's `ended` times spread over most of
+            the scheduler's own), not all at once after it.
 
   test-dispatch.py SCHED-BUS SCHED-SCHEDULER SCHED-PRODUCER [CASE...]
 """
@@ -38,7 +41,7 @@ import websockets
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from live import *  # noqa: E402,F403 (BUS, SCHED, PRODUCER, DIR, PROCS and the helpers)
 
-CASES = sys.argv[4:] or ["one", "evict", "turns", "held", "redispatch", "full", "burst"]
+CASES = sys.argv[4:] or ["one", "evict", "turns", "held", "redispatch", "full", "burst", "events"]
 
 
 def produce(bus, name, *args, expect=0):
@@ -321,6 +324,43 @@ def case_burst():
     check(producer_open, "the producer's connection stayed open")
     check(st["dropped"] == 0 and st["forwarded"] == n, f"no job dropped ({st['forwarded']} forwarded)")
     silent.close()
+    stop(bus.proc)
+
+
+def log_stamps(name, state):
+    """The time of day, in seconds, of each `state=STATE` line of a log (its ms stamps)."""
+    out = []
+    for m in re.finditer(rf"^\d{{4}}-\d\d-\d\dT(\d\d):(\d\d):(\d\d\.\d{{3}})\S* [^\n]* state={state}\b",
+                         read_log(name), re.M):
+        out.append(int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]))
+    return out
+
+
+def case_events():
+    n = 3000
+    bus = Bus("events-bus", "--history", str(2 * n))
+    ev = scheduler(bus, "ev", 8, job=["/bin/true"])
+
+    async def burst():
+        async with websockets.connect(bus.url, ping_interval=None) as p:
+            await p.send('{"cmd": "register", "type": "producer"}')
+            for i in range(n):
+                await p.send('{"cmd": "job_request", "payload": {"priority": 5, "runtime": 0}}')
+            deadline = time.monotonic() + 120
+            while len(runs("ev", "done")) < n and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+
+    asyncio.run(burst())
+    done = sorted(log_stamps("ev", "done"))
+    check(len(done) == n, f"the scheduler logged {n} ends ({len(done)})")
+    ran = done[-1] - done[0]
+    ended = sorted(r["ended"] for j in bus.ask({"cmd": "jobs", "limit": n})["jobs"] for r in j["schedulers"]
+                   if r.get("ended"))
+    check(len(ended) == n, f"the bus heard of {n} ends ({len(ended)})")
+    heard = ended[-1] - ended[0]
+    print(f"     the scheduler's ends spread over {ran:.2f} s, the bus heard of them over {heard:.2f} s")
+    check(ran > 0.5 and heard >= 0.5 * ran, "the bus heard of the ends as they came, not after the burst")
+    stop(ev)
     stop(bus.proc)
 
 

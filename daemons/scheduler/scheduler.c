@@ -54,8 +54,12 @@ struct Scheduler {
         size_t inbox_bytes;
 
         /* Job events for the bus: gathered over a loop pass and sent as one frame at its end; kept
-         * (up to EVENTS_MAX, the oldest going first) while the bus is away. */
+         * (up to EVENTS_MAX, the oldest going first) while the bus is away. The source comes after
+         * the spawns, so in a burst it is moved ahead of them once events pile up or wait
+         * (EVENTS_FLUSH_*): `events_since` is when the oldest was gathered. */
         Ring events;
+        uint64_t events_since;
+        bool events_urgent;
         sd_event_source *events_source, *events_retry_source;
         sd_event_source *stop_drain_source;
         sd_event_source *leftover_source; /* at a stop: stop waiting for a predecessor's leftovers */
@@ -75,8 +79,13 @@ struct Scheduler {
 
 static void scheduler_status_changed(Scheduler *s);
 
+/* After the spawns (SD_EVENT_PRIORITY_NORMAL + 10): a pass's events go out together. */
+#define EVENTS_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 20)
 /* Job events kept while the bus is away: a few minutes of a busy scheduler. */
 #define EVENTS_MAX (64 * 1024)
+/* In a burst, gathered events go out at the latest once this many wait, or the oldest this long. */
+#define EVENTS_FLUSH_COUNT 256U
+#define EVENTS_FLUSH_USEC  (10 * USEC_PER_MSEC)
 /* A job_event frame stays under the bus's default --max-frame (64 KiB). */
 #define EVENTS_FRAME_MAX (60 * 1024)
 /* A bus that does not take our events (its queue is full) is tried again after this long. */
@@ -175,6 +184,10 @@ static int on_events(sd_event_source *src, void *userdata) {
         ProtocolEvent batch[PROTOCOL_EVENTS_MAX];
         int r;
 
+        if (s->events_urgent) {
+                (void) sd_event_source_set_priority(s->events_source, EVENTS_PRIORITY);
+                s->events_urgent = false;
+        }
         if (s->n_events_lost > 0) {
                 log_warning("%" PRIu64 " job events were lost while the bus was away (more than %u).",
                             s->n_events_lost, EVENTS_MAX);
@@ -203,6 +216,26 @@ static int on_events_retry(sd_event_source *src, uint64_t usec, void *userdata) 
         return on_events(NULL, userdata);
 }
 
+/* A burst keeps the loop from the events source's turn: past EVENTS_FLUSH_COUNT events or
+ * EVENTS_FLUSH_USEC, it goes before the next spawn, once. */
+static void scheduler_events_check_age(Scheduler *s) {
+        uint64_t now = 0;
+
+        assert(s);
+
+        if (ring_size(&s->events) == 1) {
+                (void) sd_event_now(s->event, CLOCK_MONOTONIC, &s->events_since);
+                return;
+        }
+        if (s->events_urgent)
+                return;
+        (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        if (ring_size(&s->events) < EVENTS_FLUSH_COUNT && now < s->events_since + EVENTS_FLUSH_USEC)
+                return;
+        if (sd_event_source_set_priority(s->events_source, SD_EVENT_PRIORITY_NORMAL) >= 0)
+                s->events_urgent = true;
+}
+
 /* One state change for the bus. */
 static void scheduler_report(Scheduler *s, const ProtocolEvent *ev) {
         ProtocolEvent oldest;
@@ -218,6 +251,7 @@ static void scheduler_report(Scheduler *s, const ProtocolEvent *ev) {
                 s->n_events_lost++;
                 return;
         }
+        scheduler_events_check_age(s);
         (void) sd_event_source_set_enabled(s->events_source, SD_EVENT_ONESHOT);
 }
 
@@ -1078,7 +1112,7 @@ static int scheduler_setup_event(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add the job event source: %m");
         (void) sd_event_source_set_enabled(s->events_source, SD_EVENT_OFF);
-        (void) sd_event_source_set_priority(s->events_source, SD_EVENT_PRIORITY_NORMAL + 20);
+        (void) sd_event_source_set_priority(s->events_source, EVENTS_PRIORITY);
         (void) sd_event_source_set_description(s->events_source, "scheduler-events");
         return 0;
 }
