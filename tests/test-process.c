@@ -245,6 +245,25 @@ static void test_timeout(void **state) {
         assert_int_equal(process_get_exit_status(p), 128 + SIGTERM);
 }
 
+/* A timeout that counts from a moment before the start: due 60 ms after it, not 200. */
+static void test_timeout_origin(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(process_freep) Process *p = NULL;
+        long long t0, elapsed;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(process_new(&p, e, (char *[]){ "sleep", "30", NULL }, NULL), 0);
+        assert_int_equal(process_set_timeout(p, 200 * USEC_PER_MSEC), 0);
+        process_set_timeout_origin(p, now_usec(CLOCK_MONOTONIC) - 140 * USEC_PER_MSEC);
+        t0 = now_msec();
+        assert_int_equal(process_start(p), 0);
+
+        assert_int_equal(process_wait(p), PROCESS_TIMEOUT);
+        elapsed = now_msec() - t0;
+        assert_true(elapsed >= 50);
+        assert_true(elapsed < 150);
+}
+
 static void test_timeout_after_start(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
@@ -730,6 +749,7 @@ int main(void) {
                 cmocka_unit_test(test_command_not_found),
                 cmocka_unit_test(test_exec_fails_in_child),
                 cmocka_unit_test(test_timeout),
+                cmocka_unit_test(test_timeout_origin),
                 cmocka_unit_test(test_timeout_after_start),
                 cmocka_unit_test(test_terminate),
                 cmocka_unit_test(test_terminate_grace_sigkill),

@@ -43,6 +43,7 @@ struct Process {
         bool held;        /* process_start_held(): the child waits for a byte on hold_fd */
         int hold_fd;
         uint64_t timeout_usec;
+        uint64_t timeout_origin_usec; /* process_set_timeout_origin(); 0: the start */
         uint64_t grace_usec;
         ProcessCallback *callbacks;
         size_t n_callbacks;
@@ -382,6 +383,13 @@ static int process_arm_timeout(Process *p) {
         return 0;
 }
 
+void process_set_timeout_origin(Process *p, uint64_t usec) {
+        assert(p);
+        assert(!p->started);
+
+        p->timeout_origin_usec = usec;
+}
+
 int process_set_timeout(Process *p, uint64_t usec) {
         assert(p);
 
@@ -522,6 +530,8 @@ int process_start(Process *p) {
         p->pid = pid;
         p->started = true;
         p->start_usec = now_usec(CLOCK_MONOTONIC);
+        if (p->timeout_origin_usec > 0 && p->timeout_origin_usec < p->start_usec)
+                p->start_usec = p->timeout_origin_usec;
 
         r = process_watch(p);
         if (r < 0) {

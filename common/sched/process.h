@@ -58,6 +58,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Process *, process_free)
 
 /* 0 = no timeout. Counted from process_start(); may be set or changed while running. */
 int process_set_timeout(Process *p, uint64_t usec);
+/* Before the start: the timeout counts from `usec` (CLOCK_MONOTONIC) instead, a moment before
+ * process_start() such as when the start was decided and recorded. 0, or a moment after the start:
+ * from the start. */
+void process_set_timeout_origin(Process *p, uint64_t usec);
 /* Delay between SIGTERM and SIGKILL when terminating; default PROCESS_GRACE_USEC_DEFAULT. 0 sends
  * SIGKILL right away. */
 int process_set_grace(Process *p, uint64_t usec);

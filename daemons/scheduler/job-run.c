@@ -6,6 +6,7 @@
 
 #include "job-output.h"
 #include "job-run.h"
+#include "time-util.h"
 #include "process.h"
 
 typedef struct JobRun {
@@ -22,6 +23,7 @@ typedef struct JobRun {
         char *unit;        /* scope unit name, with --scope */
         char *scope_error; /* why its scope could not be made */
         JobOutput *output;
+        uint64_t started_usec; /* CLOCK_MONOTONIC of its running record, job_run_set_started() */
 } JobRun;
 
 static void job_run_free(void *p) {
@@ -124,8 +126,12 @@ static int job_run_spawn_process(JobRun *run, const JobRunConfig *config, int ou
         if (r < 0)
                 return r;
 
+        /* The timeout counts from the running record, written as the job took its slot (a loop
+         * pass before this, or more in a burst), not from the spawn: the record's time is the
+         * start sched-scheduler(8) promises the timeout counts from. */
         if (config->timeout_usec > 0)
                 (void) process_set_timeout(run->process, config->timeout_usec);
+        process_set_timeout_origin(run->process, run->started_usec);
         (void) process_set_grace(run->process, config->grace_usec);
         if (config->cgroups && job_cgroups_parent(config->cgroups)) {
                 _cleanup_free_ char *cgroup = job_cgroups_path_of(config->cgroups, j->id);
@@ -236,6 +242,16 @@ static void job_run_end_unspawned(JobRun *run) {
         (void) runner_job_exited(run->runner, run->job, JOB_FAILED);
         if (on_exited)
                 on_exited(exited_userdata);
+}
+
+void job_run_set_started(Job *j, uint64_t usec) {
+        JobRun *run;
+
+        assert(j);
+
+        run = j->data;
+        if (run && !run->process)
+                run->started_usec = usec;
 }
 
 int job_run_spawn(Job *j) {

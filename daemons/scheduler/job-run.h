@@ -47,6 +47,9 @@ int job_run_new(Job *j, const JobRunConfig *config, Runner *runner);
  * it was terminated with), so the Job may be gone on return. Returns 1 when the job runs (the Job is
  * there), 0 when it was not spawned, < 0 when the spawn failed. */
 int job_run_spawn(Job *j);
+/* Before its spawn: when its running record was written (CLOCK_MONOTONIC), the moment its timeout
+ * counts from. Without it, the timeout counts from the spawn. */
+void job_run_set_started(Job *j, uint64_t usec);
 /* SIGTERM to the job's process group, SIGKILL after the grace period (with --scope, what left the group
  * gets its SIGTERM from the scope's stop once the job ended). Before
  * the spawn: the job will not be spawned. */

@@ -768,6 +768,9 @@ static void on_runner_state_changed(Runner *r, Job *j, JobState old, void *userd
         assert(j);
 
         log_job_state(s, j, old);
+        /* Its timeout counts from the record just written (sched-scheduler(8)). */
+        if (j->state == JOB_RUNNING)
+                job_run_set_started(j, now_usec(CLOCK_MONOTONIC));
         scheduler_report_job(s, j, j->state == JOB_DROPPED ? "the scheduler is stopping" : NULL);
         /* Its terminal record is written, or it is requeued (its next run is noted again): a
          * successor has nothing to say of it. A suspended job still has its processes. */
