@@ -4,16 +4,17 @@
  * The scheduler runs with -s SLOTS -t TIMEOUT --exec bench-timeout-job FILE and its stderr in a
  * file; N jobs of runtime 5 s are submitted, all at once (burst) or at --rate jobs/s (staggered).
  * Each job notes when its SIGTERM came (see timeout-job.c); the scheduler's log line "Job ID
- * running" stamps its start (the deadline's origin, written a loop pass before the spawn) with
- * millisecond resolution. lateness = SIGTERM seen by the job - (logged start + TIMEOUT); the
- * millisecond stamp makes it an upper estimate by less than 1 ms and that loop pass.
+ * running" stamps its start, the deadline's origin (the timeout counts from that record, written a
+ * loop pass before the spawn), to the microsecond. lateness = SIGTERM seen by the job - (logged
+ * start + TIMEOUT): it includes the job's own wakeup on a busy machine. (Until the log had
+ * microseconds, its millisecond stamps added up to 1 ms to every sample.)
  *
  * Also reported: how long after the logged start each job's main() began (the exec delay), and
  * the time from the first to the last job start (a burst of spawns occupies the loop that long).
  *
  * Baseline, in the same run: a bare C loop that spawns the same jobs on the same schedule and
  * sends each its SIGTERM from clock_nanosleep() to the absolute deadline, a due SIGTERM going
- * before the next spawn, its start stamps cut to the millisecond like the log's. What it shows is
+ * before the next spawn, its start stamps cut to the microsecond like the log's. What it shows is
  * the machine's own share: spawn cost, signal delivery and wakeup latency on these shared cores.
  * With -t shorter than a burst of spawns takes (e.g. -t 0.1) the two parted ways until issue 17:
  * the scheduler wrote every job's start line at once and spawned them over the next 100 ms.
@@ -197,17 +198,24 @@ static int64_t realtime_offset_ns(void) {
                ((int64_t) rt.tv_nsec - (int64_t) mono.tv_nsec);
 }
 
-/* "2026-01-31T12:00:00.123+0100 ..." -> ns since the epoch. */
+/* "2026-01-31T12:00:00.123456+0100 ..." (any number of fractional digits) -> ns since the epoch. */
 static int parse_log_stamp(const char *line, int64_t *ret) {
-        unsigned ms;
+        int64_t frac_ns = 0, scale = NSEC_PER_SEC;
         int zone, n = 0;
         struct tm tm = {};
         const char *p = strptime(line, "%Y-%m-%dT%H:%M:%S", &tm);
 
-        if (!p || sscanf(p, ".%3u%5d%n", &ms, &zone, &n) != 2 || n == 0)
+        if (!p || *p != '.')
+                return -EINVAL;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+                if (scale > 1) {
+                        scale /= 10;
+                        frac_ns += (int64_t) (*p - '0') * scale;
+                }
+        if (sscanf(p, "%5d%n", &zone, &n) != 1 || n == 0)
                 return -EINVAL;
         *ret = ((int64_t) timegm(&tm) - (zone / 100 * 3600 + zone % 100 * 60)) * (int64_t) NSEC_PER_SEC +
-               (int64_t) ms * (int64_t) NSEC_PER_MSEC;
+               frac_ns;
         return 0;
 }
 
@@ -357,11 +365,11 @@ static int bare_spawn(const TimeoutConfig *c, const char *jobs_path, unsigned i,
         return r == 0 ? 0 : -r;
 }
 
-/* A monotonic time cut to the wall clock's millisecond, as the scheduler's log stamps it. */
-static uint64_t floor_to_log_ms(uint64_t mono, int64_t offset) {
+/* A monotonic time cut to the wall clock's microsecond, as the scheduler's log stamps it. */
+static uint64_t floor_to_log_us(uint64_t mono, int64_t offset) {
         int64_t rt = (int64_t) mono + offset;
 
-        return (uint64_t) (rt - rt % (int64_t) NSEC_PER_MSEC - offset);
+        return (uint64_t) (rt - rt % (int64_t) NSEC_PER_USEC - offset);
 }
 
 static void sleep_until(uint64_t t) {
@@ -425,7 +433,7 @@ static int bare_run(const TimeoutConfig *c, double *samples, TimeoutResult *ret)
         if (r < 0)
                 return r;
         for (unsigned i = 0; i < c->n_jobs; i++)
-                jobs[i].logged_start = floor_to_log_ms(spawned[i], offset);
+                jobs[i].logged_start = floor_to_log_us(spawned[i], offset);
         return timeout_analyze(c, jobs, samples, ret);
 }
 

@@ -119,7 +119,9 @@ static void log_plain(int level, const char *message, const char *const *fields)
                 (void) strftime(zone, sizeof zone, "%z", &tm);
         }
 
-        k = snprintf(line, sizeof line, "%s.%03ld%s %s[%d]: %s%s", stamp, ts.tv_nsec / 1000000L, zone,
+        /* Microseconds, as journalctl -o short-iso-precise shows them: a job's records (started,
+         * timed out, ended) are timings, often less than a millisecond apart. */
+        k = snprintf(line, sizeof line, "%s.%06ld%s %s[%d]: %s%s", stamp, ts.tv_nsec / 1000L, zone,
                      log_ident, (int) log_get_pid(),
                      level <= LOG_ERR       ? "error: "
                      : level == LOG_WARNING ? "warning: "
