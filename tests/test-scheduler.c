@@ -596,8 +596,8 @@ static void test_sigterm_terminates_jobs(void **state) {
 /* How many terminal records (done, failed, timeout, evicted, interrupted, dropped) each job id in
  * 1..n has in the log, in counts[1..n]; returns the total. */
 static unsigned count_terminal_records(Fixture *f, unsigned n, unsigned *counts) {
-        static const char *const terminal[] = { "done",    "failed",      "timeout",
-                                                "evicted", "interrupted", "dropped" };
+        static const char *const terminal[] = { "done",        "failed",  "timeout",  "evicted",
+                                                "interrupted", "dropped", "cancelled" };
         _cleanup_free_ char *log = daemon_read_log(&f->sched);
         unsigned total = 0;
 
@@ -674,6 +674,43 @@ static void test_burst_accounting(void **state) {
         wait_terminal_records(f, 101, 1000);
         wait_event(f, 1, "interrupted", 0);
         wait_event(f, 22, "dropped", 0);
+}
+
+/* A burst of starts, cancels behind their jobs: while each start waits for its spawn, what comes
+ * next waits in order (the scheduler's inbox, past 64 frames the bus's socket), so every cancel
+ * finds its job, started or not, and nothing else is cancelled. */
+static void test_burst_cancels_in_order(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "200", "-t", "60", "--grace", "0.5", NULL };
+        const unsigned n = 300;
+        char frame[96];
+
+        fixture_start(f, args);
+        for (unsigned id = 1; id <= n; id++) {
+                const char *job =
+                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 1}}";
+                int r;
+
+                while ((r = test_client_send(f->producer, job)) == -ENOBUFS)
+                        test_net_run_for(f->net, 5);
+                assert_int_equal(r, 0);
+                if (id % 3 != 0)
+                        continue;
+                (void) snprintf(frame, sizeof frame, "{\"cmd\":\"cancel\",\"id\":%u}", id);
+                while ((r = test_client_send(f->producer, frame)) == -ENOBUFS)
+                        test_net_run_for(f->net, 5);
+                assert_int_equal(r, 0);
+        }
+        wait_terminal_records(f, n, 30000);
+        for (unsigned id = 1; id <= n; id++) {
+                bool cancelled = event_line(f, id, "cancelled") >= 0;
+
+                if (cancelled != (id % 3 == 0)) {
+                        fprintf(stderr, "job %u: %s\n", id, cancelled ? "cancelled" : "not cancelled");
+                        fail();
+                }
+        }
+        assert_int_equal(daemon_count_log(&f->sched, "not here"), 0);
 }
 
 static void test_burst_12000(void **state) {
@@ -955,6 +992,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_max_pending),
                 cmocka_unit_test(test_sigterm_terminates_jobs),
                 cmocka_unit_test(test_burst_accounting),
+                cmocka_unit_test(test_burst_cancels_in_order),
                 cmocka_unit_test(test_burst_12000),
                 cmocka_unit_test(test_chatty_job),
                 cmocka_unit_test(test_cgroup_setsid_grandchild),
