@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <limits.h>
+
 #include "macro.h"
 #include "throttle.h"
 #include "time-util.h"
@@ -81,15 +83,26 @@ static void test_zero_interval_coalesces(void **state) {
 
         busy_left = 100;
         assert_int_equal(sd_event_add_defer(e, &busy, on_busy, &t), 0);
+        /* Below the timers, as the scheduler's spawns are. */
+        assert_int_equal(sd_event_source_set_priority(busy, SD_EVENT_PRIORITY_NORMAL + 10), 0);
         assert_int_equal(sd_event_source_set_enabled(busy, SD_EVENT_ON), 0);
         run_for(e, 20 * USEC_PER_MSEC);
         assert_int_equal(busy_left, 0);
         assert_int_equal(calls, 2);
 
+        /* A loop that never runs out of work: a call every 100 ms all the same. */
+        busy_left = UINT_MAX;
+        assert_int_equal(sd_event_source_set_enabled(busy, SD_EVENT_ON), 0);
+        run_for(e, 250 * USEC_PER_MSEC);
+        assert_true(calls >= 3 && calls <= 4);
+        assert_int_equal(sd_event_source_set_enabled(busy, SD_EVENT_OFF), 0);
+        run_for(e, 5 * USEC_PER_MSEC);
+        calls = 0;
+
         throttle_kick(&t, e);
         throttle_done(&t);
-        run_for(e, 5 * USEC_PER_MSEC);
-        assert_int_equal(calls, 2);
+        run_for(e, 150 * USEC_PER_MSEC);
+        assert_int_equal(calls, 0);
         sd_event_source_disable_unref(busy);
         sd_event_unref(e);
 }

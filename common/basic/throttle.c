@@ -5,8 +5,16 @@
 #include "time-util.h"
 
 #define THROTTLE_RETRY_MIN_USEC (10 * USEC_PER_MSEC)
+/* Interval 0: a loop that never runs out of work still calls this often. */
+#define THROTTLE_IDLE_MAX_USEC (100 * USEC_PER_MSEC)
 
 static void throttle_call(Throttle *t, uint64_t now) {
+        /* Whichever comes first calls; the other waits for the next kick (a retry the callback
+         * asks for is armed after this). */
+        if (t->defer)
+                (void) sd_event_source_set_enabled(t->defer, SD_EVENT_OFF);
+        if (t->timer)
+                (void) sd_event_source_set_enabled(t->timer, SD_EVENT_OFF);
         t->last_usec = now;
         t->callback(t->userdata);
 }
@@ -26,10 +34,13 @@ static int on_throttle_defer(sd_event_source *s, void *userdata) {
 }
 
 /* Interval 0: the kicks of a burst (every job's start and end) coalesce into one call once the loop
- * has nothing more urgent to do, instead of one call per kick. */
+ * has nothing more urgent to do, instead of one call per kick; or after THROTTLE_IDLE_MAX_USEC, if
+ * it never runs out of work. */
 static int throttle_kick_deferred(Throttle *t, sd_event *e) {
         int r;
 
+        (void) event_timer_arm(e, &t->timer, THROTTLE_IDLE_MAX_USEC, USEC_PER_MSEC, on_throttle_timer, t,
+                               "throttle", true);
         if (!t->defer) {
                 r = sd_event_add_defer(e, &t->defer, on_throttle_defer, t);
                 if (r < 0)
