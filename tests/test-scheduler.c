@@ -676,6 +676,33 @@ static void test_burst_accounting(void **state) {
         wait_event(f, 22, "dropped", 0);
 }
 
+/* The bus dies in the middle of a burst: the frames the scheduler had read but not decided on go
+ * with the connection, as unread ones do. No job of it starts once the loss is logged. */
+static void test_bus_lost_mid_burst(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "600", "-t", "60", "--grace", "0.2", NULL };
+        _cleanup_free_ char *log = NULL;
+        const char *lost, *p;
+
+        fixture_start(f, args);
+        submit_burst(f, 600, 5, 3);
+        assert_int_equal(daemon_stop(&f->bus, SIGKILL, 5000), 128 + SIGKILL);
+        daemon_cleanup(&f->bus);
+        assert_int_equal(daemon_wait_log(&f->sched, "unavailable", 1, 5000), 0);
+        harness_sleep_ms(500);
+
+        log = daemon_read_log(&f->sched);
+        assert_non_null(log);
+        lost = strstr(log, "unavailable");
+        assert_non_null(lost);
+        p = strstr(lost, " state=running");
+        if (p) {
+                fprintf(stderr, "a job started after the bus was lost: %.*s\n", 80, p);
+                fail();
+        }
+        assert_non_null(strstr(log, "frames of the lost bus connection undecided"));
+}
+
 /* A burst of starts, cancels behind their jobs: while each start waits for its spawn, what comes
  * next waits in order (the scheduler's inbox, past 64 frames the bus's socket), so every cancel
  * finds its job, started or not, and nothing else is cancelled. */
@@ -989,6 +1016,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_bad_payloads),
                 cmocka_unit_test(test_load_reports),
                 cmocka_unit_test(test_bus_restart),
+                cmocka_unit_test(test_bus_lost_mid_burst),
                 cmocka_unit_test(test_max_pending),
                 cmocka_unit_test(test_sigterm_terminates_jobs),
                 cmocka_unit_test(test_burst_accounting),

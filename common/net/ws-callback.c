@@ -32,6 +32,9 @@ int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         case LWS_CALLBACK_RECEIVE:
         case LWS_CALLBACK_CLIENT_RECEIVE:
                 return ws_conn_on_receive(c, in, len);
+        case LWS_CALLBACK_CLOSED:
+                c->lws_rx = NULL; /* lws has just freed it (ws-rxpool.c) */
+                return 0;
         case LWS_CALLBACK_RECEIVE_PONG:
                 c->rx_recent = true; /* lws had it in its receive buffer (ws-rxpool.c) */
                 return 0;

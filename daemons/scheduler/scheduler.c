@@ -219,6 +219,7 @@ static int on_events_retry(sd_event_source *src, uint64_t usec, void *userdata) 
 /* A burst keeps the loop from the events source's turn: past EVENTS_FLUSH_COUNT events or
  * EVENTS_FLUSH_USEC, it goes before the next spawn, once. */
 static void scheduler_events_check_age(Scheduler *s) {
+        int enabled = SD_EVENT_OFF;
         uint64_t now = 0;
 
         assert(s);
@@ -228,6 +229,10 @@ static void scheduler_events_check_age(Scheduler *s) {
                 return;
         }
         if (s->events_urgent)
+                return;
+        /* The bus has no room now: the retry timer sends them, not every pass of the burst. */
+        if (s->events_retry_source && sd_event_source_get_enabled(s->events_retry_source, &enabled) >= 0 &&
+            enabled != SD_EVENT_OFF)
                 return;
         (void) sd_event_now(s->event, CLOCK_MONOTONIC, &now);
         if (ring_size(&s->events) < EVENTS_FLUSH_COUNT && now < s->events_since + EVENTS_FLUSH_USEC)
@@ -562,6 +567,24 @@ static void scheduler_drain_inbox(Scheduler *s) {
                 scheduler_handle_frame(s, f + sizeof size, size);
                 free(f);
         }
+        scheduler_pace_intake(s);
+}
+
+/* The frames of a connection that ended and were not decided on go with it, as unread ones do: the
+ * bus did not hear of those jobs from us, and with --dispatch=one gives them to another scheduler. */
+static void scheduler_drop_inbox(Scheduler *s) {
+        size_t n = ring_size(&s->inbox);
+
+        assert(s);
+
+        if (n == 0)
+                return;
+        for (char *f; ring_pop(&s->inbox, &f);)
+                free(f);
+        s->inbox_bytes = 0;
+        log_notice("Left %zu frames of the lost bus connection undecided, as unread ones are: the bus "
+                   "did not hear of their jobs from us.",
+                   n);
         scheduler_pace_intake(s);
 }
 
@@ -1015,6 +1038,7 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
         if (!s->stopping)
                 log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting.",
                             bus_link_get_url(l), reason);
+        scheduler_drop_inbox(s);
         scheduler_status_changed(s);
         scheduler_update_hello(s);
 }
