@@ -328,7 +328,7 @@ def case_burst():
 
 
 def log_stamps(name, state):
-    """The time of day, in seconds, of each `state=STATE` line of a log (its ms stamps)."""
+    """The time of day, in seconds, of each `state=STATE` line of a log (to the millisecond)."""
     out = []
     for m in re.finditer(rf"^\d{{4}}-\d\d-\d\dT(\d\d):(\d\d):(\d\d\.\d{{3}})\S* [^\n]* state={state}\b",
                          read_log(name), re.M):
