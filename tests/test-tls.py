@@ -430,6 +430,8 @@ def case_certificates():
         refused(f"producer to a bus with {what}", f"{cert}-producer", producer_argv(*auth("producer")), text)
         refused(f"sched-ctl to a bus with {what}", f"{cert}-ctl", ctl_argv(*auth("observer"), "status"), text)
         stop(bus)
+        failed = re.findall(r"TLS handshake with \S+ failed: (.*)\.", read_log(f"bus-{cert}"))
+        check(len(failed) == 2, f"the bus with {what} logged both failed handshakes: {failed}")
 
 
 def case_mtls():
@@ -440,6 +442,8 @@ def case_mtls():
     rc, out, took = client("mtls-none-producer", producer_argv(*auth("producer")))
     check(rc != 0, f"mutual TLS: a producer without a certificate is refused (exit {rc} in {took:.1f} s): "
                    f"{last_line(out)}")
+    wait_for(5, "the bus logged why", lambda: 'we sent the alert "certificate required"' in read_log("bus-mtls"))
+    print("ok: mutual TLS: the bus says a client sent no certificate")
     mine = ["--cert", path("client.crt"), "--key", path("client.key")]
     rc, out, _ = client("mtls-ctl", ctl_argv(*auth("observer"), *mine, "status"))
     check(rc == 0, f"mutual TLS: sched-ctl with the client certificate gets the status (exit {rc})")

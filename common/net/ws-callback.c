@@ -67,6 +67,9 @@ int ws_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return ws_conn_on_filter(c);
         case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
                 return ws_conn_append_headers(c, in, len);
+        case LWS_CALLBACK_SSL_INFO:
+                ws_conn_on_ssl_info(c, in);
+                return 0;
         case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
                 /* user is the X509_STORE_CTX, len OpenSSL's own verdict; 0 keeps that verdict. */
                 ws_conn_on_server_cert(c, user, len != 0);

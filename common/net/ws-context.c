@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include <openssl/ssl.h>
+
 #include "ws-internal.h"
 
 #define WS_SHUTDOWN_ROUNDS 1000
@@ -88,13 +90,16 @@ static void ws_conn_finalize(WsConn *c) {
                         c->final_code = c->closing ? c->close_code : WS_CLOSE_ABNORMAL;
                 if (ctx->handlers.on_close)
                         ctx->handlers.on_close(c, ctx->userdata);
-        } else if (c->client && ctx->handlers.on_connect_error)
+        } else if (!c->client && c->tls && !c->tls_done && ctx->handlers.on_tls_failed)
+                ctx->handlers.on_tls_failed(c->peer, c->tls_error ?: "the connection closed during it",
+                                            ctx->userdata);
+        else if (c->client && ctx->handlers.on_connect_error)
                 ctx->handlers.on_connect_error(c,
                                                c->error ? c->error
                                                : c->tls ? WS_TLS_HANDSHAKE_CLOSED
                                                         : "connection closed",
                                                ctx->userdata);
-        /* A server connection that never finished its handshake was never shown to anyone. */
+        /* Any other server connection that never finished its handshake was never shown to anyone. */
         ws_conn_free(c);
 }
 
@@ -238,6 +243,8 @@ static int ws_context_setup_lws(WsContext *ctx) {
                 .ssl_cert_filepath = tls->cert,
                 .ssl_private_key_filepath = tls->key,
                 .ssl_ca_filepath = tls->client_ca,
+                /* Why a handshake failed, for on_tls_failed (ws-server.c). */
+                .ssl_info_event_mask = SSL_CB_ALERT | SSL_CB_HANDSHAKE_DONE,
                 /* HTTP/1.1 only: over h2, requests would come on streams the glue does not serve. */
                 .alpn = "http/1.1",
                 .retry_and_idle_policy = vinfo.retry_and_idle_policy,

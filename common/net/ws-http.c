@@ -145,6 +145,7 @@ int ws_conn_on_http(WsConn *c, const char *path) {
 
         assert(c);
 
+        c->tls_done = true; /* a request came: TLS or not, the handshake is over */
         h = &c->ctx->handlers;
         head = lws_hdr_total_length(c->wsi, WSI_TOKEN_HEAD_URI) > 0;
         if (lws_hdr_total_length(c->wsi, WSI_TOKEN_GET_URI) <= 0 && !head)
@@ -248,6 +249,7 @@ int ws_conn_on_filter(WsConn *c) {
 
         assert(c);
 
+        c->tls_done = true; /* a request came: TLS or not, the handshake is over */
         if (c->tls && !lws_is_ssl(c->wsi))
                 return ws_conn_refuse(c, 400, tls_only);
         h = &c->ctx->handlers;

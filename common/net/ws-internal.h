@@ -70,6 +70,7 @@ struct WsConn {
         bool tls;       /* client: a wss:// URL; server: from a TLS listener */
         bool loopback;  /* server: from a listener bound to loopback */
         bool rx_active; /* a message is being reassembled */
+        bool tls_done;  /* server, TLS listener: the handshake is done (or it is plain HTTP there) */
         bool rx_binary;
 
         Ring queue; /* WsMessage *, each holding a ref */
@@ -116,7 +117,8 @@ struct WsConn {
         char *close_reason; /* ours, for the close frame */
         char *peer_reason;  /* the peer's close frame's, printable ASCII only */
         char *error;        /* client: why it did not open */
-        char *tls_error;    /* client: why the server's certificate was refused */
+        char *tls_error;    /* client: why the server's certificate was refused; server: the alert
+                             * that ended the TLS handshake */
 };
 
 struct WsContext {
@@ -187,6 +189,8 @@ void ws_context_stop_accept(WsContext *ctx);
 /* ws-client.c: client connections, one attempt per address of the URL's host. */
 void ws_conn_on_connect_error(WsConn *c, const char *in, size_t len);
 void ws_conn_on_server_cert(WsConn *c, void *x509_ctx, bool preverify_ok);
+/* ws-server.c: the server side of a TLS handshake, from LWS_CALLBACK_SSL_INFO. */
+void ws_conn_on_ssl_info(WsConn *c, const struct lws_ssl_info *si);
 void ws_conn_attempt_failed(WsConn *c);
 
 /* ws-rxpool.c: lws' receive buffers in pages of our own, given back while a connection is idle. */

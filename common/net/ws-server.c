@@ -16,6 +16,8 @@
 #include "event-util.h"
 #include "log.h"
 #include "socket-util.h"
+#include <openssl/ssl.h>
+
 #include "ws-internal.h"
 
 #define WS_ACCEPT_BATCH      64 /* accepts per wake-up, so a connection flood cannot hog the loop */
@@ -273,4 +275,34 @@ void ws_context_stop_accept(WsContext *ctx) {
         while ((l = LIST_POP(listeners, ctx->listeners)))
                 ws_listener_free(l);
         ctx->accept_pause_source = sd_event_source_disable_unref(ctx->accept_pause_source);
+}
+
+/* OpenSSL's names, and the TLS 1.3 alerts its table does not name. */
+static const char *ws_tls_alert_name(int ret) {
+        switch (ret & 0xff) {
+        case 109:
+                return "missing extension";
+        case 116:
+                return "certificate required"; /* no client certificate, where one is required */
+        case 120:
+                return "no application protocol";
+        default:
+                return SSL_alert_desc_string_long(ret);
+        }
+}
+
+void ws_conn_on_ssl_info(WsConn *c, const struct lws_ssl_info *si) {
+        assert(c);
+
+        if (!si || c->client)
+                return;
+        if (si->where & SSL_CB_HANDSHAKE_DONE) {
+                c->tls_done = true;
+                return;
+        }
+        /* The first fatal alert before the end of the handshake says why it failed. */
+        if (!(si->where & SSL_CB_ALERT) || c->tls_done || c->tls_error || (si->ret >> 8) != SSL3_AL_FATAL)
+                return;
+        ws_text_set(&c->tls_error, WS_ERROR_MAX, "%s the alert \"%s\"",
+                    si->where & SSL_CB_READ ? "the client sent" : "we sent", ws_tls_alert_name(si->ret));
 }

@@ -131,6 +131,10 @@ typedef struct WsHandlers {
         /* Server side: a connection over max_connections (per_host false) or over
          * max_connections_per_host (true) was closed right after accept(). */
         void (*on_refused)(const char *peer, bool per_host, void *userdata);
+        /* Optional, server side: a connection to a TLS listener that ended before its TLS handshake
+         * was done, with why: the fatal alert one side sent (the client's certificate missing or
+         * refused, ours not trusted by the client), or that the connection just closed. */
+        void (*on_tls_failed)(const char *peer, const char *reason, void *userdata);
         /* Optional, server side: accept() failed with an error that is not about one peer (out of fds
          * or memory; error is a negative errno), so the listeners pause for 100 ms. Called at most
          * once per pause; the glue logs it at debug level only, the owner decides what to say. */

@@ -383,6 +383,14 @@ static void on_ws_refused(const char *peer, bool per_host, void *userdata) {
                             peer ?: "unknown", b->config.max_clients);
 }
 
+/* The reason is ours: OpenSSL's name of an alert. */
+static void on_ws_tls_failed(const char *peer, const char *reason, void *userdata) {
+        Bus *b = ASSERT_PTR(userdata);
+
+        if (log_ratelimit_allowed(&b->conn_limit, "clients"))
+                log_notice("TLS handshake with %s failed: %s.", peer ?: "unknown", reason);
+}
+
 static void on_ws_queue_low(WsConn *conn, void *userdata) {
         BusClient *c = ws_conn_get_userdata(conn);
 
@@ -452,6 +460,7 @@ int bus_setup_ws(Bus *b) {
                 .on_message = on_ws_message,
                 .on_close = on_ws_close,
                 .on_refused = on_ws_refused,
+                .on_tls_failed = on_ws_tls_failed,
                 .on_accept_error = on_ws_accept_error,
                 .on_queue_low = on_ws_queue_low,
                 .on_http = on_ws_http,
