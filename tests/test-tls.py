@@ -381,6 +381,9 @@ def case_tokens():
         time.sleep(0.05)
     said = "its log: " + " | ".join(read_log("intruder").strip().splitlines()[-6:])
     expect("forbidden" in read_log("intruder").lower(), "a scheduler with a producer's token is told forbidden", said)
+    expect(re.search(r"Cannot use the bus at \S+ \(.*forbidden.*check --token-file.*trying again in [0-9.]+ s",
+                     read_log("intruder")),
+           "and says the bus refused it, what to check, and when it tries again", said)
     expect("1008" in read_log("intruder"), "and the bus closed its connection with 1008", said)
     names = [s.get("name") for frame in ctl_json("ctl-status", "status") if frame.get("event") == "status"
              for s in frame["schedulers"]]

@@ -21,6 +21,7 @@ struct BusLink {
         WsConn *conn; /* the live or pending connection, NULL between attempts */
         sd_event_source *retry_source;
         uint64_t backoff_usec;
+        uint64_t retry_usec;     /* the wait before the attempt armed last; 0: none armed */
         uint64_t connected_usec; /* CLOCK_MONOTONIC: the current connection opened */
         bool connected;
         bool reconnect;
@@ -59,6 +60,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
 static void bus_link_schedule_retry(BusLink *l) {
         int r;
 
+        l->retry_usec = 0;
         if (!l->reconnect)
                 return;
         r = event_timer_arm(l->event, &l->retry_source, l->backoff_usec, USEC_PER_MSEC, on_retry, l,
@@ -68,6 +70,7 @@ static void bus_link_schedule_retry(BusLink *l) {
                 log_debug_errno(r, "Failed to arm the reconnect timer for %s: %m", l->url);
                 return;
         }
+        l->retry_usec = l->backoff_usec;
         l->backoff_usec = MIN(l->backoff_usec * 2, BUS_LINK_BACKOFF_MAX_USEC);
 }
 
@@ -296,6 +299,11 @@ bool bus_link_is_connected(const BusLink *l) {
 bool bus_link_reason_is_final(const char *reason) {
         return reason && (strncmp(reason, "HTTP 4", 6) == 0 || strncmp(reason, "TLS: ", 5) == 0 ||
                           strncmp(reason, BUS_LINK_FORBIDDEN, strlen(BUS_LINK_FORBIDDEN)) == 0);
+}
+
+uint64_t bus_link_get_retry_usec(const BusLink *l) {
+        assert(l);
+        return l->retry_usec;
 }
 
 const char *bus_link_get_url(const BusLink *l) {

@@ -56,6 +56,8 @@ bool bus_link_is_connected(const BusLink *l);
  * client says it and stops instead of waiting. */
 bool bus_link_reason_is_final(const char *reason);
 const char *bus_link_get_url(const BusLink *l);
+/* In on_disconnected: how long until the next attempt; 0 when none comes (reconnecting is off). */
+uint64_t bus_link_get_retry_usec(const BusLink *l);
 /* Sends one text frame. -ENOTCONN when not connected, -ENOBUFS when the send queue is full. */
 int bus_link_send(BusLink *l, const char *data, size_t size);
 /* Messages and bytes not yet written to the socket. */

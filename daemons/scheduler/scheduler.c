@@ -1035,9 +1035,16 @@ static void on_link_disconnected(BusLink *l, const char *reason, void *userdata)
         assert(l);
         assert(reason);
 
-        if (!s->stopping)
-                log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting.",
-                            bus_link_get_url(l), reason);
+        /* A refusal is ours to fix (the token, the certificates): said so, and tried again all the
+         * same, as the bus may change its mind (its tokens are read again on SIGHUP). */
+        if (!s->stopping && bus_link_reason_is_final(reason))
+                log_warning(
+                        "Cannot use the bus at %s (%s): check --token-file, --cert and --ca; running jobs "
+                        "go on, trying again in %.3g s.",
+                        bus_link_get_url(l), reason, (double) bus_link_get_retry_usec(l) / USEC_PER_SEC);
+        else if (!s->stopping)
+                log_warning("Bus at %s unavailable (%s); running jobs go on, reconnecting in %.3g s.",
+                            bus_link_get_url(l), reason, (double) bus_link_get_retry_usec(l) / USEC_PER_SEC);
         scheduler_drop_inbox(s);
         scheduler_status_changed(s);
         scheduler_update_hello(s);
