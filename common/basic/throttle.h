@@ -3,8 +3,9 @@
  * Throttle: runs a callback at most once per interval however often it is kicked — the first kick
  * after a quiet interval at once, the kicks that follow within the interval as one call at its end.
  * With an interval of 0, the kicks coalesce instead into one call as soon as the loop has nothing
- * else to do (an idle-priority defer source), or after 100 ms of a loop that never does. For STATUS=, which would otherwise cost one message to
- * PID 1 per job. Embedded in its owner, which calls throttle_done() before freeing it.
+ * else to do (an idle-priority defer source), or after 100 ms of a loop that never does. For
+ * STATUS=, which would otherwise cost one message to PID 1 per job. Embedded in its owner, which
+ * calls throttle_done() before freeing it.
  */
 #pragma once
 
