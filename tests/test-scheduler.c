@@ -625,19 +625,23 @@ static unsigned count_terminal_records(Fixture *f, unsigned n, unsigned *counts)
 }
 
 /* Sends `n` job requests as fast as the connection takes them. */
+/* Sends a frame from the producer, waiting while its send queue is full. */
+static void send_waiting(Fixture *f, const char *frame) {
+        int r;
+
+        while ((r = test_client_send(f->producer, frame)) == -ENOBUFS)
+                test_net_run_for(f->net, 5);
+        assert_int_equal(r, 0);
+}
+
 static void submit_burst(Fixture *f, unsigned n, int priority, double runtime) {
         char frame[160];
 
         (void) snprintf(frame, sizeof frame,
                         "{\"cmd\": \"job_request\", \"payload\": {\"priority\": %d, \"runtime\": %g}}",
                         priority, runtime);
-        for (unsigned i = 0; i < n; i++) {
-                int r;
-
-                while ((r = test_client_send(f->producer, frame)) == -ENOBUFS)
-                        test_net_run_for(f->net, 5);
-                assert_int_equal(r, 0);
-        }
+        for (unsigned i = 0; i < n; i++)
+                send_waiting(f, frame);
         test_net_run_for(f->net, 30);
 }
 
@@ -714,19 +718,12 @@ static void test_burst_cancels_in_order(void **state) {
 
         fixture_start(f, args);
         for (unsigned id = 1; id <= n; id++) {
-                const char *job =
-                        "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 1}}";
-                int r;
-
-                while ((r = test_client_send(f->producer, job)) == -ENOBUFS)
-                        test_net_run_for(f->net, 5);
-                assert_int_equal(r, 0);
+                send_waiting(f,
+                             "{\"cmd\": \"job_request\", \"payload\": {\"priority\": 5, \"runtime\": 1}}");
                 if (id % 3 != 0)
                         continue;
                 (void) snprintf(frame, sizeof frame, "{\"cmd\":\"cancel\",\"id\":%u}", id);
-                while ((r = test_client_send(f->producer, frame)) == -ENOBUFS)
-                        test_net_run_for(f->net, 5);
-                assert_int_equal(r, 0);
+                send_waiting(f, frame);
         }
         wait_terminal_records(f, n, 30000);
         for (unsigned id = 1; id <= n; id++) {

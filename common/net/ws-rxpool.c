@@ -46,8 +46,9 @@ static struct {
         RxChunk chunks[RXPOOL_CHUNKS_MAX];
         unsigned n_chunks; /* entries of chunks[] ever used */
         unsigned n_mapped;
-        uintptr_t low, high; /* every mapping lies within [low, high) */
-        void *claimable;     /* the slot lws allocated last, until a connection claims it */
+        uintptr_t low, high;     /* every mapping lies within [low, high) */
+        void *claimable;         /* the slot lws allocated last, until a connection claims it */
+        unsigned claimable_slot; /* its number: chunk * RXPOOL_CHUNK_SLOTS + slot in the chunk */
 } pool;
 
 static RxChunk *rxpool_chunk_of(const void *p) {
@@ -93,6 +94,7 @@ static RxChunk *rxpool_chunk_with_room(void) {
         return empty;
 }
 
+/* A free slot, which the connection being established will claim. */
 static void *rxpool_get(void) {
         RxChunk *k = rxpool_chunk_with_room();
         unsigned slot;
@@ -101,7 +103,9 @@ static void *rxpool_get(void) {
                 return NULL;
         slot = (unsigned) __builtin_ctzll(~k->used);
         k->used |= UINT64_C(1) << slot;
-        return k->base + (size_t) slot * RXPOOL_SLOT_SIZE;
+        pool.claimable = k->base + (size_t) slot * RXPOOL_SLOT_SIZE;
+        pool.claimable_slot = (unsigned) (k - pool.chunks) * RXPOOL_CHUNK_SLOTS + slot;
+        return pool.claimable;
 }
 
 static void rxpool_put(RxChunk *k, void *p) {
@@ -144,10 +148,8 @@ static void *rxpool_realloc(void *ptr, size_t size, const char *reason) {
 
         if (!ptr && size > 0 && size <= RXPOOL_SLOT_SIZE && reason && strcmp(reason, RXPOOL_REASON) == 0) {
                 p = rxpool_get();
-                if (p) {
-                        pool.claimable = p;
+                if (p)
                         return p;
-                }
         }
 
         if (size == 0) {
@@ -164,16 +166,9 @@ void ws_rxpool_install(void) {
 }
 
 void *ws_rxpool_claim(unsigned *ret_slot) {
-        RxChunk *k;
-
         assert(ret_slot);
 
-        if (!pool.claimable)
-                return NULL;
-        k = rxpool_chunk_of(pool.claimable);
-        assert(k);
-        *ret_slot = (unsigned) (k - pool.chunks) * RXPOOL_CHUNK_SLOTS +
-                    (unsigned) (((uint8_t *) pool.claimable - k->base) / RXPOOL_SLOT_SIZE);
+        *ret_slot = pool.claimable_slot;
         return TAKE_PTR(pool.claimable);
 }
 
