@@ -6,7 +6,6 @@
 
 #include "job-output.h"
 #include "job-run.h"
-#include "time-util.h"
 #include "process.h"
 
 typedef struct JobRun {
