@@ -868,8 +868,10 @@ static void test_fallback_setsid_grandchild(void **state) {
 
 /* Two long jobs (1 and 2) whose grandchildren are in *ret, then SIGKILL of the scheduler: nobody
  * cleans up. `ledger_entry` (may be NULL) must exist before the kill. */
+/* With ledger_dir (the fallback): once both jobs are noted there. The note follows the spawn, so a
+ * job can be running, even have forked, a moment before it (the longer under valgrind). */
 static void start_two_jobs_then_kill9(Fixture *f, const char *const *args, pid_t ret[2],
-                                      const char *ledger_entry) {
+                                      const char *ledger_dir) {
         fixture_start(f, args);
         submit(f, 3, 60); /* 1 */
         submit(f, 4, 60); /* 2 */
@@ -877,9 +879,16 @@ static void start_two_jobs_then_kill9(Fixture *f, const char *const *args, pid_t
                 wait_event(f, id, "running", 5000);
                 ret[id - 1] = grandchild_of(f, id);
                 assert_true(ret[id - 1] > 0);
+                if (ledger_dir) {
+                        char entry[128];
+                        long long deadline = harness_now_ms() + 5000;
+
+                        (void) snprintf(entry, sizeof entry, "%s/%u", ledger_dir, id);
+                        while (!path_exists(entry) && harness_now_ms() < deadline)
+                                harness_sleep_ms(10);
+                        assert_true(path_exists(entry));
+                }
         }
-        if (ledger_entry)
-                assert_true(path_exists(ledger_entry));
         assert_int_equal(daemon_stop(&f->sched, SIGKILL, 5000), 128 + SIGKILL);
         daemon_cleanup(&f->sched);
         harness_sleep_ms(100);
@@ -925,7 +934,7 @@ static void test_fallback_restart_after_kill9(void **state) {
         (void) snprintf(env, sizeof env, "RUNTIME_DIRECTORY=%s", run_dir);
         f->sched_env[0] = env;
         (void) snprintf(path, sizeof path, "%s/1", run_dir);
-        start_two_jobs_then_kill9(f, args, grandchildren, path);
+        start_two_jobs_then_kill9(f, args, grandchildren, run_dir);
         spawn_scheduler(f, args, NULL);
         for (unsigned id = 1; id <= 2; id++) {
                 wait_event(f, id, "interrupted", 5000);
