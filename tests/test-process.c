@@ -208,25 +208,80 @@ static void test_command_not_found(void **state) {
         assert_int_equal(process_new(&p, NULL, (char *[]){ NULL }, NULL), -EINVAL);
 }
 
-/* A command found and executable whose exec fails in the child (not a program: ENOEXEC): the
- * child's errno comes back to the start, and no process is left. */
+/* A command found and executable whose exec fails in the child (not a program: ENOEXEC). Where the
+ * spawn waits for the exec (clone3 refused, or not x86-64) the start fails with the child's errno and
+ * no process is left; where it does not, the process runs and exits 127, with the reason on its
+ * output. */
 static void test_exec_fails_in_child(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
-        char path[] = "/tmp/sched-test-noexec-XXXXXX";
-        int fd = mkstemp(path);
+        _cleanup_close_ int out = -EBADF;
+        char path[] = "/tmp/sched-test-noexec-XXXXXX", expected[128], buf[256];
+        int fd = mkstemp(path), fds[2], r;
 
         assert_true(fd >= 0);
         assert_int_equal(write(fd, "\x7f\x45\x4c\x46garbage", 11), 11);
         assert_int_equal(fchmod(fd, 0755), 0);
         assert_int_equal(close(fd), 0);
 
-        assert_int_equal(process_new(&p, NULL, (char *[]){ path, NULL }, NULL), 0);
-        assert_int_equal(process_start(p), -ENOEXEC);
-        assert_false(process_is_running(p));
-        /* Reaped: no child of ours is left, zombie or not. */
-        assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-        assert_int_equal(errno, ECHILD);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        out = fds[0];
+        assert_int_equal(process_new(&p, e, (char *[]){ path, NULL }, NULL), 0);
+        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
+        r = process_start(p);
+        (void) close(fds[1]);
+        if (r < 0) {
+                assert_int_equal(r, -ENOEXEC);
+                assert_false(process_is_running(p));
+                /* Reaped: no child of ours is left, zombie or not. */
+                assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+                assert_int_equal(errno, ECHILD);
+        } else {
+                assert_int_equal(process_wait(p), PROCESS_ERROR);
+                assert_int_equal(process_get_exit_status(p), 127);
+                read_until(out, buf, sizeof buf, NULL, SLACK_MSEC);
+                (void) snprintf(expected, sizeof expected, "Cannot execute %s: Exec format error\n", path);
+                assert_string_equal(buf, expected);
+        }
         assert_int_equal(unlink(path), 0);
+}
+
+/* More children at once than spawns can be between their clone and their exec, each with its own
+ * arguments and environment (copied per spawn), and one whose environment is too big for the copy
+ * (spawned the slower way): each runs its own command and ends as it should. */
+static void test_many_at_once(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_free_ char *big = NULL;
+        Process *p[80] = {};
+        int out[80];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        big = malloc(120 * 1024);
+        assert_non_null(big);
+        memcpy(big, "SCHED_BIG=", 10);
+        memset(big + 10, 'x', 120 * 1024 - 11);
+        big[120 * 1024 - 1] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(p); i++) {
+                char arg[16], env[32];
+
+                (void) snprintf(arg, sizeof arg, "%zu", i);
+                (void) snprintf(env, sizeof env, "SCHED_N=%zu", i * 3);
+                p[i] = start_with_output(
+                        e, (char *[]){ "sh", "-c", "echo $0 $SCHED_N ${#SCHED_BIG}", arg, NULL },
+                        (char *[]){ env, i == 40 ? big : NULL, NULL }, &out[i]);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(p); i++) {
+                char buf[64], expected[64];
+
+                assert_int_equal(process_wait(p[i]), PROCESS_SUCCESS);
+                read_until(out[i], buf, sizeof buf, NULL, SLACK_MSEC);
+                (void) snprintf(expected, sizeof expected, "%zu %zu %d\n", i, i * 3,
+                                i == 40 ? 120 * 1024 - 11 : 0);
+                assert_string_equal(buf, expected);
+                (void) close(out[i]);
+                process_free(p[i]);
+        }
 }
 
 static void test_timeout(void **state) {
@@ -748,6 +803,7 @@ int main(void) {
                 cmocka_unit_test(test_foreign_signal),
                 cmocka_unit_test(test_command_not_found),
                 cmocka_unit_test(test_exec_fails_in_child),
+                cmocka_unit_test(test_many_at_once),
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_timeout_origin),
                 cmocka_unit_test(test_timeout_after_start),

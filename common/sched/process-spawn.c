@@ -3,17 +3,16 @@
  * The spawn step of a Process, apart from its life on the event loop, so that nothing of the
  * daemon's signal state or environment handling leaks into the child. No state.
  *
- * On x86-64, clone3() with CLONE_VM and CLONE_VFORK, as posix_spawn does it: the child shares our
- * memory on a stack of its own until its execve (we wait for that), so the spawn costs no copy of our
- * page tables, no stack mapped per spawn and no pipe (a failed exec's errno is left in memory we
- * share); with CLONE_INTO_CGROUP for a job of its own cgroup, since glibc has no posix_spawn
- * attribute for it, so the job is born inside it. Where clone3 is refused (systemd's
- * RestrictNamespaces= answers ENOSYS, as the flags cannot be inspected): posix_spawnp() without a
- * cgroup, a fork whose child moves itself into the cgroup before anything else with one. Elsewhere
- * than x86-64: posix_spawnp(), or clone3(CLONE_INTO_CGROUP) as a fork. A forked child makes
- * async-signal-safe calls only (setpgid, sigaction, sigprocmask, dup2, execve) and reports an exec
- * failure through a close-on-exec pipe, as posix_spawn does, so that a missing command fails the
- * start with -ENOENT.
+ * On x86-64, spawn_vm() (spawn-vm.h): clone3() with CLONE_VM but without waiting for the exec, born in
+ * the job's cgroup (CLONE_INTO_CGROUP) when it has one; an exec that fails there is the child's exit
+ * status 127, with the reason on its stderr. Where that cannot be done (clone3 refused: systemd's
+ * RestrictNamespaces= answers ENOSYS, as the flags cannot be inspected; no free slot), and elsewhere
+ * than x86-64: posix_spawnp() without a cgroup, a fork into the cgroup with one (clone3 with
+ * CLONE_INTO_CGROUP, or a child that moves itself there before anything else). These wait for the exec,
+ * so that a failed one fails the start with its errno: a forked child makes async-signal-safe calls
+ * only (setpgid, sigaction, sigprocmask, dup2, execve) and reports the failure through a close-on-exec
+ * pipe, as posix_spawn does. The command is looked up in PATH and checked to be executable first on
+ * every path, so that a missing command fails the start with -ENOENT.
  */
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -28,6 +27,7 @@
 
 #include "macro.h"
 #include "process-spawn.h"
+#include "spawn-vm.h"
 
 extern char **environ;
 
@@ -226,14 +226,10 @@ typedef struct SpawnChild {
         int hold_fd;   /* >= 0: a held start, the exec waits for a byte on it */
         int holder_fd; /* >= 0: the other end, ours, closed in the child so that our close is EOF */
         int error_fd;  /* the pipe's write end; < 0: none (a held start does not wait for the exec) */
-        int error;     /* a CLONE_VM child's errno when its exec failed: it shares our memory */
 } SpawnChild;
 
-/* The child of a CLONE_VM spawn runs here, on a stack that is not the sanitizers' either. */
-#define NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
-
 /* In the child: async-signal-safe calls only. Returns only on failure, with errno set. */
-NO_SANITIZE static void spawn_child_exec(const SpawnChild *c) {
+static void spawn_child_exec(const SpawnChild *c) {
         struct sigaction dfl = { .sa_handler = SIG_DFL };
         sigset_t empty;
 
@@ -265,57 +261,15 @@ NO_SANITIZE static void spawn_child_exec(const SpawnChild *c) {
         execve(c->path, c->argv, c->env);
 }
 
-NO_SANITIZE static _noreturn_ void spawn_child(SpawnChild *c) {
+static _noreturn_ void spawn_child(SpawnChild *c) {
         int error;
 
         spawn_child_exec(c);
         error = errno;
         if (c->error_fd >= 0)
                 (void) !write(c->error_fd, &error, sizeof error);
-        else
-                c->error = error; /* CLONE_VM: we run until the parent reads it */
         _exit(127);
 }
-
-#if defined(__x86_64__)
-/* The CLONE_VM child's stack. One spawn at a time: with CLONE_VFORK we wait for its execve. */
-static char spawn_stack[64 * 1024] __attribute__((aligned(16)));
-
-NO_SANITIZE static int spawn_child_main(void *userdata) {
-        spawn_child(userdata);
-}
-
-/* clone3() whose child shares our memory: it runs spawn_child() on spawn_stack and never returns
- * into our frames. The parent gets the pid, or -1 with errno. */
-static pid_t clone3_vm(struct clone_args *args, SpawnChild *c) {
-        register long rax __asm__("rax") = SYS_clone3;
-        register void *rdi __asm__("rdi") = args;
-        register size_t rsi __asm__("rsi") = sizeof *args;
-        register int (*r12)(void *) __asm__("r12") = spawn_child_main;
-        register SpawnChild *r13 __asm__("r13") = c;
-
-        __asm__ volatile("syscall\n\t"
-                         "test %%rax, %%rax\n\t"
-                         "jnz 1f\n\t"
-                         /* The child, on the new stack: no frame to return to. */
-                         "xor %%ebp, %%ebp\n\t"
-                         "mov %%r13, %%rdi\n\t"
-                         "call *%%r12\n\t"
-                         "mov %%eax, %%edi\n\t"
-                         "mov $231, %%eax\n\t" /* exit_group, should it ever return */
-                         "syscall\n\t"
-                         "hlt\n"
-                         "1:"
-                         : "+r"(rax)
-                         : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
-                         : "rcx", "r11", "memory", "cc");
-        if (rax < 0) {
-                errno = (int) -rax;
-                return -1;
-        }
-        return (pid_t) rax;
-}
-#endif
 
 /* A forked child running spawn_child(c), which moves itself into the cgroup `cgroup_fd` (if >= 0)
  * before anything else: the pid, or -1 with errno. */
@@ -336,26 +290,6 @@ static pid_t fork_child(int cgroup_fd, int *procs_fd, SpawnChild *c) {
                 spawn_child(c);
         return pid;
 }
-
-#if defined(__x86_64__)
-/* A child sharing our memory until its exec, born in the cgroup `cgroup_fd` (< 0: in ours): the pid,
- * or -1 with errno. If its exec failed, it has exited and c->error says why: no pipe needed. */
-static pid_t clone_vm(int cgroup_fd, SpawnChild *c) {
-        struct clone_args args = {
-                .flags = CLONE_VM | CLONE_VFORK,
-                .exit_signal = SIGCHLD,
-                .stack = (uint64_t) (uintptr_t) spawn_stack,
-                .stack_size = sizeof spawn_stack,
-        };
-
-        if (cgroup_fd >= 0) {
-                args.flags |= CLONE_INTO_CGROUP;
-                args.cgroup = (uint64_t) cgroup_fd;
-        }
-        c->error = 0;
-        return clone3_vm(&args, c);
-}
-#endif
 
 /* A child of its own memory in the cgroup `cgroup_fd`, running spawn_child(c): the pid, or -1 with
  * errno. clone3 where it is allowed, else a fork that moves itself. */
@@ -429,22 +363,10 @@ static int spawn_waited(char *const argv[], char *const env_extra[], int output_
                           .hold_fd = -EBADF,
                           .holder_fd = -EBADF,
                           .error_fd = -EBADF };
-#if defined(__x86_64__)
-        pid_t pid = clone_vm(cgroup_fd, &c);
-
-        if (pid >= 0) {
-                if (c.error == 0) {
-                        *ret_pid = pid;
-                        return 0;
-                }
-                /* It exited right after its failed exec, which is when clone3 returned. */
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                return -c.error;
-        }
-        if (!IN_SET_CLONE3_REFUSED(errno))
-                return -errno;
-#endif
+        r = spawn_vm(path, argv, c.env, output_fd, cgroup_fd, reset_signals, ELEMENTSOF(reset_signals),
+                     ret_pid);
+        if (r != 0)
+                return r < 0 ? r : 0;
         if (cgroup_fd < 0)
                 return spawn_posix(argv, env_extra, output_fd, ret_pid);
         return spawn_forked(cgroup_fd, &c, ret_pid);

@@ -83,7 +83,9 @@ int process_start_held(Process *p);
 int process_release(Process *p);
 
 /* -EBUSY if already started; -ENOENT and friends when the command cannot be executed (then the
- * Process stays unstarted). */
+ * Process stays unstarted). Where the spawn does not wait for the exec (see process-spawn.c), an exec
+ * that fails after the command was found executable is the process's exit status 127 instead, with
+ * "Cannot execute PATH: REASON" on its output. */
 int process_start(Process *p);
 /* SIGTERM to the group now, SIGKILL after the grace period; the result becomes TERMINATED (even if
  * the process then exits by itself during the grace period). 0 if already being terminated (the
