@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -681,14 +685,21 @@ static void test_burst_accounting(void **state) {
 }
 
 /* The bus dies in the middle of a burst: the frames the scheduler had read but not decided on go
- * with the connection, as unread ones do. No job of it starts once the loss is logged. */
+ * with the connection, as unread ones do. No job of it starts once the loss is logged. The
+ * scheduler's environment is too big for a spawn that does not wait for the exec (spawn-vm.h), so
+ * that each spawn takes long enough for frames to wait while the bus dies. */
 static void test_bus_lost_mid_burst(void **state) {
         Fixture *f = *state;
         const char *args[] = { "-s", "600", "-t", "60", "--grace", "0.2", NULL };
+        static char pad[112 * 1024];
         _cleanup_free_ char *log = NULL;
         const char *lost, *p;
 
+        memcpy(pad, "SCHED_TEST_PAD=", 15);
+        memset(pad + 15, 'x', sizeof pad - 16);
+        f->sched_env[0] = pad;
         fixture_start(f, args);
+        f->sched_env[0] = NULL;
         submit_burst(f, 600, 5, 3);
         assert_int_equal(daemon_stop(&f->bus, SIGKILL, 5000), 128 + SIGKILL);
         daemon_cleanup(&f->bus);
@@ -844,6 +855,87 @@ static void check_setsid_grandchild(Fixture *f, const char *cgroup_arg, bool cgr
                 assert_true(pid_gone(grandchild));
 }
 
+/* cpu_usec= on the record of job ID in STATE; -1 when it has none. */
+static long long event_cpu_usec(Fixture *f, unsigned id, const char *state) {
+        _cleanup_free_ char *log = daemon_read_log(&f->sched);
+        int line = event_line(f, id, state), n = 0;
+
+        for (char *p = log; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL, n++)
+                if (n == line) {
+                        char *end = strchr(p, '\n'), *cpu;
+
+                        if (end)
+                                *end = 0;
+                        cpu = strstr(p, " cpu_usec=");
+                        return cpu ? strtoll(cpu + 10, NULL, 10) : -1;
+                }
+        return -1;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+/* How many bytes `dir`/`name` has to read (cgroup files say 0 to stat). */
+static ssize_t read_bytes(const char *dir, const char *name) {
+        char path[512], buf[4096];
+        _cleanup_close_ int fd = -EBADF;
+
+        (void) snprintf(path, sizeof path, "%s/%s", dir, name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        return read(fd, buf, sizeof buf);
+}
+
+/* The directories under `dir`. */
+static unsigned count_subdirs(const char *dir) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+        unsigned n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && de->d_name[0] != '.')
+                        n++;
+        return n;
+}
+
+/* Jobs one after the other get the same cgroup, labelled with the job's id while it is the job's; each
+ * job's CPU time is its own, not the cgroup's since it was made. */
+static void test_cgroup_reused(void **state) {
+        Fixture *f = *state;
+        char dir[256], jobs[300], arg[320], slot[340], label[32];
+        const char *args[] = { "-s", "1", "-t", "60", arg, NULL };
+        const char *exec[] = { "sh", "-c",
+                               "[ $SCHED_JOB_ID = 1 ] || exit 0; i=0; while [ $i -lt 300000 ]; do "
+                               "i=$((i+1)); done",
+                               NULL };
+        ssize_t n;
+
+        make_test_cgroup(dir, sizeof dir);
+        (void) snprintf(jobs, sizeof jobs, "%s/jobs", dir);
+        (void) snprintf(arg, sizeof arg, "--cgroup=%s", jobs);
+        (void) snprintf(slot, sizeof slot, "%s/slot-0", jobs);
+        fixture_start_exec(f, args, exec);
+        submit(f, 3, 1); /* 1: a busy loop */
+        wait_event(f, 1, "running", 5000);
+        n = getxattr(slot, "user.sched_label", label, sizeof label - 1);
+        assert_true(n > 0);
+        label[n] = 0;
+        assert_string_equal(label, "1");
+        wait_event(f, 1, "done", 30000);
+        submit(f, 3, 1); /* 2: nothing */
+        wait_event(f, 2, "done", 10000);
+
+        assert_int_equal(count_subdirs(jobs), 1);
+        assert_true(getxattr(slot, "user.sched_label", label, sizeof label) < 0 && errno == ENODATA);
+        assert_true(event_cpu_usec(f, 1, "done") > 100000);
+        assert_true(event_cpu_usec(f, 2, "done") >= 0);
+        assert_true(event_cpu_usec(f, 2, "done") < 50000);
+        /* At exit the scheduler removes its cgroups and the parent it made. */
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        assert_false(path_exists(jobs));
+        assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_cgroup_setsid_grandchild(void **state) {
         Fixture *f = *state;
         char dir[256], jobs[300], arg[320];
@@ -853,7 +945,9 @@ static void test_cgroup_setsid_grandchild(void **state) {
         (void) snprintf(arg, sizeof arg, "--cgroup=%s", jobs);
         check_setsid_grandchild(f, arg, true);
         assert_true(daemon_count_log(&f->sched, jobs) >= 1); /* the startup line says where */
-        assert_false(path_exists(strcat(jobs, "/job-1")));
+        /* Its cgroup is empty, ready for the next job. */
+        assert_int_equal(count_subdirs(jobs), 1);
+        assert_int_equal(read_bytes(jobs, "slot-0/cgroup.procs"), 0);
         /* At exit the scheduler removes the parent it made. */
         assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
         assert_int_equal(rmdir(dir), 0);
@@ -912,9 +1006,10 @@ static void test_cgroup_restart_after_kill9(void **state) {
         for (unsigned id = 1; id <= 2; id++) {
                 wait_event(f, id, "interrupted", 5000);
                 assert_false(harness_pid_alive(grandchildren[id - 1]));
-                (void) snprintf(path, sizeof path, "%s/job-%u", jobs, id);
+                (void) snprintf(path, sizeof path, "%s/slot-%u", jobs, id - 1);
                 assert_false(path_exists(path));
         }
+        assert_int_equal(count_subdirs(jobs), 0);
         assert_int_equal(daemon_count_log(&f->sched, "state=interrupted"), 2);
         assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
         /* The parent was the killed scheduler's to remove; the second one found it. */
@@ -1029,6 +1124,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_burst_cancels_in_order),
                 cmocka_unit_test(test_burst_12000),
                 cmocka_unit_test(test_chatty_job),
+                cmocka_unit_test(test_cgroup_reused),
                 cmocka_unit_test(test_cgroup_setsid_grandchild),
                 cmocka_unit_test(test_fallback_setsid_grandchild),
                 cmocka_unit_test(test_cgroup_restart_after_kill9),

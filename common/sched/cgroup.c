@@ -79,16 +79,39 @@ static int write_file_at(int dir_fd, const char *name, const char *value) {
         return 0;
 }
 
+/* A cgroup file of a few lines (cgroup.events, cpu.stat, memory.peak) in one read, into `buf`. */
+static int read_small_at(int dir_fd, const char *name, char *buf, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        assert(name);
+        assert(buf);
+        assert(size > 1);
+
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        do
+                n = read(fd, buf, size - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        if ((size_t) n == size - 1)
+                return -EFBIG; /* perhaps cut: the caller's buffer is too small for this kernel */
+        buf[n] = 0;
+        return 0;
+}
+
 /* The value of `key` in a "key value" per line file. */
 static int read_keyed_u64(int dir_fd, const char *name, const char *key, uint64_t *ret) {
-        _cleanup_free_ char *text = NULL;
+        char text[1024];
         size_t n = strlen(key);
         int r;
 
         assert(key);
         assert(ret);
 
-        r = read_file_at(dir_fd, name, &text);
+        r = read_small_at(dir_fd, name, text, sizeof text);
         if (r < 0)
                 return r;
         for (char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
@@ -276,18 +299,39 @@ int cgroup_read_cpu_usec(int dir_fd, uint64_t *ret) {
 }
 
 int cgroup_read_memory_peak(int dir_fd, uint64_t *ret) {
-        _cleanup_free_ char *text = NULL;
-        char *end;
+        char text[64], *end;
         int r;
 
         assert(ret);
 
-        r = read_file_at(dir_fd, "memory.peak", &text);
+        r = read_small_at(dir_fd, "memory.peak", text, sizeof text);
         if (r < 0)
                 return r;
         errno = 0;
         *ret = strtoull(text, &end, 10);
         return errno == 0 && end != text ? 0 : -EBADMSG;
+}
+
+int cgroup_set_label(int dir_fd, const char *label) {
+        assert(dir_fd >= 0);
+
+        if (!label)
+                return fremovexattr(dir_fd, CGROUP_LABEL_XATTR) >= 0 || errno == ENODATA ? 0 : -errno;
+        return fsetxattr(dir_fd, CGROUP_LABEL_XATTR, label, strlen(label), 0) >= 0 ? 0 : -errno;
+}
+
+int cgroup_get_label(const char *path, char *buf, size_t size) {
+        ssize_t n;
+
+        assert(path);
+        assert(buf);
+        assert(size > 0);
+
+        n = getxattr(path, CGROUP_LABEL_XATTR, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        return 0;
 }
 
 int cgroup_watch_events(sd_event *e, sd_event_source **ret, const char *path,

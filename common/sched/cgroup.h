@@ -48,6 +48,13 @@ int cgroup_read_cpu_usec(int dir_fd, uint64_t *ret);
 /* memory.peak; -ENOENT where the memory controller is not enabled for the cgroup. */
 int cgroup_read_memory_peak(int dir_fd, uint64_t *ret);
 
+/* The cgroup's label, a user xattr (cgroupfs has them since Linux 5.7): who it is lent to, for a
+ * successor that finds it after a crash. NULL removes it (0 also when there was none). */
+#define CGROUP_LABEL_XATTR "user.sched_label"
+int cgroup_set_label(int dir_fd, const char *label);
+/* -ENODATA when it has none. */
+int cgroup_get_label(const char *path, char *buf, size_t size);
+
 /* Calls `callback` (once per change of cgroup.events; the callback checks populated itself) for the
  * cgroup at `path`. The source is the caller's. The watch is added before the caller checks the
  * state, so no change can fall between the two. */

@@ -54,8 +54,11 @@ struct Process {
         sd_event_source *timeout_source;
         sd_event_source *kill_source; /* SIGKILL at the end of the grace period */
 
-        char *cgroup_path; /* the cgroup the process is born in, made and removed here; NULL: none */
-        int cgroup_fd;
+        char *cgroup_path;       /* the cgroup the process is born in, made and removed here; NULL: none */
+        int cgroup_fd;           /* its directory; a lent one's (borrowed from `pooled`) */
+        CgroupPool *cgroup_pool; /* or one lent by this pool at the start, labelled cgroup_label */
+        char *cgroup_label;
+        PooledCgroup *pooled;
         sd_event_source *cgroup_source; /* cgroup.events, from the leader's end to populated 0 */
         uint64_t cpu_usec;              /* UINT64_MAX: unknown */
         uint64_t memory_peak;
@@ -135,9 +138,12 @@ static void process_destroy(Process *p) {
         sd_event_source_disable_unref(p->timeout_source);
         sd_event_source_disable_unref(p->kill_source);
         sd_event_source_disable_unref(p->cgroup_source);
-        safe_close(p->cgroup_fd);
+        if (!p->pooled)
+                safe_close(p->cgroup_fd);
+        cgroup_pool_discard(p->pooled);
         safe_close(p->hold_fd);
         free(p->cgroup_path);
+        free(p->cgroup_label);
         sd_event_unref(p->event);
         strv_free(p->argv);
         strv_free(p->env_extra);
@@ -192,7 +198,10 @@ static void process_abandon(Process *p) {
                 (void) process_reap_later(p->event, p->pid);
                 p->leader_exited = true;
         }
-        if (p->cgroup_fd >= 0) {
+        if (p->pooled) {
+                cgroup_pool_discard(TAKE_PTR(p->pooled));
+                p->cgroup_fd = -EBADF;
+        } else if (p->cgroup_fd >= 0) {
                 (void) cgroup_kill_all(p->cgroup_fd);
                 p->cgroup_fd = safe_close(p->cgroup_fd);
                 (void) process_remove_cgroup_later(p->event, TAKE_PTR(p->cgroup_path));
@@ -231,6 +240,31 @@ int process_set_cgroup(Process *p, const char *path) {
         free(p->cgroup_path);
         p->cgroup_path = copy;
         return 0;
+}
+
+int process_set_cgroup_pool(Process *p, CgroupPool *pool, const char *label) {
+        char *copy;
+
+        assert(p);
+        assert(pool);
+        assert(label);
+
+        if (p->started)
+                return -EBUSY;
+        copy = strdup(label);
+        if (!copy)
+                return -ENOMEM;
+        free(p->cgroup_label);
+        p->cgroup_label = copy;
+        p->cgroup_pool = pool;
+        return 0;
+}
+
+/* Its CPU time so far: a lent cgroup's since the loan. */
+static int process_read_cpu_usec(Process *p, uint64_t *ret) {
+        if (p->pooled)
+                return cgroup_pool_read_cpu_usec(p->pooled, ret);
+        return cgroup_read_cpu_usec(p->cgroup_fd, ret);
 }
 
 int process_set_output_fd(Process *p, int fd) {
@@ -408,11 +442,22 @@ static void process_dispatch_done(Process *p) {
         (void) process_unbusy(p);
 }
 
-/* Everything is gone: the figures of its cgroup are read, the cgroup removed, the end reported. */
-static void process_finish(Process *p) {
+/* Everything is gone: the figures of its cgroup are read, the cgroup removed (a lent one given back,
+ * when it is known to be `empty`), the end reported. */
+static void process_finish(Process *p, bool empty) {
         assert(p);
 
-        if (p->cgroup_fd >= 0) {
+        if (p->pooled) {
+                /* A lent cgroup has no memory.peak (cgroup-pool.h). */
+                if (process_read_cpu_usec(p, &p->cpu_usec) < 0)
+                        p->cpu_usec = UINT64_MAX;
+                p->cgroup_source = sd_event_source_disable_unref(p->cgroup_source);
+                if (empty)
+                        cgroup_pool_give_back(TAKE_PTR(p->pooled));
+                else
+                        cgroup_pool_discard(TAKE_PTR(p->pooled));
+                p->cgroup_fd = -EBADF;
+        } else if (p->cgroup_fd >= 0) {
                 if (cgroup_read_cpu_usec(p->cgroup_fd, &p->cpu_usec) < 0)
                         p->cpu_usec = UINT64_MAX;
                 if (cgroup_read_memory_peak(p->cgroup_fd, &p->memory_peak) < 0)
@@ -431,20 +476,22 @@ static int on_cgroup_events(sd_event_source *s, const struct inotify_event *even
         Process *p = ASSERT_PTR(userdata);
 
         if (cgroup_is_populated(p->cgroup_fd) == 0)
-                process_finish(p);
+                process_finish(p, true);
         return 0;
 }
 
 /* The leader is gone and cgroup.kill sent: the end is reported once the cgroup says populated 0. */
 static void process_wait_empty(Process *p) {
-        int r;
+        int populated, r;
 
         assert(p);
 
-        r = cgroup_watch_events(p->event, &p->cgroup_source, p->cgroup_path, on_cgroup_events, p);
+        r = cgroup_watch_events(p->event, &p->cgroup_source, p->pooled ? p->pooled->path : p->cgroup_path,
+                                on_cgroup_events, p);
         /* Without a watch, only what we see now can be trusted: report the end at once. */
-        if (r < 0 || cgroup_is_populated(p->cgroup_fd) <= 0)
-                process_finish(p);
+        populated = cgroup_is_populated(p->cgroup_fd);
+        if (r < 0 || populated <= 0)
+                process_finish(p, populated == 0);
 }
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
@@ -474,7 +521,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         if (p->cgroup_fd >= 0 && left)
                 process_wait_empty(p);
         else
-                process_finish(p);
+                process_finish(p, true);
         return 0;
 }
 
@@ -512,8 +559,13 @@ int process_start(Process *p) {
         if (r < 0)
                 return r;
 
-        /* The cgroup it is born in must be new: one that exists is not ours. */
-        if (p->cgroup_path) {
+        /* The cgroup it is born in must be new (one that exists is not ours), or lent empty. */
+        if (p->cgroup_pool) {
+                r = cgroup_pool_take(p->cgroup_pool, p->cgroup_label, &p->pooled);
+                if (r < 0)
+                        return r;
+                p->cgroup_fd = p->pooled->fd;
+        } else if (p->cgroup_path) {
                 r = cgroup_create_open(p->cgroup_path, &p->cgroup_fd);
                 if (r < 0)
                         return r;
@@ -521,7 +573,10 @@ int process_start(Process *p) {
         r = process_spawn(p->argv, p->env_extra, p->output_fd, p->cgroup_fd, p->held ? &p->hold_fd : NULL,
                           &pid);
         if (r < 0) {
-                if (p->cgroup_fd >= 0) {
+                if (p->pooled) {
+                        cgroup_pool_give_back(TAKE_PTR(p->pooled));
+                        p->cgroup_fd = -EBADF;
+                } else if (p->cgroup_fd >= 0) {
                         p->cgroup_fd = safe_close(p->cgroup_fd);
                         (void) cgroup_remove(p->cgroup_path);
                 }
@@ -597,6 +652,8 @@ int process_freeze(Process *p) {
         r = p->cgroup_fd >= 0 ? cgroup_set_frozen(p->cgroup_fd, true) : process_signal(p, SIGSTOP);
         if (r < 0)
                 return r;
+        if (p->pooled)
+                p->pooled->frozen = true;
         p->frozen = true;
         p->frozen_since = now_usec(CLOCK_MONOTONIC);
         (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
@@ -668,7 +725,7 @@ void process_get_usage(Process *p, uint64_t *ret_cpu_usec, uint64_t *ret_memory_
         *ret_cpu_usec = p->cpu_usec;
         *ret_memory_peak = p->memory_peak;
         /* Still running in its cgroup: what it used so far. */
-        if (p->cgroup_fd >= 0 && cgroup_read_cpu_usec(p->cgroup_fd, ret_cpu_usec) < 0)
+        if (p->cgroup_fd >= 0 && process_read_cpu_usec(p, ret_cpu_usec) < 0)
                 *ret_cpu_usec = UINT64_MAX;
         if (p->cgroup_fd >= 0 && cgroup_read_memory_peak(p->cgroup_fd, ret_memory_peak) < 0)
                 *ret_memory_peak = UINT64_MAX;

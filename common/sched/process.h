@@ -26,6 +26,8 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup-pool.h"
+
 #include "macro.h"
 
 typedef enum ProcessResult {
@@ -72,6 +74,9 @@ int process_add_done_callback(Process *p, process_done_t cb, void *userdata);
 /* The cgroup v2 directory to create at the start (its parent must exist; it must not) and to run the
  * process in; removed once empty. NULL: none (default). -EBUSY once started. */
 int process_set_cgroup(Process *p, const char *path);
+/* Instead: a cgroup lent by `pool` at the start, labelled `label`, and given back once empty (see
+ * cgroup-pool.h). The pool must outlive the Process. -EBUSY once started. */
+int process_set_cgroup_pool(Process *p, CgroupPool *pool, const char *label);
 
 /* process_start(), held: the child is created (its pid known, in its group and cgroup) but executes
  * nothing until process_release(), so that it can be placed (in a scope unit) first; a held child that

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup-pool.h"
 #include "cgroup.h"
 #include "job-cgroups.h"
 #include "list.h"
@@ -15,6 +16,7 @@
 
 #define SUPERVISOR_NAME "supervisor"
 #define JOB_PREFIX      "job-"
+#define POOL_PREFIX     "slot"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
@@ -23,6 +25,7 @@ typedef struct Leftover Leftover;
 /* A job cgroup of a predecessor, killed, waiting for populated 0. */
 struct Leftover {
         JobCgroups *owner;
+        bool has_id; /* else an idle one of its pool: removed, not reported */
         uint64_t id;
         char *path;
         int fd;
@@ -44,6 +47,8 @@ struct JobCgroups {
          * of the kernel (10-20 ms, the loop stalled): each job's watch (process.c) would open and
          * close it again for every job. With this one, they share one instance for good. */
         sd_event_source *inotify_keeper;
+        CgroupPool *pool; /* made at the first job, once the leftovers are known */
+        bool pool_tried;
 };
 
 static Leftover *leftover_free(Leftover *l) {
@@ -64,6 +69,7 @@ JobCgroups *job_cgroups_free(JobCgroups *c) {
                 return NULL;
         while (c->leftovers)
                 leftover_free(c->leftovers);
+        c->pool = cgroup_pool_free(c->pool);
         if (c->created) {
                 int r = cgroup_remove(c->parent);
                 if (r < 0)
@@ -212,13 +218,32 @@ char *job_cgroups_path_of(JobCgroups *c, uint64_t id) {
         return path;
 }
 
+CgroupPool *job_cgroups_pool(JobCgroups *c) {
+        int r;
+
+        assert(c);
+
+        if (!c->parent || c->pool_tried)
+                return c->pool;
+        c->pool_tried = true;
+        r = cgroup_pool_new(&c->pool, c->event, c->parent, POOL_PREFIX);
+        if (r == -EOPNOTSUPP)
+                log_info("Job cgroups under %s have memory.peak (or no user xattrs): one new cgroup per "
+                         "job, " JOB_PREFIX "ID, instead of reused ones.",
+                         c->parent);
+        else if (r < 0)
+                log_warning_errno(r, "Cannot make a cgroup to lend under %s, making one per job: %m",
+                                  c->parent);
+        return c->pool;
+}
+
 bool job_cgroups_has_leftover(JobCgroups *c, uint64_t id) {
         Leftover *l;
 
         assert(c);
 
         LIST_FOREACH (leftovers, l, c->leftovers)
-                if (l->id == id)
+                if (l->has_id && l->id == id)
                         return true;
         return false;
 }
@@ -228,17 +253,18 @@ unsigned job_cgroups_n_recovering(JobCgroups *c) {
         return c->n_leftovers;
 }
 
-/* Empty: removed and reported. The Leftover is freed. */
+/* Empty: removed and, if it held a job, reported. The Leftover is freed. */
 static void leftover_done(Leftover *l) {
         JobCgroups *c = l->owner;
         uint64_t id = l->id;
+        bool has_id = l->has_id;
         int r;
 
         r = cgroup_remove(l->path);
         if (r < 0)
                 log_warning_errno(r, "Could not remove %s, left by an earlier run: %m", l->path);
         leftover_free(l);
-        if (c->on_leftover)
+        if (has_id && c->on_leftover)
                 c->on_leftover(id, c->userdata);
 }
 
@@ -259,7 +285,7 @@ static int on_leftover_events(sd_event_source *s, const struct inotify_event *ev
         return 0;
 }
 
-static int job_cgroups_kill_leftover(JobCgroups *c, const char *name, uint64_t id) {
+static int job_cgroups_kill_leftover(JobCgroups *c, const char *name, bool has_id, uint64_t id) {
         Leftover *l;
         int r;
 
@@ -269,6 +295,7 @@ static int job_cgroups_kill_leftover(JobCgroups *c, const char *name, uint64_t i
         l = calloc(1, sizeof *l);
         if (!l)
                 return -ENOMEM;
+        l->has_id = has_id;
         l->id = id;
         l->fd = -EBADF;
         l->owner = c;
@@ -297,6 +324,25 @@ static int job_cgroups_kill_leftover(JobCgroups *c, const char *name, uint64_t i
         return 0;
 }
 
+/* The id of "PREFIXid" (decimal, nothing after it). */
+static int parse_prefixed_id(const char *name, const char *prefix, uint64_t *ret) {
+        size_t n = strlen(prefix);
+        char *end;
+
+        if (strncmp(name, prefix, n) != 0 || name[n] < '0' || name[n] > '9')
+                return -EINVAL;
+        errno = 0;
+        *ret = strtoull(name + n, &end, 10);
+        return errno == 0 && *end == 0 ? 0 : -EINVAL;
+}
+
+/* POOL_PREFIX-N, as cgroup_pool_new() names them. */
+static bool is_pool_name(const char *name) {
+        uint64_t n;
+
+        return parse_prefixed_id(name, POOL_PREFIX "-", &n) >= 0;
+}
+
 int job_cgroups_recover(JobCgroups *c) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
@@ -310,23 +356,34 @@ int job_cgroups_recover(JobCgroups *c) {
         if (!d)
                 return log_warning_errno(-errno, "Cannot list %s for leftover job cgroups: %m", c->parent);
         while ((de = readdir(d))) {
+                bool has_id = true;
                 uint64_t id;
-                char *end;
 
-                if (de->d_type != DT_DIR || strncmp(de->d_name, JOB_PREFIX, strlen(JOB_PREFIX)) != 0)
+                if (de->d_type != DT_DIR)
                         continue;
-                errno = 0;
-                id = strtoull(de->d_name + strlen(JOB_PREFIX), &end, 10);
-                if (errno != 0 || *end != 0 || end == de->d_name + strlen(JOB_PREFIX))
-                        continue;
-                log_notice(
-                        "Found %s/%s, left by an earlier run that died: killing what is left of job %" PRIu64
-                        ".",
-                        c->parent, de->d_name, id);
-                r = job_cgroups_kill_leftover(c, de->d_name, id);
+                if (parse_prefixed_id(de->d_name, JOB_PREFIX, &id) < 0) {
+                        /* One it lent: to a job (its label is the id), or to none. */
+                        _cleanup_free_ char *path = NULL;
+                        char label[32];
+
+                        if (!is_pool_name(de->d_name))
+                                continue;
+                        if (asprintf(&path, "%s/%s", c->parent, de->d_name) < 0)
+                                return log_oom();
+                        has_id = cgroup_get_label(path, label, sizeof label) >= 0 &&
+                                 parse_prefixed_id(label, "", &id) >= 0;
+                }
+                if (has_id)
+                        log_notice("Found %s/%s, left by an earlier run that died: killing what is left of "
+                                   "job %" PRIu64 ".",
+                                   c->parent, de->d_name, id);
+                else
+                        log_debug("Found %s/%s, an idle cgroup of an earlier run: removing it.", c->parent,
+                                  de->d_name);
+                r = job_cgroups_kill_leftover(c, de->d_name, has_id, has_id ? id : 0);
                 if (r < 0)
                         log_warning_errno(r, "Cannot kill %s/%s, leaving it: %m", c->parent, de->d_name);
-                n++;
+                n += has_id;
         }
         return n;
 }

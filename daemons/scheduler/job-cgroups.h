@@ -12,9 +12,11 @@
  *  - off, or auto without a delegated cgroup: no cgroups (the fallback: process groups plus
  *    PR_SET_CHILD_SUBREAPER, see JobReaper).
  *
- * Each job runs in `job-ID` under the parent. Job cgroups found at start (left by a predecessor that
- * died) are killed (cgroup.kill) and, once empty, removed and reported to the owner, without blocking
- * the loop.
+ * Each job runs in a cgroup of the parent's pool (see cgroup-pool.h), `slot-N`, labelled with its id
+ * while it is the job's; where job cgroups have memory.peak (which a reused cgroup could not give per
+ * job), in `job-ID`, made and removed for it. Job cgroups found at start (left by a predecessor that
+ * died) are killed (cgroup.kill) and, once empty, removed and reported to the owner (by their label or
+ * name), without blocking the loop; idle pool cgroups are removed.
  */
 #pragma once
 
@@ -22,6 +24,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup-pool.h"
 #include "macro.h"
 
 typedef struct JobCgroups JobCgroups;
@@ -42,6 +45,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(JobCgroups *, job_cgroups_free)
 const char *job_cgroups_parent(JobCgroups *c);
 /* "cgroup /sys/fs/cgroup/x (--cgroup=PATH)", "fallback: process groups and subreaper (...)". */
 const char *job_cgroups_describe(JobCgroups *c);
+/* The pool the jobs' cgroups are lent from, made at the first call (after job_cgroups_recover()); NULL
+ * in the fallback, or where they cannot be reused: then job_cgroups_path_of(). */
+CgroupPool *job_cgroups_pool(JobCgroups *c);
 /* The cgroup for job `id`, malloc'ed; NULL in the fallback (or without memory). */
 char *job_cgroups_path_of(JobCgroups *c, uint64_t id);
 /* Kills the job cgroups under the parent left by a predecessor; each one that becomes empty is

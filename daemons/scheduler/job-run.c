@@ -132,7 +132,14 @@ static int job_run_spawn_process(JobRun *run, const JobRunConfig *config, int ou
                 (void) process_set_timeout(run->process, config->timeout_usec);
         process_set_timeout_origin(run->process, run->started_usec);
         (void) process_set_grace(run->process, config->grace_usec);
-        if (config->cgroups && job_cgroups_parent(config->cgroups)) {
+        if (config->cgroups && job_cgroups_pool(config->cgroups)) {
+                char label[24];
+
+                (void) snprintf(label, sizeof label, "%" PRIu64, j->id);
+                r = process_set_cgroup_pool(run->process, job_cgroups_pool(config->cgroups), label);
+                if (r < 0)
+                        return r;
+        } else if (config->cgroups && job_cgroups_parent(config->cgroups)) {
                 _cleanup_free_ char *cgroup = job_cgroups_path_of(config->cgroups, j->id);
 
                 if (!cgroup)
