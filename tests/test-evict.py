@@ -163,12 +163,24 @@ def cgroup_events(path):
         return {}
 
 
+def job_cgroup(cgroup, job):
+    """The cgroup lent to the job: the one labelled with its id."""
+    for entry in os.scandir(cgroup):
+        try:
+            if entry.is_dir() and os.getxattr(entry.path, "user.sched_label") == str(job).encode():
+                return entry.path
+        except OSError:
+            pass
+    return None
+
+
 def check_frozen_window(name, job, cgroup):
     """While the job is frozen: its processes use no CPU."""
     if cgroup:
-        path = os.path.join(cgroup, f"job-{job}")
+        path = job_cgroup(cgroup, job)
+        check(path, f"job {job}'s cgroup found by its label under {cgroup}")
         wait_for(2, f"{path} frozen", lambda: cgroup_events(path).get("frozen") == "1")
-        print(f"ok: its cgroup job-{job} is frozen (cgroup.events)")
+        print(f"ok: its cgroup {os.path.basename(path)} is frozen (cgroup.events)")
         return
     pids = job_pids(job)
     check(pids, f"job {job}'s processes found by SCHED_JOB_ID ({pids})")

@@ -177,13 +177,14 @@ expect "sched-scheduler@4 connected" retry 10 status_has sched-scheduler@4.servi
 expect "a job of 3 s" produce -n 1 --runtime 3 --priority 5
 expect "its grandchild runs" retry 5 sh -c 'pgrep -f "^sleep 300" >/dev/null'
 cg=$(systemctl show -P ControlGroup sched-scheduler@4.service)
-expect "systemd-cgls shows the job's cgroup job-* under the service, with the grandchild in it" \
-        sh -c "systemd-cgls --no-pager -u sched-scheduler@4.service | grep -A3 'job-' | grep -q 'sleep 300'"
+expect "systemd-cgls shows the job's cgroup (slot-N) under the service, with the grandchild in it" \
+        sh -c "systemd-cgls --no-pager -u sched-scheduler@4.service | grep -A3 -E 'slot-|job-' | grep -q 'sleep 300'"
 systemd-cgls --no-pager -u sched-scheduler@4.service | sed 's/^/     /'
 expect "the job's record: done, with its CPU time" retry 8 jcount_ge sched-scheduler@4 1 SCHED_JOB_STATE=done
 journalctl -q -u sched-scheduler@4 SCHED_JOB_STATE=done -o verbose | grep -E 'SCHED_JOB_(ID|CPU_USEC|EXIT_STATUS)=' | sed 's/^/     /'
 expect "nothing of it outlives its record: no grandchild" sh -c '! pgrep -f "^sleep 300"'
-expect "its cgroup is gone" sh -c "! ls -d /sys/fs/cgroup/unified$cg/job-* /sys/fs/cgroup$cg/job-* 2>/dev/null | grep -q ."
+expect "its cgroup is empty, kept for the next job" \
+        sh -c "! cat /sys/fs/cgroup/unified$cg/slot-*/cgroup.procs /sys/fs/cgroup$cg/slot-*/cgroup.procs 2>/dev/null | grep -q ."
 expect "a long job" produce -n 1 --runtime 60 --priority 5
 expect "running on @4" retry 5 status_has sched-scheduler@4.service '^running 1/'
 expect "its process runs" retry 5 sh -c 'pgrep -f "^sleep 60$" >/dev/null'
