@@ -936,6 +936,30 @@ static void test_cgroup_reused(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* A job that freezes its own cgroup (its files are writable by it) and is killed at its timeout: the
+ * next job in that cgroup is not born frozen. */
+static void test_cgroup_frozen_by_job(void **state) {
+        Fixture *f = *state;
+        char dir[256], jobs[300], arg[320];
+        const char *args[] = { "-s", "1", "-t", "1", "--grace", "0.2", arg, NULL };
+        const char *exec[] = {
+                "sh", "-c",
+                "[ $SCHED_JOB_ID = 1 ] || exit 0; echo 1 > \"$0/slot-0/cgroup.freeze\"; sleep 30", jobs, NULL
+        };
+
+        make_test_cgroup(dir, sizeof dir);
+        (void) snprintf(jobs, sizeof jobs, "%s/jobs", dir);
+        (void) snprintf(arg, sizeof arg, "--cgroup=%s", jobs);
+        fixture_start_exec(f, args, exec);
+        submit(f, 3, 1); /* 1: freezes itself */
+        wait_event(f, 1, "timeout", 10000);
+        submit(f, 3, 1); /* 2 */
+        wait_event(f, 2, "done", 5000);
+        assert_int_equal(count_subdirs(jobs), 1);
+        assert_int_equal(daemon_stop(&f->sched, SIGTERM, 10000), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_cgroup_setsid_grandchild(void **state) {
         Fixture *f = *state;
         char dir[256], jobs[300], arg[320];
@@ -1125,6 +1149,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_burst_12000),
                 cmocka_unit_test(test_chatty_job),
                 cmocka_unit_test(test_cgroup_reused),
+                cmocka_unit_test(test_cgroup_frozen_by_job),
                 cmocka_unit_test(test_cgroup_setsid_grandchild),
                 cmocka_unit_test(test_fallback_setsid_grandchild),
                 cmocka_unit_test(test_cgroup_restart_after_kill9),

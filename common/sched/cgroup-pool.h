@@ -27,7 +27,6 @@ typedef struct PooledCgroup {
         char *path;
         int fd;            /* its directory */
         uint64_t cpu_base; /* usage_usec when lent */
-        bool frozen;       /* cgroup.freeze was written 1 during the loan: thawed when given back */
         struct PooledCgroup *next;
 } PooledCgroup;
 
@@ -40,8 +39,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CgroupPool *, cgroup_pool_free)
 
 /* An empty cgroup, labelled `label`, now the caller's. */
 int cgroup_pool_take(CgroupPool *p, const char *label, PooledCgroup **ret);
-/* Back, empty (cgroup.events said populated 0): unlabelled, thawed, lent again later. One the
- * borrower changed (a child cgroup in it) is removed instead. */
+/* Back, empty (cgroup.events said populated 0): unlabelled, thawed if frozen, lent again later. One
+ * the borrower changed (a child cgroup in it) is removed instead. */
 void cgroup_pool_give_back(PooledCgroup *c);
 /* Never lent again: what is in it is killed (cgroup.kill) and it is removed once empty, on the loop
  * (see process_remove_cgroup_later()). */

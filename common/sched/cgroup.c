@@ -294,6 +294,16 @@ int cgroup_is_populated(int dir_fd) {
         return populated > 0;
 }
 
+int cgroup_is_frozen(int dir_fd) {
+        uint64_t frozen;
+        int r;
+
+        r = read_keyed_u64(dir_fd, "cgroup.events", "frozen", &frozen);
+        if (r < 0)
+                return r;
+        return frozen > 0;
+}
+
 int cgroup_read_cpu_usec(int dir_fd, uint64_t *ret) {
         return read_keyed_u64(dir_fd, "cpu.stat", "usage_usec", ret);
 }

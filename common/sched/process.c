@@ -652,8 +652,6 @@ int process_freeze(Process *p) {
         r = p->cgroup_fd >= 0 ? cgroup_set_frozen(p->cgroup_fd, true) : process_signal(p, SIGSTOP);
         if (r < 0)
                 return r;
-        if (p->pooled)
-                p->pooled->frozen = true;
         p->frozen = true;
         p->frozen_since = now_usec(CLOCK_MONOTONIC);
         (void) sd_event_source_set_enabled(p->timeout_source, SD_EVENT_OFF);
