@@ -3,7 +3,8 @@
  * Tests of a Process born in a cgroup of its own (cgroup.c, process.c, process-spawn.c) on this
  * machine's real cgroup2 mount, as root: nothing a job starts (setsid included) is alive once its end
  * is reported, terminate reaches every process of the cgroup, the CPU figure is there, the cgroup is
- * removed, a missing command fails the start. Each test works in a cgroup directory of its own,
+ * removed, a missing command fails the start; and cgroups lent by a CgroupPool (cgroup-pool.c) come
+ * back labelled, thawed and emptied, or are removed. Each test works in a cgroup directory of its own,
  * created under the cgroup2 mount and removed after; nothing else is written. Skipped (with a
  * message) where cgroup2 is not mounted or not writable.
  */
@@ -180,12 +181,86 @@ static void test_free_while_running(void **state) {
         assert_true(pid_gone(gc));
 }
 
+/* Runs `script` in a cgroup lent by `pool` labelled "7" to its end; returns the Process (ended). */
+static Process *run_lent(Fixture *f, CgroupPool *pool, const char *script) {
+        Process *p;
+
+        assert_int_equal(process_new(&p, f->event, (char *[]){ "sh", "-c", (char *) script, NULL }, NULL),
+                         0);
+        assert_int_equal(process_set_cgroup_pool(p, pool, "7"), 0);
+        assert_int_equal(process_start(p), 0);
+        assert_int_equal(process_wait(p), PROCESS_SUCCESS);
+        return p;
+}
+
+/* A lent cgroup carries its label while lent and comes back empty and unlabelled, to be lent again;
+ * each borrower's CPU time is its own. One its process made a child cgroup in is not lent again. A
+ * Process freed while running leaves its lent cgroup to be killed and removed. Freeing the pool
+ * removes the cgroups it has back. */
+static void test_pool(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_(cgroup_pool_freep) CgroupPool *pool = NULL;
+        char slot0[600], sub[640], script[700], label[16];
+        uint64_t cpu1, cpu2, peak;
+        Process *p;
+        int r;
+
+        r = cgroup_pool_new(&pool, f->event, f->dir, "slot");
+        if (r == -EOPNOTSUPP) {
+                fprintf(stderr, "SKIP: cgroups under %s have memory.peak or no user xattrs\n", f->dir);
+                skip();
+        }
+        assert_int_equal(r, 0);
+        (void) snprintf(slot0, sizeof slot0, "%s/slot-0", f->dir);
+        assert_true(dir_exists(slot0));
+        assert_int_equal(cgroup_pool_n_free(pool), 1);
+
+        p = run_lent(f, pool, "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done");
+        process_get_usage(p, &cpu1, &peak);
+        process_free(p);
+        assert_int_equal(cgroup_pool_n_free(pool), 1);
+        assert_int_equal(cgroup_get_label(slot0, label, sizeof label), -ENODATA);
+        p = run_lent(f, pool, "exit 0");
+        process_get_usage(p, &cpu2, &peak);
+        process_free(p);
+        fprintf(stderr, "busy borrower %" PRIu64 " µs, idle one %" PRIu64 " µs\n", cpu1, cpu2);
+        assert_true(cpu1 > 20000 && cpu1 != UINT64_MAX);
+        assert_true(cpu2 < cpu1 / 2);
+        assert_int_equal(cgroup_pool_n_free(pool), 1);
+
+        /* A child cgroup inside: removed, not lent again; the next loan makes slot-1. */
+        (void) snprintf(sub, sizeof sub, "%s/sub", slot0);
+        (void) snprintf(script, sizeof script, "mkdir '%s'", sub);
+        p = run_lent(f, pool, script);
+        assert_true(dir_exists(sub)); /* made by the job, as root */
+        process_free(p);
+        assert_int_equal(cgroup_pool_n_free(pool), 0);
+        /* Its removal waits for the child, which is the job's to remove: here, ours. */
+        assert_int_equal(rmdir(sub), 0);
+        assert_int_equal(rmdir(slot0), 0);
+        assert_int_equal(process_new(&p, f->event, (char *[]){ "sleep", "300", NULL }, NULL), 0);
+        assert_int_equal(process_set_cgroup_pool(p, pool, "8"), 0);
+        assert_int_equal(process_start(p), 0);
+        (void) snprintf(sub, sizeof sub, "%s/slot-1", f->dir);
+        assert_int_equal(cgroup_get_label(sub, label, sizeof label), 0);
+        assert_string_equal(label, "8");
+        process_free(p); /* never waits: killed, removed by the loop */
+        for (int i = 0; i < 100 && dir_exists(sub); i++)
+                assert_true(sd_event_run(f->event, 50 * USEC_PER_MSEC) >= 0);
+        assert_false(dir_exists(sub));
+        p = run_lent(f, pool, "exit 0"); /* slot-2, back in the pool */
+        process_free(p);
+        assert_int_equal(cgroup_pool_n_free(pool), 1);
+        pool = cgroup_pool_free(pool); /* and removed with it: the fixture's directory is empty */
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_setsid_grandchild_gone_at_end, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_terminate_reaches_every_process, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_while_running, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);

@@ -139,6 +139,8 @@ int cgroup_pool_take(CgroupPool *p, const char *label, PooledCgroup **ret) {
                         return r;
         }
         c->next = NULL;
+        c->cpu_last = UINT64_MAX;
+        c->frozen = false;
         r = cgroup_set_label(c->fd, label);
         if (r < 0) {
                 pooled_remove(c);
@@ -151,20 +153,18 @@ int cgroup_pool_take(CgroupPool *p, const char *label, PooledCgroup **ret) {
 void cgroup_pool_give_back(PooledCgroup *c) {
         CgroupPool *p;
         struct stat st;
-        int frozen;
 
         if (!c)
                 return;
         p = c->pool;
         /* Not lent again as it is: one with a child cgroup in it (a directory's links: ".", its
-         * entry, each child's ".."), or whose label stays. One frozen (by us, or by its job, which
-         * may write its own cgroup's files) is thawed first, or the next job would be born frozen. */
-        if (fstat(c->fd, &st) < 0 || st.st_nlink != 2 || cgroup_set_label(c->fd, NULL) < 0)
+         * entry, each child's ".."), or whose label or freeze stays. */
+        if (fstat(c->fd, &st) < 0 || st.st_nlink != 2 || cgroup_set_label(c->fd, NULL) < 0 ||
+            (c->frozen && cgroup_set_frozen(c->fd, false) < 0))
                 return cgroup_pool_discard(c);
-        frozen = cgroup_is_frozen(c->fd);
-        if (frozen != 0 && cgroup_set_frozen(c->fd, false) < 0)
-                return cgroup_pool_discard(c);
-        if (cgroup_read_cpu_usec(c->fd, &c->cpu_base) < 0)
+        if (c->cpu_last != UINT64_MAX)
+                c->cpu_base = c->cpu_last;
+        else if (cgroup_read_cpu_usec(c->fd, &c->cpu_base) < 0)
                 c->cpu_base = 0;
         c->next = p->free;
         p->free = c;
@@ -188,6 +188,7 @@ int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret) {
         assert(ret);
 
         r = cgroup_read_cpu_usec(c->fd, &raw);
+        c->cpu_last = r < 0 ? UINT64_MAX : raw;
         if (r < 0)
                 return r;
         *ret = raw >= c->cpu_base ? raw - c->cpu_base : 0;

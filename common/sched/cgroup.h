@@ -43,8 +43,9 @@ int cgroup_kill_all(int dir_fd);
 int cgroup_set_frozen(int dir_fd, bool frozen);
 /* cgroup.events: > 0 populated, 0 empty. */
 int cgroup_is_populated(int dir_fd);
-/* cgroup.events: > 0 frozen (cgroup.freeze says 1 and, once its processes stopped, they are), 0 not. */
-int cgroup_is_frozen(int dir_fd);
+/* cgroup.events in one read: populated (processes in it or below), frozen (cgroup.freeze says 1 and,
+ * once its processes stopped, they are). */
+int cgroup_read_events(int dir_fd, bool *ret_populated, bool *ret_frozen);
 /* usage_usec of cpu.stat. */
 int cgroup_read_cpu_usec(int dir_fd, uint64_t *ret);
 /* memory.peak; -ENOENT where the memory controller is not enabled for the cgroup. */
