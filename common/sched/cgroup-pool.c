@@ -24,8 +24,19 @@ static PooledCgroup *pooled_free(PooledCgroup *c) {
         if (!c)
                 return NULL;
         safe_close(c->fd);
+        safe_close(c->events_fd);
+        safe_close(c->cpu_fd);
         free(c->path);
         return mfree(c);
+}
+
+/* Removes an empty cgroup of ours now. */
+static void pooled_remove(PooledCgroup *c) {
+        c->fd = safe_close(c->fd);
+        c->events_fd = safe_close(c->events_fd);
+        c->cpu_fd = safe_close(c->cpu_fd);
+        (void) cgroup_remove(c->path);
+        pooled_free(c);
 }
 
 /* A new cgroup prefix-N, not lent yet. */
@@ -37,7 +48,7 @@ static int pool_make(CgroupPool *p, PooledCgroup **ret) {
         if (!c)
                 return -ENOMEM;
         c->pool = p;
-        c->fd = -EBADF;
+        c->fd = c->events_fd = c->cpu_fd = -EBADF;
         /* One that exists is not ours (a predecessor's, being cleaned up): the next N. */
         for (unsigned tries = 0; r == -EEXIST && tries < 64; tries++) {
                 c->path = mfree(c->path);
@@ -48,19 +59,19 @@ static int pool_make(CgroupPool *p, PooledCgroup **ret) {
                 }
                 r = cgroup_create_open(c->path, &c->fd);
         }
+        if (r >= 0 && (c->events_fd = cgroup_open_file(c->fd, "cgroup.events")) < 0)
+                r = c->events_fd;
+        if (r >= 0 && (c->cpu_fd = cgroup_open_file(c->fd, "cpu.stat")) < 0)
+                r = c->cpu_fd;
         if (r < 0) {
-                pooled_free(c);
+                if (c->fd >= 0)
+                        pooled_remove(c);
+                else
+                        pooled_free(c);
                 return r;
         }
         *ret = c;
         return 0;
-}
-
-/* Removes an empty cgroup of ours now. */
-static void pooled_remove(PooledCgroup *c) {
-        c->fd = safe_close(c->fd);
-        (void) cgroup_remove(c->path);
-        pooled_free(c);
 }
 
 int cgroup_pool_new(CgroupPool **ret, sd_event *e, const char *parent, const char *prefix) {
@@ -164,7 +175,7 @@ void cgroup_pool_give_back(PooledCgroup *c) {
                 return cgroup_pool_discard(c);
         if (c->cpu_last != UINT64_MAX)
                 c->cpu_base = c->cpu_last;
-        else if (cgroup_read_cpu_usec(c->fd, &c->cpu_base) < 0)
+        else if (cgroup_read_cpu_usec_file(c->cpu_fd, &c->cpu_base) < 0)
                 c->cpu_base = 0;
         c->next = p->free;
         p->free = c;
@@ -176,8 +187,23 @@ void cgroup_pool_discard(PooledCgroup *c) {
                 return;
         (void) cgroup_kill_all(c->fd);
         c->fd = safe_close(c->fd);
+        c->events_fd = safe_close(c->events_fd);
+        c->cpu_fd = safe_close(c->cpu_fd);
         (void) process_remove_cgroup_later(c->pool->event, TAKE_PTR(c->path));
         pooled_free(c);
+}
+
+int cgroup_pool_read_events(PooledCgroup *c, bool *ret_populated) {
+        bool frozen;
+        int r;
+
+        assert(c);
+        assert(ret_populated);
+
+        r = cgroup_read_events_file(c->events_fd, ret_populated, &frozen);
+        if (r >= 0)
+                c->frozen = frozen;
+        return r;
 }
 
 int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret) {
@@ -187,7 +213,7 @@ int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret) {
         assert(c);
         assert(ret);
 
-        r = cgroup_read_cpu_usec(c->fd, &raw);
+        r = cgroup_read_cpu_usec_file(c->cpu_fd, &raw);
         c->cpu_last = r < 0 ? UINT64_MAX : raw;
         if (r < 0)
                 return r;

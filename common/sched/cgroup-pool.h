@@ -25,7 +25,9 @@ typedef struct CgroupPool CgroupPool;
 typedef struct PooledCgroup {
         CgroupPool *pool;
         char *path;
-        int fd;            /* its directory */
+        int fd;        /* its directory */
+        int events_fd; /* its cgroup.events and cpu.stat, kept open */
+        int cpu_fd;
         uint64_t cpu_base; /* usage_usec when lent */
         uint64_t cpu_last; /* usage_usec at the borrower's last look (UINT64_MAX: none) */
         bool frozen;       /* cgroup.events said frozen at the borrower's last look */
@@ -49,6 +51,8 @@ void cgroup_pool_give_back(PooledCgroup *c);
 /* Never lent again: what is in it is killed (cgroup.kill) and it is removed once empty, on the loop
  * (see process_remove_cgroup_later()). */
 void cgroup_pool_discard(PooledCgroup *c);
+/* cgroup.events (through the fd kept open); its frozen is remembered for the give-back. */
+int cgroup_pool_read_events(PooledCgroup *c, bool *ret_populated);
 /* Its CPU time since the loan; remembered for the give-back. */
 int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret);
 /* Cgroups given back and waiting to be lent again. */

@@ -266,12 +266,9 @@ static int process_cgroup_populated(Process *p) {
         bool populated, frozen;
         int r;
 
-        r = cgroup_read_events(p->cgroup_fd, &populated, &frozen);
-        if (r < 0)
-                return r;
-        if (p->pooled)
-                p->pooled->frozen = frozen;
-        return populated;
+        r = p->pooled ? cgroup_pool_read_events(p->pooled, &populated)
+                      : cgroup_read_events(p->cgroup_fd, &populated, &frozen);
+        return r < 0 ? r : populated;
 }
 
 /* Its CPU time so far: a lent cgroup's since the loan. */
