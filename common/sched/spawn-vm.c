@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,9 +15,11 @@
 #if defined(__x86_64__)
 #include <linux/sched.h>
 
-/* Children between their clone and their exec at once: more than a scheduler starts in one go. When
- * all are taken, the caller spawns the slower way. */
-#define SLOTS      32
+/* Children between their clone and their exec at once. Past these, a spawn waits for its child's exec
+ * (CLONE_VFORK, on a slot of its own): a burst of starts then goes at the pace the children get a CPU,
+ * instead of every child of the burst contending for one at once (which makes a timeout that falls
+ * due meanwhile late: the job it ends waits for a CPU too). */
+#define SLOTS      8
 #define SLOT_SIZE  (128 * 1024)
 #define STACK_SIZE (32 * 1024)
 /* The reset signals the child takes (the caller's list is copied into the slot). */
@@ -33,7 +36,7 @@ typedef struct Slot {
         size_t n_reset;
 } Slot;
 
-static Slot *slots[SLOTS];
+static Slot *slots[SLOTS], *waited_slot;
 
 /* The child runs on a stack that is neither ours nor the sanitizers'. */
 #define CHILD_CODE __attribute__((no_sanitize("address", "undefined"))) static
@@ -146,22 +149,27 @@ static pid_t clone3_call(struct clone_args *args, int (*fn)(void *), void *userd
         return (pid_t) rax;
 }
 
-/* A slot no child uses any more, mapped on first use; NULL when all are taken. */
-static Slot *slot_get(void) {
-        for (size_t i = 0; i < SLOTS; i++) {
-                if (!slots[i]) {
-                        void *m = mmap(NULL, SLOT_SIZE, PROT_READ | PROT_WRITE,
-                                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+static Slot *slot_map(void) {
+        void *m = mmap(NULL, SLOT_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1,
+                       0);
 
-                        if (m == MAP_FAILED)
-                                return NULL;
-                        slots[i] = m;
-                        return m;
-                }
+        return m == MAP_FAILED ? NULL : m;
+}
+
+/* A slot no child uses any more, mapped on first use; else the one for a spawn that waits (`*ret_wait`
+ * set), free whenever we run; NULL without memory. */
+static Slot *slot_get(bool *ret_wait) {
+        *ret_wait = false;
+        for (size_t i = 0; i < SLOTS; i++) {
+                if (!slots[i])
+                        return (slots[i] = slot_map());
                 if (__atomic_load_n(&slots[i]->busy, __ATOMIC_ACQUIRE) == 0)
                         return slots[i];
         }
-        return NULL;
+        *ret_wait = true;
+        if (!waited_slot)
+                waited_slot = slot_map();
+        return waited_slot;
 }
 
 /* `n` bytes of [*p, end), aligned for pointers; NULL when they do not fit. */
@@ -200,6 +208,7 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
              const int *reset, size_t n_reset, pid_t *ret_pid) {
         Slot *s;
         char *p, *stack, *copy;
+        bool wait;
         pid_t pid;
 
         assert(path);
@@ -209,7 +218,7 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
 
         if (n_reset > RESET_MAX)
                 return 0;
-        s = slot_get();
+        s = slot_get(&wait);
         if (!s)
                 return 0;
         stack = (char *) s + SLOT_SIZE - STACK_SIZE;
@@ -228,7 +237,7 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
         s->n_reset = n_reset;
 
         struct clone_args args = {
-                .flags = CLONE_VM | CLONE_CHILD_CLEARTID,
+                .flags = CLONE_VM | CLONE_CHILD_CLEARTID | (wait ? CLONE_VFORK : 0),
                 .exit_signal = SIGCHLD,
                 .stack = (uint64_t) (uintptr_t) stack,
                 .stack_size = STACK_SIZE,

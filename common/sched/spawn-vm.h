@@ -8,8 +8,9 @@
  * Each child runs on a slot of its own (its stack and copies of all it reads: path, argv,
  * environment) and makes raw system calls only, so that it writes nothing of ours, not even errno.
  * The kernel zeroes the slot's word when the child leaves our memory, at its exec or its exit
- * (CLONE_CHILD_CLEARTID); the slot is used again only after that. An exec that fails writes
- * "Cannot execute PATH: REASON" to the child's stderr and exits 127, as a shell does.
+ * (CLONE_CHILD_CLEARTID); the slot is used again only after that. With every slot taken (a burst of
+ * starts), the spawn waits for the exec after all (CLONE_VFORK), as the slots' children get a CPU. An exec
+ * that fails writes "Cannot execute PATH: REASON" to the child's stderr and exits 127, as a shell does.
  *
  * Used by process-spawn.c only. The slots live until the process ends.
  */
@@ -20,7 +21,7 @@
 /* The child: its own process group, the signals a daemon blocks or handles back to their defaults
  * (`reset`, `n_reset`), an empty signal mask, stdout and stderr on `output_fd` (if >= 0), born in the
  * cgroup `cgroup_fd` (if >= 0), then execve(path, argv, env). Returns 1 with *ret_pid set; 0 when it
- * cannot be done here (not x86-64, clone3 refused, every slot taken, or the strings do not fit in
- * one), for the caller to spawn otherwise; < 0 on other errors. */
+ * cannot be done here (not x86-64, clone3 refused, or the strings do not fit in a slot), for the
+ * caller to spawn otherwise; < 0 on other errors. */
 int spawn_vm(const char *path, char *const argv[], char *const env[], int output_fd, int cgroup_fd,
              const int *reset, size_t n_reset, pid_t *ret_pid);
