@@ -37,6 +37,7 @@ typedef struct Slot {
 } Slot;
 
 static Slot *slots[SLOTS], *waited_slot;
+static bool refused; /* clone3 said no once: it will again (a seccomp filter, an old kernel) */
 
 /* The child runs on a stack that is neither ours nor the sanitizers'. */
 #define CHILD_CODE __attribute__((no_sanitize("address", "undefined"))) static
@@ -216,7 +217,7 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
         assert(env);
         assert(ret_pid);
 
-        if (n_reset > RESET_MAX)
+        if (refused || n_reset > RESET_MAX)
                 return 0;
         s = slot_get(&wait);
         if (!s)
@@ -254,7 +255,10 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
 
                 __atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
                 /* Not there or filtered (ENOSYS, EPERM), or CLONE_INTO_CGROUP unknown: the slow way. */
-                return e == ENOSYS || e == EPERM || e == EINVAL || e == E2BIG ? 0 : -e;
+                if (e != ENOSYS && e != EPERM && e != EINVAL && e != E2BIG)
+                        return -e;
+                refused = true;
+                return 0;
         }
         /* What the child does first, done here too, so that it holds when we return (the child has not
          * necessarily run yet): its group is there for kill(-pid). Fails once it has done its exec. */
