@@ -228,7 +228,25 @@ static void test_pool(void **state) {
         assert_true(cpu2 < cpu1 / 2);
         assert_int_equal(cgroup_pool_n_free(pool), 1);
 
-        /* A child cgroup inside: removed, not lent again; the next loan makes slot-1. */
+        /* A setting its borrower wrote (here: no child cgroups allowed) would outlive it: removed, not
+         * lent again; the next loan makes slot-1. A write to cgroup.freeze is undone instead (a job
+         * that froze itself: test-scheduler's test_cgroup_frozen_by_job). */
+        (void) snprintf(script, sizeof script, "echo 0 > '%s/cgroup.max.descendants'", slot0);
+        p = run_lent(f, pool, script);
+        process_free(p);
+        assert_int_equal(cgroup_pool_n_free(pool), 0);
+        for (int i = 0; i < 100 && dir_exists(slot0); i++)
+                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        assert_false(dir_exists(slot0));
+        (void) snprintf(slot0, sizeof slot0, "%s/slot-1", f->dir);
+        (void) snprintf(script, sizeof script, "echo 0 > '%s/cgroup.freeze'", slot0);
+        p = run_lent(f, pool, script);
+        process_free(p);
+        assert_int_equal(cgroup_pool_n_free(pool), 1);
+        p = run_lent(f, pool, "exit 0"); /* not born frozen: it ends */
+        process_free(p);
+
+        /* A child cgroup inside: removed, not lent again; the next loan makes slot-2. */
         (void) snprintf(sub, sizeof sub, "%s/sub", slot0);
         (void) snprintf(script, sizeof script, "mkdir '%s'", sub);
         p = run_lent(f, pool, script);
@@ -241,14 +259,14 @@ static void test_pool(void **state) {
         assert_int_equal(process_new(&p, f->event, (char *[]){ "sleep", "300", NULL }, NULL), 0);
         assert_int_equal(process_set_cgroup_pool(p, pool, "8"), 0);
         assert_int_equal(process_start(p), 0);
-        (void) snprintf(sub, sizeof sub, "%s/slot-1", f->dir);
+        (void) snprintf(sub, sizeof sub, "%s/slot-2", f->dir);
         assert_int_equal(cgroup_get_label(sub, label, sizeof label), 0);
         assert_string_equal(label, "8");
         process_free(p); /* never waits: killed, removed by the loop */
         for (int i = 0; i < 100 && dir_exists(sub); i++)
                 assert_true(sd_event_run(f->event, 50 * USEC_PER_MSEC) >= 0);
         assert_false(dir_exists(sub));
-        p = run_lent(f, pool, "exit 0"); /* slot-2, back in the pool */
+        p = run_lent(f, pool, "exit 0"); /* slot-3, back in the pool */
         process_free(p);
         assert_int_equal(cgroup_pool_n_free(pool), 1);
         pool = cgroup_pool_free(pool); /* and removed with it: the fixture's directory is empty */

@@ -4,12 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup-pool.h"
 #include "cgroup.h"
 #include "process-reap.h"
+
+/* Files whose writes leave nothing for a next borrower: processes moved in (by us, or a fork
+ * fallback's child), a kill, the kernel's own notifications. cgroup.freeze is undone instead. */
+static const char *const harmless_writes[] = { "cgroup.events", "cgroup.procs", "cgroup.threads",
+                                               "cgroup.kill" };
 
 struct CgroupPool {
         sd_event *event;
@@ -18,14 +24,26 @@ struct CgroupPool {
         uint64_t next_n; /* the N of the next cgroup made */
         PooledCgroup *free;
         unsigned n_free;
+        /* Writes to the files of our cgroups (IN_MODIFY), read at each give-back only: never on the
+         * loop, so the kernel's own cgroup.events notifications wake nobody. */
+        int inotify_fd;
+        PooledCgroup **all; /* lent or free, to find a watch's cgroup */
+        size_t n_all, n_all_allocated;
 };
+
+static void pool_forget(CgroupPool *p, PooledCgroup *c) {
+        for (size_t i = 0; i < p->n_all; i++)
+                if (p->all[i] == c) {
+                        p->all[i] = p->all[--p->n_all];
+                        return;
+                }
+}
 
 static PooledCgroup *pooled_free(PooledCgroup *c) {
         if (!c)
                 return NULL;
+        pool_forget(c->pool, c);
         safe_close(c->fd);
-        safe_close(c->events_fd);
-        safe_close(c->cpu_fd);
         free(c->path);
         return mfree(c);
 }
@@ -33,22 +51,30 @@ static PooledCgroup *pooled_free(PooledCgroup *c) {
 /* Removes an empty cgroup of ours now. */
 static void pooled_remove(PooledCgroup *c) {
         c->fd = safe_close(c->fd);
-        c->events_fd = safe_close(c->events_fd);
-        c->cpu_fd = safe_close(c->cpu_fd);
         (void) cgroup_remove(c->path);
         pooled_free(c);
 }
 
-/* A new cgroup prefix-N, not lent yet. */
+/* A new cgroup prefix-N, not lent yet, its writes watched. */
 static int pool_make(CgroupPool *p, PooledCgroup **ret) {
         PooledCgroup *c;
         int r = -EEXIST;
 
+        if (p->n_all == p->n_all_allocated) {
+                size_t n = p->n_all_allocated ? 2 * p->n_all_allocated : 16;
+                PooledCgroup **all = reallocarray(p->all, n, sizeof *all);
+
+                if (!all)
+                        return -ENOMEM;
+                p->all = all;
+                p->n_all_allocated = n;
+        }
         c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
         c->pool = p;
-        c->fd = c->events_fd = c->cpu_fd = -EBADF;
+        c->fd = -EBADF;
+        p->all[p->n_all++] = c;
         /* One that exists is not ours (a predecessor's, being cleaned up): the next N. */
         for (unsigned tries = 0; r == -EEXIST && tries < 64; tries++) {
                 c->path = mfree(c->path);
@@ -59,10 +85,8 @@ static int pool_make(CgroupPool *p, PooledCgroup **ret) {
                 }
                 r = cgroup_create_open(c->path, &c->fd);
         }
-        if (r >= 0 && (c->events_fd = cgroup_open_file(c->fd, "cgroup.events")) < 0)
-                r = c->events_fd;
-        if (r >= 0 && (c->cpu_fd = cgroup_open_file(c->fd, "cpu.stat")) < 0)
-                r = c->cpu_fd;
+        if (r >= 0 && (c->wd = inotify_add_watch(p->inotify_fd, c->path, IN_MODIFY)) < 0)
+                r = -errno;
         if (r < 0) {
                 if (c->fd >= 0)
                         pooled_remove(c);
@@ -72,6 +96,56 @@ static int pool_make(CgroupPool *p, PooledCgroup **ret) {
         }
         *ret = c;
         return 0;
+}
+
+static PooledCgroup *pool_find_watch(CgroupPool *p, int wd) {
+        for (size_t i = 0; i < p->n_all; i++)
+                if (p->all[i]->wd == wd)
+                        return p->all[i];
+        return NULL;
+}
+
+/* Notes who wrote to what since the last time. Bounded: a queue longer than this, or one that
+ * overflowed, makes every cgroup suspect. */
+static void pool_read_writes(CgroupPool *p) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool all_suspect = false;
+
+        for (unsigned reads = 0; reads < 64; reads++) {
+                ssize_t n = read(p->inotify_fd, buf, sizeof buf);
+
+                if (n <= 0) {
+                        if (n < 0 && errno != EAGAIN && errno != EINTR)
+                                all_suspect = true;
+                        if (n == 0 || errno != EINTR)
+                                goto done;
+                        continue;
+                }
+                for (char *q = buf; q < buf + n;) {
+                        const struct inotify_event *e = (const struct inotify_event *) q;
+                        bool harmless = false;
+                        PooledCgroup *c;
+
+                        q += sizeof *e + e->len;
+                        if (e->mask & IN_Q_OVERFLOW)
+                                all_suspect = true;
+                        if (e->len == 0 || !(e->mask & IN_MODIFY))
+                                continue;
+                        for (size_t i = 0; i < ELEMENTSOF(harmless_writes) && !harmless; i++)
+                                harmless = strcmp(e->name, harmless_writes[i]) == 0;
+                        if (harmless || !(c = pool_find_watch(p, e->wd)))
+                                continue;
+                        if (strcmp(e->name, "cgroup.freeze") == 0)
+                                c->freeze_written = true;
+                        else
+                                c->changed = true;
+                }
+        }
+        all_suspect = true;
+done:
+        if (all_suspect)
+                for (size_t i = 0; i < p->n_all; i++)
+                        p->all[i]->changed = true;
 }
 
 int cgroup_pool_new(CgroupPool **ret, sd_event *e, const char *parent, const char *prefix) {
@@ -87,6 +161,9 @@ int cgroup_pool_new(CgroupPool **ret, sd_event *e, const char *parent, const cha
         p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
+        p->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (p->inotify_fd < 0)
+                return -errno;
         p->event = sd_event_ref(e);
         p->parent = strdup(parent);
         p->prefix = strdup(prefix);
@@ -97,15 +174,15 @@ int cgroup_pool_new(CgroupPool **ret, sd_event *e, const char *parent, const cha
         r = pool_make(p, &c);
         if (r < 0)
                 return r;
-        if (faccessat(c->fd, "memory.peak", F_OK, 0) >= 0)
+        r = cgroup_has_controllers(c->fd);
+        if (r > 0)
                 r = -EOPNOTSUPP;
-        else {
+        if (r >= 0)
                 r = cgroup_set_label(c->fd, "probe");
-                if (r >= 0)
-                        r = cgroup_set_label(c->fd, NULL);
-                if (r == -ENOTSUP || r == -EPERM)
-                        r = -EOPNOTSUPP;
-        }
+        if (r >= 0)
+                r = cgroup_set_label(c->fd, NULL);
+        if (r == -ENOTSUP || r == -EPERM)
+                r = -EOPNOTSUPP;
         if (r < 0) {
                 pooled_remove(c);
                 return r;
@@ -126,6 +203,9 @@ CgroupPool *cgroup_pool_free(CgroupPool *p) {
                 p->free = c->next;
                 pooled_remove(c);
         }
+        /* Loans still out were discarded by their borrowers before this (see the header). */
+        free(p->all);
+        safe_close(p->inotify_fd);
         sd_event_unref(p->event);
         free(p->parent);
         free(p->prefix);
@@ -140,22 +220,27 @@ int cgroup_pool_take(CgroupPool *p, const char *label, PooledCgroup **ret) {
         assert(label);
         assert(ret);
 
-        if (p->free) {
-                c = p->free;
-                p->free = c->next;
-                p->n_free--;
-        } else {
-                r = pool_make(p, &c);
-                if (r < 0)
+        /* A free one, else a new one; one whose label cannot be set (removed behind our back?) goes,
+         * and a new one is tried once. */
+        for (unsigned tries = 0;; tries++) {
+                if (p->free) {
+                        c = p->free;
+                        p->free = c->next;
+                        p->n_free--;
+                } else {
+                        r = pool_make(p, &c);
+                        if (r < 0)
+                                return r;
+                }
+                c->next = NULL;
+                c->cpu_last = UINT64_MAX;
+                c->frozen = false;
+                r = cgroup_set_label(c->fd, label);
+                if (r >= 0)
+                        break;
+                cgroup_pool_discard(c);
+                if (tries > 0)
                         return r;
-        }
-        c->next = NULL;
-        c->cpu_last = UINT64_MAX;
-        c->frozen = false;
-        r = cgroup_set_label(c->fd, label);
-        if (r < 0) {
-                pooled_remove(c);
-                return r;
         }
         *ret = c;
         return 0;
@@ -168,14 +253,18 @@ void cgroup_pool_give_back(PooledCgroup *c) {
         if (!c)
                 return;
         p = c->pool;
-        /* Not lent again as it is: one with a child cgroup in it (a directory's links: ".", its
-         * entry, each child's ".."), or whose label or freeze stays. */
-        if (fstat(c->fd, &st) < 0 || st.st_nlink != 2 || cgroup_set_label(c->fd, NULL) < 0 ||
-            (c->frozen && cgroup_set_frozen(c->fd, false) < 0))
+        pool_read_writes(p);
+        /* Not lent again as it is: one whose settings its borrower changed (a limit, the type), with
+         * a child cgroup in it (a directory's links: ".", its entry, each child's ".."), or whose label
+         * stays. A freeze, ours or its borrower's, is undone: cgroup.events can say "populated 0"
+         * before it says "frozen 1", so what it said is not enough. */
+        if (c->changed || fstat(c->fd, &st) < 0 || st.st_nlink != 2 || cgroup_set_label(c->fd, NULL) < 0 ||
+            ((c->frozen || c->freeze_written) && cgroup_set_frozen(c->fd, false) < 0))
                 return cgroup_pool_discard(c);
+        c->freeze_written = false;
         if (c->cpu_last != UINT64_MAX)
                 c->cpu_base = c->cpu_last;
-        else if (cgroup_read_cpu_usec_file(c->cpu_fd, &c->cpu_base) < 0)
+        else if (cgroup_read_cpu_usec(c->fd, &c->cpu_base) < 0)
                 c->cpu_base = 0;
         c->next = p->free;
         p->free = c;
@@ -187,8 +276,6 @@ void cgroup_pool_discard(PooledCgroup *c) {
                 return;
         (void) cgroup_kill_all(c->fd);
         c->fd = safe_close(c->fd);
-        c->events_fd = safe_close(c->events_fd);
-        c->cpu_fd = safe_close(c->cpu_fd);
         (void) process_remove_cgroup_later(c->pool->event, TAKE_PTR(c->path));
         pooled_free(c);
 }
@@ -200,7 +287,7 @@ int cgroup_pool_read_events(PooledCgroup *c, bool *ret_populated) {
         assert(c);
         assert(ret_populated);
 
-        r = cgroup_read_events_file(c->events_fd, ret_populated, &frozen);
+        r = cgroup_read_events(c->fd, ret_populated, &frozen);
         if (r >= 0)
                 c->frozen = frozen;
         return r;
@@ -213,7 +300,7 @@ int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret) {
         assert(c);
         assert(ret);
 
-        r = cgroup_read_cpu_usec_file(c->cpu_fd, &raw);
+        r = cgroup_read_cpu_usec(c->fd, &raw);
         c->cpu_last = r < 0 ? UINT64_MAX : raw;
         if (r < 0)
                 return r;

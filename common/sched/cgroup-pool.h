@@ -6,8 +6,10 @@
  *
  * While lent, a cgroup carries its borrower's label (a user xattr, see cgroup_set_label()), so that a
  * successor finding it after a crash knows whose processes it kills. Its CPU time counts from the
- * loan (cpu.stat's usage_usec less what it had then). Lent only where the cgroup has no memory.peak
- * (no memory controller enabled for it): that peak could not be started again per borrower.
+ * loan (cpu.stat's usage_usec less what it had then). Lent only where the cgroup has no controllers
+ * (a limit a borrower set would outlive it; memory.peak could not be started again per borrower);
+ * one whose files its borrower wrote (cgroup.max.*, cgroup.type, ..., an inotify watch tells) is
+ * removed instead of lent again, and one it froze is thawed.
  *
  * Owned by whoever made it; each PooledCgroup is its borrower's until given back or discarded, and
  * the pool must outlive its loans. Never logs.
@@ -25,9 +27,10 @@ typedef struct CgroupPool CgroupPool;
 typedef struct PooledCgroup {
         CgroupPool *pool;
         char *path;
-        int fd;        /* its directory */
-        int events_fd; /* its cgroup.events and cpu.stat, kept open */
-        int cpu_fd;
+        int fd;       /* its directory */
+        int wd;       /* its watch for writes to its files */
+        bool changed; /* a file of it was written that a next borrower would inherit */
+        bool freeze_written;
         uint64_t cpu_base; /* usage_usec when lent */
         uint64_t cpu_last; /* usage_usec at the borrower's last look (UINT64_MAX: none) */
         bool frozen;       /* cgroup.events said frozen at the borrower's last look */
@@ -35,7 +38,8 @@ typedef struct PooledCgroup {
 } PooledCgroup;
 
 /* A pool under `parent`, whose cgroups are named `prefix`-N. Tries one cgroup first: -EOPNOTSUPP
- * when they cannot be reused (memory.peak, or no user xattrs on this kernel); no cgroup is left then. */
+ * when they cannot be reused (controllers enabled for them, or no user xattrs on this kernel); no
+ * cgroup is left then. */
 int cgroup_pool_new(CgroupPool **ret, sd_event *e, const char *parent, const char *prefix);
 /* Removes the cgroups given back; a loan still out is the borrower's to discard. Accepts NULL. */
 CgroupPool *cgroup_pool_free(CgroupPool *p);
@@ -43,15 +47,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CgroupPool *, cgroup_pool_free)
 
 /* An empty cgroup, labelled `label`, now the caller's. */
 int cgroup_pool_take(CgroupPool *p, const char *label, PooledCgroup **ret);
-/* Back, empty (cgroup.events said populated 0, and `frozen` what it said with it): unlabelled, thawed
- * if frozen (by us, or by its processes, which may write their cgroup's files), lent again later. One
- * the borrower changed (a child cgroup in it) is removed instead. Its next CPU time counts from the
+/* Back, empty (cgroup.events said populated 0): unlabelled, thawed if it was frozen (by us, or by its
+ * processes, which may write their cgroup's files), lent again later. One the borrower changed (a
+ * setting written, a child cgroup in it) is removed instead. Its next CPU time counts from the
  * borrower's last cgroup_pool_read_cpu_usec(), as nothing runs in it since. */
 void cgroup_pool_give_back(PooledCgroup *c);
 /* Never lent again: what is in it is killed (cgroup.kill) and it is removed once empty, on the loop
  * (see process_remove_cgroup_later()). */
 void cgroup_pool_discard(PooledCgroup *c);
-/* cgroup.events (through the fd kept open); its frozen is remembered for the give-back. */
+/* cgroup.events; its frozen is remembered for the give-back. */
 int cgroup_pool_read_events(PooledCgroup *c, bool *ret_populated);
 /* Its CPU time since the loan; remembered for the give-back. */
 int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret);

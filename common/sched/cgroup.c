@@ -79,23 +79,20 @@ static int write_file_at(int dir_fd, const char *name, const char *value) {
         return 0;
 }
 
-/* A cgroup file of a few lines (cgroup.events, cpu.stat, memory.peak) in one read, into `buf`:
- * `name` under the directory `dir_fd`, or, with `name` NULL, the file `dir_fd` kept open (read from
- * its start: the kernel makes its text anew). */
+/* A cgroup file of a few lines (cgroup.events, cpu.stat, memory.peak) in one read, into `buf`. */
 static int read_small_at(int dir_fd, const char *name, char *buf, size_t size) {
         _cleanup_close_ int fd = -EBADF;
         ssize_t n;
 
+        assert(name);
         assert(buf);
         assert(size > 1);
 
-        if (name) {
-                fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd < 0)
-                        return -errno;
-        }
+        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
         do
-                n = pread(name ? fd : dir_fd, buf, size - 1, 0);
+                n = read(fd, buf, size - 1);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return -errno;
@@ -287,14 +284,14 @@ int cgroup_set_frozen(int dir_fd, bool frozen) {
         return write_file_at(dir_fd, "cgroup.freeze", frozen ? "1" : "0");
 }
 
-static int read_events(int dir_fd, const char *name, bool *ret_populated, bool *ret_frozen) {
+int cgroup_read_events(int dir_fd, bool *ret_populated, bool *ret_frozen) {
         char text[256];
         int r, found = 0;
 
         assert(ret_populated);
         assert(ret_frozen);
 
-        r = read_small_at(dir_fd, name, text, sizeof text);
+        r = read_small_at(dir_fd, "cgroup.events", text, sizeof text);
         if (r < 0)
                 return r;
         *ret_frozen = false;
@@ -307,25 +304,14 @@ static int read_events(int dir_fd, const char *name, bool *ret_populated, bool *
         return found ? 0 : -ENODATA;
 }
 
-int cgroup_read_events(int dir_fd, bool *ret_populated, bool *ret_frozen) {
-        return read_events(dir_fd, "cgroup.events", ret_populated, ret_frozen);
-}
+int cgroup_has_controllers(int dir_fd) {
+        char text[512];
+        int r;
 
-int cgroup_open_file(int dir_fd, const char *name) {
-        int fd;
-
-        assert(name);
-
-        fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        return fd < 0 ? -errno : fd;
-}
-
-int cgroup_read_events_file(int fd, bool *ret_populated, bool *ret_frozen) {
-        return read_events(fd, NULL, ret_populated, ret_frozen);
-}
-
-int cgroup_read_cpu_usec_file(int fd, uint64_t *ret) {
-        return read_keyed_u64(fd, NULL, "usage_usec", ret);
+        r = read_small_at(dir_fd, "cgroup.controllers", text, sizeof text);
+        if (r < 0)
+                return r;
+        return text[strspn(text, " \n")] != 0;
 }
 
 int cgroup_is_populated(int dir_fd) {

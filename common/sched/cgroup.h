@@ -46,10 +46,8 @@ int cgroup_is_populated(int dir_fd);
 /* cgroup.events in one read: populated (processes in it or below), frozen (cgroup.freeze says 1 and,
  * once its processes stopped, they are). */
 int cgroup_read_events(int dir_fd, bool *ret_populated, bool *ret_frozen);
-/* A cgroup file kept open, for the two below: each reads it again from its start. */
-int cgroup_open_file(int dir_fd, const char *name);
-int cgroup_read_events_file(int fd, bool *ret_populated, bool *ret_frozen);
-int cgroup_read_cpu_usec_file(int fd, uint64_t *ret);
+/* Whether cgroup.controllers names any: > 0 yes, 0 none. */
+int cgroup_has_controllers(int dir_fd);
 /* usage_usec of cpu.stat. */
 int cgroup_read_cpu_usec(int dir_fd, uint64_t *ret);
 /* memory.peak; -ENOENT where the memory controller is not enabled for the cgroup. */

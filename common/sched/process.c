@@ -585,7 +585,8 @@ int process_start(Process *p) {
                           &pid);
         if (r < 0) {
                 if (p->pooled) {
-                        cgroup_pool_give_back(TAKE_PTR(p->pooled));
+                        /* Perhaps it is why (a setting that refuses processes): not lent again. */
+                        cgroup_pool_discard(TAKE_PTR(p->pooled));
                         p->cgroup_fd = -EBADF;
                 } else if (p->cgroup_fd >= 0) {
                         p->cgroup_fd = safe_close(p->cgroup_fd);

@@ -85,9 +85,10 @@ struct kernel_sigaction {
 };
 
 CHILD_CODE int child_main(void *userdata) {
+        /* Static: no initialisation the compiler could turn into a call of memset(). */
+        static const struct kernel_sigaction dfl = {};
+        static const unsigned long empty = 0;
         const Slot *s = userdata;
-        struct kernel_sigaction dfl = {};
-        unsigned long empty = 0;
         long r;
 
         r = raw_syscall(SYS_setpgid, 0, 0, 0, 0);

@@ -228,7 +228,7 @@ CgroupPool *job_cgroups_pool(JobCgroups *c) {
         c->pool_tried = true;
         r = cgroup_pool_new(&c->pool, c->event, c->parent, POOL_PREFIX);
         if (r == -EOPNOTSUPP)
-                log_info("Job cgroups under %s have memory.peak (or no user xattrs): one new cgroup per "
+                log_info("Job cgroups under %s have controllers (or no user xattrs): one new cgroup per "
                          "job, " JOB_PREFIX "ID, instead of reused ones.",
                          c->parent);
         else if (r < 0)
