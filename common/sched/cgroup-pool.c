@@ -234,7 +234,6 @@ int cgroup_pool_take(CgroupPool *p, const char *label, PooledCgroup **ret) {
                 }
                 c->next = NULL;
                 c->cpu_last = UINT64_MAX;
-                c->frozen = false;
                 r = cgroup_set_label(c->fd, label);
                 if (r >= 0)
                         break;
@@ -256,10 +255,10 @@ void cgroup_pool_give_back(PooledCgroup *c) {
         pool_read_writes(p);
         /* Not lent again as it is: one whose settings its borrower changed (a limit, the type), with
          * a child cgroup in it (a directory's links: ".", its entry, each child's ".."), or whose label
-         * stays. A freeze, ours or its borrower's, is undone: cgroup.events can say "populated 0"
-         * before it says "frozen 1", so what it said is not enough. */
+         * stays. A write to cgroup.freeze, ours or its borrower's, is undone (the watch sees every one;
+         * cgroup.events can say "populated 0" before it says "frozen 1"). */
         if (c->changed || fstat(c->fd, &st) < 0 || st.st_nlink != 2 || cgroup_set_label(c->fd, NULL) < 0 ||
-            ((c->frozen || c->freeze_written) && cgroup_set_frozen(c->fd, false) < 0))
+            (c->freeze_written && cgroup_set_frozen(c->fd, false) < 0))
                 return cgroup_pool_discard(c);
         c->freeze_written = false;
         if (c->cpu_last != UINT64_MAX)
@@ -278,19 +277,6 @@ void cgroup_pool_discard(PooledCgroup *c) {
         c->fd = safe_close(c->fd);
         (void) process_remove_cgroup_later(c->pool->event, TAKE_PTR(c->path));
         pooled_free(c);
-}
-
-int cgroup_pool_read_events(PooledCgroup *c, bool *ret_populated) {
-        bool frozen;
-        int r;
-
-        assert(c);
-        assert(ret_populated);
-
-        r = cgroup_read_events(c->fd, ret_populated, &frozen);
-        if (r >= 0)
-                c->frozen = frozen;
-        return r;
 }
 
 int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret) {

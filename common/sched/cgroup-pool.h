@@ -33,7 +33,6 @@ typedef struct PooledCgroup {
         bool freeze_written;
         uint64_t cpu_base; /* usage_usec when lent */
         uint64_t cpu_last; /* usage_usec at the borrower's last look (UINT64_MAX: none) */
-        bool frozen;       /* cgroup.events said frozen at the borrower's last look */
         struct PooledCgroup *next;
 } PooledCgroup;
 
@@ -47,16 +46,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CgroupPool *, cgroup_pool_free)
 
 /* An empty cgroup, labelled `label`, now the caller's. */
 int cgroup_pool_take(CgroupPool *p, const char *label, PooledCgroup **ret);
-/* Back, empty (cgroup.events said populated 0): unlabelled, thawed if it was frozen (by us, or by its
- * processes, which may write their cgroup's files), lent again later. One the borrower changed (a
+/* Back, empty (cgroup.events said populated 0): unlabelled, thawed if cgroup.freeze was written (by us, or
+ * by its processes, which may write their cgroup's files), lent again later. One the borrower changed (a
  * setting written, a child cgroup in it) is removed instead. Its next CPU time counts from the
  * borrower's last cgroup_pool_read_cpu_usec(), as nothing runs in it since. */
 void cgroup_pool_give_back(PooledCgroup *c);
 /* Never lent again: what is in it is killed (cgroup.kill) and it is removed once empty, on the loop
  * (see process_remove_cgroup_later()). */
 void cgroup_pool_discard(PooledCgroup *c);
-/* cgroup.events; its frozen is remembered for the give-back. */
-int cgroup_pool_read_events(PooledCgroup *c, bool *ret_populated);
 /* Its CPU time since the loan; remembered for the give-back. */
 int cgroup_pool_read_cpu_usec(PooledCgroup *c, uint64_t *ret);
 /* Cgroups given back and waiting to be lent again. */

@@ -284,26 +284,6 @@ int cgroup_set_frozen(int dir_fd, bool frozen) {
         return write_file_at(dir_fd, "cgroup.freeze", frozen ? "1" : "0");
 }
 
-int cgroup_read_events(int dir_fd, bool *ret_populated, bool *ret_frozen) {
-        char text[256];
-        int r, found = 0;
-
-        assert(ret_populated);
-        assert(ret_frozen);
-
-        r = read_small_at(dir_fd, "cgroup.events", text, sizeof text);
-        if (r < 0)
-                return r;
-        *ret_frozen = false;
-        for (char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
-                if (strncmp(line, "populated ", 10) == 0) {
-                        *ret_populated = line[10] != '0';
-                        found = 1;
-                } else if (strncmp(line, "frozen ", 7) == 0)
-                        *ret_frozen = line[7] != '0';
-        return found ? 0 : -ENODATA;
-}
-
 int cgroup_has_controllers(int dir_fd) {
         char text[512];
         int r;
@@ -315,11 +295,13 @@ int cgroup_has_controllers(int dir_fd) {
 }
 
 int cgroup_is_populated(int dir_fd) {
-        bool populated, frozen;
+        uint64_t populated;
         int r;
 
-        r = cgroup_read_events(dir_fd, &populated, &frozen);
-        return r < 0 ? r : populated;
+        r = read_keyed_u64(dir_fd, "cgroup.events", "populated", &populated);
+        if (r < 0)
+                return r;
+        return populated > 0;
 }
 
 int cgroup_read_cpu_usec(int dir_fd, uint64_t *ret) {

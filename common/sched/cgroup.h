@@ -43,9 +43,6 @@ int cgroup_kill_all(int dir_fd);
 int cgroup_set_frozen(int dir_fd, bool frozen);
 /* cgroup.events: > 0 populated, 0 empty. */
 int cgroup_is_populated(int dir_fd);
-/* cgroup.events in one read: populated (processes in it or below), frozen (cgroup.freeze says 1 and,
- * once its processes stopped, they are). */
-int cgroup_read_events(int dir_fd, bool *ret_populated, bool *ret_frozen);
 /* Whether cgroup.controllers names any: > 0 yes, 0 none. */
 int cgroup_has_controllers(int dir_fd);
 /* usage_usec of cpu.stat. */

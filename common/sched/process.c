@@ -260,17 +260,6 @@ int process_set_cgroup_pool(Process *p, CgroupPool *pool, const char *label) {
         return 0;
 }
 
-/* cgroup.events' populated (> 0, 0, or < 0 error); for a lent cgroup, its frozen goes with it when
- * it is given back. */
-static int process_cgroup_populated(Process *p) {
-        bool populated, frozen;
-        int r;
-
-        r = p->pooled ? cgroup_pool_read_events(p->pooled, &populated)
-                      : cgroup_read_events(p->cgroup_fd, &populated, &frozen);
-        return r < 0 ? r : populated;
-}
-
 /* Its CPU time so far: a lent cgroup's since the loan. */
 static int process_read_cpu_usec(Process *p, uint64_t *ret) {
         if (p->pooled)
@@ -486,7 +475,7 @@ static void process_finish(Process *p, bool empty) {
 static int on_cgroup_events(sd_event_source *s, const struct inotify_event *event, void *userdata) {
         Process *p = ASSERT_PTR(userdata);
 
-        if (process_cgroup_populated(p) == 0)
+        if (cgroup_is_populated(p->cgroup_fd) == 0)
                 process_finish(p, true);
         return 0;
 }
@@ -500,7 +489,7 @@ static void process_wait_empty(Process *p) {
         r = cgroup_watch_events(p->event, &p->cgroup_source, p->pooled ? p->pooled->path : p->cgroup_path,
                                 on_cgroup_events, p);
         /* Without a watch, only what we see now can be trusted: report the end at once. */
-        populated = process_cgroup_populated(p);
+        populated = cgroup_is_populated(p->cgroup_fd);
         if (r < 0 || populated <= 0)
                 process_finish(p, populated == 0);
 }
@@ -514,7 +503,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         /* The leader is still a zombie here, so the group id is still ours: whatever it left behind
          * goes now, not at the end of some grace period. An empty cgroup needs nothing (the common
          * case: most jobs leave nothing behind). */
-        left = p->cgroup_fd < 0 || process_cgroup_populated(p) != 0;
+        left = p->cgroup_fd < 0 || cgroup_is_populated(p->cgroup_fd) != 0;
         if (left)
                 (void) process_signal(p, SIGKILL);
         p->leader_exited = true;
