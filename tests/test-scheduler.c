@@ -153,9 +153,9 @@ static void submit(Fixture *f, int priority, double runtime) {
         test_net_run_for(f->net, 30);
 }
 
-/* The line number of the first log line with `job=ID ` and `state=STATE`, or -1. */
-static int event_line(Fixture *f, unsigned id, const char *state) {
-        _cleanup_free_ char *log = daemon_read_log(&f->sched);
+/* The line number in `log` of the first line with `job=ID ` and `state=STATE`, or -1; the lines it
+ * went through are cut at their ends, and *ret_line (if not NULL) is the one found. */
+static int find_event(char *log, unsigned id, const char *state, char **ret_line) {
         char job[32], st[32];
         int n = 0;
 
@@ -165,10 +165,31 @@ static int event_line(Fixture *f, unsigned id, const char *state) {
                 end = strchr(line, '\n');
                 if (end)
                         *end = 0;
-                if (strstr(line, job) && strstr(line, st))
+                if (strstr(line, job) && strstr(line, st)) {
+                        if (ret_line)
+                                *ret_line = line;
                         return n;
+                }
         }
         return -1;
+}
+
+/* The line number of the first log line with `job=ID ` and `state=STATE`, or -1. */
+static int event_line(Fixture *f, unsigned id, const char *state) {
+        _cleanup_free_ char *log = daemon_read_log(&f->sched);
+
+        return find_event(log, id, state, NULL);
+}
+
+/* That line, malloc'ed; fails the test when there is none. */
+static char *event_text(Fixture *f, unsigned id, const char *state) {
+        _cleanup_free_ char *log = daemon_read_log(&f->sched);
+        char *line = NULL, *copy;
+
+        assert_true(find_event(log, id, state, &line) >= 0);
+        copy = strdup(line);
+        assert_non_null(copy);
+        return copy;
 }
 
 static void wait_event(Fixture *f, unsigned id, const char *state, int timeout_ms) {
@@ -187,16 +208,12 @@ static void wait_event(Fixture *f, unsigned id, const char *state, int timeout_m
 
 /* Milliseconds of the local timestamp that starts a log line with job=ID and state=STATE. */
 static double event_time(Fixture *f, unsigned id, const char *state) {
-        _cleanup_free_ char *log = daemon_read_log(&f->sched);
-        int line = event_line(f, id, state), n = 0;
+        _cleanup_free_ char *line = event_text(f, id, state);
         int hh, mm;
         double ss;
 
-        for (char *p = log; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL, n++)
-                if (n == line && sscanf(p, "%*4d-%*2d-%*2dT%2d:%2d:%lf", &hh, &mm, &ss) == 3)
-                        return ((hh * 60 + mm) * 60 + ss) * 1000;
-        fail();
-        return 0;
+        assert_int_equal(sscanf(line, "%*4d-%*2d-%*2dT%2d:%2d:%lf", &hh, &mm, &ss), 3);
+        return ((hh * 60 + mm) * 60 + ss) * 1000;
 }
 
 static void test_eviction_rules(void **state) {
@@ -857,19 +874,10 @@ static void check_setsid_grandchild(Fixture *f, const char *cgroup_arg, bool cgr
 
 /* cpu_usec= on the record of job ID in STATE; -1 when it has none. */
 static long long event_cpu_usec(Fixture *f, unsigned id, const char *state) {
-        _cleanup_free_ char *log = daemon_read_log(&f->sched);
-        int line = event_line(f, id, state), n = 0;
+        _cleanup_free_ char *line = event_text(f, id, state);
+        const char *cpu = strstr(line, " cpu_usec=");
 
-        for (char *p = log; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL, n++)
-                if (n == line) {
-                        char *end = strchr(p, '\n'), *cpu;
-
-                        if (end)
-                                *end = 0;
-                        cpu = strstr(p, " cpu_usec=");
-                        return cpu ? strtoll(cpu + 10, NULL, 10) : -1;
-                }
-        return -1;
+        return cpu ? strtoll(cpu + 10, NULL, 10) : -1;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
