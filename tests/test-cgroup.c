@@ -24,6 +24,8 @@
 #include "cgroup.h"
 #include "harness.h"
 #include "process.h"
+#include "spawn-vm.h"
+#include "spawn-way.h"
 #include "time-util.h"
 
 typedef struct Fixture {
@@ -181,6 +183,57 @@ static void test_free_while_running(void **state) {
         assert_true(pid_gone(gc));
 }
 
+/* The leader runs in its cgroup from its first instruction of the command on, whichever way it was
+ * made: what it reads in /proc/self/cgroup is the job cgroup. */
+static void test_born_in_cgroup(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_close_ int out = -EBADF;
+        _cleanup_free_ char *mount = NULL;
+        const char *way;
+        char buf[1024] = {}, expected[1024], *line;
+        Process *p;
+
+        p = start_in_cgroup(f, "exec cat /proc/self/cgroup", &out);
+        assert_int_equal(process_wait(p), PROCESS_SUCCESS);
+        assert_true(read(out, buf, sizeof buf - 1) > 0);
+        assert_int_equal(cgroup_find_mount(&mount), 0);
+        /* The cgroup2 line (a hybrid hierarchy lists the v1 ones too). */
+        (void) snprintf(expected, sizeof expected, "0::%s", f->job + strlen(mount));
+        line = strncmp(buf, "0::", 3) == 0 ? buf : strstr(buf, "\n0::");
+        assert_non_null(line);
+        line += *line == '\n';
+        line[strcspn(line, "\n")] = 0;
+        assert_string_equal(line, expected);
+        way = spawn_vm_way();
+        fprintf(stderr, "spawned with %s\n", way ?: "a spawn that waits for the exec");
+        if (expected_spawn_way())
+                assert_string_equal(way, expected_spawn_way());
+        else
+                assert_null(way);
+        process_free(p);
+}
+
+/* SIGTERM at once after the start reaches the leader, even one that has not written itself into its
+ * cgroup yet (clone): the job ends terminated without waiting for the grace's SIGKILL. */
+static void test_terminate_at_once(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_close_ int out = -EBADF;
+        long long t0;
+        Process *p;
+
+        for (int i = 0; i < 20; i++) {
+                t0 = (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC);
+                p = start_in_cgroup(f, "exec sleep 300", &out);
+                assert_int_equal(process_set_grace(p, 20 * USEC_PER_SEC), 0);
+                assert_int_equal(process_terminate(p), 0);
+                assert_int_equal(process_wait(p), PROCESS_TERMINATED);
+                assert_int_equal(process_get_exit_status(p), 128 + SIGTERM);
+                assert_true((long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) - t0 < 10000);
+                process_free(p);
+                out = safe_close(out);
+        }
+}
+
 /* Runs `script` in a cgroup lent by `pool` labelled "7" to its end; returns the Process (ended). */
 static Process *run_lent(Fixture *f, CgroupPool *pool, const char *script) {
         Process *p;
@@ -279,6 +332,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_missing_command, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_while_running, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_born_in_cgroup, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_terminate_at_once, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);

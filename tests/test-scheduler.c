@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "spawn-way.h"
 #include "test-client.h"
 
 #if !defined(BUS_BINARY) || !defined(SCHEDULER_BINARY) || !defined(JOB_SCRIPT)
@@ -1118,6 +1119,27 @@ static void test_end_facts(void **state) {
         assert_true(daemon_count_log(&f->sched, " signal=KILL") == 1);
 }
 
+/* The first start says, once, whether starts wait for the exec, and which call spares them the wait. */
+static void test_spawn_way_logged(void **state) {
+        Fixture *f = *state;
+        const char *args[] = { "-s", "2", NULL };
+        const char *way = expected_spawn_way();
+        char needle[96];
+
+        fixture_start(f, args);
+        submit(f, 5, 0.1); /* 1 */
+        submit(f, 5, 0.1); /* 2 */
+        wait_event(f, 1, "done", 5000);
+        wait_event(f, 2, "done", 5000);
+        if (way)
+                (void) snprintf(needle, sizeof needle, "Jobs start without waiting for their exec (%s%s",
+                                way, strcmp(way, "clone") == 0 ? ":" : ")");
+        else
+                (void) snprintf(needle, sizeof needle, "Jobs start waiting for their exec");
+        assert_int_equal(daemon_count_log(&f->sched, "Jobs start "), 1);
+        assert_int_equal(daemon_count_log(&f->sched, needle), 1);
+}
+
 static void test_no_bus_at_start(void **state) {
         Fixture *f = *state;
         char url[64], *argv[] = { (char *) SCHEDULER_BINARY, (char *) "--bus", url, NULL };
@@ -1176,6 +1198,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_cgroup_restart_after_kill9),
                 cmocka_unit_test(test_fallback_restart_after_kill9),
                 cmocka_unit_test(test_end_facts),
+                cmocka_unit_test(test_spawn_way_logged),
                 cmocka_unit_test(test_no_bus_at_start),
                 cmocka_unit_test(test_scope_without_manager),
                 cmocka_unit_test(test_bad_usage),

@@ -256,8 +256,9 @@ int cgroup_move_self(const char *path) {
         return write_file_at(dir_fd, "cgroup.procs", "0");
 }
 
-int cgroup_signal_all(int dir_fd, int sig) {
+int cgroup_signal_all(int dir_fd, int sig, pid_t leader) {
         _cleanup_free_ char *text = NULL;
+        bool leader_seen = false;
         int r, n = 0;
 
         r = read_file_at(dir_fd, "cgroup.procs", &text);
@@ -270,9 +271,12 @@ int cgroup_signal_all(int dir_fd, int sig) {
                         break;
                 if (pid > 0 && kill((pid_t) pid, sig) >= 0)
                         n++;
+                leader_seen = leader_seen || pid == leader;
                 while (*end == '\n')
                         end++;
         }
+        if (leader > 0 && !leader_seen && kill(leader, sig) >= 0)
+                n++;
         return n;
 }
 

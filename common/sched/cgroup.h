@@ -35,8 +35,10 @@ int cgroup_remove(const char *path);
 /* Moves the calling process into the cgroup at `path`. */
 int cgroup_move_self(const char *path);
 
-/* `sig` to every process of the cgroup (cgroup.procs). Returns how many were signalled. */
-int cgroup_signal_all(int dir_fd, int sig);
+/* `sig` to every process of the cgroup (cgroup.procs), and to `leader` (if > 0) when it is not among
+ * them: a process on its way in, that has not written itself into cgroup.procs yet. Returns how many
+ * were signalled. */
+int cgroup_signal_all(int dir_fd, int sig, pid_t leader);
 /* SIGKILL to everything in the cgroup and its descendants at once (cgroup.kill, Linux 5.14). */
 int cgroup_kill_all(int dir_fd);
 /* cgroup.freeze: every process of the cgroup and its descendants stops (true) or goes on (false). */

@@ -163,16 +163,27 @@ static bool process_unbusy(Process *p) {
 }
 
 /* `sig` to all the process's processes: its cgroup's (SIGKILL through cgroup.kill), or its group's
- * while the leader has not been seen to end. */
+ * while the leader has not been seen to end. A leader not seen to end is also signalled by its pid
+ * when it is not in its cgroup yet: spawned by clone, it writes itself there just after the spawn. */
 static int process_signal(Process *p, int sig) {
+        pid_t leader;
+        int r;
+
         assert(p);
         assert(p->pid > 0);
 
-        if (p->cgroup_fd >= 0)
-                return sig == SIGKILL ? cgroup_kill_all(p->cgroup_fd) : cgroup_signal_all(p->cgroup_fd, sig);
-        if (p->leader_exited)
+        leader = p->leader_exited ? 0 : p->pid;
+        if (p->cgroup_fd >= 0) {
+                if (sig != SIGKILL)
+                        return cgroup_signal_all(p->cgroup_fd, sig, leader);
+                r = cgroup_kill_all(p->cgroup_fd);
+                if (leader > 0)
+                        (void) kill(leader, SIGKILL);
+                return r;
+        }
+        if (leader == 0)
                 return 0;
-        return kill(-p->pid, sig) < 0 ? -errno : 0;
+        return kill(-leader, sig) < 0 ? -errno : 0;
 }
 
 static void process_record_exit(Process *p, const siginfo_t *si) {

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 typedef struct Slot {
         int busy; /* 1 from the clone on; the kernel zeroes it when the child leaves our memory */
         int output_fd;
+        int procs_fd; /* >= 0: the cgroup.procs the child writes itself into first (clone) */
         const char *path;
         size_t path_len;
         char *const *argv;
@@ -37,7 +40,15 @@ typedef struct Slot {
 } Slot;
 
 static Slot *slots[SLOTS], *waited_slot;
-static bool refused; /* clone3 said no once: it will again (a seccomp filter, an old kernel) */
+
+/* How children are made. clone3, born in their cgroup. Where a seccomp filter refuses clone3 (systemd's
+ * RestrictNamespaces= refuses it whatever its flags, which it cannot see), clone, the child moving
+ * itself into its cgroup. Once refused, the answer will not change: not here at all. */
+static enum {
+        WAY_CLONE3,
+        WAY_CLONE,
+        WAY_NONE,
+} way;
 
 /* The child runs on a stack that is neither ours nor the sanitizers'. */
 #define CHILD_CODE __attribute__((no_sanitize("address", "undefined"))) static
@@ -77,6 +88,9 @@ static const struct {
         REASON(ENAMETOOLONG, "File name too long"),
         REASON(ELOOP, "Too many levels of symbolic links"),
         REASON(ELIBBAD, "Accessing a corrupted shared library"),
+        REASON(ENODEV, "No such device"),
+        REASON(EBUSY, "Device or resource busy"),
+        REASON(EOPNOTSUPP, "Operation not supported"),
 };
 
 /* struct kernel_sigaction for SIG_DFL: no handler, so no restorer either. */
@@ -89,9 +103,21 @@ CHILD_CODE int child_main(void *userdata) {
         static const struct kernel_sigaction dfl = {};
         static const unsigned long empty = 0;
         const Slot *s = userdata;
-        long r;
+        static const char exec_failed[] = "Cannot execute ",
+                          move_failed[] = "Cannot move into the job's cgroup";
+        const char *what = exec_failed, *name = s->path;
+        size_t what_len = sizeof exec_failed - 1, name_len = s->path_len;
+        long r = 0;
 
-        r = raw_syscall(SYS_setpgid, 0, 0, 0, 0);
+        if (s->procs_fd >= 0) {
+                r = raw_syscall(SYS_write, s->procs_fd, (long) "0", 1, 0);
+                if (r < 0) {
+                        what = move_failed, what_len = sizeof move_failed - 1;
+                        name = "", name_len = 0;
+                }
+        }
+        if (r >= 0)
+                r = raw_syscall(SYS_setpgid, 0, 0, 0, 0);
         for (size_t i = 0; r >= 0 && i < s->n_reset; i++)
                 r = raw_syscall(SYS_rt_sigaction, s->reset[i], (long) &dfl, 0, sizeof empty);
         if (r >= 0)
@@ -107,11 +133,8 @@ CHILD_CODE int child_main(void *userdata) {
         /* Why, on what is now its stderr (the job's output, or ours). */
         long e = -r;
         struct iovec iov[] = {
-                { (void *) "Cannot execute ", 15 },
-                { (void *) s->path, s->path_len },
-                { (void *) ": ", 2 },
-                { (void *) "Unknown error", 13 },
-                { (void *) "\n", 1 },
+                { (void *) what, what_len },      { (void *) name, name_len }, { (void *) ": ", 2 },
+                { (void *) "Unknown error", 13 }, { (void *) "\n", 1 },
         };
         if (e > 0 && e < (long) ELEMENTSOF(reasons) && reasons[e].text)
                 iov[3] = (struct iovec){ (void *) reasons[e].text, reasons[e].len };
@@ -120,12 +143,16 @@ CHILD_CODE int child_main(void *userdata) {
         __builtin_unreachable();
 }
 
-/* clone3() whose child calls fn(userdata) on the stack the arguments give and never returns into
+/* clone3(args, size), or clone(flags, stack, parent_tid, child_tid, tls): system call `nr` with
+ * arguments a..e, whose child calls fn(userdata) on the stack the arguments give and never returns into
  * our frames. The parent gets the pid, or -1 with errno. */
-static pid_t clone3_call(struct clone_args *args, int (*fn)(void *), void *userdata) {
-        register long rax __asm__("rax") = SYS_clone3;
-        register void *rdi __asm__("rdi") = args;
-        register size_t rsi __asm__("rsi") = sizeof *args;
+static pid_t clone_call(long nr, long a, long b, long c, long d, long e, int (*fn)(void *), void *userdata) {
+        register long rax __asm__("rax") = nr;
+        register long rdi __asm__("rdi") = a;
+        register long rsi __asm__("rsi") = b;
+        register long rdx __asm__("rdx") = c;
+        register long r10 __asm__("r10") = d;
+        register long r8 __asm__("r8") = e;
         register int (*r12)(void *) __asm__("r12") = fn;
         register void *r13 __asm__("r13") = userdata;
 
@@ -142,13 +169,55 @@ static pid_t clone3_call(struct clone_args *args, int (*fn)(void *), void *userd
                          "hlt\n"
                          "1:"
                          : "+r"(rax)
-                         : "r"(rdi), "r"(rsi), "r"(r12), "r"(r13)
+                         : "r"(rdi), "r"(rsi), "r"(rdx), "r"(r10), "r"(r8), "r"(r12), "r"(r13)
                          : "rcx", "r11", "memory", "cc");
         if (rax < 0) {
                 errno = (int) -rax;
                 return -1;
         }
         return (pid_t) rax;
+}
+
+/* The child on slot `s` (with `flags`, born in `cgroup_fd` if >= 0) the way that works here; -1 with
+ * errno EPERM/ENOSYS when none does. */
+static pid_t clone_child(Slot *s, uint64_t flags, int cgroup_fd) {
+        char *stack = (char *) s + SLOT_SIZE - STACK_SIZE;
+        _cleanup_close_ int procs_fd = -EBADF;
+        pid_t pid;
+
+        if (way == WAY_CLONE3) {
+                struct clone_args args = {
+                        .flags = flags,
+                        .exit_signal = SIGCHLD,
+                        .stack = (uint64_t) (uintptr_t) stack,
+                        .stack_size = STACK_SIZE,
+                        .child_tid = (uint64_t) (uintptr_t) &s->busy,
+                };
+                if (cgroup_fd >= 0) {
+                        args.flags |= CLONE_INTO_CGROUP;
+                        args.cgroup = (uint64_t) cgroup_fd;
+                }
+                s->procs_fd = -EBADF;
+                pid = clone_call(SYS_clone3, (long) &args, sizeof args, 0, 0, 0, child_main, s);
+                if (pid >= 0 || (errno != ENOSYS && errno != EPERM))
+                        return pid;
+                /* Refused by a seccomp filter: clone then. Only then: valgrind refuses clone3 too, and
+                 * its clone() takes CLONE_VM only with the other flags of a thread or of a vfork. */
+                if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2) {
+                        errno = ENOSYS;
+                        return -1;
+                }
+                way = WAY_CLONE;
+        }
+        if (cgroup_fd >= 0) {
+                /* The child's copy stays open until its exec (no CLONE_FILES); ours is closed on return. */
+                procs_fd = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+                if (procs_fd < 0)
+                        return -1;
+        }
+        s->procs_fd = procs_fd;
+        return clone_call(SYS_clone, (long) (flags | SIGCHLD), (long) (stack + STACK_SIZE), 0,
+                          (long) &s->busy, 0, child_main, s);
 }
 
 static Slot *slot_map(void) {
@@ -218,7 +287,7 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
         assert(env);
         assert(ret_pid);
 
-        if (refused || n_reset > RESET_MAX)
+        if (way == WAY_NONE || n_reset > RESET_MAX)
                 return 0;
         s = slot_get(&wait);
         if (!s)
@@ -238,19 +307,8 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
         memcpy(s->reset, reset, n_reset * sizeof *reset);
         s->n_reset = n_reset;
 
-        struct clone_args args = {
-                .flags = CLONE_VM | CLONE_CHILD_CLEARTID | (wait ? CLONE_VFORK : 0),
-                .exit_signal = SIGCHLD,
-                .stack = (uint64_t) (uintptr_t) stack,
-                .stack_size = STACK_SIZE,
-                .child_tid = (uint64_t) (uintptr_t) &s->busy,
-        };
-        if (cgroup_fd >= 0) {
-                args.flags |= CLONE_INTO_CGROUP;
-                args.cgroup = (uint64_t) cgroup_fd;
-        }
         __atomic_store_n(&s->busy, 1, __ATOMIC_RELEASE);
-        pid = clone3_call(&args, child_main, s);
+        pid = clone_child(s, CLONE_VM | CLONE_CHILD_CLEARTID | (wait ? CLONE_VFORK : 0), cgroup_fd);
         if (pid < 0) {
                 int e = errno;
 
@@ -258,7 +316,7 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
                 /* Not there or filtered (ENOSYS, EPERM), or CLONE_INTO_CGROUP unknown: the slow way. */
                 if (e != ENOSYS && e != EPERM && e != EINVAL && e != E2BIG)
                         return -e;
-                refused = true;
+                way = WAY_NONE;
                 return 0;
         }
         /* What the child does first, done here too, so that it holds when we return (the child has not
@@ -268,7 +326,15 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
         return 1;
 }
 
+const char *spawn_vm_way(void) {
+        return way == WAY_CLONE3 ? "clone3" : way == WAY_CLONE ? "clone" : NULL;
+}
+
 #else
+
+const char *spawn_vm_way(void) {
+        return NULL;
+}
 
 int spawn_vm(const char *path, char *const argv[], char *const env[], int output_fd, int cgroup_fd,
              const int *reset, size_t n_reset, pid_t *ret_pid) {

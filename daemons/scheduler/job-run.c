@@ -6,7 +6,9 @@
 
 #include "job-output.h"
 #include "job-run.h"
+#include "log.h"
 #include "process.h"
+#include "spawn-vm.h"
 
 typedef struct JobRun {
         Job *job; /* the owner */
@@ -101,6 +103,26 @@ static int job_run_argv(const Job *j, char **exec_argv, char ***ret_argv, char *
         return 0;
 }
 
+/* Once a run, after its first start: whether starts wait for each job's exec. Under a unit whose
+ * seccomp filter refuses clone3 (RestrictNamespaces=) they should not; if they do, starts are slower. */
+static void log_spawn_way_once(void) {
+        static bool logged;
+        const char *way;
+
+        if (logged)
+                return;
+        logged = true;
+        way = spawn_vm_way();
+        if (!way)
+                log_info("Jobs start waiting for their exec (clone3 and clone are refused here, or this is "
+                         "not x86-64): fewer starts a second.");
+        else if (strcmp(way, "clone") == 0)
+                log_info("Jobs start without waiting for their exec (clone: a seccomp filter refuses "
+                         "clone3).");
+        else
+                log_info("Jobs start without waiting for their exec (%s).", way);
+}
+
 static int job_run_spawn_process(JobRun *run, const JobRunConfig *config, int output_fd) {
         char env_id[48], env_priority[48], env_runtime[64];
         char *env[] = { env_id, env_priority, env_runtime, NULL };
@@ -152,8 +174,13 @@ static int job_run_spawn_process(JobRun *run, const JobRunConfig *config, int ou
         if (r >= 0)
                 r = process_add_done_callback(run->process, on_process_done, run);
         /* With a scope, it runs nothing until it is inside it. */
-        if (r >= 0)
-                r = config->scope ? process_start_held(run->process) : process_start(run->process);
+        if (r >= 0 && config->scope)
+                r = process_start_held(run->process);
+        else if (r >= 0) {
+                r = process_start(run->process);
+                if (r >= 0)
+                        log_spawn_way_once();
+        }
         if (r >= 0 && config->reaper)
                 r = job_reaper_add_leader(config->reaper, process_get_pid(run->process), j->id);
         return r;

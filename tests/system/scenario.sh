@@ -167,6 +167,8 @@ step "4b. a cgroup per job (Delegate=yes), job ids, the journal catalog"
 expect "sched-scheduler@2 runs its jobs in cgroups of its own" \
         sh -c "journalctl -q -u sched-scheduler@2 -o cat | grep -q 'jobs in cgroup .*sched-scheduler@2.service'"
 journalctl -q -u sched-scheduler@2 -o cat | grep -m1 'Scheduler ready' | sed 's/^/     /'
+expect "its jobs start without waiting for their exec: clone, as RestrictNamespaces= refuses clone3" \
+        sh -c "journalctl -q -u sched-scheduler@2 -o cat | grep -q 'without waiting for their exec (clone:'"
 # A job that leaves a grandchild in a session of its own: setsid escapes a process group, not a cgroup.
 mkdir -p /etc/systemd/system/sched-scheduler@4.service.d
 printf '[Service]\nExecStart=\nExecStart=/usr/bin/sched-scheduler -s %%i --exec /bin/sh -c "setsid sleep 300 & exec sleep $$SCHED_JOB_RUNTIME"\n' \
