@@ -253,11 +253,15 @@ void cgroup_pool_give_back(PooledCgroup *c) {
                 return;
         p = c->pool;
         pool_read_writes(p);
-        /* Not lent again as it is: one whose settings its borrower changed (a limit, the type), with
-         * a child cgroup in it (a directory's links: ".", its entry, each child's ".."), or whose label
-         * stays. A write to cgroup.freeze, ours or its borrower's, is undone (the watch sees every one;
-         * cgroup.events can say "populated 0" before it says "frozen 1"). */
-        if (c->changed || fstat(c->fd, &st) < 0 || st.st_nlink != 2 || cgroup_set_label(c->fd, NULL) < 0 ||
+        /* Its borrower has ended: the label goes first, also from one that is not lent again, so that
+         * a successor after a crash does not take it for a job cut short (one the borrower made a
+         * child cgroup in stays until that child goes).
+         *
+         * Not lent again as it is: one whose label stays, whose settings its borrower changed (a
+         * limit, the type), or with a child cgroup in it (a directory's links: ".", its entry, each
+         * child's ".."). A write to cgroup.freeze, ours or its borrower's, is undone (the watch sees
+         * every one; cgroup.events can say "populated 0" before it says "frozen 1"). */
+        if (cgroup_set_label(c->fd, NULL) < 0 || c->changed || fstat(c->fd, &st) < 0 || st.st_nlink != 2 ||
             (c->freeze_written && cgroup_set_frozen(c->fd, false) < 0))
                 return cgroup_pool_discard(c);
         c->freeze_written = false;
