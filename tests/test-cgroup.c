@@ -234,6 +234,96 @@ static void test_terminate_at_once(void **state) {
         }
 }
 
+/* `text` written to the file `name` of the directory `dir`: 0, or -1 with errno. */
+static int write_in(const char *dir, const char *name, const char *text) {
+        char path[1024];
+        ssize_t n;
+        int fd;
+
+        (void) snprintf(path, sizeof path, "%s/%s", dir, name);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = write(fd, text, strlen(text));
+        (void) close(fd);
+        return n == (ssize_t) strlen(text) ? 0 : -1;
+}
+
+/* SIGKILL at once after the start (no grace, or the Process freed) reaches the leader too, even one
+ * not in its cgroup yet: cgroup.kill alone would find the cgroup empty and let it in to run. */
+static void test_kill_at_once(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_close_ int out = -EBADF;
+        long long t0;
+        Process *p;
+        pid_t pid;
+
+        for (int i = 0; i < 10; i++) {
+                t0 = (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC);
+                p = start_in_cgroup(f, "exec sleep 5", &out);
+                assert_int_equal(process_set_grace(p, 0), 0);
+                assert_int_equal(process_terminate(p), 0);
+                assert_int_equal(process_wait(p), PROCESS_TERMINATED);
+                assert_true((long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) - t0 < 2500);
+                process_free(p);
+                out = safe_close(out);
+
+                p = start_in_cgroup(f, "exec sleep 5", &out);
+                pid = process_get_pid(p);
+                process_free(p);
+                for (int j = 0; j < 250 && (dir_exists(f->job) || !pid_gone(pid)); j++)
+                        assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+                assert_true(pid_gone(pid));
+                assert_false(dir_exists(f->job));
+                out = safe_close(out);
+        }
+}
+
+/* A cgroup that takes no process (a domain cgroup beside a threaded one is "domain invalid"): the
+ * command never runs. A spawn born in the cgroup, or that waits for the child's move, fails the start;
+ * a child of clone that cannot move exits 127 and says why on the job's output. */
+static void test_cgroup_refuses_processes(void **state) {
+        Fixture *f = fixture(state);
+        _cleanup_close_ int out = -EBADF;
+        char domain[600], threaded[640], job[640], buf[256] = {};
+        Process *p;
+        int fds[2], r;
+
+        (void) snprintf(domain, sizeof domain, "%s/domain", f->dir);
+        (void) snprintf(threaded, sizeof threaded, "%s/threaded", domain);
+        (void) snprintf(job, sizeof job, "%s/job", domain);
+        assert_int_equal(mkdir(domain, 0755), 0);
+        assert_int_equal(mkdir(threaded, 0755), 0);
+        if (write_in(threaded, "cgroup.type", "threaded") < 0) {
+                assert_int_equal(rmdir(threaded), 0);
+                assert_int_equal(rmdir(domain), 0);
+                fprintf(stderr, "SKIP: no threaded cgroups here\n");
+                skip();
+        }
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        out = fds[0];
+        assert_int_equal(process_new(&p, f->event, (char *[]){ "sh", "-c", "echo ran", NULL }, NULL), 0);
+        assert_int_equal(process_set_cgroup(p, job), 0);
+        assert_int_equal(process_set_output_fd(p, fds[1]), 0);
+        r = process_start(p);
+        (void) close(fds[1]);
+        if (r < 0)
+                assert_int_equal(r, -EOPNOTSUPP);
+        else {
+                assert_string_equal(spawn_vm_way(), "clone");
+                assert_int_equal(process_wait(p), PROCESS_ERROR);
+                assert_int_equal(process_get_exit_status(p), 127);
+        }
+        assert_true(read(out, buf, sizeof buf - 1) >= 0);
+        assert_string_equal(buf,
+                            r < 0 ? "" : "Cannot move into the job's cgroup: Operation not supported\n");
+        process_free(p);
+        for (int i = 0; i < 100 && dir_exists(job); i++)
+                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(rmdir(threaded), 0);
+        assert_int_equal(rmdir(domain), 0);
+}
+
 /* Runs `script` in a cgroup lent by `pool` labelled "7" to its end; returns the Process (ended). */
 static Process *run_lent(Fixture *f, CgroupPool *pool, const char *script) {
         Process *p;
@@ -336,6 +426,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_born_in_cgroup, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_terminate_at_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_kill_at_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cgroup_refuses_processes, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("cgroup", tests, NULL, NULL);

@@ -292,6 +292,22 @@ static void test_many_at_once(void **state) {
         }
 }
 
+/* Jobs one after the other never wait for a free slot: each child gives its slot back at its exec
+ * (the kernel clears the slot's word, CLONE_CHILD_CLEARTID), whichever way it was made. */
+static void test_slots_given_back(void **state) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        unsigned long waited = spawn_vm_n_waited();
+
+        assert_int_equal(sd_event_new(&e), 0);
+        for (int i = 0; i < 24; i++) {
+                Process *p = start(e, (char *[]){ "true", NULL }, NULL);
+
+                assert_int_equal(process_wait(p), PROCESS_SUCCESS);
+                process_free(p);
+        }
+        assert_int_equal(spawn_vm_n_waited(), waited);
+}
+
 static void test_timeout(void **state) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(process_freep) Process *p = NULL;
@@ -812,6 +828,7 @@ int main(void) {
                 cmocka_unit_test(test_command_not_found),
                 cmocka_unit_test(test_exec_fails_in_child),
                 cmocka_unit_test(test_many_at_once),
+                cmocka_unit_test(test_slots_given_back),
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_timeout_origin),
                 cmocka_unit_test(test_timeout_after_start),

@@ -40,6 +40,7 @@ typedef struct Slot {
 } Slot;
 
 static Slot *slots[SLOTS], *waited_slot;
+static unsigned long n_waited; /* spawns that waited for their exec, every slot being taken */
 
 /* How children are made. clone3, born in their cgroup. Where a seccomp filter refuses clone3 (systemd's
  * RestrictNamespaces= refuses it whatever its flags, which it cannot see), clone, the child moving
@@ -109,7 +110,13 @@ CHILD_CODE int child_main(void *userdata) {
         size_t what_len = sizeof exec_failed - 1, name_len = s->path_len;
         long r = 0;
 
-        if (s->procs_fd >= 0) {
+        /* The output first, so that a failure below is told on it: the job's, not ours. */
+        if (s->output_fd >= 0) {
+                r = raw_syscall(SYS_dup2, s->output_fd, STDOUT_FILENO, 0, 0);
+                if (r >= 0)
+                        r = raw_syscall(SYS_dup2, s->output_fd, STDERR_FILENO, 0, 0);
+        }
+        if (r >= 0 && s->procs_fd >= 0) {
                 r = raw_syscall(SYS_write, s->procs_fd, (long) "0", 1, 0);
                 if (r < 0) {
                         what = move_failed, what_len = sizeof move_failed - 1;
@@ -122,11 +129,6 @@ CHILD_CODE int child_main(void *userdata) {
                 r = raw_syscall(SYS_rt_sigaction, s->reset[i], (long) &dfl, 0, sizeof empty);
         if (r >= 0)
                 r = raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long) &empty, 0, sizeof empty);
-        if (r >= 0 && s->output_fd >= 0) {
-                r = raw_syscall(SYS_dup2, s->output_fd, STDOUT_FILENO, 0, 0);
-                if (r >= 0)
-                        r = raw_syscall(SYS_dup2, s->output_fd, STDERR_FILENO, 0, 0);
-        }
         if (r >= 0)
                 r = raw_syscall(SYS_execve, (long) s->path, (long) s->argv, (long) s->env, 0);
 
@@ -201,9 +203,11 @@ static pid_t clone_child(Slot *s, uint64_t flags, int cgroup_fd) {
                 pid = clone_call(SYS_clone3, (long) &args, sizeof args, 0, 0, 0, child_main, s);
                 if (pid >= 0 || (errno != ENOSYS && errno != EPERM))
                         return pid;
-                /* Refused by a seccomp filter: clone then. Only then: valgrind refuses clone3 too, and
-                 * its clone() takes CLONE_VM only with the other flags of a thread or of a vfork. */
-                if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2) {
+                /* Refused by a seccomp filter: clone then. Not under valgrind, which refuses clone3 too,
+                 * and whose clone() takes CLONE_VM only with the other flags of a thread or of a vfork
+                 * (it ends the program on any other): it preloads its vgpreload_*.so into what it runs. */
+                if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2 ||
+                    strstr(getenv("LD_PRELOAD") ?: "", "/vgpreload_")) {
                         errno = ENOSYS;
                         return -1;
                 }
@@ -319,7 +323,9 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
                 way = WAY_NONE;
                 return 0;
         }
-        /* What the child does first, done here too, so that it holds when we return (the child has not
+        if (wait)
+                n_waited++;
+        /* What the child does, done here too, so that it holds when we return (the child has not
          * necessarily run yet): its group is there for kill(-pid). Fails once it has done its exec. */
         (void) setpgid(pid, pid);
         *ret_pid = pid;
@@ -330,10 +336,18 @@ const char *spawn_vm_way(void) {
         return way == WAY_CLONE3 ? "clone3" : way == WAY_CLONE ? "clone" : NULL;
 }
 
+unsigned long spawn_vm_n_waited(void) {
+        return n_waited;
+}
+
 #else
 
 const char *spawn_vm_way(void) {
         return NULL;
+}
+
+unsigned long spawn_vm_n_waited(void) {
+        return 0;
 }
 
 int spawn_vm(const char *path, char *const argv[], char *const env[], int output_fd, int cgroup_fd,

@@ -14,8 +14,9 @@
  *
  * Where a seccomp filter refuses clone3 (systemd's RestrictNamespaces= does, whatever the flags), the
  * child comes from clone and, having no CLONE_INTO_CGROUP, writes itself into its cgroup's cgroup.procs
- * before anything else; one that cannot writes "Cannot move into the job's cgroup: REASON" and exits
- * 127. Until then it is outside the cgroup: a signal meant for the job reaches it by its pid only.
+ * once its output is in place, before anything else; one that cannot writes "Cannot move into the
+ * job's cgroup: REASON" there and exits 127. Until then it is outside the cgroup: a signal meant for the job
+ * reaches it by its pid only.
  *
  * Used by process-spawn.c only. The slots live until the process ends.
  */
@@ -34,3 +35,6 @@ int spawn_vm(const char *path, char *const argv[], char *const env[], int output
 /* The system call spawn_vm() makes its children with here, as far as it has found out: "clone3" (also
  * before the first spawn), "clone", or NULL once neither can be used. */
 const char *spawn_vm_way(void);
+
+/* How many spawns so far waited for their child's exec because every slot was taken. */
+unsigned long spawn_vm_n_waited(void);
