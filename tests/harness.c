@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -146,10 +147,14 @@ static char **build_argv(char *const argv[]) {
 }
 
 static _noreturn_ void child_exec(char *const argv[], int listen_fd, int log_fd, const char *notify_path,
-                                  char *const env_extra[]) {
+                                  char *const env_extra[], pid_t parent) {
         char pid[32];
         sigset_t all;
 
+        /* A test that ends, however (a failed assertion in a teardown skips the rest of it), takes its
+         * daemons with it: SIGTERM, so that they stop as under systemd. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                _exit(127);
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
         if (dup2(log_fd, STDERR_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0)
@@ -179,6 +184,7 @@ int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_e
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         static unsigned counter;
         int log_fd, one = 1;
+        pid_t parent;
 
         *d = (Daemon){ .pid = -1, .exit_status = -1 };
         (void) snprintf(d->notify_path, sizeof d->notify_path, "/tmp/sched-test-notify-%d-%u",
@@ -210,13 +216,14 @@ int daemon_spawn(Daemon *d, char *const argv[], int listen_fd, char *const env_e
         if (log_fd < 0)
                 return -errno;
 
+        parent = getpid();
         d->pid = fork();
         if (d->pid < 0) {
                 close(log_fd);
                 return -errno;
         }
         if (d->pid == 0)
-                child_exec(argv, listen_fd, log_fd, d->notify_path, env_extra);
+                child_exec(argv, listen_fd, log_fd, d->notify_path, env_extra, parent);
 
         close(log_fd);
         return 0;
