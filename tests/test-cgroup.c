@@ -84,6 +84,15 @@ static bool dir_exists(const char *path) {
         return stat(path, &st) >= 0;
 }
 
+/* Runs the loop (which reaps and removes what a freed Process left) until `path` is gone and `pid` (if
+ * > 0) too, for 5 s at most. */
+static void run_until_removed(Fixture *f, const char *path, pid_t pid) {
+        long long end = harness_now_ms() + 5000;
+
+        while ((dir_exists(path) || (pid > 0 && !pid_gone(pid))) && harness_now_ms() < end)
+                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+}
+
 /* A Process in the fixture's job cgroup whose output comes back on *ret_out. */
 static Process *start_in_cgroup(Fixture *f, const char *script, int *ret_out) {
         Process *p;
@@ -169,16 +178,13 @@ static void test_missing_command(void **state) {
 static void test_free_while_running(void **state) {
         Fixture *f = fixture(state);
         _cleanup_close_ int out = -EBADF;
-        long long end;
         Process *p;
         pid_t gc;
 
         p = start_in_cgroup(f, "setsid sleep 300 & echo $!; sleep 300", &out);
         gc = read_pid(out);
         process_free(p); /* never waits: the loop reaps and removes */
-        end = (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) + 5000;
-        while (dir_exists(f->job) && (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) < end)
-                assert_true(sd_event_run(f->event, 50 * USEC_PER_MSEC) >= 0);
+        run_until_removed(f, f->job, -1);
         assert_false(dir_exists(f->job));
         assert_true(pid_gone(gc));
 }
@@ -213,25 +219,30 @@ static void test_born_in_cgroup(void **state) {
         process_free(p);
 }
 
-/* SIGTERM at once after the start reaches the leader, even one that has not written itself into its
- * cgroup yet (clone): the job ends terminated without waiting for the grace's SIGKILL. */
-static void test_terminate_at_once(void **state) {
-        Fixture *f = fixture(state);
+/* Terminated at once after its start, with `grace`: the job ends terminated with `status` within
+ * `max_ms`, 10 times in a row. The leader may not have written itself into its cgroup yet (clone). */
+static void terminate_at_once(Fixture *f, uint64_t grace, int status, long long max_ms) {
         _cleanup_close_ int out = -EBADF;
         long long t0;
         Process *p;
 
-        for (int i = 0; i < 20; i++) {
-                t0 = (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC);
+        for (int i = 0; i < 10; i++) {
+                t0 = harness_now_ms();
                 p = start_in_cgroup(f, "exec sleep 300", &out);
-                assert_int_equal(process_set_grace(p, 20 * USEC_PER_SEC), 0);
+                assert_int_equal(process_set_grace(p, grace), 0);
                 assert_int_equal(process_terminate(p), 0);
                 assert_int_equal(process_wait(p), PROCESS_TERMINATED);
-                assert_int_equal(process_get_exit_status(p), 128 + SIGTERM);
-                assert_true((long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) - t0 < 10000);
+                assert_int_equal(process_get_exit_status(p), status);
+                assert_true(harness_now_ms() - t0 < max_ms);
                 process_free(p);
                 out = safe_close(out);
         }
+}
+
+/* SIGTERM at once after the start reaches the leader, even one that has not written itself into its
+ * cgroup yet: the job ends terminated without waiting for the grace's SIGKILL. */
+static void test_terminate_at_once(void **state) {
+        terminate_at_once(fixture(state), 20 * USEC_PER_SEC, 128 + SIGTERM, 10000);
 }
 
 /* `text` written to the file `name` of the directory `dir`: 0, or -1 with errno. */
@@ -254,25 +265,15 @@ static int write_in(const char *dir, const char *name, const char *text) {
 static void test_kill_at_once(void **state) {
         Fixture *f = fixture(state);
         _cleanup_close_ int out = -EBADF;
-        long long t0;
         Process *p;
         pid_t pid;
 
+        terminate_at_once(f, 0, 128 + SIGKILL, 2500);
         for (int i = 0; i < 10; i++) {
-                t0 = (long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC);
-                p = start_in_cgroup(f, "exec sleep 5", &out);
-                assert_int_equal(process_set_grace(p, 0), 0);
-                assert_int_equal(process_terminate(p), 0);
-                assert_int_equal(process_wait(p), PROCESS_TERMINATED);
-                assert_true((long long) (now_usec(CLOCK_MONOTONIC) / USEC_PER_MSEC) - t0 < 2500);
-                process_free(p);
-                out = safe_close(out);
-
-                p = start_in_cgroup(f, "exec sleep 5", &out);
+                p = start_in_cgroup(f, "exec sleep 300", &out);
                 pid = process_get_pid(p);
                 process_free(p);
-                for (int j = 0; j < 250 && (dir_exists(f->job) || !pid_gone(pid)); j++)
-                        assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+                run_until_removed(f, f->job, pid);
                 assert_true(pid_gone(pid));
                 assert_false(dir_exists(f->job));
                 out = safe_close(out);
@@ -318,8 +319,7 @@ static void test_cgroup_refuses_processes(void **state) {
         assert_string_equal(buf,
                             r < 0 ? "" : "Cannot move into the job's cgroup: Operation not supported\n");
         process_free(p);
-        for (int i = 0; i < 100 && dir_exists(job); i++)
-                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        run_until_removed(f, job, -1);
         assert_int_equal(rmdir(threaded), 0);
         assert_int_equal(rmdir(domain), 0);
 }
@@ -378,8 +378,7 @@ static void test_pool(void **state) {
         p = run_lent(f, pool, script);
         process_free(p);
         assert_int_equal(cgroup_pool_n_free(pool), 0);
-        for (int i = 0; i < 100 && dir_exists(slot0); i++)
-                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        run_until_removed(f, slot0, -1);
         assert_false(dir_exists(slot0));
         (void) snprintf(slot0, sizeof slot0, "%s/slot-1", f->dir);
         (void) snprintf(script, sizeof script, "echo 0 > '%s/cgroup.freeze'", slot0);
@@ -408,8 +407,7 @@ static void test_pool(void **state) {
         assert_int_equal(cgroup_get_label(sub, label, sizeof label), 0);
         assert_string_equal(label, "8");
         process_free(p); /* never waits: killed, removed by the loop */
-        for (int i = 0; i < 100 && dir_exists(sub); i++)
-                assert_true(sd_event_run(f->event, 50 * USEC_PER_MSEC) >= 0);
+        run_until_removed(f, sub, -1);
         assert_false(dir_exists(sub));
         p = run_lent(f, pool, "exit 0"); /* slot-3, back in the pool */
         process_free(p);
